@@ -1,0 +1,323 @@
+//! Gaps, discontinuities and clipping, found while streaming through the steady part of a tone.
+//!
+//! # Gaps
+//! For a sine of angular frequency `ω`, `y[n] = x[n]² + ((x[n]·cos ωd − x[n−d]) / sin ωd)²`
+//! equals `A²` at every sample, whatever the phase: an instantaneous amplitude from two samples
+//! `d` apart. `d` is a quarter period, at most 0.5 ms, so the noise gain `1/sin ωd` stays small
+//! even for a 20 Hz tone. A gap is where the running mean of `y` over `M = max(4, d/2)` samples
+//! falls below `0.1·A²` (the tone 10 dB down) plus the level noise alone would give, that noise
+//! being estimated robustly from the predictor residual below (a gap cannot inflate it). Because the
+//! low mean needs both samples and the whole mean window inside the gap, a run of low means
+//! `[r₀, r₁)` is the gap `[r₀ − d − M + 1, r₁)`. Gaps closer than 1 ms merge.
+//!
+//! # Discontinuities
+//! The second-order predictor residual `e[n] = x[n] − 2·cos ω·x[n−1] + x[n−2]` is zero for a
+//! pure sine; lost samples, clicks and crackle make it spike. A spike counts when it exceeds ten
+//! robust standard deviations (1.4826 × median absolute value over the chunk) and is not repeated
+//! one period earlier or later (the corners of a clipped waveform repeat; a discontinuity does
+//! not). Spikes within 2 ms of a gap are its edges; the rest cluster within 2 ms into one
+//! discontinuity each, reported with length 0.
+//!
+//! # Without a tone
+//! Runs of exact digital zeros of at least 0.5 ms inside a signal whose noise is far above the
+//! quantisation step are gaps (a zero-filled buffer in a noise capture).
+//!
+//! # Clipping
+//! The share of samples within `δ = max(q, 4σ)` (quantum `q`, noise rms `σ`) of the capture's
+//! extreme is compared with the share an unclipped sine of the measured peak spends there,
+//! `arccos(1 − δ/A)/π`: clipped when it is over four times that plus 0.2 %. Only samples in runs of
+//! two or more count: a lone sample that lands on each peak of a sampled sine is no plateau.
+
+use std::f64::consts::PI;
+
+/// A gap or discontinuity, at `at_s` seconds from the start of the capture, lasting `ms`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Dropout {
+    pub at_s: f64,
+    pub ms: f64,
+}
+
+/// What the scanner knows about the tone before it starts.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanSetup {
+    pub rate_hz: f64,
+    /// Tone frequency, when a tone is present.
+    pub freq_hz: Option<f64>,
+    /// Tone peak amplitude.
+    pub amplitude: f64,
+    /// Broadband noise rms.
+    pub noise_rms: f64,
+    /// Quantisation step (0 for float).
+    pub quantum: f64,
+    /// Extremes of the capture, for the clipping test.
+    pub max: f64,
+    pub min: f64,
+}
+
+/// Streaming scanner over one channel's steady region.
+pub struct DropoutScanner {
+    setup: ScanSetup,
+    cos_w: f64,
+    cos_wd: f64,
+    inv_sin_wd: f64,
+    lag: usize,
+    mean_len: usize,
+    period: usize,
+    gap_detector: bool,
+    spike_floor: f64,
+    /// Samples from global frame `buf_start` on.
+    buf: Vec<f64>,
+    buf_start: u64,
+    next_eval: u64,
+    ctx: usize,
+    low_run: Option<u64>,
+    gaps: Vec<(u64, u64)>,
+    clicks: Vec<u64>,
+    zero_run: Option<u64>,
+    min_zero_run: u64,
+    // Clipping counters.
+    clip_delta: f64,
+    near_max: RunCounter,
+    near_min: RunCounter,
+    counted: u64,
+}
+
+/// Counts samples that sit in runs of two or more (a lone sample on a sampled peak is no plateau).
+#[derive(Default)]
+struct RunCounter {
+    run: u64,
+    total: u64,
+}
+
+impl RunCounter {
+    fn push(&mut self, hit: bool) {
+        if hit {
+            self.run += 1;
+        } else {
+            self.end();
+        }
+    }
+
+    fn end(&mut self) {
+        if self.run >= 2 {
+            self.total += self.run;
+        }
+        self.run = 0;
+    }
+}
+
+impl DropoutScanner {
+    pub fn new(setup: ScanSetup, start_frame: u64) -> DropoutScanner {
+        let rate = setup.rate_hz;
+        let omega = setup.freq_hz.map_or(0.0, |f| 2.0 * PI * f / rate);
+        let max_lag = (0.0005 * rate).round().max(1.0) as usize;
+        let lag = if omega > 0.0 { ((PI / 2.0 / omega).round() as usize).clamp(1, max_lag) } else { 1 };
+        let mean_len = (lag / 2).max(4);
+        let wd = omega * lag as f64;
+        let (sin_wd, cos_wd) = wd.sin_cos();
+        let inv_sin_wd = if sin_wd.abs() > 1e-9 { 1.0 / sin_wd } else { 0.0 };
+        let gap_detector = omega > 0.0 && setup.amplitude > 0.0 && inv_sin_wd > 0.0;
+        let period = if omega > 0.0 { (2.0 * PI / omega).round() as usize } else { 0 };
+        let ctx = lag + mean_len + period + 8;
+        let clip_delta = setup.quantum.max(4.0 * setup.noise_rms).max(1e-7);
+        DropoutScanner {
+            setup,
+            cos_w: omega.cos(),
+            cos_wd,
+            inv_sin_wd,
+            lag,
+            mean_len,
+            period,
+            gap_detector,
+            spike_floor: (6.0 * setup.quantum).max(1e-6 * setup.amplitude).max(1e-9),
+            buf: Vec::new(),
+            buf_start: start_frame,
+            next_eval: start_frame,
+            ctx,
+            low_run: None,
+            gaps: Vec::new(),
+            clicks: Vec::new(),
+            zero_run: None,
+            min_zero_run: ((0.0005 * rate).round() as u64).max(16),
+            clip_delta,
+            near_max: RunCounter::default(),
+            near_min: RunCounter::default(),
+            counted: 0,
+        }
+    }
+
+    /// Feeds the next samples of the region (contiguous with what came before).
+    pub fn push(&mut self, samples: &[f32]) {
+        self.buf.extend(samples.iter().map(|&v| f64::from(v)));
+        self.evaluate(false);
+    }
+
+    fn evaluate(&mut self, last: bool) {
+        let buf_end = self.buf_start + self.buf.len() as u64;
+        let eval_end = if last { buf_end } else { buf_end.saturating_sub(self.ctx as u64) };
+        if eval_end <= self.next_eval {
+            return;
+        }
+        let (from, to) = ((self.next_eval - self.buf_start) as usize, (eval_end - self.buf_start) as usize);
+        let x = std::mem::take(&mut self.buf);
+        let cos_w = self.cos_w;
+        let e = |i: usize| -> Option<f64> { (i >= 2).then(|| x[i] - 2.0 * cos_w * x[i - 1] + x[i - 2]) };
+
+        // Robust scale of the predictor residual over this stretch (every 4th sample is plenty).
+        let mut mags: Vec<f64> = (from..to).step_by(4).filter_map(|i| e(i).map(f64::abs)).collect();
+        let sigma = if mags.is_empty() {
+            0.0
+        } else {
+            let mid = mags.len() / 2;
+            1.4826 * *mags.select_nth_unstable_by(mid, |a, b| a.total_cmp(b)).1
+        };
+        let spike = (10.0 * sigma).max(self.spike_floor);
+        // The broadband noise behind y, from the same robust scale: white noise of variance σ²
+        // gives the residual a variance of σ²·(2 + 4·cos²ω) and y a mean of σ²·(1 + (1+cos²ωd)/sin²ωd).
+        // Harmonics inflate it, which only makes the test more cautious.
+        let noise_var =
+            sigma * sigma / (2.0 + 4.0 * self.cos_w * self.cos_w) + self.setup.quantum * self.setup.quantum / 12.0;
+        let noise_y = noise_var * (1.0 + (1.0 + self.cos_wd * self.cos_wd) * self.inv_sin_wd * self.inv_sin_wd);
+        let a2 = self.setup.amplitude * self.setup.amplitude;
+        let y_threshold = 0.1 * a2 + noise_y;
+        let gaps_visible = self.gap_detector && a2 > 10.0 * noise_y;
+
+        // Running mean of y: prefix sums over the buffer.
+        let ys: Vec<f64> = if self.gap_detector {
+            let mut acc = 0.0;
+            let mut pre = Vec::with_capacity(x.len() + 1);
+            pre.push(0.0);
+            for i in 0..x.len() {
+                let y = if i >= self.lag {
+                    let q = (x[i] * self.cos_wd - x[i - self.lag]) * self.inv_sin_wd;
+                    x[i] * x[i] + q * q
+                } else {
+                    // Never inside a mean window: evaluation starts `ctx` samples in.
+                    0.0
+                };
+                acc += y;
+                pre.push(acc);
+            }
+            pre
+        } else {
+            Vec::new()
+        };
+
+        for i in from..to {
+            let g = self.buf_start + i as u64;
+            let v = x[i];
+            // Clipping counters.
+            self.counted += 1;
+            self.near_max.push(v >= self.setup.max - self.clip_delta);
+            self.near_min.push(v <= self.setup.min + self.clip_delta);
+
+            if self.gap_detector {
+                let low = gaps_visible && i + 1 >= self.mean_len + self.lag && {
+                    let m = (ys[i + 1] - ys[i + 1 - self.mean_len]) / self.mean_len as f64;
+                    m < y_threshold
+                };
+                match (low, self.low_run) {
+                    (true, None) => self.low_run = Some(g),
+                    (false, Some(r0)) => {
+                        self.close_gap(r0, g);
+                        self.low_run = None;
+                    }
+                    _ => {}
+                }
+                if let Some(ev) = e(i) {
+                    if ev.abs() > spike && !self.repeats(&x, i, ev.abs()) {
+                        self.clicks.push(g);
+                    }
+                }
+            } else {
+                // No usable tone: only exact-zero runs inside live noise are gaps.
+                let live_noise = self.setup.noise_rms > 4.0 * self.setup.quantum && self.setup.noise_rms > 0.0;
+                match (v == 0.0 && live_noise, self.zero_run) {
+                    (true, None) => self.zero_run = Some(g),
+                    (false, Some(z0)) => {
+                        if g - z0 >= self.min_zero_run {
+                            self.gaps.push((z0, g));
+                        }
+                        self.zero_run = None;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.buf = x;
+        self.next_eval = eval_end;
+        // Keep the context the next stretch needs.
+        let keep_from = (self.next_eval.saturating_sub(self.ctx as u64)).max(self.buf_start);
+        let drop = (keep_from - self.buf_start) as usize;
+        self.buf.drain(..drop);
+        self.buf_start = keep_from;
+    }
+
+    /// Whether a spike of size `mag` at buffer index `i` recurs a period away (a waveform feature).
+    fn repeats(&self, x: &[f64], i: usize, mag: f64) -> bool {
+        if self.period < 4 {
+            return false;
+        }
+        let e = |j: usize| x[j] - 2.0 * self.cos_w * x[j - 1] + x[j - 2];
+        let near = |c: isize| -> f64 {
+            (c - 2..=c + 2)
+                .filter(|&j| j >= 2 && (j as usize) < x.len())
+                .map(|j| e(j as usize).abs())
+                .fold(0.0, f64::max)
+        };
+        let p = self.period as isize;
+        let i = i as isize;
+        near(i - p).max(near(i + p)) > 0.3 * mag
+    }
+
+    fn close_gap(&mut self, r0: u64, r1: u64) {
+        let back = (self.lag + self.mean_len - 1) as u64;
+        let start = r0.saturating_sub(back);
+        let merge = (0.001 * self.setup.rate_hz) as u64;
+        match self.gaps.last_mut() {
+            Some(last) if start <= last.1 + merge => last.1 = r1,
+            _ => self.gaps.push((start, r1)),
+        }
+    }
+
+    /// Finishes the scan and returns the events (sorted by time) and whether it looks clipped.
+    pub fn finish(mut self) -> (Vec<Dropout>, bool) {
+        self.evaluate(true);
+        let end = self.buf_start + self.buf.len() as u64;
+        if let Some(r0) = self.low_run.take() {
+            self.close_gap(r0, end);
+        }
+        if let Some(z0) = self.zero_run.take() {
+            if end - z0 >= self.min_zero_run {
+                self.gaps.push((z0, end));
+            }
+        }
+        let rate = self.setup.rate_hz;
+        let guard = (0.002 * rate) as u64;
+        let mut events: Vec<Dropout> = self
+            .gaps
+            .iter()
+            .map(|&(s, e)| Dropout { at_s: s as f64 / rate, ms: (e - s) as f64 / rate * 1000.0 })
+            .collect();
+        let mut last_click: Option<u64> = None;
+        for &c in &self.clicks {
+            let at_gap = self.gaps.iter().any(|&(s, e)| c + guard >= s && c <= e + guard);
+            if at_gap || last_click.is_some_and(|l| c - l <= guard) {
+                continue;
+            }
+            last_click = Some(c);
+            events.push(Dropout { at_s: c as f64 / rate, ms: 0.0 });
+        }
+        events.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+
+        self.near_max.end();
+        self.near_min.end();
+        let clipped = self.counted > 0 && self.setup.amplitude > 0.0 && {
+            let expected = (1.0 - self.clip_delta / self.setup.amplitude).clamp(-1.0, 1.0).acos() / PI;
+            let limit = 4.0 * expected + 0.002;
+            let share = |k: u64| k as f64 / self.counted as f64;
+            share(self.near_max.total) > limit || share(self.near_min.total) > limit
+        };
+        (events, clipped)
+    }
+}

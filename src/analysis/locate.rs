@@ -1,0 +1,190 @@
+//! Where the tone is in a capture: a capture starts with up to 0.5 s of silence, the tone has
+//! 5 ms fades, and a tail follows; only the steady part between the fades is measured.
+//!
+//! The envelope is the rms of 5 ms blocks, gathered while streaming (8 bytes a block and channel:
+//! an hour of stereo is under 6 MB). Blocks within 20 dB of the loud end of the envelope (its
+//! 90th percentile) belong to the tone; quiet runs shorter than 0.3 s inside it are dropouts, not
+//! its end. The steady part is that span less 12 ms at each end: the 5 ms fade plus the block
+//! the onset fell in, with margin. When the envelope's quiet and loud ends are within 10 dB there
+//! is no onset to find (a soak recording, or no tone at all): the whole capture less 12 ms at each
+//! end is used and the spectral test decides whether a tone is there.
+
+/// Block length of the envelope, in seconds.
+pub const BLOCK_S: f64 = 0.005;
+/// Trimmed off each end of the tone, in seconds.
+pub const EDGE_S: f64 = 0.012;
+/// Quiet runs shorter than this inside the tone are bridged, in seconds.
+pub const BRIDGE_S: f64 = 0.3;
+
+/// Streaming accumulator of one channel's envelope and sample statistics.
+#[derive(Debug, Clone)]
+pub struct EnvelopeBuilder {
+    block: usize,
+    acc: f64,
+    in_block: usize,
+    rms: Vec<f32>,
+    pub max: f32,
+    pub min: f32,
+    pub nonzero: u64,
+    pub frames: u64,
+}
+
+impl EnvelopeBuilder {
+    pub fn new(rate_hz: u32) -> EnvelopeBuilder {
+        let block = ((f64::from(rate_hz) * BLOCK_S).round() as usize).max(1);
+        EnvelopeBuilder {
+            block,
+            acc: 0.0,
+            in_block: 0,
+            rms: Vec::new(),
+            max: f32::NEG_INFINITY,
+            min: f32::INFINITY,
+            nonzero: 0,
+            frames: 0,
+        }
+    }
+
+    pub fn push(&mut self, samples: &[f32]) {
+        for &v in samples {
+            let d = f64::from(v);
+            self.acc += d * d;
+            self.in_block += 1;
+            if self.in_block == self.block {
+                self.rms.push((self.acc / self.block as f64).sqrt() as f32);
+                self.acc = 0.0;
+                self.in_block = 0;
+            }
+            self.max = self.max.max(v);
+            self.min = self.min.min(v);
+            self.nonzero += u64::from(v != 0.0);
+        }
+        self.frames += samples.len() as u64;
+    }
+
+    /// The block envelope (complete blocks only).
+    pub fn envelope(&self) -> &[f32] {
+        &self.rms
+    }
+
+    pub fn block_len(&self) -> usize {
+        self.block
+    }
+
+    /// The steady span of the tone, as a frame range, and whether an onset was found.
+    pub fn steady_region(&self) -> Region {
+        let edge = (EDGE_S / BLOCK_S * self.block as f64).round() as u64;
+        let whole = Region {
+            start: edge.min(self.frames / 4),
+            end: self.frames - edge.min(self.frames / 4),
+            onset_found: false,
+        };
+        let env = &self.rms;
+        if env.len() < 8 {
+            return whole;
+        }
+        let mut sorted = env.to_vec();
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        let pick = |q: f64| f64::from(sorted[((sorted.len() - 1) as f64 * q).round() as usize]);
+        let (quiet, loud) = (pick(0.05), pick(0.90));
+        if loud <= 0.0 || loud < quiet * 10f64.powf(10.0 / 20.0) {
+            return whole;
+        }
+        let threshold = loud * 0.1;
+        let bridge = (BRIDGE_S / BLOCK_S).round() as usize;
+        // Longest run of loud blocks, quiet runs shorter than `bridge` bridged.
+        let mut best: Option<(usize, usize)> = None;
+        let mut current: Option<(usize, usize)> = None;
+        for (i, &v) in env.iter().enumerate() {
+            if f64::from(v) >= threshold {
+                current = match current {
+                    Some((s, e)) if i - e <= bridge => Some((s, i + 1)),
+                    _ => Some((i, i + 1)),
+                };
+                if let Some((s, e)) = current {
+                    if best.is_none_or(|(bs, be)| e - s > be - bs) {
+                        best = Some((s, e));
+                    }
+                }
+            }
+        }
+        let Some((s, e)) = best else { return whole };
+        let start = s as u64 * self.block as u64 + edge;
+        let end = (e as u64 * self.block as u64).saturating_sub(edge);
+        if end <= start + 64 {
+            return whole;
+        }
+        Region { start, end, onset_found: true }
+    }
+}
+
+/// A span of frames `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    pub start: u64,
+    pub end: u64,
+    /// True when the tone's onset and end were found in the envelope.
+    pub onset_found: bool,
+}
+
+impl Region {
+    pub fn len(&self) -> u64 {
+        self.end - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.end <= self.start
+    }
+
+    /// A sub-span of at most `len` frames centred in this one, its length FFT-friendly.
+    pub fn centred(&self, len: u64) -> Region {
+        let len = crate::analysis::tone::fft_friendly_len(len.min(self.len()) as usize) as u64;
+        let start = self.start + (self.len() - len) / 2;
+        Region { start, end: start + len, onset_found: self.onset_found }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stimulus::Stimulus;
+
+    #[test]
+    fn steady_part_excludes_lead_fades_and_tail() {
+        let rate = 48_000;
+        let tone = Stimulus::Sine { freq_hz: 1000.0, level_dbfs: -20.0, seconds: 1.0 }.render(rate);
+        let lead = 17_123usize;
+        let mut x = vec![0f32; lead];
+        x.extend(tone.iter().map(|v| *v as f32));
+        x.extend(std::iter::repeat_n(0f32, 12_000));
+        // A little noise everywhere.
+        for (i, v) in x.iter_mut().enumerate() {
+            *v += 1e-5 * (((i * 7_919) % 1_000) as f32 / 500.0 - 1.0);
+        }
+        let mut env = EnvelopeBuilder::new(rate);
+        env.push(&x);
+        let r = env.steady_region();
+        assert!(r.onset_found);
+        let fade = (0.005 * f64::from(rate)) as u64;
+        assert!(r.start >= lead as u64 + fade, "{r:?}");
+        assert!(r.start <= lead as u64 + 3 * fade, "{r:?}");
+        let tone_end = (lead + tone.len()) as u64;
+        assert!(r.end <= tone_end - fade && r.end >= tone_end - 3 * fade, "{r:?}");
+    }
+
+    #[test]
+    fn a_dropout_does_not_end_the_tone() {
+        let rate = 44_100;
+        let mut x: Vec<f32> = Stimulus::Sine { freq_hz: 440.0, level_dbfs: -6.0, seconds: 2.0 }
+            .render(rate)
+            .iter()
+            .map(|v| *v as f32)
+            .collect();
+        x[40_000..41_000].iter_mut().for_each(|v| *v = 0.0);
+        let mut lead = vec![0f32; 5_000];
+        lead.extend(x);
+        let mut env = EnvelopeBuilder::new(rate);
+        env.push(&lead);
+        let r = env.steady_region();
+        assert!(r.len() as f64 > 1.9 * f64::from(rate), "{r:?}");
+    }
+}

@@ -1,0 +1,343 @@
+//! Measurements on samples: pure functions and streaming scanners, no file or device I/O.
+//!
+//! [`analyze`] measures a recording of a single sine (spec §5) in three passes over a
+//! [`SampleSource`], so an hour-long capture is measured in bounded memory:
+//! 1. the envelope and sample statistics of every channel ([`locate`]);
+//! 2. one steady segment per channel (0.5 s, longer for tones below 36 Hz) for the
+//!    spectral measurements ([`tone`]);
+//! 3. the whole steady part again for gaps, discontinuities and clipping ([`dropouts`]).
+//!
+//! Units: levels in dBFS where a full-scale sine's peak (for tones) or rms (for noise and hum)
+//! is 0 dBFS; frequencies in Hz; times in seconds from the start of the capture. Decibel values
+//! of nothing (digital silence) are reported as [`DB_FLOOR`].
+
+pub mod dropouts;
+pub mod locate;
+pub mod spectrum;
+pub mod tone;
+pub mod window;
+
+pub use dropouts::Dropout;
+pub use spectrum::Spectrum;
+
+use locate::{EnvelopeBuilder, Region};
+use serde::Serialize;
+
+/// The lowest decibel value reported, standing for "nothing at all".
+pub const DB_FLOOR: f64 = -300.0;
+
+/// The `format` tag of [`Analysis`] JSON.
+pub const ANALYSIS_FORMAT: &str = "jackbench-analysis/1";
+
+/// Frames read per request while streaming.
+const CHUNK_FRAMES: usize = 1 << 16;
+
+/// Where samples come from: a WAV file, memory, or a device's recording.
+pub trait SampleSource {
+    fn sample_rate(&self) -> u32;
+    fn channels(&self) -> usize;
+    /// Total number of frames.
+    fn frames(&self) -> u64;
+    /// Quantisation step in full-scale units (`2^−(bits−1)`), 0 for float samples.
+    fn quantum(&self) -> f64;
+    /// Reads up to `frames` frames from frame `start` into one buffer per channel (cleared first).
+    fn read(&mut self, start: u64, frames: usize, out: &mut [Vec<f32>]) -> Result<(), SourceError>;
+}
+
+/// A source that could not deliver samples; the message names the file or device.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SourceError(pub String);
+
+/// Why a recording could not be analysed.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("the recording has no channels")]
+    NoChannels,
+    #[error("--freq {0} Hz is not a frequency this recording can hold (0 < f < {1} Hz)")]
+    BadFrequency(f64, f64),
+}
+
+/// Options of [`analyze`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnalyzeOptions {
+    /// The tone's frequency, when known; otherwise it is found.
+    pub freq_hz: Option<f64>,
+}
+
+/// Spec §5's object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Analysis {
+    pub format: &'static str,
+    pub sample_rate: u32,
+    pub frames: u64,
+    pub duration_s: f64,
+    pub channels: Vec<ChannelAnalysis>,
+}
+
+/// The measurements of one channel (spec §5 and a few more).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChannelAnalysis {
+    /// Fundamental frequency, Hz; `null` when no tone was found.
+    pub frequency_hz: Option<f64>,
+    /// Fundamental's peak amplitude, dBFS.
+    pub level_dbfs: Option<f64>,
+    /// `100·√(ΣAₖ²)/A₁`, k = 2… up to 20 kHz or Nyquist.
+    pub thd_percent: Option<f64>,
+    /// Everything but the fundamental relative to everything, 20 Hz–20 kHz, dB.
+    pub thd_n_db: Option<f64>,
+    /// rms of the rest (DC, tone, harmonics, hum removed), 20 Hz–20 kHz, dBFS.
+    pub noise_floor_dbfs: f64,
+    /// rms of the 50/60 Hz family up to 1 kHz, dBFS; `null` when none rises above the floor.
+    pub hum_dbfs: Option<f64>,
+    /// 50 or 60 when hum was found.
+    pub hum_mains_hz: Option<f64>,
+    /// Mean sample value over the steady part, full scale = 1.0.
+    pub dc_offset: f64,
+    pub dropouts: Vec<Dropout>,
+    pub clipped: bool,
+    pub digital_silence: bool,
+    /// Whether a tone stood clearly above the noise.
+    pub tone_present: bool,
+    /// The steady part measured, seconds from the start.
+    pub steady_start_s: f64,
+    pub steady_end_s: f64,
+    /// Harmonics 2… as `{order, freq_hz, level_dbfs}`.
+    pub harmonics: Vec<HarmonicLevel>,
+}
+
+/// One harmonic's level.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct HarmonicLevel {
+    pub order: u32,
+    pub freq_hz: f64,
+    pub level_dbfs: f64,
+}
+
+/// `20·log10(v)`, floored at [`DB_FLOOR`].
+pub fn db(v: f64) -> f64 {
+    if v > 0.0 {
+        (20.0 * v.log10()).max(DB_FLOOR)
+    } else {
+        DB_FLOOR
+    }
+}
+
+/// An rms value in dBFS, where a full-scale sine's rms (1/√2) is 0 dBFS.
+pub fn rms_dbfs(rms: f64) -> f64 {
+    db(rms * std::f64::consts::SQRT_2)
+}
+
+/// Measures a recording of a single sine, channel by channel.
+pub fn analyze(src: &mut dyn SampleSource, opts: &AnalyzeOptions) -> Result<Analysis, AnalysisError> {
+    let rate = src.sample_rate();
+    let rate_f = f64::from(rate);
+    let nch = src.channels();
+    if nch == 0 {
+        return Err(AnalysisError::NoChannels);
+    }
+    if let Some(f) = opts.freq_hz {
+        if !(f > 0.0 && f < rate_f / 2.0) {
+            return Err(AnalysisError::BadFrequency(f, rate_f / 2.0));
+        }
+    }
+    let frames = src.frames();
+    let mut buf = vec![Vec::new(); nch];
+
+    // Pass 1: envelope and statistics.
+    let mut env: Vec<EnvelopeBuilder> = (0..nch).map(|_| EnvelopeBuilder::new(rate)).collect();
+    let mut pos = 0u64;
+    while pos < frames {
+        src.read(pos, CHUNK_FRAMES, &mut buf)?;
+        let got = buf[0].len();
+        if got == 0 {
+            break;
+        }
+        for (e, b) in env.iter_mut().zip(&buf) {
+            e.push(b);
+        }
+        pos += got as u64;
+    }
+    let mut regions: Vec<Region> = env.iter().map(EnvelopeBuilder::steady_region).collect();
+    // A channel without a tone of its own is measured where the loudest channel's tone is.
+    let loudest = (0..nch)
+        .filter(|&c| regions[c].onset_found)
+        .max_by(|&a, &b| env[a].max.abs().max(env[a].min.abs()).total_cmp(&env[b].max.abs().max(env[b].min.abs())));
+    if let Some(l) = loudest {
+        for c in 0..nch {
+            if !regions[c].onset_found {
+                regions[c] = Region { onset_found: false, ..regions[l] };
+            }
+        }
+    }
+
+    // Pass 2: the spectral measurements on a steady segment.
+    let mut spectrum = Spectrum::default();
+    let mut segments = Vec::with_capacity(nch);
+    let mut spans = Vec::with_capacity(nch);
+    for (c, region) in regions.iter().enumerate() {
+        let (m, span) = measure_span(src, *region, c, rate_f, opts.freq_hz, &mut spectrum, &mut buf)?;
+        segments.push(m);
+        spans.push(span);
+    }
+
+    // Pass 3: gaps, discontinuities and clipping over each steady part.
+    let mut scanners: Vec<dropouts::DropoutScanner> = (0..nch)
+        .map(|c| {
+            let m = &segments[c];
+            let tone = m.fundamental.filter(|f| f.present);
+            dropouts::DropoutScanner::new(
+                dropouts::ScanSetup {
+                    rate_hz: rate_f,
+                    freq_hz: tone.map(|f| f.freq_hz),
+                    amplitude: tone.map_or(0.0, |f| f.amplitude),
+                    noise_rms: m.noise_rms,
+                    quantum: src.quantum(),
+                    max: f64::from(env[c].max),
+                    min: f64::from(env[c].min),
+                },
+                regions[c].start,
+            )
+        })
+        .collect();
+    let scan_start = regions.iter().map(|r| r.start).min().unwrap_or(0);
+    let scan_end = regions.iter().map(|r| r.end).max().unwrap_or(0);
+    let mut pos = scan_start;
+    while pos < scan_end {
+        let want = ((scan_end - pos) as usize).min(CHUNK_FRAMES);
+        src.read(pos, want, &mut buf)?;
+        let got = buf[0].len();
+        if got == 0 {
+            break;
+        }
+        for (c, s) in scanners.iter_mut().enumerate() {
+            let r = regions[c];
+            let lo = r.start.max(pos);
+            let hi = r.end.min(pos + got as u64);
+            if hi > lo {
+                s.push(&buf[c][(lo - pos) as usize..(hi - pos) as usize]);
+            }
+        }
+        pos += got as u64;
+    }
+
+    let mut results = Vec::with_capacity(nch);
+    for (c, scanner) in scanners.into_iter().enumerate() {
+        let (events, clipped) = scanner.finish();
+        // A dropout inside the measured segment biases it: measure again on the longest clean span.
+        let margin = (0.005 * rate_f) as u64;
+        let hit = |r: &Region| {
+            events.iter().any(|d| {
+                let s = (d.at_s * rate_f) as u64;
+                let e = s + (d.ms / 1000.0 * rate_f) as u64;
+                s < r.end + margin && e + margin > r.start
+            })
+        };
+        if hit(&spans[c]) {
+            let clean = clean_spans(regions[c], &events, rate_f, margin).into_iter().max_by_key(Region::len);
+            if let Some(clean) = clean.filter(|r| r.len() as f64 >= 0.1 * rate_f) {
+                let freq = segments[c].fundamental.filter(|f| f.present).map(|f| f.freq_hz).or(opts.freq_hz);
+                segments[c] = measure_span(src, clean, c, rate_f, freq, &mut spectrum, &mut buf)?.0;
+            }
+        }
+        results.push((events, clipped));
+    }
+
+    let channels = results
+        .into_iter()
+        .enumerate()
+        .map(|(c, (events, clipped))| {
+            let m = &segments[c];
+            let tone = m.fundamental;
+            let present = tone.is_some_and(|f| f.present);
+            let silent = env[c].nonzero == 0;
+            ChannelAnalysis {
+                frequency_hz: tone.filter(|_| !silent).map(|f| f.freq_hz),
+                level_dbfs: tone.filter(|_| !silent).map(|f| db(f.amplitude)),
+                thd_percent: m.thd_percent(),
+                thd_n_db: m.thd_n_db(),
+                noise_floor_dbfs: rms_dbfs(m.noise_rms),
+                hum_dbfs: m.hum.as_ref().map(|h| rms_dbfs(h.rms)),
+                hum_mains_hz: m.hum.as_ref().map(|h| h.mains_hz),
+                dc_offset: m.dc,
+                dropouts: events,
+                clipped: clipped && present,
+                digital_silence: silent,
+                tone_present: present && !silent,
+                steady_start_s: regions[c].start as f64 / rate_f,
+                steady_end_s: regions[c].end as f64 / rate_f,
+                harmonics: m
+                    .harmonics
+                    .iter()
+                    .map(|h| HarmonicLevel { order: h.order, freq_hz: h.freq_hz, level_dbfs: db(h.amplitude) })
+                    .collect(),
+            }
+        })
+        .collect();
+
+    Ok(Analysis { format: ANALYSIS_FORMAT, sample_rate: rate, frames, duration_s: frames as f64 / rate_f, channels })
+}
+
+/// Measures the centred segment of `region` that the tone wants (longer for low tones).
+fn measure_span(
+    src: &mut dyn SampleSource,
+    region: Region,
+    channel: usize,
+    rate_f: f64,
+    freq_hz: Option<f64>,
+    spectrum: &mut Spectrum,
+    buf: &mut [Vec<f32>],
+) -> Result<(tone::SegmentMeasurement, Region), SourceError> {
+    let mut span = region.centred(tone::segment_len_for(freq_hz, rate_f) as u64);
+    let mut seg = read_segment(src, span, channel, buf)?;
+    let mut m = tone::measure_segment(&seg, rate_f, freq_hz, spectrum);
+    if let Some(f) = m.fundamental.filter(|f| f.present) {
+        let want = tone::segment_len_for(Some(f.freq_hz), rate_f) as u64;
+        if want > span.len() && region.len() > span.len() {
+            span = region.centred(want);
+            seg = read_segment(src, span, channel, buf)?;
+            m = tone::measure_segment(&seg, rate_f, Some(f.freq_hz), spectrum);
+        }
+    }
+    Ok((m, span))
+}
+
+/// The parts of `region` that no dropout (widened by `margin` frames) touches.
+fn clean_spans(region: Region, events: &[Dropout], rate_f: f64, margin: u64) -> Vec<Region> {
+    let mut out = Vec::new();
+    let mut start = region.start;
+    for d in events {
+        let s = ((d.at_s * rate_f) as u64).saturating_sub(margin);
+        let e = (d.at_s * rate_f) as u64 + (d.ms / 1000.0 * rate_f) as u64 + margin;
+        if s > start {
+            out.push(Region { start, end: s.min(region.end), onset_found: region.onset_found });
+        }
+        start = start.max(e);
+    }
+    if region.end > start {
+        out.push(Region { start, end: region.end, onset_found: region.onset_found });
+    }
+    out
+}
+
+fn read_segment(
+    src: &mut dyn SampleSource,
+    r: Region,
+    channel: usize,
+    buf: &mut [Vec<f32>],
+) -> Result<Vec<f64>, SourceError> {
+    let mut out = Vec::with_capacity(r.len() as usize);
+    let mut pos = r.start;
+    while pos < r.end {
+        src.read(pos, ((r.end - pos) as usize).min(CHUNK_FRAMES), buf)?;
+        let got = buf[channel].len();
+        if got == 0 {
+            break;
+        }
+        out.extend(buf[channel].iter().map(|&v| f64::from(v)));
+        pos += got as u64;
+    }
+    Ok(out)
+}

@@ -1,0 +1,464 @@
+//! WAV files in the formats the contract allows: 16- or 24-bit integer or 32-bit float PCM,
+//! 8 kHz to 192 kHz, one or two channels (spec §1). Anything else is a [`WavError`] naming the file.
+//!
+//! Samples are `f32` in full-scale units: an integer sample `i` of `b` bits is `i / 2^(b−1)`, so
+//! a full-scale sine peaks at ±1.0 and 24-bit values are held exactly. Writing rounds to the
+//! nearest integer and saturates; files are written to a temporary name and renamed, so a crash
+//! never leaves a half-written capture under the real name.
+
+use crate::analysis::{SampleSource, SourceError};
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+
+/// Lowest and highest sample rates accepted, in Hz.
+pub const MIN_RATE_HZ: u32 = 8_000;
+pub const MAX_RATE_HZ: u32 = 192_000;
+
+/// The sample encodings the contract allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SampleFormat {
+    /// 16-bit signed integer.
+    S16,
+    /// 24-bit signed integer.
+    S24,
+    /// 32-bit IEEE float.
+    F32,
+}
+
+impl SampleFormat {
+    /// The quantisation step in full-scale units (0 for float).
+    pub fn quantum(self) -> f64 {
+        match self {
+            SampleFormat::S16 => 1.0 / 32_768.0,
+            SampleFormat::S24 => 1.0 / 8_388_608.0,
+            SampleFormat::F32 => 0.0,
+        }
+    }
+
+    fn hound_spec(self, rate_hz: u32, channels: u16) -> hound::WavSpec {
+        let (bits_per_sample, sample_format) = match self {
+            SampleFormat::S16 => (16, hound::SampleFormat::Int),
+            SampleFormat::S24 => (24, hound::SampleFormat::Int),
+            SampleFormat::F32 => (32, hound::SampleFormat::Float),
+        };
+        hound::WavSpec { channels, sample_rate: rate_hz, bits_per_sample, sample_format }
+    }
+}
+
+impl std::fmt::Display for SampleFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SampleFormat::S16 => "16-bit integer",
+            SampleFormat::S24 => "24-bit integer",
+            SampleFormat::F32 => "32-bit float",
+        })
+    }
+}
+
+/// What went wrong with a WAV file; every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum WavError {
+    #[error("{}: cannot open: {source}", path.display())]
+    Open { path: PathBuf, source: std::io::Error },
+    #[error("{}: not a usable WAV file: {reason}", path.display())]
+    NotWav { path: PathBuf, reason: String },
+    #[error("{}: unsupported format: {reason} (jackbench reads 16/24-bit integer or 32-bit float PCM, 1 or 2 channels, 8–192 kHz)", path.display())]
+    Unsupported { path: PathBuf, reason: String },
+    #[error("{}: the file holds no samples", path.display())]
+    Empty { path: PathBuf },
+    #[error("{}: truncated: the header declares {declared} frames but the data ends after {read}", path.display())]
+    Truncated { path: PathBuf, declared: u64, read: u64 },
+    #[error("{}: cannot read samples at frame {frame}: {reason}", path.display())]
+    Read { path: PathBuf, frame: u64, reason: String },
+    #[error("{}: cannot write: {reason}", path.display())]
+    Write { path: PathBuf, reason: String },
+}
+
+/// A whole recording in memory, one `Vec` per channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Audio {
+    pub rate_hz: u32,
+    pub format: SampleFormat,
+    /// `channels[c][n]`: sample `n` of channel `c`, full scale = ±1.0.
+    pub channels: Vec<Vec<f32>>,
+}
+
+impl Audio {
+    /// Number of frames (samples per channel).
+    pub fn frames(&self) -> usize {
+        self.channels.first().map_or(0, Vec::len)
+    }
+
+    /// Builds a recording from `f64` channels.
+    pub fn from_f64(rate_hz: u32, format: SampleFormat, channels: &[Vec<f64>]) -> Audio {
+        Audio { rate_hz, format, channels: channels.iter().map(|c| c.iter().map(|&v| v as f32).collect()).collect() }
+    }
+
+    /// The recording as a [`SampleSource`] for the analysis.
+    pub fn source(&self) -> MemorySource<'_> {
+        MemorySource { audio: self }
+    }
+}
+
+fn check_spec(path: &Path, spec: &hound::WavSpec) -> Result<SampleFormat, WavError> {
+    let unsupported = |reason: String| WavError::Unsupported { path: path.to_path_buf(), reason };
+    if !(1..=2).contains(&spec.channels) {
+        return Err(unsupported(format!("{} channels", spec.channels)));
+    }
+    if !(MIN_RATE_HZ..=MAX_RATE_HZ).contains(&spec.sample_rate) {
+        return Err(unsupported(format!("sample rate {} Hz", spec.sample_rate)));
+    }
+    match (spec.sample_format, spec.bits_per_sample) {
+        (hound::SampleFormat::Int, 16) => Ok(SampleFormat::S16),
+        (hound::SampleFormat::Int, 24) => Ok(SampleFormat::S24),
+        (hound::SampleFormat::Float, 32) => Ok(SampleFormat::F32),
+        (hound::SampleFormat::Int, b) => Err(unsupported(format!("{b}-bit integer samples"))),
+        (hound::SampleFormat::Float, b) => Err(unsupported(format!("{b}-bit float samples"))),
+    }
+}
+
+/// A WAV file opened for streaming: samples are read on demand, so an hour-long recording
+/// is analysed in bounded memory.
+pub struct WavSource {
+    path: PathBuf,
+    reader: hound::WavReader<BufReader<File>>,
+    format: SampleFormat,
+    rate_hz: u32,
+    channels: usize,
+    frames: u64,
+    /// The frame the reader stands at.
+    position: u64,
+}
+
+impl WavSource {
+    /// Opens and validates `path`.
+    pub fn open(path: &Path) -> Result<WavSource, WavError> {
+        let file = File::open(path).map_err(|source| WavError::Open { path: path.to_path_buf(), source })?;
+        let reader = hound::WavReader::new(BufReader::with_capacity(1 << 16, file))
+            .map_err(|e| WavError::NotWav { path: path.to_path_buf(), reason: e.to_string() })?;
+        let spec = reader.spec();
+        let format = check_spec(path, &spec)?;
+        let channels = usize::from(spec.channels);
+        // hound counts samples over all channels.
+        let frames = u64::from(reader.len()) / channels as u64;
+        if frames == 0 {
+            return Err(WavError::Empty { path: path.to_path_buf() });
+        }
+        // A header that promises more data than the file holds: say so now, not half-way through.
+        // 44 bytes is the smallest header (RIFF, fmt and data chunk headers).
+        let frame_bytes = u64::from(spec.bits_per_sample / 8) * channels as u64;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let room = meta.len().saturating_sub(44) / frame_bytes.max(1);
+            if room < frames {
+                return Err(WavError::Truncated { path: path.to_path_buf(), declared: frames, read: room });
+            }
+        }
+        Ok(WavSource {
+            path: path.to_path_buf(),
+            reader,
+            format,
+            rate_hz: spec.sample_rate,
+            channels,
+            frames,
+            position: 0,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn format(&self) -> SampleFormat {
+        self.format
+    }
+
+    /// Reads the whole file into memory.
+    pub fn read_all(mut self) -> Result<Audio, WavError> {
+        let frames = usize::try_from(self.frames).map_err(|_| WavError::Unsupported {
+            path: self.path.clone(),
+            reason: "too long to hold in memory".into(),
+        })?;
+        let mut channels = vec![Vec::with_capacity(frames); self.channels];
+        self.read_frames(0, frames, &mut channels)?;
+        Ok(Audio { rate_hz: self.rate_hz, format: self.format, channels })
+    }
+
+    fn read_frames(&mut self, start: u64, frames: usize, out: &mut [Vec<f32>]) -> Result<(), WavError> {
+        for c in out.iter_mut() {
+            c.clear();
+        }
+        let frames = frames.min(self.frames.saturating_sub(start) as usize);
+        if frames == 0 {
+            return Ok(());
+        }
+        if start != self.position {
+            let to = u32::try_from(start).map_err(|_| self.read_error(start, "seek beyond 2^32 frames"))?;
+            self.reader.seek(to).map_err(|e| self.read_error(start, &e.to_string()))?;
+            self.position = start;
+        }
+        let nch = self.channels;
+        let wanted = frames * nch;
+        let mut got = 0usize;
+        let result: Result<(), hound::Error> = match self.format {
+            SampleFormat::F32 => {
+                let mut it = self.reader.samples::<f32>();
+                let mut r = Ok(());
+                while got < wanted {
+                    match it.next() {
+                        Some(Ok(v)) => {
+                            // A NaN or infinity is not audio; hold it at zero rather than poison sums.
+                            out[got % nch].push(if v.is_finite() { v } else { 0.0 });
+                            got += 1;
+                        }
+                        Some(Err(e)) => {
+                            r = Err(e);
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+                r
+            }
+            SampleFormat::S16 | SampleFormat::S24 => {
+                let scale = self.format.quantum() as f32;
+                let mut it = self.reader.samples::<i32>();
+                let mut r = Ok(());
+                while got < wanted {
+                    match it.next() {
+                        Some(Ok(v)) => {
+                            out[got % nch].push(v as f32 * scale);
+                            got += 1;
+                        }
+                        Some(Err(e)) => {
+                            r = Err(e);
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+                r
+            }
+        };
+        self.position = start + (got / nch) as u64;
+        match result {
+            Ok(()) if got == wanted => Ok(()),
+            Ok(()) => Err(WavError::Truncated { path: self.path.clone(), declared: self.frames, read: self.position }),
+            // hound reports a short final read as an `Other` I/O error.
+            Err(hound::Error::IoError(e))
+                if matches!(e.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::Other) =>
+            {
+                Err(WavError::Truncated { path: self.path.clone(), declared: self.frames, read: self.position })
+            }
+            Err(e) => Err(self.read_error(self.position, &e.to_string())),
+        }
+    }
+
+    fn read_error(&self, frame: u64, reason: &str) -> WavError {
+        WavError::Read { path: self.path.clone(), frame, reason: reason.to_string() }
+    }
+}
+
+impl SampleSource for WavSource {
+    fn sample_rate(&self) -> u32 {
+        self.rate_hz
+    }
+    fn channels(&self) -> usize {
+        self.channels
+    }
+    fn frames(&self) -> u64 {
+        self.frames
+    }
+    fn quantum(&self) -> f64 {
+        self.format.quantum()
+    }
+    fn read(&mut self, start: u64, frames: usize, out: &mut [Vec<f32>]) -> Result<(), SourceError> {
+        self.read_frames(start, frames, out).map_err(|e| SourceError(e.to_string()))
+    }
+}
+
+/// An in-memory recording seen as a [`SampleSource`].
+pub struct MemorySource<'a> {
+    audio: &'a Audio,
+}
+
+impl SampleSource for MemorySource<'_> {
+    fn sample_rate(&self) -> u32 {
+        self.audio.rate_hz
+    }
+    fn channels(&self) -> usize {
+        self.audio.channels.len()
+    }
+    fn frames(&self) -> u64 {
+        self.audio.frames() as u64
+    }
+    fn quantum(&self) -> f64 {
+        self.audio.format.quantum()
+    }
+    fn read(&mut self, start: u64, frames: usize, out: &mut [Vec<f32>]) -> Result<(), SourceError> {
+        let len = self.audio.frames();
+        let s = (start as usize).min(len);
+        let e = s.saturating_add(frames).min(len);
+        for (o, c) in out.iter_mut().zip(&self.audio.channels) {
+            o.clear();
+            o.extend_from_slice(&c[s..e]);
+        }
+        Ok(())
+    }
+}
+
+/// Reads a whole WAV file into memory.
+pub fn read_wav(path: &Path) -> Result<Audio, WavError> {
+    WavSource::open(path)?.read_all()
+}
+
+/// Writes `audio` to `path` in its format, atomically (temporary file, then rename).
+pub fn write_wav(path: &Path, audio: &Audio) -> Result<(), WavError> {
+    let werr = |reason: String| WavError::Write { path: path.to_path_buf(), reason };
+    let nch = audio.channels.len();
+    if !(1..=2).contains(&nch) {
+        return Err(werr(format!("{nch} channels (1 or 2 allowed)")));
+    }
+    if !(MIN_RATE_HZ..=MAX_RATE_HZ).contains(&audio.rate_hz) {
+        return Err(werr(format!("sample rate {} Hz", audio.rate_hz)));
+    }
+    let frames = audio.frames();
+    if audio.channels.iter().any(|c| c.len() != frames) {
+        return Err(werr("channels of different lengths".into()));
+    }
+    let file_name = path.file_name().ok_or_else(|| werr("not a file name".into()))?;
+    let tmp = path.with_file_name(format!(".{}.partial", file_name.to_string_lossy()));
+    let write = || -> Result<(), hound::Error> {
+        let spec = audio.format.hound_spec(audio.rate_hz, nch as u16);
+        let mut w = hound::WavWriter::new(BufWriter::new(File::create(&tmp)?), spec)?;
+        match audio.format {
+            SampleFormat::F32 => {
+                for n in 0..frames {
+                    for c in &audio.channels {
+                        w.write_sample(c[n])?;
+                    }
+                }
+            }
+            SampleFormat::S16 | SampleFormat::S24 => {
+                let full = 1.0 / audio.format.quantum();
+                let (lo, hi) = (-full, full - 1.0);
+                for n in 0..frames {
+                    for c in &audio.channels {
+                        let v = (f64::from(c[n]) * full).round().clamp(lo, hi) as i32;
+                        w.write_sample(v)?;
+                    }
+                }
+            }
+        }
+        w.finalize()
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        werr(e.to_string())
+    })?;
+    std::fs::rename(&tmp, path).map_err(|e| werr(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ramp(frames: usize, channels: usize) -> Vec<Vec<f64>> {
+        (0..channels).map(|c| (0..frames).map(|n| ((n as f64 * 0.001 + c as f64).sin()) * 0.9).collect()).collect()
+    }
+
+    #[test]
+    fn every_format_round_trips_within_its_quantum() {
+        let dir = tempfile::tempdir().unwrap();
+        for format in [SampleFormat::S16, SampleFormat::S24, SampleFormat::F32] {
+            for channels in [1, 2] {
+                for rate in [8_000, 44_100, 48_000, 96_000, 192_000] {
+                    let audio = Audio::from_f64(rate, format, &ramp(1000, channels));
+                    let path = dir.path().join(format!("{format:?}-{channels}-{rate}.wav"));
+                    write_wav(&path, &audio).unwrap();
+                    let back = read_wav(&path).unwrap();
+                    assert_eq!((back.rate_hz, back.format, back.channels.len()), (rate, format, channels));
+                    let tol = (format.quantum() / 2.0).max(1e-9) + 1e-9;
+                    for (a, b) in audio.channels.iter().zip(&back.channels) {
+                        for (x, y) in a.iter().zip(b) {
+                            assert!((f64::from(*x) - f64::from(*y)).abs() <= tol, "{format:?}: {x} vs {y}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn full_scale_saturates_instead_of_wrapping() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sat.wav");
+        write_wav(&path, &Audio::from_f64(48_000, SampleFormat::S16, &[vec![1.5, -1.5, 1.0]])).unwrap();
+        let back = read_wav(&path).unwrap();
+        assert_eq!(back.channels[0], vec![32_767.0 / 32_768.0, -1.0, 32_767.0 / 32_768.0]);
+    }
+
+    #[test]
+    fn bad_files_are_named_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("text.wav");
+        std::fs::write(&p, b"this is not audio").unwrap();
+        let e = read_wav(&p).unwrap_err();
+        assert!(matches!(e, WavError::NotWav { .. }), "{e}");
+        assert!(e.to_string().contains("text.wav"));
+
+        let p8 = dir.path().join("eight.wav");
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 48_000,
+            bits_per_sample: 8,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&p8, spec).unwrap();
+        w.write_sample(3i8).unwrap();
+        w.finalize().unwrap();
+        assert!(matches!(read_wav(&p8).unwrap_err(), WavError::Unsupported { .. }));
+
+        let p3 = dir.path().join("three.wav");
+        let spec = hound::WavSpec {
+            channels: 3,
+            sample_rate: 48_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&p3, spec).unwrap();
+        for _ in 0..3 {
+            w.write_sample(1i16).unwrap();
+        }
+        w.finalize().unwrap();
+        let e = read_wav(&p3).unwrap_err();
+        assert!(e.to_string().contains("3 channels"), "{e}");
+
+        let p0 = dir.path().join("empty.wav");
+        write_wav(&p0, &Audio::from_f64(48_000, SampleFormat::S16, &[vec![]])).unwrap();
+        assert!(matches!(read_wav(&p0).unwrap_err(), WavError::Empty { .. }));
+
+        let pt = dir.path().join("trunc.wav");
+        write_wav(&pt, &Audio::from_f64(48_000, SampleFormat::S24, &ramp(1000, 2))).unwrap();
+        let bytes = std::fs::read(&pt).unwrap();
+        std::fs::write(&pt, &bytes[..bytes.len() - 3000]).unwrap();
+        let e = read_wav(&pt).unwrap_err();
+        assert!(matches!(e, WavError::Truncated { declared: 1000, .. }), "{e}");
+    }
+
+    #[test]
+    fn streaming_reads_any_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.wav");
+        let audio = Audio::from_f64(48_000, SampleFormat::F32, &ramp(5000, 2));
+        write_wav(&p, &audio).unwrap();
+        let mut src = WavSource::open(&p).unwrap();
+        let mut buf = vec![Vec::new(); 2];
+        src.read(4000, 2000, &mut buf).unwrap();
+        assert_eq!(buf[1].len(), 1000);
+        assert_eq!(buf[1][..], audio.channels[1][4000..]);
+        src.read(10, 5, &mut buf).unwrap();
+        assert_eq!(buf[0][..], audio.channels[0][10..15]);
+    }
+}

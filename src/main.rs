@@ -1,0 +1,245 @@
+//! The `jackbench` command line: parse, call the library, print, map errors to exit codes.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use jackbench::analysis::{self, Analysis, AnalyzeOptions, ChannelAnalysis};
+use jackbench::capture::{self, Audio, SampleFormat, WavSource};
+use jackbench::stimulus::Stimulus;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// A test bench for headsets and 3.5 mm jacks.
+#[derive(Parser)]
+#[command(name = "jackbench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a reference signal as a WAV file.
+    Stimulus {
+        #[command(subcommand)]
+        kind: StimulusKind,
+    },
+    /// Measure a recording of a single sine: frequency, level, THD, THD+N, noise, hum, DC,
+    /// dropouts, clipping (exit 0 measured, 2 unusable input).
+    Analyze {
+        /// The recording (16/24-bit integer or 32-bit float WAV, 1 or 2 channels).
+        file: PathBuf,
+        /// The tone's frequency in Hz, instead of finding it.
+        #[arg(long)]
+        freq: Option<f64>,
+        /// Print spec §5's JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Output options shared by every stimulus.
+#[derive(clap::Args)]
+struct WavOut {
+    /// Sample rate in Hz.
+    #[arg(long, default_value_t = 48_000)]
+    rate: u32,
+    /// Sample format.
+    #[arg(long, value_enum, default_value_t = SampleFormat::S24)]
+    format: SampleFormat,
+    /// Number of channels (the same signal on each).
+    #[arg(long, default_value_t = 1)]
+    channels: u16,
+    /// Silence before the signal, in seconds.
+    #[arg(long, default_value_t = 0.0)]
+    lead: f64,
+    /// Silence after the signal, in seconds.
+    #[arg(long, default_value_t = 0.0)]
+    tail: f64,
+    /// The WAV file to write.
+    out: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum StimulusKind {
+    /// A sine with 5 ms raised-cosine fades.
+    Sine {
+        /// Frequency in Hz.
+        #[arg(long)]
+        freq: f64,
+        /// Peak level in dBFS (0 dBFS = full-scale sine).
+        #[arg(long, default_value_t = -12.0, allow_hyphen_values = true)]
+        level: f64,
+        /// Duration in seconds, fades included.
+        #[arg(long, default_value_t = 1.0)]
+        seconds: f64,
+        #[command(flatten)]
+        out: WavOut,
+    },
+    /// An exponential sine sweep.
+    LogSweep {
+        #[arg(long, default_value_t = 20.0)]
+        start: f64,
+        #[arg(long, default_value_t = 20_000.0)]
+        stop: f64,
+        #[arg(long, default_value_t = -12.0, allow_hyphen_values = true)]
+        level: f64,
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+        #[command(flatten)]
+        out: WavOut,
+    },
+    /// Digital silence.
+    Silence {
+        #[arg(long, default_value_t = 1.0)]
+        seconds: f64,
+        #[command(flatten)]
+        out: WavOut,
+    },
+    /// Several sines with Schroeder phases (low crest factor).
+    Multitone {
+        /// Tone frequencies in Hz, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        freqs: Vec<f64>,
+        /// Level of each tone in dBFS.
+        #[arg(long, default_value_t = -30.0, allow_hyphen_values = true)]
+        level: f64,
+        #[arg(long, default_value_t = 1.0)]
+        seconds: f64,
+        #[command(flatten)]
+        out: WavOut,
+    },
+}
+
+/// An error with the exit code it maps to.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure { code: 2, error: e.into() }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("jackbench: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8, Failure> {
+    match cli.command {
+        Command::Stimulus { kind } => {
+            write_stimulus(kind)?;
+            Ok(0)
+        }
+        Command::Analyze { file, freq, json } => {
+            let mut src = WavSource::open(&file)?;
+            let analysis = analysis::analyze(&mut src, &AnalyzeOptions { freq_hz: freq })
+                .with_context(|| format!("{}", file.display()))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&analysis)?);
+            } else {
+                print_analysis(&file, &analysis);
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn write_stimulus(kind: StimulusKind) -> anyhow::Result<()> {
+    let (stimulus, out) = match kind {
+        StimulusKind::Sine { freq, level, seconds, out } => {
+            (Stimulus::Sine { freq_hz: freq, level_dbfs: level, seconds }, out)
+        }
+        StimulusKind::LogSweep { start, stop, level, seconds, out } => {
+            (Stimulus::LogSweep { start_hz: start, stop_hz: stop, level_dbfs: level, seconds }, out)
+        }
+        StimulusKind::Silence { seconds, out } => (Stimulus::Silence { seconds }, out),
+        StimulusKind::Multitone { freqs, level, seconds, out } => {
+            (Stimulus::Multitone { freqs_hz: freqs, level_dbfs: level, seconds }, out)
+        }
+    };
+    if !(capture::wav::MIN_RATE_HZ..=capture::wav::MAX_RATE_HZ).contains(&out.rate) {
+        anyhow::bail!("--rate {} Hz is outside 8000..=192000", out.rate);
+    }
+    if !(1..=2).contains(&out.channels) {
+        anyhow::bail!("--channels {} (1 or 2 allowed)", out.channels);
+    }
+    if !(out.lead >= 0.0 && out.tail >= 0.0 && out.lead.is_finite() && out.tail.is_finite()) {
+        anyhow::bail!("--lead and --tail must be zero or more seconds");
+    }
+    stimulus.validate(out.rate).context("stimulus")?;
+    let mut x = vec![0.0; jackbench::stimulus::samples_for(out.lead, out.rate)];
+    x.extend(stimulus.render(out.rate));
+    x.extend(std::iter::repeat_n(0.0, jackbench::stimulus::samples_for(out.tail, out.rate)));
+    let audio = Audio::from_f64(out.rate, out.format, &vec![x; usize::from(out.channels)]);
+    capture::write_wav(&out.out, &audio)?;
+    eprintln!(
+        "wrote {} ({:.3} s, {} Hz, {}, {} channel{})",
+        out.out.display(),
+        audio.frames() as f64 / f64::from(out.rate),
+        out.rate,
+        out.format,
+        out.channels,
+        if out.channels == 1 { "" } else { "s" }
+    );
+    Ok(())
+}
+
+fn opt(v: Option<f64>, digits: usize, unit: &str) -> String {
+    v.map_or_else(|| "—".to_string(), |v| format!("{v:.digits$} {unit}"))
+}
+
+/// One row of the analysis table: its label and how a channel's value is shown.
+type Row = (&'static str, fn(&ChannelAnalysis) -> String);
+
+fn print_analysis(file: &std::path::Path, a: &Analysis) {
+    println!("{}: {} Hz, {} channel(s), {:.3} s", file.display(), a.sample_rate, a.channels.len(), a.duration_s);
+    let names = ["left", "right"];
+    let rows: [Row; 12] = [
+        ("frequency", |c| opt(c.frequency_hz, 4, "Hz")),
+        ("level", |c| opt(c.level_dbfs, 3, "dBFS")),
+        ("THD", |c| opt(c.thd_percent, 4, "%")),
+        ("THD+N", |c| opt(c.thd_n_db, 2, "dB")),
+        ("noise floor", |c| format!("{:.2} dBFS", c.noise_floor_dbfs)),
+        ("hum", |c| match (c.hum_dbfs, c.hum_mains_hz) {
+            (Some(h), Some(m)) => format!("{h:.2} dBFS ({m:.0} Hz)"),
+            _ => "none".into(),
+        }),
+        ("DC offset", |c| format!("{:+.6}", c.dc_offset)),
+        ("dropouts", |c| {
+            if c.dropouts.is_empty() {
+                "none".into()
+            } else {
+                c.dropouts.iter().map(|d| format!("{:.4} s ({:.1} ms)", d.at_s, d.ms)).collect::<Vec<_>>().join(", ")
+            }
+        }),
+        ("clipped", |c| yes_no(c.clipped)),
+        ("digital silence", |c| yes_no(c.digital_silence)),
+        ("tone found", |c| yes_no(c.tone_present)),
+        ("steady part", |c| format!("{:.3}–{:.3} s", c.steady_start_s, c.steady_end_s)),
+    ];
+    print!("{:<16}", "");
+    for (i, _) in a.channels.iter().enumerate() {
+        print!("{:<26}", if a.channels.len() == 1 { "mono" } else { names.get(i).copied().unwrap_or("?") });
+    }
+    println!();
+    for (label, f) in rows {
+        print!("{label:<16}");
+        for c in &a.channels {
+            print!("{:<26}", f(c));
+        }
+        println!();
+    }
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.into()
+}

@@ -1,0 +1,282 @@
+//! Reference signals, defined in physical time (spec `capture-set.md` §2) and rendered at any rate.
+//!
+//! Every signal is `a·s(t)` for `0 ≤ t < seconds` with `a = 10^(level_dbfs/20)` (0 dBFS is a
+//! full-scale sine), multiplied by a 5 ms raised-cosine fade at each end. The sample at index `n`
+//! is the value at `t = n / rate`, so one stimulus renders consistently at 44.1, 48 or 96 kHz and
+//! the analysis can rebuild the exact reference a capture is aligned against.
+
+use serde::{Deserialize, Serialize};
+use std::f64::consts::PI;
+
+/// Length of the raised-cosine fade-in and fade-out, in seconds.
+pub const FADE_S: f64 = 0.005;
+
+/// One reference signal. The serde form is the `[[stimulus]]` table of the manifest (without `id`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Stimulus {
+    /// `a·sin(2π·f·t)`.
+    Sine { freq_hz: f64, level_dbfs: f64, seconds: f64 },
+    /// Exponential sine sweep `a·sin(2π·f1·L·(e^(t/L) − 1))`, `L = seconds / ln(f2/f1)`.
+    LogSweep { start_hz: f64, stop_hz: f64, level_dbfs: f64, seconds: f64 },
+    /// Nothing is played: the capture measures noise and hum.
+    Silence { seconds: f64 },
+    /// Several sines of equal amplitude `a` each, with Schroeder phases `φ_k = −π·k·(k−1)/K`
+    /// (k = 1…K in the order given). On a common frequency grid (tones at integer multiples of
+    /// one spacing) these keep the crest factor near 1.7–2, against √(2K) when all phases agree;
+    /// for tones off a grid no closed-form rule does much better than random phases.
+    /// `level_dbfs` is each tone's level.
+    Multitone { freqs_hz: Vec<f64>, level_dbfs: f64, seconds: f64 },
+}
+
+/// Why a stimulus cannot be rendered.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum StimulusError {
+    #[error("{field} = {value} is out of range: {why}")]
+    OutOfRange { field: &'static str, value: f64, why: &'static str },
+}
+
+fn check(field: &'static str, value: f64, ok: bool, why: &'static str) -> Result<(), StimulusError> {
+    if ok && value.is_finite() {
+        Ok(())
+    } else {
+        Err(StimulusError::OutOfRange { field, value, why })
+    }
+}
+
+impl Stimulus {
+    /// Duration in seconds.
+    pub fn seconds(&self) -> f64 {
+        match self {
+            Stimulus::Sine { seconds, .. }
+            | Stimulus::LogSweep { seconds, .. }
+            | Stimulus::Silence { seconds }
+            | Stimulus::Multitone { seconds, .. } => *seconds,
+        }
+    }
+
+    /// Peak amplitude of one tone as a linear factor (0 for silence).
+    pub fn amplitude(&self) -> f64 {
+        match self {
+            Stimulus::Sine { level_dbfs, .. }
+            | Stimulus::LogSweep { level_dbfs, .. }
+            | Stimulus::Multitone { level_dbfs, .. } => db_to_amplitude(*level_dbfs),
+            Stimulus::Silence { .. } => 0.0,
+        }
+    }
+
+    /// Checks every parameter against what can be rendered at `rate_hz`.
+    pub fn validate(&self, rate_hz: u32) -> Result<(), StimulusError> {
+        let nyquist = f64::from(rate_hz) / 2.0;
+        let secs = self.seconds();
+        check(
+            "seconds",
+            secs,
+            secs > 2.0 * FADE_S && secs <= 24.0 * 3600.0,
+            "must be longer than the two 5 ms fades and at most 24 h",
+        )?;
+        let level = |l: f64| check("level_dbfs", l, (-200.0..=0.0).contains(&l), "must be within -200..=0 dBFS");
+        match self {
+            Stimulus::Sine { freq_hz, level_dbfs, .. } => {
+                level(*level_dbfs)?;
+                check("freq_hz", *freq_hz, *freq_hz > 0.0 && *freq_hz < nyquist, "must be above 0 and below Nyquist")
+            }
+            Stimulus::LogSweep { start_hz, stop_hz, level_dbfs, .. } => {
+                level(*level_dbfs)?;
+                check(
+                    "start_hz",
+                    *start_hz,
+                    *start_hz > 0.0 && *start_hz < nyquist,
+                    "must be above 0 and below Nyquist",
+                )?;
+                check(
+                    "stop_hz",
+                    *stop_hz,
+                    *stop_hz > *start_hz && *stop_hz <= nyquist,
+                    "must be above start_hz and at most Nyquist",
+                )
+            }
+            Stimulus::Silence { .. } => Ok(()),
+            Stimulus::Multitone { freqs_hz, level_dbfs, .. } => {
+                level(*level_dbfs)?;
+                check("freqs_hz", freqs_hz.len() as f64, !freqs_hz.is_empty(), "needs at least one tone")?;
+                for f in freqs_hz {
+                    check("freqs_hz", *f, *f > 0.0 && *f < nyquist, "every tone must be above 0 and below Nyquist")?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Number of samples at `rate_hz`: the indices `n` with `n / rate < seconds`.
+    pub fn len_at(&self, rate_hz: u32) -> usize {
+        samples_for(self.seconds(), rate_hz)
+    }
+
+    /// The value at time `t` (seconds), fades included; 0 outside `0 ≤ t < seconds`.
+    pub fn value_at(&self, t: f64) -> f64 {
+        let secs = self.seconds();
+        if !(0.0..secs).contains(&t) {
+            return 0.0;
+        }
+        fade_gain(t, secs) * self.raw_at(t)
+    }
+
+    fn raw_at(&self, t: f64) -> f64 {
+        let a = self.amplitude();
+        match self {
+            Stimulus::Sine { freq_hz, .. } => a * (2.0 * PI * freq_hz * t).sin(),
+            Stimulus::LogSweep { start_hz, stop_hz, seconds, .. } => {
+                let l = seconds / (stop_hz / start_hz).ln();
+                a * (2.0 * PI * start_hz * l * ((t / l).exp_m1())).sin()
+            }
+            Stimulus::Silence { .. } => 0.0,
+            Stimulus::Multitone { freqs_hz, .. } => {
+                let k_total = freqs_hz.len() as f64;
+                freqs_hz
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| {
+                        let k = i as f64 + 1.0;
+                        let phase = -PI * k * (k - 1.0) / k_total;
+                        a * (2.0 * PI * f * t + phase).sin()
+                    })
+                    .sum()
+            }
+        }
+    }
+
+    /// Renders the stimulus at `rate_hz` as samples in full-scale units (±1.0).
+    pub fn render(&self, rate_hz: u32) -> Vec<f64> {
+        let rate = f64::from(rate_hz);
+        (0..self.len_at(rate_hz)).map(|n| self.value_at(n as f64 / rate)).collect()
+    }
+
+    /// Instantaneous frequency in Hz at time `t` (for sweeps), `None` for silence and multitones.
+    pub fn freq_at(&self, t: f64) -> Option<f64> {
+        match self {
+            Stimulus::Sine { freq_hz, .. } => Some(*freq_hz),
+            Stimulus::LogSweep { start_hz, stop_hz, seconds, .. } => {
+                let l = seconds / (stop_hz / start_hz).ln();
+                Some(start_hz * (t / l).exp())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Number of samples `n` with `n / rate < seconds`.
+pub fn samples_for(seconds: f64, rate_hz: u32) -> usize {
+    let exact = seconds * f64::from(rate_hz);
+    // A product such as 0.5 s × 44100 Hz can land a hair above an integer; treat that as exact.
+    let n = (exact - 1e-9).ceil();
+    if n <= 0.0 {
+        0
+    } else {
+        n as usize
+    }
+}
+
+/// The raised-cosine fade gain at time `t` of a signal lasting `seconds`.
+pub fn fade_gain(t: f64, seconds: f64) -> f64 {
+    let edge = t.min(seconds - t);
+    if edge >= FADE_S {
+        1.0
+    } else if edge <= 0.0 {
+        0.0
+    } else {
+        0.5 * (1.0 - (PI * edge / FADE_S).cos())
+    }
+}
+
+/// `10^(dB/20)`.
+pub fn db_to_amplitude(db: f64) -> f64 {
+    10f64.powf(db / 20.0)
+}
+
+/// `20·log10(a)`; −inf for 0.
+pub fn amplitude_to_db(a: f64) -> f64 {
+    20.0 * a.log10()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sine_matches_its_definition_and_fades() {
+        let s = Stimulus::Sine { freq_hz: 1000.0, level_dbfs: -6.0, seconds: 0.5 };
+        let x = s.render(48_000);
+        assert_eq!(x.len(), 24_000);
+        let a = db_to_amplitude(-6.0);
+        // Steady part: exactly the sine (to rounding).
+        for n in [480usize, 1000, 12_345, 23_000] {
+            let t = n as f64 / 48_000.0;
+            assert!((x[n] - a * (2.0 * PI * 1000.0 * t).sin()).abs() < 1e-12);
+        }
+        // Fades: zero gain at t = 0, half gain at 2.5 ms.
+        assert_eq!(x[0], 0.0);
+        assert!((fade_gain(0.0025, 0.5) - 0.5).abs() < 1e-12);
+        assert!((fade_gain(0.5 - 0.0025, 0.5) - 0.5).abs() < 1e-12);
+        let peak = x.iter().fold(0f64, |m, v| m.max(v.abs()));
+        assert!((peak - a).abs() < 1e-6, "peak {peak} vs {a}");
+    }
+
+    #[test]
+    fn lengths_follow_physical_time_at_every_rate() {
+        let s = Stimulus::Silence { seconds: 0.5 };
+        assert_eq!(s.len_at(44_100), 22_050);
+        assert_eq!(s.len_at(48_000), 24_000);
+        assert_eq!(s.len_at(96_000), 48_000);
+        assert_eq!(samples_for(1.0 / 3.0, 48_000), 16_000);
+    }
+
+    #[test]
+    fn log_sweep_frequency_runs_from_start_to_stop() {
+        let s = Stimulus::LogSweep { start_hz: 20.0, stop_hz: 20_000.0, level_dbfs: -12.0, seconds: 2.0 };
+        assert!((s.freq_at(0.0).unwrap() - 20.0).abs() < 1e-9);
+        assert!((s.freq_at(2.0).unwrap() - 20_000.0).abs() < 1e-6);
+        assert!((s.freq_at(1.0).unwrap() - (20.0f64 * 20_000.0).sqrt()).abs() < 1e-6);
+        // The phase's derivative is that frequency: count zero crossings over 10 ms at t = 1 s.
+        let rate = 192_000u32;
+        let x = s.render(rate);
+        let start = rate as usize;
+        let len = rate as usize / 100;
+        let crossings = x[start..start + len].windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
+        let f = s.freq_at(1.005).unwrap();
+        assert!((crossings as f64 - f * 0.01).abs() <= 1.5, "{crossings} crossings vs {f} Hz");
+    }
+
+    #[test]
+    fn multitone_on_a_grid_has_low_crest_factor() {
+        let crest = |x: &[f64]| {
+            let peak = x.iter().fold(0f64, |m, v| m.max(v.abs()));
+            peak / (x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64).sqrt()
+        };
+        let freqs: Vec<f64> = (1..=19).map(|k| 50.0 * f64::from(k)).collect();
+        let n = freqs.len() as f64;
+        let s = Stimulus::Multitone { freqs_hz: freqs.clone(), level_dbfs: -30.0, seconds: 1.0 };
+        let x = s.render(48_000);
+        let rms = (x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64).sqrt();
+        // Equal-amplitude tones: rms = a·√(K/2), fades aside (1 % tolerance).
+        assert!((rms - db_to_amplitude(-30.0) * (n / 2.0).sqrt()).abs() / rms < 0.01);
+        // Schroeder phases: crest factor about 1.9; all phases equal: about 4.6.
+        let same: Vec<f64> =
+            (0..48_000).map(|i| freqs.iter().map(|f| (2.0 * PI * f * f64::from(i) / 48_000.0).sin()).sum()).collect();
+        assert!(crest(&x) < 2.1, "crest factor {}", crest(&x));
+        assert!(crest(&same) > 4.0, "crest factor {}", crest(&same));
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let s = Stimulus::Sine { freq_hz: 30_000.0, level_dbfs: -6.0, seconds: 1.0 };
+        match s.validate(48_000) {
+            Err(StimulusError::OutOfRange { field, .. }) => assert_eq!(field, "freq_hz"),
+            other => panic!("expected an error, got {other:?}"),
+        }
+        let s = Stimulus::Sine { freq_hz: 1000.0, level_dbfs: 3.0, seconds: 1.0 };
+        assert!(s.validate(48_000).is_err());
+        let s = Stimulus::Silence { seconds: 0.001 };
+        assert!(s.validate(48_000).is_err());
+    }
+}

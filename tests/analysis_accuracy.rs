@@ -1,0 +1,263 @@
+//! Accuracy of `analysis::analyze` against analytic truth, over rates, formats, frequencies and
+//! levels, with noise, hum, DC and harmonics present together. Tolerances are issue #3's.
+
+mod common;
+
+use common::{Synth, FORMATS};
+use jackbench::analysis::{analyze, Analysis, AnalyzeOptions};
+use jackbench::capture::SampleFormat;
+
+fn run(s: &Synth) -> Analysis {
+    let audio = s.audio(1);
+    analyze(&mut audio.source(), &AnalyzeOptions::default()).expect("analysis runs")
+}
+
+fn freq_tol(f: f64) -> f64 {
+    0.05f64.max(20e-6 * f)
+}
+
+/// A tone with everything at once: harmonics, noise, hum, DC.
+fn busy(rate: u32, format: SampleFormat, freq: f64, level: f64) -> Synth {
+    let mut s = Synth::tone(rate, format, freq, level);
+    s.harmonics = vec![(2, 0.01), (3, 0.005), (5, 0.002)];
+    s.noise_sigma = 10f64.powf(-95.0 / 20.0);
+    s.hum = Some((50.0, vec![(1, 3e-4), (3, 1e-4)]));
+    s.dc = 0.01;
+    s.seed = (freq as u64) ^ u64::from(rate);
+    s
+}
+
+#[test]
+fn frequency_level_thd_noise_hum_dc_at_every_rate_and_format() {
+    let mut checked = 0;
+    for rate in [44_100, 48_000, 96_000] {
+        for format in FORMATS {
+            for freq in [20.0, 97.0, 1000.0, 3_150.0, 12_000.0, 20_000.0] {
+                let s = busy(rate, format, freq, -12.0);
+                let a = run(&s);
+                let c = &a.channels[0];
+                let ctx = format!("{rate} Hz {format:?} {freq} Hz");
+                let f = c.frequency_hz.expect("tone found");
+                assert!((f - freq).abs() <= freq_tol(freq), "{ctx}: frequency {f}");
+                let l = c.level_dbfs.expect("level");
+                assert!((l + 12.0).abs() <= 0.05, "{ctx}: level {l}");
+                let thd = c.thd_percent.expect("thd");
+                let want = s.thd_percent();
+                assert!((thd - want).abs() <= 0.05 * want, "{ctx}: THD {thd} vs {want}");
+                let tn = c.thd_n_db.expect("thd+n");
+                assert!((tn - s.thd_n_db()).abs() <= 0.5, "{ctx}: THD+N {tn} vs {}", s.thd_n_db());
+                assert!(
+                    (c.noise_floor_dbfs - s.noise_floor_dbfs()).abs() <= 1.0,
+                    "{ctx}: noise {} vs {}",
+                    c.noise_floor_dbfs,
+                    s.noise_floor_dbfs()
+                );
+                let hum = c.hum_dbfs.expect("hum found");
+                let want_hum = s.hum_dbfs().unwrap();
+                // A 20 Hz tone's 5th harmonic sits on the 100 Hz hum line, but this hum has 50 and 150 Hz.
+                assert!((hum - want_hum).abs() <= 1.0, "{ctx}: hum {hum} vs {want_hum}");
+                assert_eq!(c.hum_mains_hz, Some(50.0), "{ctx}");
+                assert!((c.dc_offset - 0.01).abs() <= 1e-4, "{ctx}: DC {}", c.dc_offset);
+                assert!(c.dropouts.is_empty(), "{ctx}: {:?}", c.dropouts);
+                assert!(!c.clipped && !c.digital_silence, "{ctx}");
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 54);
+}
+
+#[test]
+fn level_holds_from_zero_to_minus_eighty_dbfs() {
+    for format in FORMATS {
+        for rate in [44_100, 48_000, 96_000] {
+            for level in [0.0, -6.0, -20.0, -40.0, -60.0, -80.0] {
+                let mut s = Synth::tone(rate, format, 1_000.0, level);
+                // Analog noise as a real converter has. At 16 bits it must be at least half a step
+                // (-96 dBFS): an undithered 3-step sine at -80 dBFS is really a different signal.
+                let noise_db = if format == SampleFormat::S16 { -96.0 } else { -120.0 };
+                s.noise_sigma = 10f64.powf(noise_db / 20.0);
+                let c = &run(&s).channels[0];
+                let l = c.level_dbfs.expect("level");
+                assert!((l - level).abs() <= 0.05, "{format:?} {rate} {level} dBFS: {l}");
+                assert!((c.frequency_hz.unwrap() - 1000.0).abs() <= 0.05);
+                assert!(!c.clipped || level == 0.0, "{format:?} {rate} {level}: clipped");
+            }
+        }
+    }
+}
+
+#[test]
+fn thd_holds_from_a_hundredth_to_thirty_percent() {
+    for rate in [44_100, 48_000, 96_000] {
+        for thd in [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0] {
+            for freq in [50.0, 1000.0, 6000.0] {
+                let mut s = Synth::tone(rate, SampleFormat::F32, freq, -10.0);
+                // Spread over three harmonics: amplitudes in ratio 3:2:1.
+                let r = thd / 100.0 / (9.0f64 + 4.0 + 1.0).sqrt();
+                s.harmonics = vec![(2, 3.0 * r), (3, 2.0 * r), (4, r)];
+                s.noise_sigma = 10f64.powf(-110.0 / 20.0);
+                s.hum = Some((60.0, vec![(1, 1e-5)]));
+                let want = s.thd_percent();
+                let c = &run(&s).channels[0];
+                let got = c.thd_percent.unwrap();
+                assert!((got - want).abs() <= 0.05 * want, "{rate} {freq} Hz THD {thd}%: {got}");
+                let tn = c.thd_n_db.unwrap();
+                assert!(
+                    (tn - s.thd_n_db()).abs() <= 0.5,
+                    "{rate} {freq} Hz THD {thd}%: THD+N {tn} vs {}",
+                    s.thd_n_db()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn noise_and_hum_levels_over_their_range() {
+    for rate in [44_100, 48_000, 96_000] {
+        for noise_db in [-120.0, -100.0, -80.0, -60.0] {
+            for (mains, hum_db) in [(50.0, -90.0), (60.0, -70.0), (50.0, -50.0)] {
+                let mut s = Synth::tone(rate, SampleFormat::S24, 1_000.0, -20.0);
+                s.noise_sigma = 10f64.powf(noise_db / 20.0);
+                // Family: fundamental, 2nd and 3rd at -6 and -10 dB relative; hum_db is the total.
+                let rel = [1.0, 0.5, 0.316];
+                let norm = rel.iter().map(|r| r * r).sum::<f64>().sqrt();
+                let total = 10f64.powf(hum_db / 20.0);
+                s.hum = Some((mains, rel.iter().enumerate().map(|(i, r)| (i as u32 + 1, total * r / norm)).collect()));
+                let c = &run(&s).channels[0];
+                let ctx = format!("{rate} noise {noise_db} hum {mains}/{hum_db}");
+                assert!(
+                    (c.noise_floor_dbfs - s.noise_floor_dbfs()).abs() <= 1.0,
+                    "{ctx}: noise {} vs {}",
+                    c.noise_floor_dbfs,
+                    s.noise_floor_dbfs()
+                );
+                // Hum 20 dB or more over the noise in its bandwidth must be found and measured.
+                if hum_db > noise_db - 10.0 {
+                    let h = c.hum_dbfs.unwrap_or_else(|| panic!("{ctx}: hum not found"));
+                    assert!((h - s.hum_dbfs().unwrap()).abs() <= 1.0, "{ctx}: hum {h} vs {}", s.hum_dbfs().unwrap());
+                    assert_eq!(c.hum_mains_hz, Some(mains), "{ctx}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn no_hum_is_null_and_silence_is_flagged() {
+    for seed in 0..20 {
+        let mut s = Synth::tone(48_000, SampleFormat::S24, 1_000.0, -20.0);
+        s.noise_sigma = 1e-4;
+        s.seed = seed;
+        let c = &run(&s).channels[0];
+        assert_eq!(c.hum_dbfs, None, "seed {seed}: false hum {:?}", c.hum_dbfs);
+        assert!(c.dropouts.is_empty(), "seed {seed}: false dropouts {:?}", c.dropouts);
+    }
+    let mut s = Synth::tone(48_000, SampleFormat::S16, 1_000.0, -20.0);
+    s.tone = None;
+    let c = &run(&s).channels[0];
+    assert!(c.digital_silence);
+    assert_eq!(c.frequency_hz, None);
+    assert!(!run(&busy(48_000, SampleFormat::S16, 1000.0, -20.0)).channels[0].digital_silence);
+}
+
+#[test]
+fn every_dropout_is_found_with_its_time() {
+    let cases: [(f64, &[(f64, f64)]); 4] = [
+        (1_000.0, &[(0.5, 10.0), (0.8, 1.0), (1.0, 21.3)]),
+        (100.0, &[(0.4, 5.0), (0.9, 50.0)]),
+        (20.0, &[(0.6, 2.0), (0.95, 30.0)]),
+        (8_000.0, &[(0.33, 1.0), (0.5, 1.5), (0.7, 3.0), (1.1, 8.0)]),
+    ];
+    for rate in [44_100, 48_000, 96_000] {
+        for format in FORMATS {
+            for (freq, gaps) in cases {
+                let mut s = busy(rate, format, freq, -12.0);
+                s.tone_s = 1.2;
+                s.gaps = gaps.to_vec();
+                let c = &run(&s).channels[0];
+                let ctx = format!("{rate} {format:?} {freq} Hz");
+                assert_eq!(c.dropouts.len(), gaps.len(), "{ctx}: {:?}", c.dropouts);
+                for (d, (at, ms)) in c.dropouts.iter().zip(gaps.iter()) {
+                    assert!((d.at_s - at).abs() <= 0.005, "{ctx}: {d:?} vs {at}");
+                    assert!((d.ms - ms).abs() <= 5.0, "{ctx}: {d:?} vs {ms} ms");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn lost_samples_are_discontinuities() {
+    for rate in [44_100, 48_000] {
+        for (freq, lost) in [(1_000.0, 17usize), (440.0, 256), (5_000.0, 3)] {
+            let mut s = busy(rate, SampleFormat::S24, freq, -6.0);
+            s.lost = vec![(0.61, lost), (0.9, lost)];
+            let c = &run(&s).channels[0];
+            assert_eq!(c.dropouts.len(), 2, "{rate} {freq} Hz: {:?}", c.dropouts);
+            assert!((c.dropouts[0].at_s - 0.61).abs() <= 0.005, "{:?}", c.dropouts);
+            assert!((c.dropouts[1].at_s - 0.9).abs() <= 0.005, "{:?}", c.dropouts);
+        }
+    }
+}
+
+#[test]
+fn clipping_is_seen_and_a_clean_peak_is_not() {
+    for format in FORMATS {
+        // A +3 dBFS tone held at full scale (a float file holds it as written, so clamp it).
+        let x: Vec<f64> = Synth::tone(48_000, format, 100.0, 3.0).render().iter().map(|v| v.clamp(-1.0, 1.0)).collect();
+        let audio = jackbench::capture::Audio::from_f64(48_000, format, &[x]);
+        let c = &analyze(&mut audio.source(), &AnalyzeOptions::default()).unwrap().channels[0];
+        assert!(c.clipped, "{format:?}: +3 dBFS tone held at full scale");
+        // Clipped earlier in the chain, below full scale.
+        let mut x = Synth::tone(48_000, format, 1000.0, -6.0).render();
+        let lim = 0.4;
+        x.iter_mut().for_each(|v| *v = v.clamp(-lim, lim));
+        let audio = jackbench::capture::Audio::from_f64(48_000, format, &[x]);
+        let c = &analyze(&mut audio.source(), &AnalyzeOptions::default()).unwrap().channels[0];
+        assert!(c.clipped, "{format:?}: clipped at 0.4");
+        for freq in [20.0, 1000.0, 12_345.0] {
+            let mut s = Synth::tone(48_000, format, freq, -0.5);
+            s.noise_sigma = 1e-6;
+            assert!(!run(&s).channels[0].clipped, "{format:?} {freq}: false clip");
+        }
+    }
+}
+
+#[test]
+fn rare_rates_work_too() {
+    for (rate, freq) in [(8_000, 1_000.0), (16_000, 440.0), (32_000, 10_000.0), (88_200, 15_000.0), (192_000, 1_000.0)]
+    {
+        let s = busy(rate, SampleFormat::S24, freq, -12.0);
+        let c = &run(&s).channels[0];
+        assert!((c.frequency_hz.unwrap() - freq).abs() <= freq_tol(freq), "{rate}");
+        assert!((c.level_dbfs.unwrap() + 12.0).abs() <= 0.05, "{rate}: {:?}", c.level_dbfs);
+        let want = s.thd_percent();
+        assert!((c.thd_percent.unwrap() - want).abs() <= 0.05 * want, "{rate}: {:?} vs {want}", c.thd_percent);
+        assert!(
+            (c.noise_floor_dbfs - s.noise_floor_dbfs()).abs() <= 1.0,
+            "{rate}: {} vs {}",
+            c.noise_floor_dbfs,
+            s.noise_floor_dbfs()
+        );
+    }
+}
+
+#[test]
+fn a_given_frequency_measures_there() {
+    let s = busy(48_000, SampleFormat::S24, 1_000.0, -30.0);
+    let audio = s.audio(2);
+    let a = analyze(&mut audio.source(), &AnalyzeOptions { freq_hz: Some(1_000.0) }).unwrap();
+    assert_eq!(a.channels.len(), 2);
+    for c in &a.channels {
+        assert!((c.level_dbfs.unwrap() + 30.0).abs() <= 0.05);
+    }
+    // Where no tone is, the level at the given frequency is the noise's, far below.
+    let mut quiet = busy(48_000, SampleFormat::S24, 1_000.0, -30.0);
+    quiet.tone = None;
+    let audio = quiet.audio(1);
+    let a = analyze(&mut audio.source(), &AnalyzeOptions { freq_hz: Some(1_000.0) }).unwrap();
+    assert!(!a.channels[0].tone_present);
+    assert!(a.channels[0].level_dbfs.unwrap() < -100.0, "{:?}", a.channels[0].level_dbfs);
+}
