@@ -137,7 +137,7 @@ impl Region {
 
     /// A sub-span of at most `len` frames centred in this one, its length FFT-friendly.
     pub fn centred(&self, len: u64) -> Region {
-        let len = crate::analysis::tone::fft_friendly_len(len.min(self.len()) as usize) as u64;
+        let len = crate::analysis::spectrum::fast_len_at_most(len.min(self.len()) as usize) as u64;
         let start = self.start + (self.len() - len) / 2;
         Region { start, end: start + len, onset_found: self.onset_found }
     }

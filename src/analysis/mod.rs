@@ -11,9 +11,11 @@
 //! is 0 dBFS; frequencies in Hz; times in seconds from the start of the capture. Decibel values
 //! of nothing (digital silence) are reported as [`DB_FLOOR`].
 
+pub mod align;
 pub mod dropouts;
 pub mod locate;
 pub mod spectrum;
+pub mod stereo;
 pub mod tone;
 pub mod window;
 

@@ -73,3 +73,44 @@ impl Spectrum {
 pub fn mean_square(bin_power_sum: f64, window: &Window) -> f64 {
     2.0 * bin_power_sum / (window.w.len() as f64 * window.sum_sq)
 }
+
+/// Whether `n`'s prime factors are all 2, 3, 5 or 7 (a length the FFT handles fastest).
+fn is_fast_len(mut n: usize) -> bool {
+    if n == 0 {
+        return false;
+    }
+    for p in [2, 3, 5, 7] {
+        while n % p == 0 {
+            n /= p;
+        }
+    }
+    n == 1
+}
+
+/// The largest fast FFT length `≤ n` (it drops at most 3 % of the samples for n ≥ 100).
+pub fn fast_len_at_most(n: usize) -> usize {
+    (1..=n).rev().find(|&m| is_fast_len(m)).unwrap_or(n)
+}
+
+/// The smallest fast FFT length `≥ n`.
+pub fn fast_len_at_least(n: usize) -> usize {
+    (n.max(1)..).find(|&m| is_fast_len(m)).unwrap_or(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_lengths_are_smooth_and_close() {
+        assert_eq!(fast_len_at_most(24_000), 24_000);
+        assert_eq!(fast_len_at_most(23_431), 23_328); // 2^5·3^6
+        assert_eq!(fast_len_at_least(23_431), 23_520); // 2^5·3·5·7^2
+        for n in [100usize, 4_097, 99_991, 1_000_003] {
+            let lo = fast_len_at_most(n);
+            let hi = fast_len_at_least(n);
+            assert!(is_fast_len(lo) && is_fast_len(hi) && lo <= n && n <= hi);
+            assert!((n - lo) as f64 <= 0.03 * n as f64 && (hi - n) as f64 <= 0.03 * n as f64, "{n}: {lo} {hi}");
+        }
+    }
+}

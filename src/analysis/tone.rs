@@ -115,20 +115,6 @@ pub fn segment_len_for(freq_hz: Option<f64>, rate_hz: f64) -> usize {
     (s * rate_hz).round() as usize
 }
 
-/// The largest length `≤ len` whose prime factors are all 2, 3, 5 or 7, so the FFT of a
-/// segment is fast whatever the steady part's length (it costs at most 3 % of the samples).
-pub fn fft_friendly_len(len: usize) -> usize {
-    let smooth = |mut n: usize| {
-        for p in [2, 3, 5, 7] {
-            while n > 0 && n % p == 0 {
-                n /= p;
-            }
-        }
-        n == 1
-    };
-    (1..=len).rev().find(|&n| smooth(n)).unwrap_or(len)
-}
-
 /// Measures a steady segment `x` sampled at `rate_hz`. With `freq_hz`, the tone is looked for
 /// within ±10 % of it and, if absent, measured at exactly that frequency.
 pub fn measure_segment(x: &[f64], rate_hz: f64, freq_hz: Option<f64>, spectrum: &mut Spectrum) -> SegmentMeasurement {
@@ -314,7 +300,10 @@ fn line_spacing_bins(f0: f64, hum_lines: &[(f64, f64)], band_hi: f64, bin_hz: f6
 
 /// The window with the lowest sidelobes whose lobes keep lines `spacing` bins apart.
 fn choose_window(spacing: f64) -> WindowKind {
-    WindowKind::BY_PREFERENCE.into_iter().find(|k| spacing >= (2 * k.lobe_bins() + 1) as f64).unwrap_or(WindowKind::Hann)
+    WindowKind::BY_PREFERENCE
+        .into_iter()
+        .find(|k| spacing >= (2 * k.lobe_bins() + 1) as f64)
+        .unwrap_or(WindowKind::Hann)
 }
 
 /// Lines at least this many bins apart leak less than −90 dB through a Hann window's sidelobes,
@@ -416,6 +405,35 @@ fn find_peak(
     let denom = a - 2.0 * b + c;
     let delta = if denom.abs() > 0.0 { (0.5 * (a - c) / denom).clamp(-0.5, 0.5) } else { 0.0 };
     Some((peak as f64 + delta) * bin_hz)
+}
+
+/// A sine fitted to a stretch of samples: `amplitude·cos(2π·freq_hz·n/rate + phase_rad) + dc`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ToneFit {
+    pub freq_hz: f64,
+    /// Peak amplitude, full scale = 1.0.
+    pub amplitude: f64,
+    /// Phase at the first sample, radians in `[0, 2π)`.
+    pub phase_rad: f64,
+    pub dc: f64,
+}
+
+/// Fits a sine near `freq_hz` to `x` (Hann-weighted least squares, as step 2 of the module
+/// docs). With `refine`, the frequency is refined too; without, the fit is at exactly `freq_hz`,
+/// which measures a tone's coherent level even far below the noise (crosstalk). `None` for
+/// fewer than 64 samples.
+pub fn fit_tone(x: &[f64], rate_hz: f64, freq_hz: f64, refine: bool) -> Option<ToneFit> {
+    if x.len() < 64 || !(freq_hz > 0.0 && freq_hz < rate_hz / 2.0) {
+        return None;
+    }
+    let w = Window::new(WindowKind::Hann, x.len());
+    let fit = fit_sine(x, &w.w, 2.0 * PI * freq_hz / rate_hz, refine);
+    Some(ToneFit {
+        freq_hz: fit.omega * rate_hz / (2.0 * PI),
+        amplitude: fit.amplitude(),
+        phase_rad: fit.phase_at_start(x.len()),
+        dc: fit.c,
+    })
 }
 
 /// A fitted `a·cos(ωt) + b·sin(ωt) + c` with `t = n − (N−1)/2` (centred for conditioning).
