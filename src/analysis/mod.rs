@@ -16,6 +16,7 @@ pub mod dropouts;
 pub mod locate;
 pub mod spectrum;
 pub mod stereo;
+pub mod sweep;
 pub mod tone;
 pub mod window;
 
