@@ -163,8 +163,9 @@ impl DropoutScanner {
         let cos_w = self.cos_w;
         let e = |i: usize| -> Option<f64> { (i >= 2).then(|| x[i] - 2.0 * cos_w * x[i - 1] + x[i - 2]) };
 
-        // Robust scale of the predictor residual over this stretch (every 4th sample is plenty).
-        let mut mags: Vec<f64> = (from..to).step_by(4).filter_map(|i| e(i).map(f64::abs)).collect();
+        // Robust scale of the predictor residual over this stretch. Every 13th sample is plenty
+        // (thousands a chunk); a prime stride does not lock onto a tone's period.
+        let mut mags: Vec<f64> = (from..to).step_by(13).filter_map(|i| e(i).map(f64::abs)).collect();
         let sigma = if mags.is_empty() {
             0.0
         } else {
@@ -184,54 +185,72 @@ impl DropoutScanner {
 
         // Running mean of y: prefix sums over the buffer.
         let ys: Vec<f64> = if self.gap_detector {
+            // y is 0 for the first `lag` samples: never inside a mean window, since evaluation
+            // starts `ctx` samples in.
+            let mut pre = vec![0.0; x.len() + 1];
+            let lag = self.lag.min(x.len());
+            let (cos_wd, inv_sin_wd) = (self.cos_wd, self.inv_sin_wd);
             let mut acc = 0.0;
-            let mut pre = Vec::with_capacity(x.len() + 1);
-            pre.push(0.0);
-            for i in 0..x.len() {
-                let y = if i >= self.lag {
-                    let q = (x[i] * self.cos_wd - x[i - self.lag]) * self.inv_sin_wd;
-                    x[i] * x[i] + q * q
-                } else {
-                    // Never inside a mean window: evaluation starts `ctx` samples in.
-                    0.0
-                };
-                acc += y;
-                pre.push(acc);
+            for ((out, &now), &then) in pre[lag + 1..].iter_mut().zip(&x[lag..]).zip(&x[..x.len() - lag]) {
+                let q = (now * cos_wd - then) * inv_sin_wd;
+                acc += now * now + q * q;
+                *out = acc;
             }
             pre
         } else {
             Vec::new()
         };
 
-        for i in from..to {
-            let g = self.buf_start + i as u64;
-            let v = x[i];
-            // Clipping counters.
-            self.counted += 1;
-            self.near_max.push(v >= self.setup.max - self.clip_delta);
-            self.near_min.push(v <= self.setup.min + self.clip_delta);
+        // Three tight passes over the stretch, each with its state in locals.
+        let base = self.buf_start;
+        // Clipping: samples near either extreme, counted in runs of two or more.
+        let (near_hi, near_lo) = (self.setup.max - self.clip_delta, self.setup.min + self.clip_delta);
+        for &v in &x[from..to] {
+            self.near_max.push(v >= near_hi);
+            self.near_min.push(v <= near_lo);
+        }
+        self.counted += (to - from) as u64;
 
-            if self.gap_detector {
-                let low = gaps_visible && i + 1 >= self.mean_len + self.lag && {
-                    let m = (ys[i + 1] - ys[i + 1 - self.mean_len]) / self.mean_len as f64;
-                    m < y_threshold
-                };
-                match (low, self.low_run) {
-                    (true, None) => self.low_run = Some(g),
-                    (false, Some(r0)) => {
-                        self.close_gap(r0, g);
-                        self.low_run = None;
+        if self.gap_detector {
+            // Gaps: runs where the mean of y over `mean_len` samples stays under the threshold.
+            let mut low_run = self.low_run;
+            let mut closed = Vec::new();
+            if gaps_visible {
+                let m = self.mean_len;
+                let limit = y_threshold * m as f64;
+                for i in from.max(m + self.lag - 1)..to {
+                    let low = ys[i + 1] - ys[i + 1 - m] < limit;
+                    match (low, low_run) {
+                        (true, None) => low_run = Some(base + i as u64),
+                        (false, Some(r0)) => {
+                            closed.push((r0, base + i as u64));
+                            low_run = None;
+                        }
+                        _ => {}
                     }
-                    _ => {}
                 }
-                if let Some(ev) = e(i) {
-                    if ev.abs() > spike && !self.repeats(&x, i, ev.abs()) {
-                        self.clicks.push(g);
-                    }
+            } else if let Some(r0) = low_run.take() {
+                closed.push((r0, base + from as u64));
+            }
+            self.low_run = low_run;
+            for (r0, r1) in closed {
+                self.close_gap(r0, r1);
+            }
+            // Discontinuities: predictor spikes that do not recur a period away.
+            let c2 = 2.0 * cos_w;
+            let spikes: Vec<usize> =
+                (from.max(2)..to).filter(|&i| (x[i] - c2 * x[i - 1] + x[i - 2]).abs() > spike).collect();
+            for i in spikes {
+                let mag = (x[i] - c2 * x[i - 1] + x[i - 2]).abs();
+                if !self.repeats(&x, i, mag) {
+                    self.clicks.push(base + i as u64);
                 }
-            } else {
-                // No usable tone: only exact-zero runs inside live noise are gaps.
-                let live_noise = self.setup.noise_rms > 4.0 * self.setup.quantum && self.setup.noise_rms > 0.0;
+            }
+        } else {
+            // No usable tone: only exact-zero runs inside live noise are gaps.
+            let live_noise = self.setup.noise_rms > 4.0 * self.setup.quantum && self.setup.noise_rms > 0.0;
+            for (i, &v) in x.iter().enumerate().take(to).skip(from) {
+                let g = base + i as u64;
                 match (v == 0.0 && live_noise, self.zero_run) {
                     (true, None) => self.zero_run = Some(g),
                     (false, Some(z0)) => {

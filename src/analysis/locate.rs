@@ -45,18 +45,28 @@ impl EnvelopeBuilder {
     }
 
     pub fn push(&mut self, samples: &[f32]) {
-        for &v in samples {
-            let d = f64::from(v);
-            self.acc += d * d;
-            self.in_block += 1;
+        // Block by block, so the inner loops are plain reductions the compiler vectorises.
+        let mut rest = samples;
+        while !rest.is_empty() {
+            let take = (self.block - self.in_block).min(rest.len());
+            let (part, tail) = rest.split_at(take);
+            let (mut sq, mut max, mut min, mut nonzero) = (0.0f64, self.max, self.min, 0u64);
+            for &v in part {
+                sq += f64::from(v) * f64::from(v);
+                max = max.max(v);
+                min = min.min(v);
+                nonzero += u64::from(v != 0.0);
+            }
+            (self.max, self.min) = (max, min);
+            self.nonzero += nonzero;
+            self.acc += sq;
+            self.in_block += take;
             if self.in_block == self.block {
                 self.rms.push((self.acc / self.block as f64).sqrt() as f32);
                 self.acc = 0.0;
                 self.in_block = 0;
             }
-            self.max = self.max.max(v);
-            self.min = self.min.min(v);
-            self.nonzero += u64::from(v != 0.0);
+            rest = tail;
         }
         self.frames += samples.len() as u64;
     }

@@ -7,22 +7,35 @@
 //! the band. That one rule is used for tones, harmonics, hum and noise alike (Parseval), so no
 //! scalloping correction is ever needed.
 
-use super::window::Window;
+use super::window::{Window, WindowKind};
 use realfft::RealFftPlanner;
+use std::collections::HashMap;
+use std::sync::Arc;
 
-/// A reusable FFT planner with scratch space.
+/// A reusable FFT workspace: planner, scratch space, and the windows already built.
+/// One per thread; keep it across measurements so plans and windows are made once.
 pub struct Spectrum {
     planner: RealFftPlanner<f64>,
     input: Vec<f64>,
+    windows: HashMap<(WindowKind, usize), Arc<Window>>,
 }
 
 impl Default for Spectrum {
     fn default() -> Self {
-        Spectrum { planner: RealFftPlanner::new(), input: Vec::new() }
+        Spectrum { planner: RealFftPlanner::new(), input: Vec::new(), windows: HashMap::new() }
     }
 }
 
 impl Spectrum {
+    /// The window of `kind` and length `len`, built once.
+    pub fn window(&mut self, kind: WindowKind, len: usize) -> Arc<Window> {
+        // Segments of a few lengths recur; bound the cache anyway (a window of 2 s at 192 kHz is 3 MB).
+        if self.windows.len() > 16 {
+            self.windows.clear();
+        }
+        self.windows.entry((kind, len)).or_insert_with(|| Arc::new(Window::new(kind, len))).clone()
+    }
+
     /// One-sided bin powers `|X[m]|²` of `x·w`, `m = 0..=N/2`.
     pub fn power(&mut self, x: &[f64], window: &Window) -> Vec<f64> {
         let n = x.len();
