@@ -238,6 +238,15 @@ fn print_analysis(file: &std::path::Path, a: &Analysis) {
         }
         println!();
     }
+    if let Some(st) = &a.stereo {
+        if let (Some(b), Some(p), Some(inv)) = (st.balance_db, st.phase_deg, st.inverted) {
+            let polarity = if inv { "inverted" } else { "same" };
+            println!("{:<16}{b:+.2} dB (left − right), phase {p:+.1}°, polarity {polarity}", "balance");
+        }
+        if let Some(x) = st.crosstalk_db {
+            println!("{:<16}{x:.1} dB", "crosstalk");
+        }
+    }
 }
 
 fn yes_no(b: bool) -> String {

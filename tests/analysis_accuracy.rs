@@ -261,3 +261,34 @@ fn a_given_frequency_measures_there() {
     assert!(!a.channels[0].tone_present);
     assert!(a.channels[0].level_dbfs.unwrap() < -100.0, "{:?}", a.channels[0].level_dbfs);
 }
+
+#[test]
+fn two_channel_files_report_balance_polarity_and_crosstalk() {
+    use jackbench::capture::Audio;
+    let s = busy(48_000, SampleFormat::S24, 1_000.0, -12.0);
+    let x = s.render();
+    // Right 4 dB down and inverted.
+    let g = 10f64.powf(-4.0 / 20.0);
+    let right: Vec<f64> = x.iter().map(|v| -g * (v - 0.01) + 0.01).collect();
+    let audio = Audio::from_f64(48_000, SampleFormat::S24, &[x.clone(), right]);
+    let a = analyze(&mut audio.source(), &AnalyzeOptions::default()).expect("analysed");
+    let st = a.stereo.expect("two channels compared");
+    // Tolerances: balance ±0.05 dB, phase within 1° of 180°.
+    assert!((st.balance_db.expect("balance") - 4.0).abs() < 0.05, "{st:?}");
+    assert!((st.phase_deg.expect("phase").abs() - 180.0).abs() < 1.0, "{st:?}");
+    assert_eq!(st.inverted, Some(true));
+    assert_eq!(st.crosstalk_db, None);
+
+    // Left only, the right channel 70 dB down plus its own noise: crosstalk −70 ±0.5 dB.
+    let mut quiet = busy(48_000, SampleFormat::S24, 1_000.0, -12.0);
+    quiet.tone = None;
+    quiet.seed = 99;
+    let bleed: Vec<f64> = quiet.render().iter().zip(&x).map(|(n, v)| n + 10f64.powf(-70.0 / 20.0) * v).collect();
+    let audio = Audio::from_f64(48_000, SampleFormat::S24, &[x, bleed]);
+    let a = analyze(&mut audio.source(), &AnalyzeOptions::default()).expect("analysed");
+    let st = a.stereo.expect("two channels compared");
+    assert!((st.crosstalk_db.expect("crosstalk") + 70.0).abs() < 0.5, "{st:?}");
+    assert_eq!(st.balance_db, None);
+    // Mono files have no stereo object.
+    assert!(run(&s).stereo.is_none());
+}

@@ -78,6 +78,22 @@ pub struct Analysis {
     pub frames: u64,
     pub duration_s: f64,
     pub channels: Vec<ChannelAnalysis>,
+    /// Two-channel files only: how the channels compare (see [`stereo`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stereo: Option<StereoAnalysis>,
+}
+
+/// How the two channels of a recording compare, over the same 1 s of the steady part.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct StereoAnalysis {
+    /// Both channels carry the tone: `20·log10(A_L/A_R)`, dB.
+    pub balance_db: Option<f64>,
+    /// Both channels carry the tone: right phase minus left, degrees in (−180, 180].
+    pub phase_deg: Option<f64>,
+    /// Both channels carry the tone: true when they are in opposite polarity.
+    pub inverted: Option<bool>,
+    /// One channel carries the tone: the other's level at its frequency relative to it, dB.
+    pub crosstalk_db: Option<f64>,
 }
 
 /// The measurements of one channel (spec §5 and a few more).
@@ -248,7 +264,7 @@ pub fn analyze(src: &mut dyn SampleSource, opts: &AnalyzeOptions) -> Result<Anal
         results.push((events, clipped));
     }
 
-    let channels = results
+    let channels: Vec<ChannelAnalysis> = results
         .into_iter()
         .enumerate()
         .map(|(c, (events, clipped))| {
@@ -280,7 +296,62 @@ pub fn analyze(src: &mut dyn SampleSource, opts: &AnalyzeOptions) -> Result<Anal
         })
         .collect();
 
-    Ok(Analysis { format: ANALYSIS_FORMAT, sample_rate: rate, frames, duration_s: frames as f64 / rate_f, channels })
+    let stereo = if nch == 2 { compare_channels(src, &channels, &regions, rate_f, &mut buf)? } else { None };
+    Ok(Analysis {
+        format: ANALYSIS_FORMAT,
+        sample_rate: rate,
+        frames,
+        duration_s: frames as f64 / rate_f,
+        channels,
+        stereo,
+    })
+}
+
+/// Channels whose tone levels differ by more than this, in dB, are one driven channel and
+/// crosstalk, not an imbalance.
+pub const CROSSTALK_MIN_DB: f64 = 30.0;
+
+/// Balance and polarity when both channels carry the tone, crosstalk when one does (or the
+/// other is more than [`CROSSTALK_MIN_DB`] down).
+fn compare_channels(
+    src: &mut dyn SampleSource,
+    channels: &[ChannelAnalysis],
+    regions: &[Region],
+    rate_f: f64,
+    buf: &mut [Vec<f32>],
+) -> Result<Option<StereoAnalysis>, SourceError> {
+    let tone = |c: &ChannelAnalysis| c.frequency_hz.filter(|_| c.tone_present).zip(c.level_dbfs);
+    let (driven, f) = match (tone(&channels[0]), tone(&channels[1])) {
+        // More than 30 dB apart is not an imbalance of one signal but one channel leaking into the other.
+        (Some((f, l0)), Some((_, l1))) if (l0 - l1).abs() <= CROSSTALK_MIN_DB => (None, f),
+        (Some((f, l0)), Some((_, l1))) => (Some(if l0 > l1 { 0 } else { 1 }), f),
+        (Some((f, _)), None) => (Some(0), f),
+        (None, Some((f, _))) => (Some(1), f),
+        (None, None) => return Ok(None),
+    };
+    let span = regions[driven.unwrap_or(0)].centred(tone::segment_len_for(Some(f), rate_f) as u64);
+    let left = read_segment(src, span, 0, buf)?;
+    let right = read_segment(src, span, 1, buf)?;
+    Ok(Some(match driven {
+        None => {
+            let b = stereo::balance(&left, &right, rate_f, f);
+            StereoAnalysis {
+                balance_db: b.map(|b| b.balance_db),
+                phase_deg: b.map(|b| b.phase_deg),
+                inverted: b.map(|b| b.inverted),
+                crosstalk_db: None,
+            }
+        }
+        Some(d) => {
+            let (on, off) = if d == 0 { (&left, &right) } else { (&right, &left) };
+            StereoAnalysis {
+                balance_db: None,
+                phase_deg: None,
+                inverted: None,
+                crosstalk_db: stereo::crosstalk_db(on, off, rate_f, f),
+            }
+        }
+    }))
 }
 
 /// Measures the centred segment of `region` that the tone wants (longer for low tones).
