@@ -31,6 +31,9 @@ enum Command {
         /// The tone's frequency in Hz, instead of finding it.
         #[arg(long)]
         freq: Option<f64>,
+        /// The recording is of silence: measure noise, hum and DC without looking for a tone.
+        #[arg(long, conflicts_with = "freq")]
+        silence: bool,
         /// Print spec §5's JSON object instead of a table.
         #[arg(long)]
         json: bool,
@@ -139,9 +142,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             write_stimulus(kind)?;
             Ok(0)
         }
-        Command::Analyze { file, freq, json } => {
+        Command::Analyze { file, freq, silence, json } => {
             let mut src = WavSource::open(&file)?;
-            let analysis = analysis::analyze(&mut src, &AnalyzeOptions { freq_hz: freq })
+            let analysis = analysis::analyze(&mut src, &AnalyzeOptions { freq_hz: freq, silence })
                 .with_context(|| format!("{}", file.display()))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&analysis)?);

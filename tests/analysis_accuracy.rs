@@ -248,7 +248,7 @@ fn rare_rates_work_too() {
 fn a_given_frequency_measures_there() {
     let s = busy(48_000, SampleFormat::S24, 1_000.0, -30.0);
     let audio = s.audio(2);
-    let a = analyze(&mut audio.source(), &AnalyzeOptions { freq_hz: Some(1_000.0) }).unwrap();
+    let a = analyze(&mut audio.source(), &AnalyzeOptions { freq_hz: Some(1_000.0), silence: false }).unwrap();
     assert_eq!(a.channels.len(), 2);
     for c in &a.channels {
         assert!((c.level_dbfs.unwrap() + 30.0).abs() <= 0.05);
@@ -257,7 +257,7 @@ fn a_given_frequency_measures_there() {
     let mut quiet = busy(48_000, SampleFormat::S24, 1_000.0, -30.0);
     quiet.tone = None;
     let audio = quiet.audio(1);
-    let a = analyze(&mut audio.source(), &AnalyzeOptions { freq_hz: Some(1_000.0) }).unwrap();
+    let a = analyze(&mut audio.source(), &AnalyzeOptions { freq_hz: Some(1_000.0), silence: false }).unwrap();
     assert!(!a.channels[0].tone_present);
     assert!(a.channels[0].level_dbfs.unwrap() < -100.0, "{:?}", a.channels[0].level_dbfs);
 }
@@ -291,4 +291,48 @@ fn two_channel_files_report_balance_polarity_and_crosstalk() {
     assert_eq!(st.balance_db, None);
     // Mono files have no stereo object.
     assert!(run(&s).stereo.is_none());
+}
+
+#[test]
+fn silence_mode_measures_strong_hum_as_hum_without_false_dropouts() {
+    for (mains, hum_db) in [(50.0, -45.0), (60.0, -60.0)] {
+        let mut s = Synth::tone(48_000, SampleFormat::S16, 1_000.0, -12.0);
+        s.tone = None;
+        s.noise_sigma = 10f64.powf(-85.0 / 20.0);
+        let total = 10f64.powf(hum_db / 20.0);
+        s.hum = Some((mains, vec![(1, total * 0.8), (2, total * 0.48), (3, total * 0.36)]));
+        let audio = s.audio(1);
+        let a = analyze(&mut audio.source(), &AnalyzeOptions { freq_hz: None, silence: true }).expect("analysed");
+        let c = &a.channels[0];
+        let ctx = format!("{mains} Hz at {hum_db} dBFS");
+        assert!(!c.tone_present && c.frequency_hz.is_none(), "{ctx}: {c:?}");
+        assert_eq!(c.hum_mains_hz, Some(mains), "{ctx}");
+        assert!((c.hum_dbfs.expect("hum") - s.hum_dbfs().expect("truth")).abs() < 1.0, "{ctx}: {:?}", c.hum_dbfs);
+        assert!((c.noise_floor_dbfs - s.noise_floor_dbfs()).abs() < 1.0, "{ctx}: {}", c.noise_floor_dbfs);
+        assert!(c.dropouts.is_empty(), "{ctx}: {:?}", c.dropouts);
+    }
+}
+
+#[test]
+fn coloured_noise_alone_is_no_tone() {
+    // Noise rising 6 dB an octave towards low frequencies (integrated white noise), no tone:
+    // against the whole band's median its low end would stand 20 dB out.
+    for seed in 0..10 {
+        let mut white = Synth::tone(48_000, SampleFormat::F32, 1_000.0, -12.0);
+        white.tone = None;
+        white.noise_sigma = 1e-5;
+        white.seed = seed;
+        let mut acc = 0.0;
+        let x: Vec<f64> = white
+            .render()
+            .iter()
+            .map(|v| {
+                acc = 0.995 * acc + v;
+                acc
+            })
+            .collect();
+        let audio = jackbench::capture::Audio::from_f64(48_000, SampleFormat::F32, &[x]);
+        let c = &analyze(&mut audio.source(), &AnalyzeOptions::default()).expect("analysed").channels[0];
+        assert!(!c.tone_present, "seed {seed}: a tone at {:?} Hz, {:?} dBFS", c.frequency_hz, c.level_dbfs);
+    }
 }

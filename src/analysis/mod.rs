@@ -68,6 +68,18 @@ pub enum AnalysisError {
 pub struct AnalyzeOptions {
     /// The tone's frequency, when known; otherwise it is found.
     pub freq_hz: Option<f64>,
+    /// A silence capture: no tone is looked for; noise, hum, DC and zero-filled gaps are measured.
+    pub silence: bool,
+}
+
+impl AnalyzeOptions {
+    fn search(&self) -> tone::ToneSearch {
+        match (self.silence, self.freq_hz) {
+            (true, _) => tone::ToneSearch::Absent,
+            (false, Some(f)) => tone::ToneSearch::Near(f),
+            (false, None) => tone::ToneSearch::Find,
+        }
+    }
 }
 
 /// Spec §5's object.
@@ -197,7 +209,7 @@ pub fn analyze(src: &mut dyn SampleSource, opts: &AnalyzeOptions) -> Result<Anal
     let mut segments = Vec::with_capacity(nch);
     let mut spans = Vec::with_capacity(nch);
     for (c, region) in regions.iter().enumerate() {
-        let (m, span) = measure_span(src, *region, c, rate_f, opts.freq_hz, &mut spectrum, &mut buf)?;
+        let (m, span) = measure_span(src, *region, c, rate_f, opts.search(), &mut spectrum, &mut buf)?;
         segments.push(m);
         spans.push(span);
     }
@@ -257,7 +269,10 @@ pub fn analyze(src: &mut dyn SampleSource, opts: &AnalyzeOptions) -> Result<Anal
         if hit(&spans[c]) {
             let clean = clean_spans(regions[c], &events, rate_f, margin).into_iter().max_by_key(Region::len);
             if let Some(clean) = clean.filter(|r| r.len() as f64 >= 0.1 * rate_f) {
-                let freq = segments[c].fundamental.filter(|f| f.present).map(|f| f.freq_hz).or(opts.freq_hz);
+                let freq = segments[c]
+                    .fundamental
+                    .filter(|f| f.present)
+                    .map_or(opts.search(), |f| tone::ToneSearch::Near(f.freq_hz));
                 segments[c] = measure_span(src, clean, c, rate_f, freq, &mut spectrum, &mut buf)?.0;
             }
         }
@@ -360,19 +375,23 @@ fn measure_span(
     region: Region,
     channel: usize,
     rate_f: f64,
-    freq_hz: Option<f64>,
+    search: tone::ToneSearch,
     spectrum: &mut Spectrum,
     buf: &mut [Vec<f32>],
 ) -> Result<(tone::SegmentMeasurement, Region), SourceError> {
-    let mut span = region.centred(tone::segment_len_for(freq_hz, rate_f) as u64);
+    let hint = match search {
+        tone::ToneSearch::Near(f) => Some(f),
+        _ => None,
+    };
+    let mut span = region.centred(tone::segment_len_for(hint, rate_f) as u64);
     let mut seg = read_segment(src, span, channel, buf)?;
-    let mut m = tone::measure_segment(&seg, rate_f, freq_hz, spectrum);
+    let mut m = tone::measure_segment(&seg, rate_f, search, spectrum);
     if let Some(f) = m.fundamental.filter(|f| f.present) {
         let want = tone::segment_len_for(Some(f.freq_hz), rate_f) as u64;
         if want > span.len() && region.len() > span.len() {
             span = region.centred(want);
             seg = read_segment(src, span, channel, buf)?;
-            m = tone::measure_segment(&seg, rate_f, Some(f.freq_hz), spectrum);
+            m = tone::measure_segment(&seg, rate_f, tone::ToneSearch::Near(f.freq_hz), spectrum);
         }
     }
     Ok((m, span))

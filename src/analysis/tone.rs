@@ -4,7 +4,8 @@
 //! 1. **Find** the tone: 4-term Blackman–Harris power spectrum of the segment, highest bin in
 //!    20 Hz–20 kHz (or within ±10 % of a given frequency), refined by a parabola through the
 //!    log-powers of that bin and its neighbours. The tone counts as present when that bin stands
-//!    20 dB above the median bin (the noise density).
+//!    20 dB above the noise density around it (the median of the bins within a quarter of its
+//!    frequency either side: real noise is coloured). Silence captures skip this step.
 //! 2. **Fit** the fundamental: a window-weighted four-parameter least-squares sine fit
 //!    (IEEE 1057 style: `a·cos ωt + b·sin ωt + c`, Gauss–Newton on `ω`) gives frequency,
 //!    amplitude `A₁ = √(a²+b²)` and DC `c` without scalloping loss. The weights are a window that
@@ -116,9 +117,20 @@ pub fn segment_len_for(freq_hz: Option<f64>, rate_hz: f64) -> usize {
     (s * rate_hz).round() as usize
 }
 
-/// Measures a steady segment `x` sampled at `rate_hz`. With `freq_hz`, the tone is looked for
-/// within ±10 % of it and, if absent, measured at exactly that frequency.
-pub fn measure_segment(x: &[f64], rate_hz: f64, freq_hz: Option<f64>, spectrum: &mut Spectrum) -> SegmentMeasurement {
+/// What to look for in a segment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ToneSearch {
+    /// The strongest line in 20 Hz–20 kHz, if it stands clear of the noise.
+    Find,
+    /// A line within ±10 % of this frequency; if none, the level at exactly this frequency.
+    Near(f64),
+    /// No tone is expected (a silence capture): only DC, hum and noise are measured, so a strong
+    /// hum is measured as hum rather than taken for the tone.
+    Absent,
+}
+
+/// Measures a steady segment `x` sampled at `rate_hz`, looking for the tone as `search` says.
+pub fn measure_segment(x: &[f64], rate_hz: f64, search: ToneSearch, spectrum: &mut Spectrum) -> SegmentMeasurement {
     let n = x.len();
     let mean = x.iter().sum::<f64>() / n.max(1) as f64;
     if n < 64 {
@@ -136,11 +148,15 @@ pub fn measure_segment(x: &[f64], rate_hz: f64, freq_hz: Option<f64>, spectrum: 
     let bin_hz = rate_hz / n as f64;
 
     // 1. Find the tone.
-    let found = find_peak(x, mean, rate_hz, freq_hz, band_hi, spectrum);
-    let (omega0, present) = match (found, freq_hz) {
+    let found = match search {
+        ToneSearch::Absent => None,
+        ToneSearch::Find => find_peak(x, mean, rate_hz, None, band_hi, spectrum),
+        ToneSearch::Near(f) => find_peak(x, mean, rate_hz, Some(f), band_hi, spectrum),
+    };
+    let (omega0, present) = match (found, search) {
         (Some(f), _) => (2.0 * PI * f / rate_hz, true),
-        (None, Some(f)) => (2.0 * PI * f / rate_hz, false),
-        (None, None) => (0.0, false),
+        (None, ToneSearch::Near(f)) => (2.0 * PI * f / rate_hz, false),
+        (None, _) => (0.0, false),
     };
 
     // Every hum line that could be there: both families, up to 1 kHz.
@@ -393,9 +409,21 @@ fn find_peak(
         return None;
     }
     let (peak, &p) = power[lo..=hi].iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, p)| (i + lo, p))?;
-    let mut sorted: Vec<f64> = power[1..=last].to_vec();
-    let mid = sorted.len() / 2;
-    let median = *sorted.select_nth_unstable_by(mid, |a, b| a.total_cmp(b)).1;
+    // The noise density around the peak: the median of the bins within a quarter of its
+    // frequency (at least 32 bins) either side, its own lobes left out. Local, because the noise
+    // of a real capture is coloured: against the whole band's median, a low-frequency noise bump
+    // would pass for a tone.
+    let guard = 2 * WindowKind::BlackmanHarris4.lobe_bins();
+    let reach = (peak / 4).max(32);
+    let mut around: Vec<f64> = (peak.saturating_sub(reach).max(3)..=(peak + reach).min(last))
+        .filter(|m| m.abs_diff(peak) > guard)
+        .map(|m| power[m])
+        .collect();
+    if around.is_empty() {
+        return None;
+    }
+    let mid = around.len() / 2;
+    let median = *around.select_nth_unstable_by(mid, |a, b| a.total_cmp(b)).1;
     // An exponential bin's median is ln 2 of its mean.
     let density = median / std::f64::consts::LN_2;
     if p.is_nan() || p <= 100.0 * density || p <= 0.0 {
@@ -601,7 +629,7 @@ mod tests {
     fn pure_tone_is_fitted_to_rounding() {
         let rate = 48_000.0;
         let x = tone(24_000, rate, 997.3, 0.5, 0.7);
-        let m = measure_segment(&x, rate, None, &mut Spectrum::default());
+        let m = measure_segment(&x, rate, ToneSearch::Find, &mut Spectrum::default());
         let f = m.fundamental.unwrap();
         assert!((f.freq_hz - 997.3).abs() < 1e-6, "{}", f.freq_hz);
         assert!((f.amplitude - 0.5).abs() < 1e-9);
@@ -618,7 +646,7 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let normal = rand_distr::Normal::new(0.0, 1e-4).expect("valid");
         let x: Vec<f64> = (0..24_000).map(|_| normal.sample(&mut rng)).collect();
-        let m = measure_segment(&x, 48_000.0, Some(1000.0), &mut Spectrum::default());
+        let m = measure_segment(&x, 48_000.0, ToneSearch::Near(1000.0), &mut Spectrum::default());
         let f = m.fundamental.unwrap();
         assert!(!f.present);
         assert!((f.freq_hz - 1000.0).abs() < 1e-9, "{}", f.freq_hz);
