@@ -3,7 +3,8 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use jackbench::analysis::{self, Analysis, AnalyzeOptions, ChannelAnalysis};
-use jackbench::capture::{self, Audio, SampleFormat, WavSource};
+use jackbench::capture::{self, Audio, CaptureSet, SampleFormat, WavSource};
+use jackbench::diagnosis::{self, Diagnosis, Limits, Verdict};
 use jackbench::stimulus::Stimulus;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +36,15 @@ enum Command {
         #[arg(long, conflicts_with = "freq")]
         silence: bool,
         /// Print spec §5's JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Diagnose a capture set: which component carries which fault (exit 0 pass, 1 fail,
+    /// 2 unusable input).
+    Diagnose {
+        /// The capture-set directory (it holds capture-set.toml).
+        dir: PathBuf,
+        /// Print spec §4's JSON object instead of a summary.
         #[arg(long)]
         json: bool,
     },
@@ -153,6 +163,36 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
+        Command::Diagnose { dir, json } => {
+            let set = CaptureSet::load(&dir)?;
+            let d = diagnosis::diagnose(&set, &Limits::default())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else {
+                print_diagnosis(&dir, &d);
+            }
+            Ok(if d.verdict == Verdict::Pass { 0 } else { 1 })
+        }
+    }
+}
+
+fn print_diagnosis(dir: &std::path::Path, d: &Diagnosis) {
+    let verdict = match d.verdict {
+        Verdict::Pass => "PASS",
+        Verdict::Fail => "FAIL",
+    };
+    println!("{}: {verdict} ({} captures measured)", dir.display(), d.captures.len());
+    for (i, f) in d.faults.iter().enumerate() {
+        println!();
+        println!("{}. {} — {} (confidence {:.0} %)", i + 1, f.component, f.code, 100.0 * f.confidence);
+        println!("   evidence: {}", f.evidence);
+        println!("   fix:      {}", f.remedy);
+    }
+    for s in &d.suspects {
+        println!();
+        println!("suspects for {}: {} (the set cannot tell them apart)", s.symptom, s.components.join(", "));
+        println!("   evidence: {}", s.evidence);
+        println!("   next:     swap one of them for a known-good part and run again");
     }
 }
 

@@ -1,5 +1,8 @@
-//! Captures on disk: WAV files in the formats of the capture-set contract (spec §1).
+//! Captures on disk: WAV files in the formats of the capture-set contract, and the capture-set
+//! manifest that says what each file is (spec §1–2).
 
+pub mod manifest;
 pub mod wav;
 
+pub use manifest::{CaptureEntry, CaptureSet, Component, ComponentKind, Direction, Drive, Manifest, PathSpec};
 pub use wav::{read_wav, write_wav, Audio, SampleFormat, WavError, WavSource};

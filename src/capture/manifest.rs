@@ -1,0 +1,431 @@
+//! The capture-set manifest, `capture-set.toml` (spec §1–2): the components of a bench, the
+//! stimuli played, and one entry per capture with its direction, drive and path.
+//!
+//! [`CaptureSet::load`] parses and checks a set against the contract; every error names the
+//! manifest (and the line, for syntax errors) and the field, e.g. `capture[3].path.port`.
+//! [`Manifest::write`] writes atomically (temporary file, then rename), so a crash mid-write
+//! leaves the previous manifest, never half of one.
+
+use crate::stimulus::Stimulus;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The `format` tag this version reads and writes.
+pub const CAPTURE_SET_FORMAT: &str = "jackbench-capture-set/1";
+/// The manifest's file name inside a capture-set directory.
+pub const MANIFEST_FILE: &str = "capture-set.toml";
+
+/// What a component is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentKind {
+    Driver,
+    Port,
+    Adapter,
+    Headset,
+    /// Bench equipment in the headset slot of loopback paths; carries no fault in v1.
+    Loopback,
+}
+
+impl ComponentKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ComponentKind::Driver => "driver",
+            ComponentKind::Port => "port",
+            ComponentKind::Adapter => "adapter",
+            ComponentKind::Headset => "headset",
+            ComponentKind::Loopback => "loopback",
+        }
+    }
+}
+
+impl std::fmt::Display for ComponentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One `[[component]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Component {
+    pub id: String,
+    pub kind: ComponentKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// A known-good (golden) part of the bench.
+    #[serde(default)]
+    pub reference: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+}
+
+/// One `[[stimulus]]`: an id and the signal (its `kind` and parameters).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StimulusEntry {
+    pub id: String,
+    #[serde(flatten)]
+    pub signal: Stimulus,
+}
+
+/// Which way the signal goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// The driver plays; the bench's ear couplers record the headset's speakers (two channels).
+    Playback,
+    /// The bench's mouth simulator plays into the headset microphone; the driver records.
+    Record,
+    /// A loopback plug routes the port's left output into its microphone contact.
+    Loopback,
+}
+
+impl Direction {
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Playback => "playback",
+            Direction::Record => "record",
+            Direction::Loopback => "loopback",
+        }
+    }
+}
+
+/// Which output channels the driver plays on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Drive {
+    Left,
+    Right,
+    Both,
+}
+
+impl Drive {
+    pub fn name(self) -> &'static str {
+        match self {
+            Drive::Left => "left",
+            Drive::Right => "right",
+            Drive::Both => "both",
+        }
+    }
+}
+
+/// The components a capture's signal passes through.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PathSpec {
+    pub driver: String,
+    pub port: String,
+    pub adapter: String,
+    /// A headset, or a loopback plug for loopback captures.
+    pub headset: String,
+}
+
+impl PathSpec {
+    /// The four component ids, driver first.
+    pub fn ids(&self) -> [&str; 4] {
+        [&self.driver, &self.port, &self.adapter, &self.headset]
+    }
+}
+
+impl std::fmt::Display for PathSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} → {} → {} → {}", self.driver, self.port, self.adapter, self.headset)
+    }
+}
+
+/// One `[[capture]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaptureEntry {
+    /// The WAV file, relative to the set's directory.
+    pub file: String,
+    pub direction: Direction,
+    /// The id of a `[[stimulus]]`.
+    pub stimulus: String,
+    /// Playback and loopback only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drive: Option<Drive>,
+    pub path: PathSpec,
+    /// Extension: the latency measured when the capture was made, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_s: Option<f64>,
+    /// Extension: stream problems seen while capturing (underruns, overruns, errors).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stream_events: Vec<String>,
+}
+
+/// The whole manifest. Unknown fields are kept out of the way (spec: extend without breaking).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bench: Option<String>,
+    /// Extension: the rig file the set was made with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rig: Option<String>,
+    #[serde(rename = "component", default)]
+    pub components: Vec<Component>,
+    #[serde(rename = "stimulus", default)]
+    pub stimuli: Vec<StimulusEntry>,
+    #[serde(rename = "capture", default)]
+    pub captures: Vec<CaptureEntry>,
+}
+
+/// Why a capture set cannot be used; each names the manifest and what in it is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("{}: cannot read: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}: {message}", path.display())]
+    Syntax { path: PathBuf, message: String },
+    #[error("{}: {field}: {message}", path.display())]
+    Invalid { path: PathBuf, field: String, message: String },
+    #[error("{}: cannot write: {source}", path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+/// A manifest that passed every check, with the directory its files are relative to.
+#[derive(Debug, Clone)]
+pub struct CaptureSet {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+impl Manifest {
+    /// An empty manifest of the current format.
+    pub fn new(bench: Option<String>) -> Manifest {
+        Manifest {
+            format: CAPTURE_SET_FORMAT.to_string(),
+            created: None,
+            bench,
+            rig: None,
+            components: Vec::new(),
+            stimuli: Vec::new(),
+            captures: Vec::new(),
+        }
+    }
+
+    pub fn component(&self, id: &str) -> Option<&Component> {
+        self.components.iter().find(|c| c.id == id)
+    }
+
+    pub fn stimulus(&self, id: &str) -> Option<&StimulusEntry> {
+        self.stimuli.iter().find(|s| s.id == id)
+    }
+
+    /// Parses manifest text; `path` is only used in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
+        toml::from_str(text).map_err(|e| ManifestError::Syntax { path: path.to_path_buf(), message: e.to_string() })
+    }
+
+    /// Checks the manifest against the contract (files are not opened here).
+    pub fn validate(&self, path: &Path) -> Result<(), ManifestError> {
+        let invalid =
+            |field: String, message: String| ManifestError::Invalid { path: path.to_path_buf(), field, message };
+        if self.format != CAPTURE_SET_FORMAT {
+            return Err(invalid("format".into(), format!("\"{}\" is not \"{CAPTURE_SET_FORMAT}\"", self.format)));
+        }
+        let mut kinds: HashMap<&str, ComponentKind> = HashMap::new();
+        for (i, c) in self.components.iter().enumerate() {
+            if !valid_id(&c.id) {
+                return Err(invalid(format!("component[{i}].id"), format!("\"{}\" must be [A-Za-z0-9_.-]+", c.id)));
+            }
+            if kinds.insert(&c.id, c.kind).is_some() {
+                return Err(invalid(format!("component[{i}].id"), format!("\"{}\" is defined twice", c.id)));
+            }
+        }
+        let mut stimuli: HashMap<&str, &Stimulus> = HashMap::new();
+        for (i, s) in self.stimuli.iter().enumerate() {
+            if !valid_id(&s.id) {
+                return Err(invalid(format!("stimulus[{i}].id"), format!("\"{}\" must be [A-Za-z0-9_.-]+", s.id)));
+            }
+            if stimuli.insert(&s.id, &s.signal).is_some() {
+                return Err(invalid(format!("stimulus[{i}].id"), format!("\"{}\" is defined twice", s.id)));
+            }
+            // Rates are per capture; check what holds at any rate (192 kHz: the widest band).
+            s.signal
+                .validate(crate::capture::wav::MAX_RATE_HZ)
+                .map_err(|e| invalid(format!("stimulus[{i}]"), e.to_string()))?;
+        }
+        for (i, c) in self.captures.iter().enumerate() {
+            let at = |field: &str| format!("capture[{i}].{field} (file \"{}\")", c.file);
+            if c.file.is_empty() || Path::new(&c.file).is_absolute() || c.file.split(['/', '\\']).any(|p| p == "..") {
+                return Err(invalid(at("file"), "must be a relative path inside the set".into()));
+            }
+            if !stimuli.contains_key(c.stimulus.as_str()) {
+                return Err(invalid(at("stimulus"), format!("\"{}\" is not a [[stimulus]] id", c.stimulus)));
+            }
+            let slots: [(&str, &str, &[ComponentKind]); 4] = [
+                ("path.driver", &c.path.driver, &[ComponentKind::Driver]),
+                ("path.port", &c.path.port, &[ComponentKind::Port]),
+                ("path.adapter", &c.path.adapter, &[ComponentKind::Adapter]),
+                (
+                    "path.headset",
+                    &c.path.headset,
+                    if c.direction == Direction::Loopback {
+                        &[ComponentKind::Loopback]
+                    } else {
+                        &[ComponentKind::Headset]
+                    },
+                ),
+            ];
+            for (field, id, allowed) in slots {
+                match kinds.get(id) {
+                    None => return Err(invalid(at(field), format!("\"{id}\" is not a [[component]] id"))),
+                    Some(k) if !allowed.contains(k) => {
+                        let want: Vec<&str> = allowed.iter().map(|k| k.name()).collect();
+                        return Err(invalid(
+                            at(field),
+                            format!(
+                                "\"{id}\" is a {k}, but a {} capture needs a {} here",
+                                c.direction.name(),
+                                want.join(" or ")
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+            if c.direction != Direction::Record && c.drive.is_none() {
+                return Err(invalid(
+                    at("drive"),
+                    format!("a {} capture needs drive = left, right or both", c.direction.name()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the manifest into `dir` atomically.
+    pub fn write(&self, dir: &Path) -> Result<(), ManifestError> {
+        let path = dir.join(MANIFEST_FILE);
+        let text = toml::to_string_pretty(self)
+            .map_err(|e| ManifestError::Write { path: path.clone(), source: std::io::Error::other(e.to_string()) })?;
+        let tmp = dir.join(format!(".{MANIFEST_FILE}.partial"));
+        let write = || -> std::io::Result<()> {
+            std::fs::write(&tmp, text.as_bytes())?;
+            std::fs::rename(&tmp, &path)
+        };
+        write().map_err(|source| ManifestError::Write { path: path.clone(), source })
+    }
+}
+
+impl CaptureSet {
+    /// Reads and checks `dir/capture-set.toml`, and that every capture's file exists.
+    pub fn load(dir: &Path) -> Result<CaptureSet, ManifestError> {
+        let path = dir.join(MANIFEST_FILE);
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| ManifestError::Read { path: path.clone(), source })?;
+        let manifest = Manifest::parse(&text, &path)?;
+        manifest.validate(&path)?;
+        for (i, c) in manifest.captures.iter().enumerate() {
+            if !dir.join(&c.file).is_file() {
+                return Err(ManifestError::Invalid {
+                    path: path.clone(),
+                    field: format!("capture[{i}].file"),
+                    message: format!("\"{}\" does not exist in {}", c.file, dir.display()),
+                });
+            }
+        }
+        Ok(CaptureSet { dir: dir.to_path_buf(), manifest })
+    }
+
+    /// The absolute path of a capture's WAV file.
+    pub fn wav_path(&self, capture: &CaptureEntry) -> PathBuf {
+        self.dir.join(&capture.file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+format = "jackbench-capture-set/1"
+bench = "t"
+
+[[component]]
+id = "hda"
+kind = "driver"
+
+[[component]]
+id = "jack"
+kind = "port"
+
+[[component]]
+id = "direct"
+kind = "adapter"
+reference = true
+
+[[component]]
+id = "hs"
+kind = "headset"
+serial = "HS-1"
+
+[[stimulus]]
+id = "tone"
+kind = "sine"
+freq_hz = 1000.0
+level_dbfs = -12.0
+seconds = 0.5
+
+[[capture]]
+file = "captures/a.wav"
+direction = "playback"
+stimulus = "tone"
+drive = "both"
+path = { driver = "hda", port = "jack", adapter = "direct", headset = "hs" }
+"#;
+
+    fn check(text: &str) -> Result<Manifest, ManifestError> {
+        let p = Path::new("set/capture-set.toml");
+        let m = Manifest::parse(text, p)?;
+        m.validate(p)?;
+        Ok(m)
+    }
+
+    #[test]
+    fn a_good_manifest_parses_and_round_trips() {
+        let m = check(GOOD).expect("valid");
+        assert_eq!(m.components.len(), 4);
+        assert_eq!(
+            m.stimulus("tone").map(|s| &s.signal),
+            Some(&Stimulus::Sine { freq_hz: 1000.0, level_dbfs: -12.0, seconds: 0.5 })
+        );
+        assert_eq!(m.captures[0].drive, Some(Drive::Both));
+        let text = toml::to_string_pretty(&m).expect("serialises");
+        assert_eq!(check(&text).expect("still valid"), m);
+    }
+
+    #[test]
+    fn every_mistake_names_its_field() {
+        let cases = [
+            (GOOD.replace("jackbench-capture-set/1", "other/2"), "format"),
+            (GOOD.replace("headset = \"hs\" }", "headset = \"nobody\" }"), "capture[0].path.headset"),
+            (GOOD.replace("port = \"jack\"", "port = \"hda\""), "capture[0].path.port"),
+            (GOOD.replace("stimulus = \"tone\"", "stimulus = \"sweep\""), "capture[0].stimulus"),
+            (GOOD.replace("drive = \"both\"\n", ""), "capture[0].drive"),
+            (GOOD.replace("id = \"jack\"", "id = \"hda\""), "component[1].id"),
+            (GOOD.replace("id = \"hs\"", "id = \"h s\""), "component[3].id"),
+            (GOOD.replace("freq_hz = 1000.0", "freq_hz = -5.0"), "stimulus[0]"),
+            (GOOD.replace("captures/a.wav", "../a.wav"), "capture[0].file"),
+        ];
+        for (text, field) in cases {
+            match check(&text) {
+                Err(ManifestError::Invalid { field: f, .. }) => assert!(f.starts_with(field), "{f} vs {field}"),
+                other => panic!("{field}: expected an error, got {other:?}"),
+            }
+        }
+        match check(&GOOD.replace("kind = \"port\"", "kind = \"socket\"")) {
+            Err(e @ ManifestError::Syntax { .. }) => {
+                let msg = e.to_string();
+                assert!(msg.contains("capture-set.toml") && msg.contains("line"), "{msg}");
+            }
+            other => panic!("expected a syntax error, got {other:?}"),
+        }
+    }
+}

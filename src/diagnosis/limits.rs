@@ -1,0 +1,45 @@
+//! The limits in force: what counts as a fault. The defaults are the fault definitions of spec
+//! §3 and a common product limit for THD; a rig file or a capture set's manifest may set its own.
+
+use serde::{Deserialize, Serialize};
+
+/// Thresholds of the symptom tests. Level and noise limits are relative (a path against its
+/// peers in the same set), since absolute gain is unknown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// THD of the stimulus tone, %, above which a speaker or port distorts.
+    pub thd_max_percent: f64,
+    /// Left/right difference, dB, above which a path is unbalanced.
+    pub imbalance_max_db: f64,
+    /// How far below its peers a path's level may fall, dB.
+    pub level_drop_max_db: f64,
+    /// How far above its quietest peer a noise floor may rise, dB.
+    pub noise_rise_max_db: f64,
+    /// How far mains hum may stand over the broadband noise floor, dB.
+    pub hum_over_floor_db: f64,
+    /// Frequency error of a tone, %, above which the driver runs at the wrong rate.
+    pub rate_error_max_percent: f64,
+    /// Cancellation of drive = both against one-sided drive, dB, that marks a CTIA/OMTP mismatch.
+    pub cancellation_min_db: f64,
+    /// How far a frequency response may fall under its peers' (shape, mid-band gain removed), dB.
+    pub response_max_db: f64,
+    /// The band of the response mask, Hz.
+    pub response_band_hz: [f64; 2],
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            thd_max_percent: 1.0,
+            imbalance_max_db: 3.0,
+            level_drop_max_db: 6.0,
+            noise_rise_max_db: 20.0,
+            hum_over_floor_db: 6.0,
+            rate_error_max_percent: 0.5,
+            cancellation_min_db: 20.0,
+            response_max_db: 6.0,
+            response_band_hz: [100.0, 10_000.0],
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Measuring every capture of a set: what the diagnosis reasons about, per capture and per ear.
+//!
+//! - **sine**: the tone analysis at the stimulus frequency (±10 %), per channel: presence, level,
+//!   frequency, THD, noise floor, hum, dropouts; and the stereo comparison.
+//! - **silence**: the same in silence mode: noise floor, hum, digital silence, zero-filled gaps.
+//! - **log_sweep** (and multitone): alignment with the stimulus gives presence (correlation),
+//!   level (gain) and polarity; the sweep deconvolution gives the frequency response.
+//!
+//! Playback captures have two ears (left, right); record and loopback captures one channel (a
+//! second channel, which the contract says is identical, is ignored).
+
+use crate::analysis::align::align;
+use crate::analysis::spectrum::Spectrum;
+use crate::analysis::sweep::{sweep_response, ResponsePoint, SweepOptions};
+use crate::analysis::{analyze, AnalyzeOptions, Dropout, StereoAnalysis, DB_FLOOR};
+use crate::capture::{read_wav, CaptureEntry, CaptureSet, Direction, Drive, PathSpec, WavError};
+use crate::stimulus::Stimulus;
+use serde::Serialize;
+
+/// A sweep or multitone counts as present on a channel when its normalised correlation with the
+/// stimulus is at least this (a clean copy is 1; noise alone about 1/√(time·bandwidth)).
+pub const SWEEP_PRESENT_CORRELATION: f64 = 0.3;
+
+/// What one channel of a capture shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EarMeasure {
+    /// The stimulus is on this channel (a tone stands 20 dB over the local noise; a sweep correlates).
+    pub present: bool,
+    /// Level of the stimulus on this channel, dBFS (tone: fundamental peak; sweep: stimulus level
+    /// plus the median gain over 200 Hz–5 kHz). `None` when absent.
+    pub level_dbfs: Option<f64>,
+    /// `level_dbfs` less the stimulus's level: the path's gain, dB.
+    pub gain_db: Option<f64>,
+    /// Measured over nominal frequency (tones).
+    pub freq_ratio: Option<f64>,
+    pub thd_percent: Option<f64>,
+    pub noise_floor_dbfs: f64,
+    pub hum_dbfs: Option<f64>,
+    pub digital_silence: bool,
+    /// Gaps (`ms` > 0) and discontinuities (`ms` = 0).
+    pub dropouts: Vec<Dropout>,
+    /// Gaps whose samples are exact zeros (digital zero-fill, not an analog break).
+    pub zero_filled: usize,
+    /// Sweep: the capture carries the stimulus inverted.
+    pub inverted: Option<bool>,
+    /// Sweep: the frequency response, dB relative to the stimulus.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub response: Vec<ResponsePoint>,
+}
+
+/// One capture, measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Measured {
+    pub file: String,
+    pub direction: Direction,
+    pub stimulus: String,
+    #[serde(skip)]
+    pub signal: Stimulus,
+    pub drive: Option<Drive>,
+    pub path: PathSpec,
+    pub sample_rate: u32,
+    /// Playback: [left ear, right ear]; record and loopback: [microphone].
+    pub ears: Vec<EarMeasure>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stereo: Option<StereoAnalysis>,
+}
+
+impl Measured {
+    /// Whether the stimulus is a signal (not silence).
+    pub fn has_signal(&self) -> bool {
+        !matches!(self.signal, Stimulus::Silence { .. })
+    }
+
+    /// Whether an ear is driven: playback ears by their drive; record and loopback always.
+    pub fn driven(&self, ear: usize) -> bool {
+        match (self.direction, self.drive) {
+            (Direction::Playback, Some(Drive::Left)) => ear == 0,
+            (Direction::Playback, Some(Drive::Right)) => ear == 1,
+            _ => true,
+        }
+    }
+}
+
+/// Why a capture could not be measured.
+#[derive(Debug, thiserror::Error)]
+pub enum MeasureError {
+    #[error(transparent)]
+    Wav(#[from] WavError),
+    #[error("{file}: {message}")]
+    Unusable { file: String, message: String },
+}
+
+/// Measures every capture of `set`, on up to `threads` threads, in manifest order.
+pub fn measure_set(set: &CaptureSet, threads: usize) -> Result<Vec<Measured>, MeasureError> {
+    let captures = &set.manifest.captures;
+    let threads = threads.clamp(1, captures.len().max(1));
+    let mut results: Vec<Option<Result<Measured, MeasureError>>> = (0..captures.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let chunks: Vec<_> = results.chunks_mut(captures.len().div_ceil(threads).max(1)).collect();
+        let mut start = 0;
+        for chunk in chunks {
+            let first = start;
+            start += chunk.len();
+            scope.spawn(move || {
+                let mut spectrum = Spectrum::default();
+                for (k, slot) in chunk.iter_mut().enumerate() {
+                    *slot = Some(measure_capture(set, &captures[first + k], &mut spectrum));
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| Err(MeasureError::Unusable { file: String::new(), message: "not measured".into() }))
+        })
+        .collect()
+}
+
+/// Measures one capture.
+pub fn measure_capture(
+    set: &CaptureSet,
+    entry: &CaptureEntry,
+    spectrum: &mut Spectrum,
+) -> Result<Measured, MeasureError> {
+    let path = set.wav_path(entry);
+    let audio = read_wav(&path)?;
+    let signal = set
+        .manifest
+        .stimulus(&entry.stimulus)
+        .map(|s| s.signal.clone())
+        .ok_or_else(|| MeasureError::Unusable { file: entry.file.clone(), message: "unknown stimulus".into() })?;
+    let rate = f64::from(audio.rate_hz);
+    let channels = if entry.direction == Direction::Playback { audio.channels.len().min(2) } else { 1 };
+    let kept = crate::capture::Audio {
+        rate_hz: audio.rate_hz,
+        format: audio.format,
+        channels: audio.channels.into_iter().take(channels).collect(),
+    };
+    if let Err(e) = signal.validate(kept.rate_hz) {
+        return Err(MeasureError::Unusable {
+            file: entry.file.clone(),
+            message: format!("stimulus \"{}\" cannot be played at {} Hz: {e}", entry.stimulus, kept.rate_hz),
+        });
+    }
+    let unusable =
+        |e: crate::analysis::AnalysisError| MeasureError::Unusable { file: entry.file.clone(), message: e.to_string() };
+    let (tone_freq, silence) = match &signal {
+        Stimulus::Sine { freq_hz, .. } => (Some(*freq_hz), false),
+        Stimulus::Silence { .. } => (None, true),
+        _ => (None, false),
+    };
+    let opts = AnalyzeOptions { freq_hz: tone_freq, silence: silence || tone_freq.is_none() };
+    let a = analyze(&mut kept.source(), &opts).map_err(unusable)?;
+    let stim_level = match &signal {
+        Stimulus::Sine { level_dbfs, .. }
+        | Stimulus::LogSweep { level_dbfs, .. }
+        | Stimulus::Multitone { level_dbfs, .. } => *level_dbfs,
+        Stimulus::Silence { .. } => 0.0,
+    };
+    let mut ears: Vec<EarMeasure> = a
+        .channels
+        .iter()
+        .zip(&kept.channels)
+        .map(|(c, x)| {
+            let present = tone_freq.is_some() && c.tone_present;
+            EarMeasure {
+                present,
+                level_dbfs: c.level_dbfs.filter(|_| present),
+                gain_db: c.level_dbfs.filter(|_| present).map(|l| l - stim_level),
+                freq_ratio: c.frequency_hz.filter(|_| present).zip(tone_freq).map(|(f, f0)| f / f0),
+                thd_percent: c.thd_percent.filter(|_| present),
+                noise_floor_dbfs: c.noise_floor_dbfs,
+                hum_dbfs: c.hum_dbfs,
+                digital_silence: c.digital_silence,
+                zero_filled: count_zero_filled(x, &c.dropouts, rate),
+                dropouts: c.dropouts.clone(),
+                inverted: None,
+                response: Vec::new(),
+            }
+        })
+        .collect();
+    let stereo = if tone_freq.is_some() { a.stereo } else { None };
+
+    if matches!(signal, Stimulus::LogSweep { .. } | Stimulus::Multitone { .. }) {
+        let reference = signal.render(kept.rate_hz);
+        for (ear, x) in ears.iter_mut().zip(&kept.channels) {
+            let y: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+            let Some(al) = align(&y, &reference, rate, spectrum) else { continue };
+            ear.present = al.correlation >= SWEEP_PRESENT_CORRELATION && !ear.digital_silence;
+            ear.inverted = Some(al.inverted());
+            if !ear.present {
+                continue;
+            }
+            let mut gain_db = crate::analysis::db(al.gain.abs());
+            if matches!(signal, Stimulus::LogSweep { .. }) {
+                if let Some(r) =
+                    sweep_response(&y, &signal, rate, &SweepOptions { points_per_octave: 6, max_order: 3 }, spectrum)
+                {
+                    let mut mid: Vec<f64> = r
+                        .response
+                        .iter()
+                        .filter(|p| (200.0..=5_000.0).contains(&p.freq_hz))
+                        .map(|p| p.gain_db)
+                        .collect();
+                    if !mid.is_empty() {
+                        let k = mid.len() / 2;
+                        gain_db = *mid.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1;
+                    }
+                    ear.response = r.response;
+                }
+            }
+            ear.gain_db = Some(gain_db);
+            ear.level_dbfs = Some(gain_db + stim_level);
+        }
+    }
+    // Digital silence holds for the whole capture only when every kept channel is zero.
+    Ok(Measured {
+        file: entry.file.clone(),
+        direction: entry.direction,
+        stimulus: entry.stimulus.clone(),
+        signal,
+        drive: entry.drive,
+        path: entry.path.clone(),
+        sample_rate: kept.rate_hz,
+        ears,
+        stereo,
+    })
+    .map(|mut m| {
+        for e in &mut m.ears {
+            if e.digital_silence {
+                e.noise_floor_dbfs = DB_FLOOR;
+            }
+        }
+        m
+    })
+}
+
+/// How many of the gaps are exact digital zeros over most of their length.
+fn count_zero_filled(x: &[f32], dropouts: &[Dropout], rate_hz: f64) -> usize {
+    dropouts
+        .iter()
+        .filter(|d| d.ms > 0.0)
+        .filter(|d| {
+            let s = ((d.at_s * rate_hz) as usize).min(x.len());
+            let e = (((d.at_s + d.ms / 1000.0) * rate_hz) as usize).min(x.len());
+            let zeros = x[s..e].iter().filter(|v| **v == 0.0).count();
+            e > s && zeros * 2 > e - s
+        })
+        .count()
+}

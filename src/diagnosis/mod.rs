@@ -1,0 +1,964 @@
+//! From measurements to a verdict: which component carries which fault (spec §3–4).
+//!
+//! # Method
+//! 1. **Measure** every capture ([`measure`]).
+//! 2. **Observe** each symptom on every capture that can show it: *shown* or *clean*. Some tests
+//!    read one capture (no tone in either ear; one-sided drive reaching both ears in opposite
+//!    polarity; a tone off in frequency), some compare a capture with its **peers**, the captures
+//!    of the same class (direction, stimulus, drive, ear) through other paths: absolute gain is
+//!    unknown, so a path is *low* when it is well below the best of its peers (faults lower
+//!    levels; natural part-to-part spread is a dB or two), *noisy* when its floor is well above
+//!    the quietest peer's.
+//! 3. **Localise** each symptom by substitution ([`localise`]): the component of an allowed kind
+//!    shared by the shown captures and absent from the clean ones. Symptoms are taken in order of
+//!    dominance, and a fault found explains its captures for the symptoms after it (a pinout
+//!    mismatch silences the microphone: that is not a second fault `input_dead`).
+//! 4. **Split** equivalents by signature: level lost in a driver *and* its jack is the driver's
+//!    `low_gain` when the noise floor fell with the level (digital gain), the jack's `low_level`
+//!    when it did not; gaps are the driver's `dropouts` when they are zero-filled or hit both ears
+//!    at once, a contact's `intermittent` otherwise. What still cannot be split is reported in
+//!    `suspects`.
+//! 5. **Rank** by confidence: the share of the component's testable captures that show the
+//!    symptom, times how far past its threshold the measurement went.
+
+pub mod fault;
+pub mod limits;
+pub mod localise;
+pub mod measure;
+
+pub use fault::{FaultCode, Symptom};
+pub use limits::Limits;
+pub use measure::{EarMeasure, Measured};
+
+use crate::capture::{CaptureSet, ComponentKind, Direction, Drive};
+use localise::{localise, Explanation, Testable};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The `format` tag of the diagnosis JSON.
+pub const DIAGNOSIS_FORMAT: &str = "jackbench-diagnosis/1";
+
+/// One fault: where, what, how sure, and what to do.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fault {
+    pub component: String,
+    pub code: FaultCode,
+    pub confidence: f64,
+    pub captures: Vec<String>,
+    pub evidence: String,
+    pub remedy: String,
+}
+
+/// Components the set cannot tell apart for a symptom.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Suspect {
+    pub components: Vec<String>,
+    pub symptom: Symptom,
+    pub evidence: String,
+}
+
+/// A capture's file and its measurements.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaptureReport {
+    pub file: String,
+    pub measurements: Measured,
+}
+
+/// Spec §4's object.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnosis {
+    pub format: &'static str,
+    pub verdict: Verdict,
+    pub faults: Vec<Fault>,
+    pub suspects: Vec<Suspect>,
+    pub captures: Vec<CaptureReport>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+}
+
+/// Why a set could not be diagnosed.
+#[derive(Debug, thiserror::Error)]
+pub enum DiagnoseError {
+    #[error(transparent)]
+    Measure(#[from] measure::MeasureError),
+}
+
+/// Diagnoses a capture set.
+pub fn diagnose(set: &CaptureSet, limits: &Limits) -> Result<Diagnosis, DiagnoseError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let measured = measure::measure_set(set, threads)?;
+    Ok(diagnose_measured(set, measured, limits))
+}
+
+/// One symptom's observation on one capture.
+#[derive(Debug, Clone)]
+struct Obs {
+    capture: usize,
+    shown: bool,
+    /// How far past the threshold, as a multiple of it (1 = at the threshold); 0 when clean.
+    strength: f64,
+    /// A phrase for the evidence, e.g. "right ear silent".
+    note: String,
+}
+
+/// The diagnosis of already measured captures.
+pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Limits) -> Diagnosis {
+    let kinds: Kinds = set.manifest.components.iter().map(|c| (c.id.as_str(), (c.kind, c.reference))).collect();
+    let ctx = Context { m: &measured, limits };
+    let mut faults: Vec<Fault> = Vec::new();
+    let mut suspects: Vec<Suspect> = Vec::new();
+    // (capture, symptom) pairs already explained by a fault found earlier.
+    let mut explained: BTreeSet<(usize, Symptom)> = BTreeSet::new();
+
+    for step in STEPS {
+        let obs: Vec<Obs> =
+            (step.observe)(&ctx).into_iter().filter(|o| !explained.contains(&(o.capture, step.symptom))).collect();
+        if !obs.iter().any(|o| o.shown) {
+            continue;
+        }
+        let sided: Vec<Vec<String>> = obs.iter().map(|o| sided_components(&measured[o.capture])).collect();
+        let tests: Vec<Testable> = obs
+            .iter()
+            .zip(&sided)
+            .map(|(o, comps)| Testable { components: comps.iter().map(String::as_str).collect(), shown: o.shown })
+            .collect();
+        let allowed = |sided: &str| {
+            let (id, side) = split_side(sided);
+            step.sides.contains(&side)
+                && kinds.get(id).is_some_and(|(k, _)| *k != ComponentKind::Loopback && step.kinds.contains(k))
+        };
+        for mut ex in localise(&tests, allowed, step.tolerance) {
+            // Back from sides to components.
+            let mut ids: Vec<String> = ex.components.iter().map(|c| split_side(c).0.to_string()).collect();
+            ids.dedup();
+            ex.components = ids;
+            let covered: Vec<&Obs> = ex.covers.iter().map(|&i| &obs[i]).collect();
+            let mut resolved = (step.split)(&ctx, &ex, &covered, &kinds);
+            // Prefer the parts that are not known-good when the set cannot separate them.
+            if resolved.len() > 1 {
+                let non_ref: Vec<(String, Symptom)> =
+                    resolved.iter().filter(|(c, _)| !kinds.get(c.as_str()).is_some_and(|k| k.1)).cloned().collect();
+                if !non_ref.is_empty() {
+                    resolved = non_ref;
+                }
+            }
+            let evidence = evidence_for(&measured, &ex, &covered);
+            let files: Vec<String> = covered.iter().map(|o| measured[o.capture].file.clone()).collect();
+            if resolved.len() == 1 {
+                let (component, symptom) = resolved.remove(0);
+                let Some(kind) = kinds.get(component.as_str()).map(|k| k.0) else { continue };
+                let Some(code) = FaultCode::new(kind, symptom) else { continue };
+                let strength = covered.iter().map(|o| o.strength).sum::<f64>() / covered.len().max(1) as f64;
+                let share = ex.hits as f64 / (ex.hits + ex.misses).max(1) as f64;
+                let confidence = (0.5 + 0.45 * share * (strength / 2.0).min(1.0)).clamp(0.0, 0.99);
+                for o in &covered {
+                    for s in step.explains {
+                        explained.insert((o.capture, *s));
+                    }
+                    explained.insert((o.capture, step.symptom));
+                }
+                // The same fault's other captures (not shown for this test) are explained too.
+                explain_component(&measured, &component, step.explains, &mut explained);
+                if let Some(f) = faults.iter_mut().find(|f| f.component == component && f.code == code) {
+                    f.captures.extend(files);
+                    continue;
+                }
+                faults.push(Fault {
+                    component,
+                    code,
+                    confidence: (confidence * 100.0).round() / 100.0,
+                    captures: files,
+                    evidence,
+                    remedy: code.remedy().to_string(),
+                });
+            } else if !resolved.is_empty() {
+                for o in &covered {
+                    explained.insert((o.capture, step.symptom));
+                }
+                let symptom = resolved[0].1;
+                let comps: Vec<String> = resolved.into_iter().map(|(c, _)| c).collect();
+                if !suspects.iter().any(|s| s.components == comps && s.symptom == symptom) {
+                    suspects.push(Suspect { components: comps, symptom, evidence });
+                }
+            }
+        }
+    }
+    faults.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+    let verdict = if faults.is_empty() && suspects.is_empty() { Verdict::Pass } else { Verdict::Fail };
+    Diagnosis {
+        format: DIAGNOSIS_FORMAT,
+        verdict,
+        faults,
+        suspects,
+        captures: measured.into_iter().map(|m| CaptureReport { file: m.file.clone(), measurements: m }).collect(),
+    }
+}
+
+/// Which side of a component a signal crosses: its output (towards the ears) or its input
+/// (from the microphone). The two fail independently: a speaker distorts, the microphone of the
+/// same headset does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Out,
+    In,
+}
+
+const OUT: &[Side] = &[Side::Out];
+const IN: &[Side] = &[Side::In];
+const BOTH: &[Side] = &[Side::Out, Side::In];
+
+/// A capture's components, each with the side it used: `id@out` or `id@in` (a loopback capture
+/// crosses the driver, port and adapter both ways; its plug is bench equipment).
+fn sided_components(m: &Measured) -> Vec<String> {
+    let ids = m.path.ids();
+    match m.direction {
+        Direction::Playback => ids.iter().map(|id| format!("{id}@out")).collect(),
+        Direction::Record => ids.iter().map(|id| format!("{id}@in")).collect(),
+        Direction::Loopback => ids[..3].iter().flat_map(|id| [format!("{id}@out"), format!("{id}@in")]).collect(),
+    }
+}
+
+fn split_side(sided: &str) -> (&str, Side) {
+    match sided.rsplit_once('@') {
+        Some((id, "in")) => (id, Side::In),
+        Some((id, _)) => (id, Side::Out),
+        None => (sided, Side::Out),
+    }
+}
+
+fn explain_component(
+    measured: &[Measured],
+    component: &str,
+    symptoms: &[Symptom],
+    explained: &mut BTreeSet<(usize, Symptom)>,
+) {
+    for (i, m) in measured.iter().enumerate() {
+        if m.path.ids().contains(&component) {
+            for s in symptoms {
+                explained.insert((i, *s));
+            }
+        }
+    }
+}
+
+fn evidence_for(measured: &[Measured], ex: &Explanation, covered: &[&Obs]) -> String {
+    let mut notes: Vec<String> = covered.iter().map(|o| o.note.clone()).collect();
+    notes.sort();
+    notes.dedup();
+    let shown: Vec<&str> = notes.iter().map(String::as_str).take(3).collect();
+    let through = ex.components.join(" / ");
+    let example = covered.first().map_or(String::new(), |o| format!(" (e.g. {})", measured[o.capture].file));
+    format!(
+        "{} on {} capture(s) through {through}{example}; {} capture(s) through it without",
+        shown.join("; "),
+        covered.len(),
+        ex.misses
+    )
+}
+
+/// Each component's kind and whether it is a reference part, by id.
+type Kinds<'a> = BTreeMap<&'a str, (ComponentKind, bool)>;
+
+/// Turns a localised group of equivalent components into `(component, symptom)` pairs.
+type Split = fn(&Context, &Explanation, &[&Obs], &Kinds) -> Vec<(String, Symptom)>;
+
+/// What the symptom tests read.
+struct Context<'a> {
+    m: &'a [Measured],
+    limits: &'a Limits,
+}
+
+/// A step of the diagnosis: one symptom (or a family split by signature), in dominance order.
+struct Step {
+    symptom: Symptom,
+    kinds: &'static [ComponentKind],
+    /// The sides of a component the symptom can show on.
+    sides: &'static [Side],
+    tolerance: f64,
+    observe: fn(&Context) -> Vec<Obs>,
+    /// From the equivalent candidates to `(component, symptom)` pairs (one, or several = suspects).
+    split: Split,
+    /// Symptoms that the fault makes meaningless on the same component's captures.
+    explains: &'static [Symptom],
+}
+
+use ComponentKind::{Adapter, Driver, Headset, Port};
+
+const STEPS: &[Step] = &[
+    Step {
+        symptom: Symptom::DigitalSilence,
+        kinds: &[Driver],
+        sides: IN,
+        tolerance: 0.0,
+        observe: observe_digital_silence,
+        split: split_as_is::<{ Symptom::DigitalSilence as u8 }>,
+        explains: &[
+            Symptom::InputDead,
+            Symptom::LowGain,
+            Symptom::Dropouts,
+            Symptom::Intermittent,
+            Symptom::Noise,
+            Symptom::Hum,
+        ],
+    },
+    Step {
+        symptom: Symptom::PinoutMismatch,
+        kinds: &[Adapter, Headset],
+        sides: OUT,
+        tolerance: 0.0,
+        observe: observe_pinout,
+        split: split_as_is::<{ Symptom::PinoutMismatch as u8 }>,
+        explains: &[
+            Symptom::InputDead,
+            Symptom::OutputDead,
+            Symptom::ChannelDead,
+            Symptom::Polarity,
+            Symptom::ChannelSwap,
+            Symptom::Imbalance,
+            Symptom::LowLevel,
+            Symptom::Response,
+        ],
+    },
+    Step {
+        symptom: Symptom::OutputDead,
+        kinds: &[Port, Adapter, Headset],
+        sides: OUT,
+        tolerance: 0.0,
+        observe: observe_output_dead,
+        split: split_as_is::<{ Symptom::OutputDead as u8 }>,
+        explains: &[
+            Symptom::ChannelDead,
+            Symptom::InputDead,
+            Symptom::Polarity,
+            Symptom::ChannelSwap,
+            Symptom::Imbalance,
+            Symptom::LowLevel,
+            Symptom::Response,
+        ],
+    },
+    Step {
+        symptom: Symptom::InputDead,
+        kinds: &[Port, Adapter, Headset],
+        sides: IN,
+        tolerance: 0.0,
+        observe: observe_input_dead,
+        split: split_as_is::<{ Symptom::InputDead as u8 }>,
+        explains: &[Symptom::LowLevel, Symptom::Response, Symptom::LowGain],
+    },
+    Step {
+        symptom: Symptom::ChannelDead,
+        kinds: &[Port, Adapter, Headset],
+        sides: OUT,
+        tolerance: 0.0,
+        observe: observe_channel_dead,
+        split: split_as_is::<{ Symptom::ChannelDead as u8 }>,
+        explains: &[Symptom::Imbalance, Symptom::Polarity, Symptom::ChannelSwap, Symptom::LowLevel, Symptom::Response],
+    },
+    Step {
+        symptom: Symptom::ChannelSwap,
+        kinds: &[Driver, Adapter, Headset],
+        sides: OUT,
+        tolerance: 0.0,
+        observe: observe_channel_swap,
+        split: split_as_is::<{ Symptom::ChannelSwap as u8 }>,
+        explains: &[Symptom::Imbalance, Symptom::LowLevel],
+    },
+    Step {
+        symptom: Symptom::Polarity,
+        kinds: &[Adapter, Headset],
+        sides: OUT,
+        tolerance: 0.0,
+        observe: observe_polarity,
+        split: split_as_is::<{ Symptom::Polarity as u8 }>,
+        explains: &[],
+    },
+    Step {
+        symptom: Symptom::RateMismatch,
+        kinds: &[Driver],
+        sides: BOTH,
+        tolerance: 0.0,
+        observe: observe_rate,
+        split: split_as_is::<{ Symptom::RateMismatch as u8 }>,
+        explains: &[],
+    },
+    Step {
+        symptom: Symptom::Intermittent,
+        kinds: &[Driver, Port, Adapter, Headset],
+        sides: BOTH,
+        tolerance: 0.6,
+        observe: observe_gaps,
+        split: split_gaps,
+        explains: &[Symptom::Dropouts, Symptom::Distortion, Symptom::LowLevel],
+    },
+    Step {
+        symptom: Symptom::LowLevel,
+        kinds: &[Driver, Port, Adapter, Headset],
+        sides: BOTH,
+        tolerance: 0.0,
+        observe: observe_low_level,
+        split: split_level,
+        explains: &[Symptom::Noise],
+    },
+    Step {
+        symptom: Symptom::Imbalance,
+        kinds: &[Port, Headset],
+        sides: OUT,
+        tolerance: 0.0,
+        observe: observe_imbalance,
+        split: split_as_is::<{ Symptom::Imbalance as u8 }>,
+        explains: &[],
+    },
+    Step {
+        symptom: Symptom::Distortion,
+        kinds: &[Port, Headset],
+        sides: BOTH,
+        tolerance: 0.0,
+        observe: observe_distortion,
+        split: split_as_is::<{ Symptom::Distortion as u8 }>,
+        explains: &[],
+    },
+    Step {
+        symptom: Symptom::Response,
+        kinds: &[Port, Headset],
+        sides: BOTH,
+        tolerance: 0.0,
+        observe: observe_response,
+        split: split_as_is::<{ Symptom::Response as u8 }>,
+        explains: &[],
+    },
+    Step {
+        symptom: Symptom::Hum,
+        kinds: &[Port],
+        sides: BOTH,
+        tolerance: 0.0,
+        observe: observe_hum,
+        split: split_as_is::<{ Symptom::Hum as u8 }>,
+        explains: &[Symptom::Noise],
+    },
+    Step {
+        symptom: Symptom::Noise,
+        kinds: &[Port],
+        sides: BOTH,
+        tolerance: 0.0,
+        observe: observe_noise,
+        split: split_as_is::<{ Symptom::Noise as u8 }>,
+        explains: &[],
+    },
+];
+
+/// Every equivalent candidate with the step's own symptom.
+fn split_as_is<const S: u8>(_: &Context, ex: &Explanation, _: &[&Obs], _: &Kinds) -> Vec<(String, Symptom)> {
+    let symptom = Symptom::ALL[S as usize];
+    ex.components.iter().map(|c| (c.clone(), symptom)).collect()
+}
+
+/// Level loss: a driver's is `low_gain`, anything else's `low_level`; a driver and a jack that
+/// cannot be separated are told apart by the noise floor of the low captures.
+fn split_level(ctx: &Context, ex: &Explanation, covered: &[&Obs], kinds: &Kinds) -> Vec<(String, Symptom)> {
+    let kind_of = |c: &str| kinds.get(c).map(|k| k.0);
+    let drivers: Vec<&String> = ex.components.iter().filter(|c| kind_of(c) == Some(Driver)).collect();
+    let others: Vec<&String> = ex.components.iter().filter(|c| kind_of(c) != Some(Driver)).collect();
+    match (drivers.is_empty(), others.is_empty()) {
+        (true, _) => others.into_iter().map(|c| (c.clone(), Symptom::LowLevel)).collect(),
+        (false, true) => drivers.into_iter().map(|c| (c.clone(), Symptom::LowGain)).collect(),
+        (false, false) => match noise_follows_level(ctx, covered) {
+            Some(true) => drivers.into_iter().map(|c| (c.clone(), Symptom::LowGain)).collect(),
+            Some(false) => others.into_iter().map(|c| (c.clone(), Symptom::LowLevel)).collect(),
+            None => ex.components.iter().map(|c| (c.clone(), Symptom::LowLevel)).collect(),
+        },
+    }
+}
+
+/// Whether the low captures' noise floors fell with their level (digital gain), judged on the
+/// record-side captures where the noise passes through the driver's gain. `None` without such.
+fn noise_follows_level(ctx: &Context, covered: &[&Obs]) -> Option<bool> {
+    let mut votes = Vec::new();
+    for o in covered {
+        let m = &ctx.m[o.capture];
+        if m.direction == Direction::Playback {
+            continue;
+        }
+        let Some(deficit) = level_deficit(ctx, o.capture) else { continue };
+        let Some(floor_drop) = noise_drop(ctx, o.capture) else { continue };
+        votes.push(floor_drop > deficit / 2.0);
+    }
+    if votes.is_empty() {
+        return None;
+    }
+    Some(votes.iter().filter(|v| **v).count() * 2 > votes.len())
+}
+
+/// Gaps: the driver's `dropouts` when its signature says so, else a contact's `intermittent`.
+fn split_gaps(ctx: &Context, ex: &Explanation, covered: &[&Obs], kinds: &Kinds) -> Vec<(String, Symptom)> {
+    let kind_of = |c: &str| kinds.get(c).map(|k| k.0);
+    let drivers: Vec<&String> = ex.components.iter().filter(|c| kind_of(c) == Some(Driver)).collect();
+    let others: Vec<&String> = ex.components.iter().filter(|c| kind_of(c) != Some(Driver)).collect();
+    let digital = gaps_look_digital(ctx, covered);
+    match (drivers.is_empty(), others.is_empty()) {
+        (true, _) => others.into_iter().map(|c| (c.clone(), Symptom::Intermittent)).collect(),
+        (false, true) => drivers.into_iter().map(|c| (c.clone(), Symptom::Dropouts)).collect(),
+        (false, false) if digital => drivers.into_iter().map(|c| (c.clone(), Symptom::Dropouts)).collect(),
+        (false, false) => others.into_iter().map(|c| (c.clone(), Symptom::Intermittent)).collect(),
+    }
+}
+
+/// Zero-filled gaps, or gaps on both ears at the same instants: the digital side lost samples.
+fn gaps_look_digital(ctx: &Context, covered: &[&Obs]) -> bool {
+    let (mut digital, mut analog) = (0, 0);
+    for o in covered {
+        let m = &ctx.m[o.capture];
+        let zero_filled: usize = m.ears.iter().map(|e| e.zero_filled).sum();
+        let gaps: usize = m.ears.iter().map(|e| e.dropouts.iter().filter(|d| d.ms > 0.0).count()).sum();
+        if m.ears.len() == 2 && m.ears.iter().all(|e| e.present) {
+            let (l, r) = (&m.ears[0].dropouts, &m.ears[1].dropouts);
+            let together = l.iter().filter(|a| r.iter().any(|b| (a.at_s - b.at_s).abs() < 0.002)).count();
+            if !l.is_empty() && together == l.len() && together == r.len() {
+                digital += 1;
+            } else {
+                analog += 1;
+            }
+        } else if gaps > 0 && zero_filled * 2 > gaps {
+            digital += 1;
+        } else {
+            analog += 1;
+        }
+    }
+    digital > analog
+}
+
+// ---- The tests of each symptom ------------------------------------------------------------
+
+fn obs(capture: usize, shown: bool, strength: f64, note: impl Into<String>) -> Obs {
+    Obs { capture, shown, strength: if shown { strength } else { 0.0 }, note: note.into() }
+}
+
+fn is_input_side(m: &Measured) -> bool {
+    matches!(m.direction, Direction::Record | Direction::Loopback)
+}
+
+fn observe_digital_silence(ctx: &Context) -> Vec<Obs> {
+    ctx.m
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| is_input_side(m))
+        .map(|(i, m)| {
+            let zero = m.ears.iter().all(|e| e.digital_silence);
+            obs(i, zero, 2.0, format!("{} capture is exact digital zeros", m.direction.name()))
+        })
+        .collect()
+}
+
+/// The strongest driven-ear level among playback captures of the same stimulus: what a path
+/// that works delivers.
+fn typical_playback_level(ctx: &Context, stimulus: &str) -> Option<f64> {
+    ctx.m
+        .iter()
+        .filter(|m| m.direction == Direction::Playback && m.stimulus == stimulus)
+        .flat_map(|m| m.ears.iter().enumerate().filter(|(e, _)| m.driven(*e)).filter_map(|(_, x)| x.level_dbfs))
+        .fold(None, |acc: Option<f64>, l| Some(acc.map_or(l, |a| a.max(l))))
+}
+
+/// The same path's playback capture of the same stimulus with a single drive.
+fn single_drive_level(ctx: &Context, m: &Measured) -> Option<f64> {
+    ctx.m
+        .iter()
+        .filter(|o| o.direction == Direction::Playback && o.path == m.path && o.stimulus == m.stimulus)
+        .filter(|o| matches!(o.drive, Some(Drive::Left) | Some(Drive::Right)))
+        .flat_map(|o| o.ears.iter().filter_map(|e| e.level_dbfs))
+        .fold(None, |acc: Option<f64>, l| Some(acc.map_or(l, |a| a.max(l))))
+}
+
+fn observe_pinout(ctx: &Context) -> Vec<Obs> {
+    let cancel = ctx.limits.cancellation_min_db * DETECT;
+    let mut out = Vec::new();
+    for (i, m) in ctx.m.iter().enumerate().filter(|(_, m)| m.has_signal()) {
+        match (m.direction, m.drive) {
+            (Direction::Playback, Some(Drive::Left) | Some(Drive::Right)) if m.ears.len() == 2 => {
+                // One-sided drive reaching both ears alike, in opposite polarity.
+                let (l, r) = (&m.ears[0], &m.ears[1]);
+                if let (Some(a), Some(b)) = (l.level_dbfs, r.level_dbfs) {
+                    let inverted = m.stereo.and_then(|s| s.inverted).unwrap_or(false);
+                    let alike = (a - b).abs() < 6.0;
+                    out.push(obs(i, alike && inverted, 2.0, "one-sided drive reaches both ears in opposite polarity"));
+                } else if l.present || r.present {
+                    out.push(obs(i, false, 0.0, ""));
+                }
+            }
+            (Direction::Playback, Some(Drive::Both)) => {
+                let Some(single) = single_drive_level(ctx, m) else { continue };
+                let both = m
+                    .ears
+                    .iter()
+                    .filter_map(|e| e.level_dbfs)
+                    .fold(None, |a: Option<f64>, l| Some(a.map_or(l, |a| a.max(l))));
+                let drop = both.map_or(f64::INFINITY, |b| single - b);
+                let shown = drop >= cancel;
+                let note = match both {
+                    Some(_) => format!("drive = both cancels by {:.0} dB", drop),
+                    None => "drive = both cancels completely".to_string(),
+                };
+                out.push(obs(i, shown, (drop / cancel).min(4.0), note));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn observe_output_dead(ctx: &Context) -> Vec<Obs> {
+    ctx.m
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.has_signal() && m.direction != Direction::Record)
+        .filter(|(_, m)| !m.ears.iter().all(|e| e.digital_silence))
+        .map(|(i, m)| {
+            let dead = !m.ears.iter().any(|e| e.present);
+            let note = if m.direction == Direction::Loopback {
+                "loopback carries no stimulus"
+            } else {
+                "no stimulus in either ear"
+            };
+            obs(i, dead, 2.0, note)
+        })
+        .collect()
+}
+
+fn observe_input_dead(ctx: &Context) -> Vec<Obs> {
+    ctx.m
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.has_signal() && is_input_side(m))
+        .filter(|(_, m)| !m.ears.iter().all(|e| e.digital_silence))
+        .map(|(i, m)| obs(i, !m.ears.iter().any(|e| e.present), 2.0, "microphone carries no stimulus"))
+        .collect()
+}
+
+fn observe_channel_dead(ctx: &Context) -> Vec<Obs> {
+    let mut out = Vec::new();
+    for (i, m) in ctx.m.iter().enumerate() {
+        if !(m.has_signal() && m.direction == Direction::Playback && m.ears.len() == 2) {
+            continue;
+        }
+        if m.drive == Some(Drive::Both) {
+            let (l, r) = (m.ears[0].present, m.ears[1].present);
+            if l || r {
+                let side = if l { "right" } else { "left" };
+                out.push(obs(i, l != r, 2.0, format!("{side} ear silent with drive = both")));
+            }
+        }
+    }
+    out
+}
+
+fn observe_channel_swap(ctx: &Context) -> Vec<Obs> {
+    let mut out = Vec::new();
+    for (i, m) in ctx.m.iter().enumerate() {
+        let single = matches!(m.drive, Some(Drive::Left) | Some(Drive::Right));
+        if !(m.has_signal() && m.direction == Direction::Playback && single && m.ears.len() == 2) {
+            continue;
+        }
+        let Some(typical) = typical_playback_level(ctx, &m.stimulus) else { continue };
+        let (own, other) =
+            if m.drive == Some(Drive::Left) { (&m.ears[0], &m.ears[1]) } else { (&m.ears[1], &m.ears[0]) };
+        let own_l = own.level_dbfs.unwrap_or(f64::NEG_INFINITY);
+        let Some(other_l) = other.level_dbfs else {
+            if own.present {
+                out.push(obs(i, false, 0.0, ""));
+            }
+            continue;
+        };
+        let inverted_pair = m.stereo.and_then(|s| s.inverted).unwrap_or(false) && (own_l - other_l).abs() < 6.0;
+        if inverted_pair {
+            continue; // a pinout's signature, not a swap
+        }
+        let swapped = other_l >= own_l + 10.0 && other_l >= typical - 12.0;
+        let side = m.drive.map_or("?", |d| d.name());
+        out.push(obs(i, swapped, 2.0, format!("drive = {side} plays in the other ear")));
+    }
+    out
+}
+
+fn observe_polarity(ctx: &Context) -> Vec<Obs> {
+    let mut out = Vec::new();
+    for (i, m) in ctx.m.iter().enumerate() {
+        if !(m.has_signal() && m.direction == Direction::Playback && m.drive == Some(Drive::Both) && m.ears.len() == 2)
+        {
+            continue;
+        }
+        if !(m.ears[0].present && m.ears[1].present) {
+            continue;
+        }
+        let inverted = match (m.stereo.and_then(|s| s.inverted), m.ears[0].inverted, m.ears[1].inverted) {
+            (Some(inv), _, _) => inv,
+            (None, Some(a), Some(b)) => a != b,
+            _ => continue,
+        };
+        out.push(obs(i, inverted, 2.0, "one ear in opposite polarity to the other with drive = both"));
+    }
+    out
+}
+
+fn observe_rate(ctx: &Context) -> Vec<Obs> {
+    let limit = ctx.limits.rate_error_max_percent / 100.0 * DETECT;
+    let mut out = Vec::new();
+    for (i, m) in ctx.m.iter().enumerate() {
+        let ratios: Vec<f64> =
+            m.ears.iter().enumerate().filter(|(e, _)| m.driven(*e)).filter_map(|(_, x)| x.freq_ratio).collect();
+        if ratios.is_empty() {
+            continue;
+        }
+        let err = ratios.iter().map(|r| r - 1.0).sum::<f64>() / ratios.len() as f64;
+        out.push(obs(i, err.abs() >= limit, err.abs() / limit, format!("tone off by {:+.2} %", 100.0 * err)));
+    }
+    out
+}
+
+fn observe_gaps(ctx: &Context) -> Vec<Obs> {
+    let mut out = Vec::new();
+    for (i, m) in ctx.m.iter().enumerate() {
+        // Tone captures (gaps and discontinuities in the tone) and silence captures (zero-fills).
+        let testable: Vec<&EarMeasure> = match &m.signal {
+            crate::stimulus::Stimulus::Sine { .. } => {
+                m.ears.iter().enumerate().filter(|(e, x)| m.driven(*e) && x.present).map(|(_, x)| x).collect()
+            }
+            crate::stimulus::Stimulus::Silence { .. } => m.ears.iter().filter(|x| !x.digital_silence).collect(),
+            _ => Vec::new(),
+        };
+        if testable.is_empty() {
+            continue;
+        }
+        let events: usize = testable.iter().map(|x| x.dropouts.len()).sum();
+        let longest = testable.iter().flat_map(|x| x.dropouts.iter().map(|d| d.ms)).fold(0.0, f64::max);
+        out.push(obs(
+            i,
+            events > 0,
+            1.0 + events as f64 / 2.0,
+            format!("{events} gap(s) or click(s), longest {longest:.1} ms"),
+        ));
+    }
+    out
+}
+
+/// Share of a limit at which a measurement counts: limits are the spec's fault definitions,
+/// and a fault at its definition must be caught despite part-to-part spread.
+const DETECT: f64 = 0.75;
+
+/// The class a capture's level is compared within.
+fn class_key(m: &Measured) -> (Direction, String, Option<Drive>) {
+    (m.direction, m.stimulus.clone(), m.drive)
+}
+
+/// How far a capture's driven ears are below the best peer of its class, dB (the smaller of
+/// the ears: one quiet ear is an imbalance, not a level loss). `None` when not comparable.
+fn level_deficit(ctx: &Context, capture: usize) -> Option<f64> {
+    let m = &ctx.m[capture];
+    if !m.has_signal() {
+        return None;
+    }
+    let key = class_key(m);
+    let mut deficits = Vec::new();
+    for (e, ear) in m.ears.iter().enumerate().filter(|(e, _)| m.driven(*e)) {
+        let level = ear.gain_db?;
+        let best = ctx
+            .m
+            .iter()
+            .filter(|p| class_key(p) == key)
+            .filter_map(|p| p.ears.get(e).and_then(|x| x.gain_db))
+            .fold(f64::NEG_INFINITY, f64::max);
+        deficits.push(best - level);
+    }
+    deficits.into_iter().fold(None, |a: Option<f64>, d| Some(a.map_or(d, |a| a.min(d))))
+}
+
+/// How far a record-side capture's noise floor is below the same class's highest peer floor
+/// among captures that kept their level, dB.
+fn noise_drop(ctx: &Context, capture: usize) -> Option<f64> {
+    let m = &ctx.m[capture];
+    let floor = |p: &Measured| p.ears.first().map(|e| e.noise_floor_dbfs).filter(|f| *f > crate::analysis::DB_FLOOR);
+    let mine = floor(m)?;
+    let key = class_key(m);
+    let peers: Vec<f64> = ctx
+        .m
+        .iter()
+        .enumerate()
+        .filter(|(j, p)| class_key(p) == key && *j != capture)
+        .filter(|(j, _)| level_deficit(ctx, *j).is_some_and(|d| d < ctx.limits.level_drop_max_db * DETECT))
+        .filter_map(|(_, p)| floor(p))
+        .collect();
+    if peers.is_empty() {
+        return None;
+    }
+    let mut sorted = peers;
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    Some(sorted[sorted.len() / 2] - mine)
+}
+
+fn observe_low_level(ctx: &Context) -> Vec<Obs> {
+    let limit = ctx.limits.level_drop_max_db * DETECT;
+    ctx.m
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| {
+            let d = level_deficit(ctx, i)?;
+            Some(obs(i, d >= limit, d / limit, format!("{} level {d:.1} dB below its peers", m.direction.name())))
+        })
+        .collect()
+}
+
+fn observe_imbalance(ctx: &Context) -> Vec<Obs> {
+    let limit = ctx.limits.imbalance_max_db * IMBALANCE_DETECT;
+    let mut out = Vec::new();
+    for (i, m) in ctx.m.iter().enumerate() {
+        if !(m.has_signal() && m.direction == Direction::Playback && m.drive == Some(Drive::Both) && m.ears.len() == 2)
+        {
+            continue;
+        }
+        let (Some(l), Some(r)) = (m.ears[0].gain_db, m.ears[1].gain_db) else { continue };
+        let d = l - r;
+        out.push(obs(i, d.abs() >= limit, d.abs() / limit, format!("left − right = {d:+.1} dB")));
+    }
+    out
+}
+
+/// Imbalance is defined at 3 dB and parts spread by about 1 dB: counted from 2.5 dB.
+const IMBALANCE_DETECT: f64 = 0.85;
+
+fn observe_distortion(ctx: &Context) -> Vec<Obs> {
+    let limit = ctx.limits.thd_max_percent;
+    let mut out = Vec::new();
+    for (i, m) in ctx.m.iter().enumerate() {
+        if !matches!(m.signal, crate::stimulus::Stimulus::Sine { .. }) {
+            continue;
+        }
+        let thd: Vec<f64> = m
+            .ears
+            .iter()
+            .enumerate()
+            .filter(|(e, x)| m.driven(*e) && x.present)
+            .filter_map(|(_, x)| x.thd_percent)
+            .collect();
+        let Some(max) = thd.iter().copied().reduce(f64::max) else { continue };
+        out.push(obs(i, max >= limit, max / limit, format!("THD {max:.2} % at the stimulus tone")));
+    }
+    out
+}
+
+/// Response shape (each response less its own mid-band gain) against the best peer's at every
+/// frequency of the mask band; shown when it falls below by more than the limit.
+fn observe_response(ctx: &Context) -> Vec<Obs> {
+    let limit = ctx.limits.response_max_db * DETECT;
+    let (lo, hi) = (ctx.limits.response_band_hz[0], ctx.limits.response_band_hz[1]);
+    let shape = |x: &EarMeasure| -> Vec<(f64, f64)> {
+        let g = x.gain_db.unwrap_or(0.0);
+        x.response.iter().filter(|p| p.freq_hz >= lo && p.freq_hz <= hi).map(|p| (p.freq_hz, p.gain_db - g)).collect()
+    };
+    let mut out = Vec::new();
+    for (i, m) in ctx.m.iter().enumerate() {
+        let key = class_key(m);
+        let mut worst: Option<(f64, f64)> = None;
+        let mut tested = false;
+        for (e, ear) in m.ears.iter().enumerate().filter(|(e, x)| m.driven(*e) && x.present && !x.response.is_empty()) {
+            let mine = shape(ear);
+            let peers: Vec<Vec<(f64, f64)>> = ctx
+                .m
+                .iter()
+                .enumerate()
+                .filter(|(j, p)| *j != i && class_key(p) == key)
+                .filter_map(|(_, p)| p.ears.get(e))
+                .filter(|x| x.present && !x.response.is_empty())
+                .map(shape)
+                .collect();
+            if peers.is_empty() {
+                continue;
+            }
+            tested = true;
+            for (k, &(f, v)) in mine.iter().enumerate() {
+                let best = peers
+                    .iter()
+                    .filter_map(|p| p.get(k).filter(|q| (q.0 - f).abs() < 1e-6).map(|q| q.1))
+                    .fold(f64::NEG_INFINITY, f64::max);
+                if best.is_finite() && worst.is_none_or(|(_, w)| best - v > w) {
+                    worst = Some((f, best - v));
+                }
+            }
+        }
+        if !tested {
+            continue;
+        }
+        let (f, d) = worst.unwrap_or((0.0, 0.0));
+        out.push(obs(i, d >= limit, d / limit, format!("response {d:.1} dB under its peers at {f:.0} Hz")));
+    }
+    out
+}
+
+fn observe_hum(ctx: &Context) -> Vec<Obs> {
+    let over = ctx.limits.hum_over_floor_db;
+    let mut out = Vec::new();
+    for (i, m) in ctx.m.iter().enumerate() {
+        let ears: Vec<&EarMeasure> = m.ears.iter().filter(|e| !e.digital_silence).collect();
+        if ears.is_empty() || matches!(m.signal, crate::stimulus::Stimulus::LogSweep { .. }) {
+            continue;
+        }
+        let excess = ears
+            .iter()
+            .map(|e| e.hum_dbfs.map_or(f64::NEG_INFINITY, |h| h - e.noise_floor_dbfs))
+            .fold(f64::NEG_INFINITY, f64::max);
+        let shown = excess >= over;
+        out.push(obs(
+            i,
+            shown,
+            if shown { excess / over } else { 0.0 },
+            format!("mains hum {excess:.0} dB over the noise floor"),
+        ));
+    }
+    out
+}
+
+fn observe_noise(ctx: &Context) -> Vec<Obs> {
+    let limit = ctx.limits.noise_rise_max_db * NOISE_DETECT;
+    let mut out = Vec::new();
+    for (i, m) in ctx.m.iter().enumerate() {
+        if !matches!(m.signal, crate::stimulus::Stimulus::Silence { .. } | crate::stimulus::Stimulus::Sine { .. }) {
+            continue;
+        }
+        let key = class_key(m);
+        let floor = |p: &Measured| {
+            p.ears
+                .iter()
+                .map(|e| e.noise_floor_dbfs)
+                .filter(|f| *f > crate::analysis::DB_FLOOR)
+                .fold(f64::NEG_INFINITY, f64::max)
+        };
+        let mine = floor(m);
+        if !mine.is_finite() {
+            continue;
+        }
+        // The quietest peer that kept its level (a lowered digital gain lowers the floor too).
+        let quietest = ctx
+            .m
+            .iter()
+            .enumerate()
+            .filter(|(j, p)| *j != i && class_key(p) == key)
+            .filter(|(j, p)| {
+                !p.has_signal() || level_deficit(ctx, *j).is_none_or(|d| d < ctx.limits.level_drop_max_db * DETECT)
+            })
+            .map(|(_, p)| floor(p))
+            .filter(|f| f.is_finite())
+            .fold(f64::INFINITY, f64::min);
+        if !quietest.is_finite() {
+            continue;
+        }
+        let rise = mine - quietest;
+        out.push(obs(i, rise >= limit, rise / limit, format!("noise floor {rise:.0} dB above the quietest peer")));
+    }
+    out
+}
+
+/// The noise rise is defined at 20 dB; counted from half of it (floors of healthy parts agree
+/// within a few dB).
+const NOISE_DETECT: f64 = 0.5;
