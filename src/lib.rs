@@ -6,12 +6,17 @@
 //! - [`capture`]: captures on disk: WAV I/O in the contract's formats.
 //! - [`analysis`]: measurements on samples: tone, THD, noise, hum, dropouts, alignment, sweeps;
 //!   no I/O.
+//! - [`rig`]: what a bench is: rig files, the `AudioEndpoint` and `SwitchMatrix` traits, and
+//!   their back-ends (the virtual bench).
+//! - [`bench`]: the bench controller: runs a rig's plan and writes the capture set.
 //! - [`diagnosis`]: from the measurements of a capture set to the faulty component, its fault
 //!   code, evidence and remedy.
 //!
 //! The binary `jackbench` is a thin command-line layer over these.
 
 pub mod analysis;
+pub mod bench;
 pub mod capture;
 pub mod diagnosis;
+pub mod rig;
 pub mod stimulus;

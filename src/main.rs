@@ -3,11 +3,17 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use jackbench::analysis::{self, Analysis, AnalyzeOptions, ChannelAnalysis};
+use jackbench::bench;
 use jackbench::capture::{self, Audio, CaptureSet, SampleFormat, WavSource};
-use jackbench::diagnosis::{self, Diagnosis, Limits, Verdict};
+use jackbench::diagnosis::{self, Diagnosis, Verdict};
+use jackbench::rig::file::SwitchKind;
+use jackbench::rig::virtual_bench::{InjectedFault, VirtualBench};
+use jackbench::rig::RigFile;
 use jackbench::stimulus::Stimulus;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A test bench for headsets and 3.5 mm jacks.
 #[derive(Parser)]
@@ -36,6 +42,26 @@ enum Command {
         #[arg(long, conflicts_with = "freq")]
         silence: bool,
         /// Print spec §5's JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a rig's test plan, write the capture set, diagnose it (exit 0 pass, 1 fail, 2 error).
+    /// With no rig named, the QA bench runs on the virtual bench.
+    Run {
+        /// The rig file (or the name of a built-in rig: qa-bench, repair-laptop, qa-splitter).
+        #[arg(long, default_value = "rigs/qa-bench.toml")]
+        rig: PathBuf,
+        /// Inject a fault into the virtual bench: COMPONENT:SYMPTOM[:SEVERITY], SEVERITY mild,
+        /// moderate (default), severe or 0..1. Repeat for several.
+        #[arg(long = "fault", value_name = "COMPONENT:SYMPTOM[:SEVERITY]")]
+        faults: Vec<String>,
+        /// Seed of the virtual bench (part-to-part spread, noise, delays).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where to write the capture set (default: a new directory under reports/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the diagnosis as JSON instead of a summary.
         #[arg(long)]
         json: bool,
     },
@@ -163,9 +189,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
+        Command::Run { rig, faults, seed, out, json } => run_bench(&rig, &faults, seed, out, json),
         Command::Diagnose { dir, json } => {
             let set = CaptureSet::load(&dir)?;
-            let d = diagnosis::diagnose(&set, &Limits::default())?;
+            let limits = set.manifest.limits.clone().unwrap_or_default();
+            let d = diagnosis::diagnose(&set, &limits)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&d)?);
             } else {
@@ -174,6 +202,90 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(if d.verdict == Verdict::Pass { 0 } else { 1 })
         }
     }
+}
+
+/// `jackbench run`: the plan on the virtual bench, the capture set, its diagnosis.
+fn run_bench(
+    rig_path: &std::path::Path,
+    faults: &[String],
+    seed: u64,
+    out: Option<PathBuf>,
+    json: bool,
+) -> Result<u8, Failure> {
+    let rig = RigFile::load(rig_path)?;
+    if rig.switch.kind != SwitchKind::Virtual {
+        return Err(anyhow::anyhow!(
+            "{}: switch kind {:?} needs real hardware, which this build does not drive yet; \
+             use a virtual rig (qa-bench, repair-laptop, qa-splitter)",
+            rig.source.display(),
+            rig.switch.kind
+        )
+        .into());
+    }
+    let mut bench = VirtualBench::new(rig.components.iter().map(|c| (c.id.get_ref().as_str(), c.kind)), seed);
+    for f in faults {
+        let fault = InjectedFault::parse(f).map_err(|e| anyhow::anyhow!("--fault {e}"))?;
+        bench.inject(&fault).map_err(|e| anyhow::anyhow!("--fault {f}: {e}"))?;
+    }
+    let out = match out {
+        Some(o) => o,
+        None => {
+            let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string().replace(':', "");
+            let base = PathBuf::from("reports").join(format!("{}-{stamp}", rig.name));
+            let mut dir = base.clone();
+            let mut k = 2;
+            while dir.exists() {
+                dir = PathBuf::from(format!("{}-{k}", base.display()));
+                k += 1;
+            }
+            dir
+        }
+    };
+    if out.join(capture::manifest::MANIFEST_FILE).exists() {
+        return Err(anyhow::anyhow!("{}: holds a capture set already; choose another --out", out.display()).into());
+    }
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // A second Ctrl-C while the first is being honoured is not an error worth stopping for.
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+    eprintln!(
+        "{}: {} captures on the virtual bench (seed {seed}), {:.1} s of audio per unit",
+        rig.name,
+        rig.schedule().len(),
+        rig.audio_time_s()
+    );
+    let tty = std::io::stderr().is_terminal();
+    let mut progress = |p: bench::Progress| {
+        if tty {
+            eprint!("\r\x1b[2K[{:>2}/{}] {} : {}", p.index, p.total, p.path, p.label);
+        }
+    };
+    let outcome = bench::run_plan(&rig, &mut bench, &out, &stop, &mut progress)?;
+    if tty {
+        eprintln!();
+    }
+    if let Some(why) = &outcome.stopped {
+        eprintln!(
+            "jackbench: the run stopped after {} of {} captures: {why}; the capture set in {} lists them",
+            outcome.captures,
+            outcome.planned,
+            out.display()
+        );
+        return Ok(2);
+    }
+    let set = CaptureSet::load(&out)?;
+    let d = diagnosis::diagnose(&set, &rig.limits)?;
+    let text = serde_json::to_string_pretty(&d)?;
+    std::fs::write(out.join("diagnosis.json"), &text)
+        .with_context(|| format!("{}", out.join("diagnosis.json").display()))?;
+    if json {
+        println!("{text}");
+    } else {
+        print_diagnosis(&out, &d);
+    }
+    Ok(if d.verdict == Verdict::Pass { 0 } else { 1 })
 }
 
 fn print_diagnosis(dir: &std::path::Path, d: &Diagnosis) {

@@ -20,6 +20,26 @@ pub mod sweep;
 pub mod tone;
 pub mod window;
 
+/// Signal helpers shared by the unit tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    /// A second-order low-pass (bilinear, Q = 1/√2) in place.
+    pub fn lowpass2(x: &mut [f64], rate: f64, fc: f64) {
+        let w = 2.0 * std::f64::consts::PI * fc / rate;
+        let alpha = w.sin() / std::f64::consts::SQRT_2;
+        let c = w.cos();
+        let a0 = 1.0 + alpha;
+        let (b0, b1, b2, a1, a2) =
+            ((1.0 - c) / 2.0 / a0, (1.0 - c) / a0, (1.0 - c) / 2.0 / a0, -2.0 * c / a0, (1.0 - alpha) / a0);
+        let (mut x1, mut x2, mut y1, mut y2) = (0.0, 0.0, 0.0, 0.0);
+        for v in x.iter_mut() {
+            let y = b0 * *v + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
+            (x2, x1, y2, y1) = (x1, *v, y1, y);
+            *v = y;
+        }
+    }
+}
+
 pub use dropouts::Dropout;
 pub use spectrum::Spectrum;
 

@@ -196,6 +196,90 @@ pub fn sweep_response(
     })
 }
 
+/// Gaps in a sweep capture: where the signal vanishes for a moment (a worn contact, lost
+/// samples). `delay_samples` is where the sweep starts in `y` (from [`super::align::align`]),
+/// `response` its measured frequency response, `noise_rms` the capture's noise.
+///
+/// The instantaneous amplitude comes from two samples `d` apart, as in [`super::dropouts`]:
+/// `y[n]² + ((y[n]·cos ωd − y[n−d]) / sin ωd)²` with `ω` the sweep's instantaneous frequency
+/// and `d` a quarter period, at most 0.5 ms. Over 0.5 ms blocks of the active span (10 ms in
+/// from each end) it is compared with what the response predicts there,
+/// `A·|H(f(t))|`: a block under a fifth of it (−14 dB), where that prediction stands ten times
+/// over the noise, is in a gap; neighbouring gap blocks merge.
+pub fn sweep_gaps(
+    y: &[f64],
+    stimulus: &Stimulus,
+    delay_samples: f64,
+    rate_hz: f64,
+    response: &[ResponsePoint],
+    noise_rms: f64,
+) -> Vec<super::Dropout> {
+    let Stimulus::LogSweep { start_hz, stop_hz, seconds, .. } = *stimulus else { return Vec::new() };
+    if response.is_empty() {
+        return Vec::new();
+    }
+    let a = stimulus.amplitude();
+    let l = seconds / (stop_hz / start_hz).ln();
+    let edge = 0.01 * rate_hz;
+    let start = (delay_samples + edge).max(0.0) as usize;
+    let end = ((delay_samples + seconds * rate_hz - edge).max(0.0) as usize).min(y.len());
+    let block = ((0.0005 * rate_hz).round() as usize).max(4);
+    let max_lag = ((0.0005 * rate_hz).round() as usize).max(1);
+    // The response in dB at `f`, by linear interpolation in log frequency.
+    let gain_at = |f: f64| -> f64 {
+        let k = response.partition_point(|p| p.freq_hz < f);
+        match (response.get(k.wrapping_sub(1)), response.get(k)) {
+            (Some(p), Some(q)) => {
+                let t = (f / p.freq_hz).ln() / (q.freq_hz / p.freq_hz).ln();
+                p.gain_db + t * (q.gain_db - p.gain_db)
+            }
+            (Some(p), None) | (None, Some(p)) => p.gain_db,
+            (None, None) => 0.0,
+        }
+    };
+    let mut gaps: Vec<super::Dropout> = Vec::new();
+    let mut open: Option<(usize, usize)> = None;
+    let mut n = start.max(max_lag);
+    while n < end {
+        let e = (n + block).min(end);
+        let tau = (n as f64 - delay_samples) / rate_hz;
+        let f = start_hz * (tau / l).exp();
+        let w = 2.0 * std::f64::consts::PI * f / rate_hz;
+        let d = ((std::f64::consts::PI / 2.0 / w).round() as usize).clamp(1, max_lag);
+        let (sn, cs) = (w * d as f64).sin_cos();
+        let mean_a2 = (n..e)
+            .map(|i| {
+                let q = (y[i] * cs - y[i - d]) / sn;
+                y[i] * y[i] + q * q
+            })
+            .sum::<f64>()
+            / (e - n) as f64;
+        let expected = a * 10f64.powf(gain_at(f) / 20.0);
+        // Noise passes the estimator with a gain of up to 1/sin ωd.
+        let visible = expected > 10.0 * noise_rms / sn.abs().max(1e-3);
+        if visible && mean_a2 < (0.2 * expected).powi(2) {
+            open = Some(open.map_or((n, e), |(s0, _)| (s0, e)));
+        } else if let Some((s0, e0)) = open.take() {
+            gaps.push(super::Dropout { at_s: s0 as f64 / rate_hz, ms: (e0 - s0) as f64 / rate_hz * 1000.0 });
+        }
+        n = e;
+    }
+    if let Some((s0, e0)) = open {
+        gaps.push(super::Dropout { at_s: s0 as f64 / rate_hz, ms: (e0 - s0) as f64 / rate_hz * 1000.0 });
+    }
+    // Gaps closer than 1 ms are one.
+    let mut merged: Vec<super::Dropout> = Vec::new();
+    for g in gaps {
+        match merged.last_mut() {
+            Some(last) if g.at_s - (last.at_s + last.ms / 1000.0) < 0.001 => {
+                last.ms = (g.at_s - last.at_s) * 1000.0 + g.ms
+            }
+            _ => merged.push(g),
+        }
+    }
+    merged
+}
+
 /// `ε / max|X|²` at `f`: 1e-10 in `[f1, f2]`, 1 beyond 1/6 octave outside it, raised-cosine between.
 fn regularisation(f: f64, f1: f64, f2: f64) -> f64 {
     let inside = 1e-10;
@@ -337,6 +421,40 @@ mod tests {
                 assert!((p.gain_db - want).abs() < 0.1, "{rate} Hz, {} Hz: {} vs {want}", p.freq_hz, p.gain_db);
             }
         }
+    }
+
+    #[test]
+    fn gaps_in_a_sweep_are_found_where_they_are() {
+        let rate = 48_000.0;
+        let s = sweep(20_000.0, 0.5);
+        let delay = 0.1;
+        let gaps = [(0.25, 5.0), (0.42, 20.0), (0.51, 2.0)];
+        let y: Vec<f64> = (0..(0.9 * rate) as usize)
+            .map(|i| {
+                let t = i as f64 / rate;
+                if gaps.iter().any(|(at, ms)| t >= *at && t < at + ms / 1000.0) {
+                    1e-5
+                } else {
+                    0.7 * s.value_at(t - delay) + 1e-5
+                }
+            })
+            .collect();
+        let opts = SweepOptions::default();
+        let r = sweep_response(&y, &s, rate, &opts, &mut Spectrum::default()).expect("measured");
+        let found = sweep_gaps(&y, &s, delay * rate, rate, &r.response, 1e-5);
+        assert_eq!(found.len(), gaps.len(), "{found:?}");
+        for (f, (at, ms)) in found.iter().zip(gaps) {
+            // ±1 ms on the start and the length (0.5 ms blocks, a lag of up to 0.5 ms).
+            assert!((f.at_s - at).abs() < 0.001 && (f.ms - ms).abs() < 1.0, "{f:?} vs {at} {ms}");
+        }
+        // A clean sweep, even through a steep filter, has none.
+        let mut clean: Vec<f64> =
+            (0..(0.9 * rate) as usize).map(|i| 0.7 * s.value_at(i as f64 / rate - delay)).collect();
+        crate::analysis::tests_support::lowpass2(&mut clean, rate, 1_500.0);
+        clean.iter_mut().for_each(|v| *v += 1e-5);
+        let r = sweep_response(&clean, &s, rate, &opts, &mut Spectrum::default()).expect("measured");
+        let none = sweep_gaps(&clean, &s, delay * rate, rate, &r.response, 1e-5);
+        assert!(none.is_empty(), "{none:?}");
     }
 
     #[test]

@@ -163,6 +163,9 @@ pub struct Manifest {
     /// Extension: the rig file the set was made with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rig: Option<String>,
+    /// Extension: the limits in force when the set was made (diagnosis uses them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<crate::diagnosis::Limits>,
     #[serde(rename = "component", default)]
     pub components: Vec<Component>,
     #[serde(rename = "stimulus", default)]
@@ -203,6 +206,7 @@ impl Manifest {
             created: None,
             bench,
             rig: None,
+            limits: None,
             components: Vec::new(),
             stimuli: Vec::new(),
             captures: Vec::new(),

@@ -26,6 +26,26 @@ pub struct Limits {
     pub response_max_db: f64,
     /// The band of the response mask, Hz.
     pub response_band_hz: [f64; 2],
+    /// Absolute windows of a working path's gain (capture level less stimulus level), dB, per
+    /// direction. Without them, levels are only judged against other paths of the same set, so
+    /// a part that every path shares (the only driver of a bench) cannot be found too quiet.
+    pub playback_gain_db: Option<[f64; 2]>,
+    pub record_gain_db: Option<[f64; 2]>,
+    pub loopback_gain_db: Option<[f64; 2]>,
+    /// The noise floor of a working record path, dBFS: tells a driver's lowered digital gain
+    /// (the floor falls with the level) from an analog loss when no other path can.
+    pub record_noise_dbfs: Option<[f64; 2]>,
+}
+
+impl Limits {
+    /// The gain window for captures of `direction`, if the limits give one.
+    pub fn gain_window(&self, direction: crate::capture::Direction) -> Option<[f64; 2]> {
+        match direction {
+            crate::capture::Direction::Playback => self.playback_gain_db,
+            crate::capture::Direction::Record => self.record_gain_db,
+            crate::capture::Direction::Loopback => self.loopback_gain_db,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -40,6 +60,10 @@ impl Default for Limits {
             cancellation_min_db: 20.0,
             response_max_db: 6.0,
             response_band_hz: [100.0, 10_000.0],
+            playback_gain_db: None,
+            record_gain_db: None,
+            loopback_gain_db: None,
+            record_noise_dbfs: None,
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct EarMeasure {
     pub zero_filled: usize,
     /// Sweep: the capture carries the stimulus inverted.
     pub inverted: Option<bool>,
+    /// Sweep: normalised correlation with the stimulus (1 = a clean copy).
+    pub correlation: Option<f64>,
     /// Sweep: the frequency response, dB relative to the stimulus.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub response: Vec<ResponsePoint>,
@@ -176,6 +178,7 @@ pub fn measure_capture(
                 zero_filled: count_zero_filled(x, &c.dropouts, rate),
                 dropouts: c.dropouts.clone(),
                 inverted: None,
+                correlation: None,
                 response: Vec::new(),
             }
         })
@@ -189,6 +192,7 @@ pub fn measure_capture(
             let Some(al) = align(&y, &reference, rate, spectrum) else { continue };
             ear.present = al.correlation >= SWEEP_PRESENT_CORRELATION && !ear.digital_silence;
             ear.inverted = Some(al.inverted());
+            ear.correlation = Some(al.correlation);
             if !ear.present {
                 continue;
             }
@@ -207,6 +211,12 @@ pub fn measure_capture(
                         let k = mid.len() / 2;
                         gain_db = *mid.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1;
                     }
+                    // The noise under the sweep: what the residual of the tone analysis saw
+                    // is the sweep itself, so take the quietest stretch around it instead.
+                    let noise = quiet_rms(&y, rate);
+                    ear.dropouts =
+                        crate::analysis::sweep::sweep_gaps(&y, &signal, al.delay_samples, rate, &r.response, noise);
+                    ear.zero_filled = count_zero_filled(x, &ear.dropouts, rate);
                     ear.response = r.response;
                 }
             }
@@ -248,4 +258,14 @@ fn count_zero_filled(x: &[f32], dropouts: &[Dropout], rate_hz: f64) -> usize {
             e > s && zeros * 2 > e - s
         })
         .count()
+}
+
+/// The rms of the quietest 5 ms block of a capture: its noise, where the stimulus is not.
+fn quiet_rms(y: &[f64], rate_hz: f64) -> f64 {
+    let block = ((0.005 * rate_hz) as usize).max(16);
+    y.chunks(block)
+        .filter(|c| c.len() == block)
+        .map(|c| (c.iter().map(|v| v * v).sum::<f64>() / block as f64).sqrt())
+        .fold(f64::INFINITY, f64::min)
+        .min(1.0)
 }

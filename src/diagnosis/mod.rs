@@ -393,7 +393,7 @@ const STEPS: &[Step] = &[
         tolerance: 0.6,
         observe: observe_gaps,
         split: split_gaps,
-        explains: &[Symptom::Dropouts, Symptom::Distortion, Symptom::LowLevel],
+        explains: &[Symptom::Dropouts, Symptom::Distortion, Symptom::LowLevel, Symptom::Response, Symptom::Imbalance],
     },
     Step {
         symptom: Symptom::LowLevel,
@@ -459,14 +459,14 @@ fn split_as_is<const S: u8>(_: &Context, ex: &Explanation, _: &[&Obs], _: &Kinds
 
 /// Level loss: a driver's is `low_gain`, anything else's `low_level`; a driver and a jack that
 /// cannot be separated are told apart by the noise floor of the low captures.
-fn split_level(ctx: &Context, ex: &Explanation, covered: &[&Obs], kinds: &Kinds) -> Vec<(String, Symptom)> {
+fn split_level(ctx: &Context, ex: &Explanation, _: &[&Obs], kinds: &Kinds) -> Vec<(String, Symptom)> {
     let kind_of = |c: &str| kinds.get(c).map(|k| k.0);
     let drivers: Vec<&String> = ex.components.iter().filter(|c| kind_of(c) == Some(Driver)).collect();
     let others: Vec<&String> = ex.components.iter().filter(|c| kind_of(c) != Some(Driver)).collect();
     match (drivers.is_empty(), others.is_empty()) {
         (true, _) => others.into_iter().map(|c| (c.clone(), Symptom::LowLevel)).collect(),
         (false, true) => drivers.into_iter().map(|c| (c.clone(), Symptom::LowGain)).collect(),
-        (false, false) => match noise_follows_level(ctx, covered) {
+        (false, false) => match noise_follows_level(ctx, &ex.components) {
             Some(true) => drivers.into_iter().map(|c| (c.clone(), Symptom::LowGain)).collect(),
             Some(false) => others.into_iter().map(|c| (c.clone(), Symptom::LowLevel)).collect(),
             None => ex.components.iter().map(|c| (c.clone(), Symptom::LowLevel)).collect(),
@@ -474,17 +474,19 @@ fn split_level(ctx: &Context, ex: &Explanation, covered: &[&Obs], kinds: &Kinds)
     }
 }
 
-/// Whether the low captures' noise floors fell with their level (digital gain), judged on the
-/// record-side captures where the noise passes through the driver's gain. `None` without such.
-fn noise_follows_level(ctx: &Context, covered: &[&Obs]) -> Option<bool> {
+/// Whether the noise floors of the low record-side captures through `components` fell with
+/// their level (digital gain: the noise passes through the driver's gain too). `None` without
+/// such captures.
+fn noise_follows_level(ctx: &Context, components: &[String]) -> Option<bool> {
     let mut votes = Vec::new();
-    for o in covered {
-        let m = &ctx.m[o.capture];
-        if m.direction == Direction::Playback {
+    for (i, m) in ctx.m.iter().enumerate() {
+        if m.direction == Direction::Playback || !components.iter().any(|c| m.path.ids().contains(&c.as_str())) {
             continue;
         }
-        let Some(deficit) = level_deficit(ctx, o.capture) else { continue };
-        let Some(floor_drop) = noise_drop(ctx, o.capture) else { continue };
+        let Some(deficit) = level_deficit(ctx, i).filter(|d| *d >= ctx.limits.level_drop_max_db * DETECT) else {
+            continue;
+        };
+        let Some(floor_drop) = noise_drop(ctx, i) else { continue };
         votes.push(floor_drop > deficit / 2.0);
     }
     if votes.is_empty() {
@@ -540,6 +542,35 @@ fn obs(capture: usize, shown: bool, strength: f64, note: impl Into<String>) -> O
 fn is_input_side(m: &Measured) -> bool {
     matches!(m.direction, Direction::Record | Direction::Loopback)
 }
+
+/// A channel carries the stimulus when it is there at all and within [`DEAD_DB`] of the best
+/// level any capture of the same direction and stimulus delivers: a dead line leaves a residue
+/// a coherent detector still finds (and crosstalk sits about 50 dB down), but no working path
+/// loses that much.
+fn carries(ctx: &Context, capture: usize, ear: usize) -> bool {
+    let m = &ctx.m[capture];
+    let Some(x) = m.ears.get(ear) else { return false };
+    let Some(gain) = x.gain_db.filter(|_| x.present) else { return false };
+    // Clear of the noise: a tone 20 dB over the broadband floor; a sweep correlating at 0.9 or
+    // more (about 7 dB of signal to noise, and a 50 ms gap in a half-second sweep still does).
+    let clear = match x.correlation {
+        Some(rho) => rho >= 0.9,
+        None => x.level_dbfs.is_some_and(|l| l - x.noise_floor_dbfs >= 20.0),
+    };
+    if !clear {
+        return false;
+    }
+    let best = ctx
+        .m
+        .iter()
+        .filter(|p| p.direction == m.direction && p.stimulus == m.stimulus)
+        .flat_map(|p| p.ears.iter().enumerate().filter(|(e, _)| p.driven(*e)).filter_map(|(_, x)| x.gain_db))
+        .fold(f64::NEG_INFINITY, f64::max);
+    gain >= best - DEAD_DB
+}
+
+/// How far under the best peer a channel may be and still carry the stimulus, dB.
+const DEAD_DB: f64 = 45.0;
 
 fn observe_digital_silence(ctx: &Context) -> Vec<Obs> {
     ctx.m
@@ -617,7 +648,7 @@ fn observe_output_dead(ctx: &Context) -> Vec<Obs> {
         .filter(|(_, m)| m.has_signal() && m.direction != Direction::Record)
         .filter(|(_, m)| !m.ears.iter().all(|e| e.digital_silence))
         .map(|(i, m)| {
-            let dead = !m.ears.iter().any(|e| e.present);
+            let dead = !(0..m.ears.len()).any(|e| carries(ctx, i, e));
             let note = if m.direction == Direction::Loopback {
                 "loopback carries no stimulus"
             } else {
@@ -634,7 +665,7 @@ fn observe_input_dead(ctx: &Context) -> Vec<Obs> {
         .enumerate()
         .filter(|(_, m)| m.has_signal() && is_input_side(m))
         .filter(|(_, m)| !m.ears.iter().all(|e| e.digital_silence))
-        .map(|(i, m)| obs(i, !m.ears.iter().any(|e| e.present), 2.0, "microphone carries no stimulus"))
+        .map(|(i, _)| obs(i, !carries(ctx, i, 0), 2.0, "microphone carries no stimulus"))
         .collect()
 }
 
@@ -645,7 +676,7 @@ fn observe_channel_dead(ctx: &Context) -> Vec<Obs> {
             continue;
         }
         if m.drive == Some(Drive::Both) {
-            let (l, r) = (m.ears[0].present, m.ears[1].present);
+            let (l, r) = (carries(ctx, i, 0), carries(ctx, i, 1));
             if l || r {
                 let side = if l { "right" } else { "left" };
                 out.push(obs(i, l != r, 2.0, format!("{side} ear silent with drive = both")));
@@ -690,7 +721,7 @@ fn observe_polarity(ctx: &Context) -> Vec<Obs> {
         {
             continue;
         }
-        if !(m.ears[0].present && m.ears[1].present) {
+        if !(carries(ctx, i, 0) && carries(ctx, i, 1)) {
             continue;
         }
         let inverted = match (m.stereo.and_then(|s| s.inverted), m.ears[0].inverted, m.ears[1].inverted) {
@@ -727,6 +758,9 @@ fn observe_gaps(ctx: &Context) -> Vec<Obs> {
                 m.ears.iter().enumerate().filter(|(e, x)| m.driven(*e) && x.present).map(|(_, x)| x).collect()
             }
             crate::stimulus::Stimulus::Silence { .. } => m.ears.iter().filter(|x| !x.digital_silence).collect(),
+            crate::stimulus::Stimulus::LogSweep { .. } => {
+                m.ears.iter().enumerate().filter(|(e, x)| m.driven(*e) && x.present).map(|(_, x)| x).collect()
+            }
             _ => Vec::new(),
         };
         if testable.is_empty() {
@@ -761,8 +795,17 @@ fn level_deficit(ctx: &Context, capture: usize) -> Option<f64> {
         return None;
     }
     let key = class_key(m);
+    let window = ctx.limits.gain_window(m.direction);
+    // Without a peer on another path, only the limits' absolute window can judge.
+    let has_peer = ctx.m.iter().any(|p| class_key(p) == key && p.path != m.path);
+    if !has_peer && window.is_none() {
+        return None;
+    }
     let mut deficits = Vec::new();
     for (e, ear) in m.ears.iter().enumerate().filter(|(e, _)| m.driven(*e)) {
+        if !carries(ctx, capture, e) {
+            return None;
+        }
         let level = ear.gain_db?;
         let best = ctx
             .m
@@ -770,7 +813,12 @@ fn level_deficit(ctx: &Context, capture: usize) -> Option<f64> {
             .filter(|p| class_key(p) == key)
             .filter_map(|p| p.ears.get(e).and_then(|x| x.gain_db))
             .fold(f64::NEG_INFINITY, f64::max);
-        deficits.push(best - level);
+        // The window's floor is what a working path delivers at the least.
+        let expected = match window {
+            Some([lo, _]) => best.max(lo + ctx.limits.level_drop_max_db),
+            None => best,
+        };
+        deficits.push(expected - level);
     }
     deficits.into_iter().fold(None, |a: Option<f64>, d| Some(a.map_or(d, |a| a.min(d))))
 }
@@ -791,7 +839,8 @@ fn noise_drop(ctx: &Context, capture: usize) -> Option<f64> {
         .filter_map(|(_, p)| floor(p))
         .collect();
     if peers.is_empty() {
-        return None;
+        // No peer kept its level: the limits' nominal noise floor, if given.
+        return ctx.limits.record_noise_dbfs.map(|[lo, hi]| (lo + hi) / 2.0 - mine);
     }
     let mut sorted = peers;
     sorted.sort_by(|a, b| a.total_cmp(b));
@@ -819,6 +868,9 @@ fn observe_imbalance(ctx: &Context) -> Vec<Obs> {
             continue;
         }
         let (Some(l), Some(r)) = (m.ears[0].gain_db, m.ears[1].gain_db) else { continue };
+        if !(carries(ctx, i, 0) && carries(ctx, i, 1)) {
+            continue;
+        }
         let d = l - r;
         out.push(obs(i, d.abs() >= limit, d.abs() / limit, format!("left − right = {d:+.1} dB")));
     }
@@ -839,7 +891,7 @@ fn observe_distortion(ctx: &Context) -> Vec<Obs> {
             .ears
             .iter()
             .enumerate()
-            .filter(|(e, x)| m.driven(*e) && x.present)
+            .filter(|(e, _)| m.driven(*e) && carries(ctx, i, *e))
             .filter_map(|(_, x)| x.thd_percent)
             .collect();
         let Some(max) = thd.iter().copied().reduce(f64::max) else { continue };

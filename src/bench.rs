@@ -1,0 +1,128 @@
+//! The bench controller: runs a rig's test plan through a [`Station`] (an audio endpoint and a
+//! switch matrix) and writes the capture set as it goes.
+//!
+//! The manifest is rewritten (atomically) after every capture, so a run that stops (Ctrl-C, a
+//! device error, a crash) leaves a valid capture set listing exactly the captures made.
+
+use crate::capture::manifest::{CaptureEntry, Manifest, ManifestError, StimulusEntry};
+use crate::capture::{write_wav, Direction, PathSpec, WavError};
+use crate::rig::{CaptureRequest, RigError, RigFile, Station};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// One step of progress, for a progress display.
+#[derive(Debug, Clone)]
+pub struct Progress<'a> {
+    /// 1-based index of the capture about to be made, and how many the plan has.
+    pub index: usize,
+    pub total: usize,
+    pub path: &'a PathSpec,
+    pub label: String,
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub set_dir: PathBuf,
+    pub captures: usize,
+    pub planned: usize,
+    /// Why the run stopped early, if it did (interrupted, or a device error); what was made is kept.
+    pub stopped: Option<String>,
+}
+
+/// Why a run could not start or could not keep its results.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{}: cannot create: {source}", path.display())]
+    Create { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Wav(#[from] WavError),
+}
+
+/// Runs the plan of `rig` into the new directory `out`.
+pub fn run_plan(
+    rig: &RigFile,
+    station: &mut dyn Station,
+    out: &Path,
+    stop: &AtomicBool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<RunOutcome, RunError> {
+    let captures_dir = out.join("captures");
+    std::fs::create_dir_all(&captures_dir).map_err(|source| RunError::Create { path: captures_dir.clone(), source })?;
+    let mut manifest = Manifest::new(Some(rig.name.clone()));
+    manifest.created = Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
+    manifest.rig = Some(rig.source.display().to_string());
+    manifest.limits = Some(rig.limits.clone());
+    manifest.components = rig.manifest_components();
+    manifest.stimuli =
+        rig.stimuli.iter().map(|s| StimulusEntry { id: s.id.clone(), signal: s.signal.clone() }).collect();
+    manifest.write(out)?;
+
+    let schedule = rig.schedule();
+    let total = schedule.len();
+    let mut connected: Option<&PathSpec> = None;
+    let mut stopped = None;
+    for (i, (path, plan)) in schedule.iter().enumerate() {
+        if stop.load(Ordering::SeqCst) {
+            stopped = Some(RigError::Interrupted.to_string());
+            break;
+        }
+        let drive = plan.drive.map_or(String::new(), |d| format!(" {}", d.name()));
+        progress(Progress {
+            index: i + 1,
+            total,
+            path,
+            label: format!("{} {}{drive}", plan.direction.name(), plan.stimulus.get_ref()),
+        });
+        if connected != Some(path) {
+            if let Err(e) = station.switch().connect(path) {
+                stopped = Some(e.to_string());
+                break;
+            }
+            connected = Some(path);
+        }
+        let Some(stimulus) = rig.stimuli.iter().find(|s| &s.id == plan.stimulus.get_ref()) else { continue };
+        let request = CaptureRequest {
+            direction: plan.direction,
+            stimulus: stimulus.signal.clone(),
+            drive: if plan.direction == Direction::Record { None } else { plan.drive },
+            rate_hz: rig.rate_hz,
+            format: rig.format,
+            tail_s: rig.tail_s,
+        };
+        let audio = match station.endpoint().capture(&request) {
+            Ok(a) => a,
+            Err(e) => {
+                stopped = Some(e.to_string());
+                break;
+            }
+        };
+        let file = format!(
+            "captures/{:02}-{}-{}-{}{}-{}.wav",
+            i + 1,
+            path.port,
+            path.headset,
+            plan.direction.name(),
+            plan.drive.map_or(String::new(), |d| format!("-{}", d.name())),
+            stimulus.id
+        );
+        write_wav(&out.join(&file), &audio)?;
+        manifest.captures.push(CaptureEntry {
+            file,
+            direction: plan.direction,
+            stimulus: stimulus.id.clone(),
+            drive: request.drive,
+            path: path.clone(),
+            latency_s: None,
+            stream_events: Vec::new(),
+        });
+        manifest.write(out)?;
+    }
+    // Leave the bench in its safe state whatever happened.
+    if let Err(e) = station.switch().disconnect_all() {
+        stopped.get_or_insert(e.to_string());
+    }
+    Ok(RunOutcome { set_dir: out.to_path_buf(), captures: manifest.captures.len(), planned: total, stopped })
+}

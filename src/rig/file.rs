@@ -1,0 +1,426 @@
+//! Rig files (`rigs/*.toml`): a bench's components, how they are switched, the test plan and the
+//! limits in force. Errors name the file, the line and the field.
+//!
+//! ```toml
+//! name = "qa-bench"
+//! rate_hz = 48000            # capture rate
+//! format = "s24"             # WAV format of the captures
+//!
+//! [switch]
+//! kind = "virtual"           # virtual | manual | relay
+//!
+//! [[component]]
+//! id = "hda"
+//! kind = "driver"            # driver | port | adapter | headset | loopback
+//! reference = false
+//! device = "default"         # the audio device (real rigs)
+//!
+//! [[stimulus]]               # as in a capture set's manifest
+//! id = "tone-1k"
+//! kind = "sine"
+//! freq_hz = 1000.0
+//! level_dbfs = -12.0
+//! seconds = 0.25
+//!
+//! [[plan.path]]              # every path to test, with the directions it supports
+//! driver = "hda"
+//! port = "front-jack"
+//! adapter = "direct"
+//! headset = "golden"
+//! directions = ["playback", "record"]
+//!
+//! [[plan.capture]]           # made on every path that supports its direction
+//! direction = "playback"
+//! stimulus = "tone-1k"
+//! drive = "left"
+//!
+//! [limits]                   # see diagnosis::Limits; defaults where not given
+//! thd_max_percent = 1.0
+//! ```
+
+use crate::capture::manifest::{Component, ComponentKind, Direction, Drive, PathSpec, StimulusEntry};
+use crate::capture::SampleFormat;
+use crate::diagnosis::Limits;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// How a rig's connections are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SwitchKind {
+    /// The virtual bench: no hardware.
+    #[default]
+    Virtual,
+    /// An operator plugs each connection when prompted.
+    Manual,
+    /// The Arduino relay board.
+    Relay,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchSpec {
+    #[serde(default)]
+    pub kind: SwitchKind,
+    /// Relay board: serial port (found by USB id when absent).
+    #[serde(default)]
+    pub port: Option<String>,
+}
+
+/// A component of the bench.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RigComponent {
+    pub id: Spanned<String>,
+    pub kind: ComponentKind,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub reference: bool,
+    #[serde(default)]
+    pub serial: Option<String>,
+    /// Drivers on real rigs: the audio host and device.
+    #[serde(default)]
+    pub host: Option<String>,
+    #[serde(default)]
+    pub device: Option<String>,
+}
+
+/// A path the plan tests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanPath {
+    pub driver: Spanned<String>,
+    pub port: Spanned<String>,
+    pub adapter: Spanned<String>,
+    pub headset: Spanned<String>,
+    pub directions: Vec<Direction>,
+}
+
+impl PlanPath {
+    pub fn spec(&self) -> PathSpec {
+        PathSpec {
+            driver: self.driver.get_ref().clone(),
+            port: self.port.get_ref().clone(),
+            adapter: self.adapter.get_ref().clone(),
+            headset: self.headset.get_ref().clone(),
+        }
+    }
+}
+
+/// A capture made on every path that supports its direction.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanCapture {
+    pub direction: Direction,
+    pub stimulus: Spanned<String>,
+    #[serde(default)]
+    pub drive: Option<Drive>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    #[serde(rename = "path")]
+    pub paths: Vec<PlanPath>,
+    #[serde(rename = "capture")]
+    pub captures: Vec<PlanCapture>,
+    /// Record captures run while the same path's playback captures play (separate mouth and
+    /// ear channels): the bench time of a path is the longer of the two, not their sum.
+    #[serde(default)]
+    pub overlap: bool,
+}
+
+/// A parsed and checked rig file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RigFile {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default = "default_rate")]
+    pub rate_hz: u32,
+    #[serde(default = "default_format")]
+    pub format: SampleFormat,
+    /// Recorded past each stimulus's end, seconds.
+    #[serde(default = "default_tail")]
+    pub tail_s: f64,
+    #[serde(default)]
+    pub switch: SwitchSpec,
+    #[serde(rename = "component")]
+    pub components: Vec<RigComponent>,
+    #[serde(rename = "stimulus")]
+    pub stimuli: Vec<StimulusEntry>,
+    pub plan: Plan,
+    #[serde(default)]
+    pub limits: Limits,
+    /// Where it was read from.
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+fn default_rate() -> u32 {
+    48_000
+}
+fn default_format() -> SampleFormat {
+    SampleFormat::S24
+}
+fn default_tail() -> f64 {
+    0.2
+}
+
+/// What is wrong with a rig file.
+#[derive(Debug, thiserror::Error)]
+pub enum RigFileError {
+    #[error("{}: cannot read: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}: {message}", path.display())]
+    Syntax { path: PathBuf, message: String },
+    #[error("{}:{line}: {field}: {message}", path.display())]
+    Invalid { path: PathBuf, line: usize, field: String, message: String },
+}
+
+/// The rig files shipped in `rigs/`, built in so that `jackbench run` works from anywhere.
+pub const BUILT_IN: [(&str, &str); 3] = [
+    ("rigs/qa-bench.toml", include_str!("../../rigs/qa-bench.toml")),
+    ("rigs/repair-laptop.toml", include_str!("../../rigs/repair-laptop.toml")),
+    ("rigs/qa-splitter.toml", include_str!("../../rigs/qa-splitter.toml")),
+];
+
+impl RigFile {
+    /// Reads and checks a rig file. A path that does not exist but names a built-in rig
+    /// (`qa-bench`, `rigs/qa-bench.toml`) loads the built-in copy.
+    pub fn load(path: &Path) -> Result<RigFile, RigFileError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => RigFile::parse(&text, path),
+            Err(source) => {
+                let want = path.to_string_lossy();
+                let built_in = BUILT_IN.iter().find(|(name, _)| {
+                    *name == want || name.trim_start_matches("rigs/").trim_end_matches(".toml") == want
+                });
+                match built_in {
+                    Some((name, text)) => RigFile::parse(text, Path::new(name)),
+                    None => Err(RigFileError::Read { path: path.to_path_buf(), source }),
+                }
+            }
+        }
+    }
+
+    /// Parses rig-file text; `path` is used in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<RigFile, RigFileError> {
+        let mut rig: RigFile = toml::from_str(text)
+            .map_err(|e| RigFileError::Syntax { path: path.to_path_buf(), message: e.to_string() })?;
+        rig.source = path.to_path_buf();
+        rig.check(text)?;
+        Ok(rig)
+    }
+
+    fn check(&self, text: &str) -> Result<(), RigFileError> {
+        let line_of = |span: std::ops::Range<usize>| text.get(..span.start).map_or(1, |t| t.matches('\n').count() + 1);
+        let invalid = |line: usize, field: String, message: String| RigFileError::Invalid {
+            path: self.source.clone(),
+            line,
+            field,
+            message,
+        };
+        let top = |key: &str| text.lines().position(|l| l.trim_start().starts_with(key)).map_or(1, |i| i + 1);
+        if !(crate::capture::wav::MIN_RATE_HZ..=crate::capture::wav::MAX_RATE_HZ).contains(&self.rate_hz) {
+            return Err(invalid(
+                top("rate_hz"),
+                "rate_hz".into(),
+                format!("{} Hz is outside 8000..=192000", self.rate_hz),
+            ));
+        }
+        if !(self.tail_s >= 0.2 && self.tail_s <= 10.0) {
+            return Err(invalid(
+                top("tail_s"),
+                "tail_s".into(),
+                "must be from 0.2 to 10 seconds (the contract asks ≥ 0.2 s)".into(),
+            ));
+        }
+        let mut kinds: HashMap<&str, ComponentKind> = HashMap::new();
+        for (i, c) in self.components.iter().enumerate() {
+            let id = c.id.get_ref();
+            let line = line_of(c.id.span());
+            if id.is_empty() || !id.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-')) {
+                return Err(invalid(line, format!("component[{i}].id"), format!("\"{id}\" must be [A-Za-z0-9_.-]+")));
+            }
+            if kinds.insert(id, c.kind).is_some() {
+                return Err(invalid(line, format!("component[{i}].id"), format!("\"{id}\" is defined twice")));
+            }
+        }
+        let mut stimuli = HashMap::new();
+        for (i, s) in self.stimuli.iter().enumerate() {
+            let line = text.match_indices(&format!("\"{}\"", s.id)).next().map_or(1, |(at, _)| line_of(at..at));
+            if stimuli.insert(s.id.as_str(), &s.signal).is_some() {
+                return Err(invalid(line, format!("stimulus[{i}].id"), format!("\"{}\" is defined twice", s.id)));
+            }
+            s.signal.validate(self.rate_hz).map_err(|e| invalid(line, format!("stimulus[{i}]"), e.to_string()))?;
+        }
+        if self.plan.paths.is_empty() {
+            return Err(invalid(top("[[plan"), "plan.path".into(), "the plan has no paths".into()));
+        }
+        for (i, p) in self.plan.paths.iter().enumerate() {
+            let loopback = p.directions.contains(&Direction::Loopback);
+            if loopback && p.directions.len() > 1 {
+                return Err(invalid(
+                    line_of(p.headset.span()),
+                    format!("plan.path[{i}].directions"),
+                    "a loopback path (a loopback plug in the headset slot) has only the loopback direction".into(),
+                ));
+            }
+            if p.directions.is_empty() {
+                return Err(invalid(line_of(p.driver.span()), format!("plan.path[{i}].directions"), "is empty".into()));
+            }
+            let slots = [
+                ("driver", &p.driver, ComponentKind::Driver),
+                ("port", &p.port, ComponentKind::Port),
+                ("adapter", &p.adapter, ComponentKind::Adapter),
+                ("headset", &p.headset, if loopback { ComponentKind::Loopback } else { ComponentKind::Headset }),
+            ];
+            for (slot, id, want) in slots {
+                let field = format!("plan.path[{i}].{slot}");
+                match kinds.get(id.get_ref().as_str()) {
+                    None => {
+                        return Err(invalid(
+                            line_of(id.span()),
+                            field,
+                            format!("\"{}\" is not a [[component]] id", id.get_ref()),
+                        ))
+                    }
+                    Some(k) if *k != want => {
+                        return Err(invalid(
+                            line_of(id.span()),
+                            field,
+                            format!("\"{}\" is a {k}, not a {want}", id.get_ref()),
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        for (i, c) in self.plan.captures.iter().enumerate() {
+            let line = line_of(c.stimulus.span());
+            if !stimuli.contains_key(c.stimulus.get_ref().as_str()) {
+                return Err(invalid(
+                    line,
+                    format!("plan.capture[{i}].stimulus"),
+                    format!("\"{}\" is not a [[stimulus]] id", c.stimulus.get_ref()),
+                ));
+            }
+            match (c.direction, c.drive) {
+                (Direction::Record, Some(_)) => {
+                    return Err(invalid(
+                        line,
+                        format!("plan.capture[{i}].drive"),
+                        "a record capture has no drive".into(),
+                    ))
+                }
+                (Direction::Playback | Direction::Loopback, None) => {
+                    return Err(invalid(line, format!("plan.capture[{i}].drive"), "needs left, right or both".into()))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The components as a capture set's manifest lists them.
+    pub fn manifest_components(&self) -> Vec<Component> {
+        self.components
+            .iter()
+            .map(|c| Component {
+                id: c.id.get_ref().clone(),
+                kind: c.kind,
+                label: c.label.clone(),
+                reference: c.reference,
+                serial: c.serial.clone(),
+            })
+            .collect()
+    }
+
+    pub fn component(&self, id: &str) -> Option<&RigComponent> {
+        self.components.iter().find(|c| c.id.get_ref() == id)
+    }
+
+    /// The captures of the plan in the order they are made: path by path, each path's captures
+    /// of the directions it supports.
+    pub fn schedule(&self) -> Vec<(PathSpec, &PlanCapture)> {
+        let mut out = Vec::new();
+        for p in &self.plan.paths {
+            for c in self.plan.captures.iter().filter(|c| p.directions.contains(&c.direction)) {
+                out.push((p.spec(), c));
+            }
+        }
+        out
+    }
+
+    /// The plan's audio time per unit, seconds: each capture's stimulus plus its tail, with
+    /// record captures under the same path's playback captures when the plan overlaps them.
+    pub fn audio_time_s(&self) -> f64 {
+        let secs = |c: &PlanCapture| {
+            self.stimuli.iter().find(|s| &s.id == c.stimulus.get_ref()).map_or(0.0, |s| s.signal.seconds())
+                + self.tail_s
+        };
+        self.plan
+            .paths
+            .iter()
+            .map(|p| {
+                let of = |d: Direction| -> f64 {
+                    if !p.directions.contains(&d) {
+                        return 0.0;
+                    }
+                    self.plan.captures.iter().filter(|c| c.direction == d).map(secs).sum()
+                };
+                let (play, rec, loop_) = (of(Direction::Playback), of(Direction::Record), of(Direction::Loopback));
+                if self.plan.overlap {
+                    play.max(rec) + loop_
+                } else {
+                    play + rec + loop_
+                }
+            })
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_rigs_parse_and_their_plans_fit_in_ten_seconds() {
+        for (name, text) in BUILT_IN {
+            let rig = RigFile::parse(text, Path::new(name)).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!rig.schedule().is_empty(), "{name}");
+            assert!(rig.audio_time_s() < 10.0, "{name}: {} s of audio per unit", rig.audio_time_s());
+        }
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let (name, text) = BUILT_IN[0];
+        let cases = [
+            (text.replacen("port = \"rear-jack\"", "port = \"side-jack\"", 1), "plan.path["),
+            (text.replacen("stimulus = \"tone-1k\"", "stimulus = \"tone-2k\"", 1), "plan.capture["),
+            (text.replacen("rate_hz = 48000", "rate_hz = 4000", 1), "rate_hz"),
+        ];
+        for (bad, field) in cases {
+            match RigFile::parse(&bad, Path::new(name)) {
+                Err(e @ RigFileError::Invalid { .. }) => {
+                    let msg = e.to_string();
+                    assert!(msg.starts_with("rigs/qa-bench.toml:") && msg.contains(field), "{msg}");
+                    let RigFileError::Invalid { line, .. } = e else { unreachable!() };
+                    assert!(line > 1, "{msg}");
+                }
+                other => panic!("{field}: expected an error, got {other:?}"),
+            }
+        }
+        let e =
+            RigFile::parse(&text.replacen("kind = \"driver\"", "kind = \"codec\"", 1), Path::new(name)).unwrap_err();
+        assert!(e.to_string().contains("line"), "{e}");
+        let e = RigFile::parse(&text.replacen("name = ", "nmae = ", 1), Path::new(name)).unwrap_err();
+        assert!(e.to_string().contains("nmae"), "{e}");
+    }
+}

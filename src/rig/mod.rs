@@ -1,0 +1,62 @@
+//! What a bench is: rig files, the two traits every back-end implements, and the back-ends.
+//!
+//! - [`AudioEndpoint`]: plays a stimulus on a path and records what comes back.
+//! - [`SwitchMatrix`]: makes the connections of a path (relays, or an operator's hands).
+//!
+//! Everything above these traits (the runner, capture sets, diagnosis, reports) is the same for
+//! the virtual bench and for real hardware.
+
+pub mod file;
+pub mod virtual_bench;
+
+pub use file::{PlanCapture, PlanPath, RigFile};
+pub use virtual_bench::VirtualBench;
+
+use crate::capture::{Audio, Direction, Drive, PathSpec, SampleFormat};
+use crate::stimulus::Stimulus;
+
+/// One capture to make on the connected path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaptureRequest {
+    pub direction: Direction,
+    pub stimulus: Stimulus,
+    /// Playback and loopback: which output channels play.
+    pub drive: Option<Drive>,
+    pub rate_hz: u32,
+    pub format: SampleFormat,
+    /// Recorded after the stimulus ends, seconds (the contract asks for at least 0.2 s).
+    pub tail_s: f64,
+}
+
+/// Why a rig could not do what was asked; each names the device, port or component.
+#[derive(Debug, thiserror::Error)]
+pub enum RigError {
+    #[error("{device}: {message}")]
+    Device { device: String, message: String },
+    #[error("switching to {path}: {message}")]
+    Switch { path: String, message: String },
+    #[error("the run was interrupted")]
+    Interrupted,
+}
+
+/// Plays and records. A real one drives a sound card; the virtual one computes the physics.
+pub trait AudioEndpoint {
+    /// Makes one capture on the path last connected: plays the stimulus (on the driver for
+    /// playback and loopback, on the mouth simulator for record) and returns the recording,
+    /// which starts an unknown delay before the stimulus and runs `tail_s` past its end.
+    fn capture(&mut self, request: &CaptureRequest) -> Result<Audio, RigError>;
+}
+
+/// Connects a path's components: driver's device, port, adapter, headset or loopback plug.
+pub trait SwitchMatrix {
+    fn connect(&mut self, path: &PathSpec) -> Result<(), RigError>;
+    /// Opens every connection (safe state).
+    fn disconnect_all(&mut self) -> Result<(), RigError>;
+}
+
+/// A bench's two halves, lent one at a time: real rigs pair a sound card with a relay board or
+/// an operator; the virtual bench is both.
+pub trait Station {
+    fn endpoint(&mut self) -> &mut dyn AudioEndpoint;
+    fn switch(&mut self) -> &mut dyn SwitchMatrix;
+}

@@ -1,0 +1,551 @@
+//! The virtual bench: a physical model of a rig's components behind the same traits as real
+//! hardware, with faults that can be injected at a severity. Seeded and reproducible.
+//!
+//! # The model
+//! Each capture is computed along its direction's chain, in full-scale units:
+//! - **playback**: the driver's digital signal (drive, digital gain, channel map, dropouts,
+//!   clock) → the port's output stage (gain, noise, hum pickup, distortion, response) → ground
+//!   crosstalk between the channels → the adapter (TRRS/TRS routing: swap, polarity, CTIA/OMTP
+//!   pinout, contact loss) → the headset's speakers (sensitivity per ear, response, distortion)
+//!   → the ear couplers (calibrated gain and their own noise). Two channels: left, right ear.
+//! - **record**: the mouth simulator → the headset microphone (sensitivity, response) → the
+//!   adapter's mic line → the port's mic input (bias, preamp noise, hum) → the driver (digital
+//!   gain, mute or privacy block, dropouts, clock). One channel.
+//! - **loopback**: the driver's left output → port → adapter → the plug's −20 dB divider into
+//!   the mic contact → adapter → port mic input → driver. One channel.
+//!
+//! Every part has natural spread (gain ±0.5 dB, ears ±0.3 dB, noise ±1.5 dB, crosstalk
+//! −52 ±3 dB) drawn from the seed and its id, and every capture starts after an unknown delay
+//! of 30–300 ms. Faults follow spec §3; [`fault_amount`] gives each symptom's size from mild
+//! (just past the fault's definition) to severe.
+
+use super::{AudioEndpoint, CaptureRequest, RigError, Station, SwitchMatrix};
+use crate::capture::{Audio, ComponentKind, Direction, Drive, PathSpec};
+use crate::diagnosis::{FaultCode, Symptom};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+use std::collections::HashMap;
+use std::f64::consts::PI;
+
+/// Calibration of the nominal bench, dB from the stimulus's level to the capture's.
+pub const PLAYBACK_GAIN_DB: f64 = 7.0;
+pub const RECORD_GAIN_DB: f64 = -13.0;
+/// The loopback plug's divider, dB.
+pub const PLUG_DB: f64 = -20.0;
+/// Noise of the ear couplers and of a mic input at nominal gain, dBFS rms (full band).
+pub const EAR_NOISE_DBFS: f64 = -84.0;
+pub const MIC_NOISE_DBFS: f64 = -82.0;
+
+/// A fault to inject: `COMPONENT:SYMPTOM[:SEVERITY]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InjectedFault {
+    pub component: String,
+    pub symptom: Symptom,
+    /// 0 = mild (just past the fault's definition) … 1 = severe.
+    pub severity: f64,
+}
+
+impl InjectedFault {
+    /// Parses `COMPONENT:SYMPTOM[:SEVERITY]`, SEVERITY being mild, moderate, severe or 0..=1.
+    pub fn parse(text: &str) -> Result<InjectedFault, String> {
+        let mut parts = text.split(':');
+        let (Some(component), Some(symptom)) = (parts.next(), parts.next()) else {
+            return Err(format!("\"{text}\": expected COMPONENT:SYMPTOM[:SEVERITY]"));
+        };
+        let symptom = Symptom::from_name(symptom).ok_or_else(|| {
+            let names: Vec<&str> = Symptom::ALL.iter().map(|s| s.name()).collect();
+            format!("\"{symptom}\" is not a symptom (one of {})", names.join(", "))
+        })?;
+        let severity = match parts.next() {
+            None | Some("moderate") => 0.5,
+            Some("mild") => 0.0,
+            Some("severe") => 1.0,
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|s| (0.0..=1.0).contains(s))
+                .ok_or_else(|| format!("severity \"{v}\": mild, moderate, severe or a number from 0 to 1"))?,
+        };
+        if parts.next().is_some() {
+            return Err(format!("\"{text}\": expected COMPONENT:SYMPTOM[:SEVERITY]"));
+        }
+        Ok(InjectedFault { component: component.to_string(), symptom, severity })
+    }
+}
+
+/// The size of a symptom at a severity (0 mild … 1 severe), in the unit its model uses.
+pub fn fault_amount(symptom: Symptom, severity: f64) -> f64 {
+    let lerp = |a: f64, b: f64| a + (b - a) * severity.clamp(0.0, 1.0);
+    match symptom {
+        // dB of level lost.
+        Symptom::LowLevel | Symptom::LowGain => lerp(9.0, 30.0),
+        // dB between the ears.
+        Symptom::Imbalance => lerp(4.5, 15.0),
+        // THD, %.
+        Symptom::Distortion => lerp(2.5, 20.0),
+        // Hum at the capture, dBFS rms.
+        Symptom::Hum => lerp(-66.0, -36.0),
+        // Rise of the noise floor, dB.
+        Symptom::Noise => lerp(22.0, 40.0),
+        // Corner of the response fault, Hz: a headset's capsule low-passes, a port's output
+        // coupling high-passes.
+        Symptom::Response => lerp(5_000.0, 1_500.0),
+        // Events per second.
+        Symptom::Intermittent => lerp(3.0, 12.0),
+        Symptom::Dropouts => lerp(2.0, 8.0),
+        // Clock ratio (device rate over stream rate): 0.7 % off up to 44.1 kHz played as 48 kHz.
+        Symptom::RateMismatch => lerp(0.993, 44_100.0 / 48_000.0),
+        // What is left of a dead signal, dB.
+        Symptom::OutputDead | Symptom::ChannelDead | Symptom::InputDead => lerp(-70.0, -120.0),
+        _ => 1.0,
+    }
+}
+
+/// One component's natural spread and faults.
+#[derive(Debug, Clone)]
+struct Part {
+    kind: ComponentKind,
+    gain_db: f64,
+    ear_db: [f64; 2],
+    noise_db: f64,
+    crosstalk_db: f64,
+    /// Which ear a one-sided fault hits (0 left, 1 right).
+    side: usize,
+    mains_hz: f64,
+    faults: Vec<(Symptom, f64)>,
+}
+
+impl Part {
+    fn new(kind: ComponentKind, seed: u64, id: &str) -> Part {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ fnv(id));
+        let mut spread = |sd: f64, max: f64| -> f64 {
+            let n = Normal::new(0.0, sd).map_or(0.0, |n| n.sample(&mut rng));
+            n.clamp(-max, max)
+        };
+        let (gain_db, e0, e1, noise_db, xt) =
+            (spread(0.3, 0.5), spread(0.2, 0.3), spread(0.2, 0.3), spread(0.8, 1.5), spread(1.5, 3.0));
+        let side = usize::from(rng.random_bool(0.5));
+        let mains_hz = if rng.random_bool(0.5) { 50.0 } else { 60.0 };
+        Part { kind, gain_db, ear_db: [e0, e1], noise_db, crosstalk_db: -52.0 + xt, side, mains_hz, faults: Vec::new() }
+    }
+
+    fn fault(&self, s: Symptom) -> Option<f64> {
+        self.faults.iter().find(|(f, _)| *f == s).map(|(_, sev)| fault_amount(s, *sev))
+    }
+
+    fn has(&self, s: Symptom) -> bool {
+        self.faults.iter().any(|(f, _)| *f == s)
+    }
+}
+
+/// A stable hash of a component id, so a part's spread does not depend on the others.
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// The virtual bench.
+pub struct VirtualBench {
+    parts: HashMap<String, Part>,
+    connected: Option<PathSpec>,
+    seed: u64,
+    captures_made: u64,
+}
+
+impl VirtualBench {
+    /// A bench of `components` (id, kind), spread drawn from `seed`.
+    pub fn new<'a>(components: impl IntoIterator<Item = (&'a str, ComponentKind)>, seed: u64) -> VirtualBench {
+        let parts = components.into_iter().map(|(id, kind)| (id.to_string(), Part::new(kind, seed, id))).collect();
+        VirtualBench { parts, connected: None, seed, captures_made: 0 }
+    }
+
+    /// Injects a fault; the symptom must be one spec §3 allows on the component's kind.
+    pub fn inject(&mut self, fault: &InjectedFault) -> Result<(), String> {
+        let known: Vec<String> = {
+            let mut k: Vec<String> = self.parts.keys().cloned().collect();
+            k.sort();
+            k
+        };
+        let part = self.parts.get_mut(&fault.component).ok_or_else(|| {
+            format!("\"{}\" is not a component of this rig (it has {})", fault.component, known.join(", "))
+        })?;
+        if FaultCode::new(part.kind, fault.symptom).is_none() {
+            let kinds: Vec<&str> = fault.symptom.kinds().iter().map(|k| k.name()).collect();
+            return Err(format!(
+                "{} is a {}, and {} lives on a {} only",
+                fault.component,
+                part.kind,
+                fault.symptom,
+                kinds.join(" or ")
+            ));
+        }
+        part.faults.retain(|(s, _)| *s != fault.symptom);
+        part.faults.push((fault.symptom, fault.severity));
+        Ok(())
+    }
+
+    fn part(&self, id: &str) -> Result<&Part, RigError> {
+        self.parts
+            .get(id)
+            .ok_or_else(|| RigError::Device { device: id.to_string(), message: "not on this bench".into() })
+    }
+}
+
+impl Station for VirtualBench {
+    fn endpoint(&mut self) -> &mut dyn AudioEndpoint {
+        self
+    }
+    fn switch(&mut self) -> &mut dyn SwitchMatrix {
+        self
+    }
+}
+
+impl SwitchMatrix for VirtualBench {
+    fn connect(&mut self, path: &PathSpec) -> Result<(), RigError> {
+        for id in path.ids() {
+            self.part(id)?;
+        }
+        self.connected = Some(path.clone());
+        Ok(())
+    }
+
+    fn disconnect_all(&mut self) -> Result<(), RigError> {
+        self.connected = None;
+        Ok(())
+    }
+}
+
+impl AudioEndpoint for VirtualBench {
+    fn capture(&mut self, req: &CaptureRequest) -> Result<Audio, RigError> {
+        let path = self
+            .connected
+            .clone()
+            .ok_or_else(|| RigError::Switch { path: "nothing".into(), message: "no path is connected".into() })?;
+        self.captures_made += 1;
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ self.captures_made);
+        let parts =
+            [self.part(&path.driver)?, self.part(&path.port)?, self.part(&path.adapter)?, self.part(&path.headset)?];
+        let channels = simulate(req, parts, &mut rng);
+        Ok(Audio::from_f64(req.rate_hz, req.format, &channels))
+    }
+}
+
+fn db(x: f64) -> f64 {
+    10f64.powf(x / 20.0)
+}
+
+/// A second-order section (RBJ cookbook), low- or high-pass at `fc` with Q = 1/√2.
+fn biquad(x: &mut [f64], rate: f64, fc: f64, high_pass: bool) {
+    let w = 2.0 * PI * (fc / rate).min(0.49);
+    let alpha = w.sin() / (2.0 * std::f64::consts::FRAC_1_SQRT_2);
+    let c = w.cos();
+    let (b0, b1, b2) = if high_pass {
+        ((1.0 + c) / 2.0, -(1.0 + c), (1.0 + c) / 2.0)
+    } else {
+        ((1.0 - c) / 2.0, 1.0 - c, (1.0 - c) / 2.0)
+    };
+    let (a0, a1, a2) = (1.0 + alpha, -2.0 * c, 1.0 - alpha);
+    let (b0, b1, b2, a1, a2) = (b0 / a0, b1 / a0, b2 / a0, a1 / a0, a2 / a0);
+    let (mut x1, mut x2, mut y1, mut y2) = (0.0, 0.0, 0.0, 0.0);
+    for v in x.iter_mut() {
+        let y = b0 * *v + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
+        (x2, x1, y2, y1) = (x1, *v, y1, y);
+        *v = y;
+    }
+}
+
+/// A speaker's or amplifier's odd-order distortion: `y = x + c₃·x³`, `c₃` set so that a sine
+/// of the nominal peak `a` comes out with the given THD (third harmonic `c₃a³/4` over `a`).
+fn distort(x: &mut [f64], thd_percent: f64, a: f64) {
+    if a <= 0.0 {
+        return;
+    }
+    let c3 = 4.0 * thd_percent / 100.0 / (a * a);
+    x.iter_mut().for_each(|v| *v += c3 * *v * *v * *v);
+}
+
+/// Mains hum of total rms `rms` (fundamental and two harmonics).
+fn add_hum(x: &mut [f64], rate: f64, mains: f64, rms: f64) {
+    let rel = [1.0, 0.5, 0.3];
+    let norm = rel.iter().map(|r| r * r).sum::<f64>().sqrt();
+    for (i, v) in x.iter_mut().enumerate() {
+        let t = i as f64 / rate;
+        *v += rel
+            .iter()
+            .enumerate()
+            .map(|(k, r)| (rms * 2f64.sqrt() * r / norm) * (2.0 * PI * mains * (k + 1) as f64 * t + k as f64).sin())
+            .sum::<f64>();
+    }
+}
+
+fn add_noise(x: &mut [f64], rms: f64, rng: &mut ChaCha8Rng) {
+    if let Ok(n) = Normal::new(0.0, rms) {
+        x.iter_mut().for_each(|v| *v += n.sample(rng));
+    }
+}
+
+/// Random gaps (1–50 ms, log-uniform) with a click at each edge: a worn contact. Returns the
+/// gaps' (start, length) in samples.
+fn worn_contact(x: &mut [f64], rate: f64, per_second: f64, rng: &mut ChaCha8Rng) {
+    let secs = x.len() as f64 / rate;
+    let count = poisson(per_second * secs, rng).max(1);
+    for _ in 0..count {
+        let len = (rate * 0.001 * 50f64.powf(rng.random::<f64>())) as usize;
+        let start = rng.random_range(0..x.len().saturating_sub(len).max(1));
+        let click = x[start..].iter().take(64).fold(0f64, |m, v| m.max(v.abs()));
+        let end = (start + len).min(x.len());
+        x[start..end].iter_mut().for_each(|v| *v = 0.0);
+        if let Some(v) = x.get_mut(start) {
+            *v += 0.5 * click;
+        }
+    }
+}
+
+fn poisson(mean: f64, rng: &mut ChaCha8Rng) -> usize {
+    // Knuth's method; means here are small.
+    let l = (-mean).exp();
+    let (mut k, mut p) = (0, 1.0);
+    loop {
+        p *= rng.random::<f64>();
+        if p <= l {
+            return k;
+        }
+        k += 1;
+    }
+}
+
+/// Buffer-sized blocks zero-filled at the same instants on every channel: a driver's dropouts.
+fn drop_blocks(channels: &mut [Vec<f64>], rate: f64, per_second: f64, rng: &mut ChaCha8Rng) {
+    let n = channels.first().map_or(0, Vec::len);
+    let block = ((256.0 * rate / 48_000.0) as usize).max(16);
+    let count = poisson(per_second * n as f64 / rate, rng).max(1);
+    for _ in 0..count {
+        let len = block * rng.random_range(1..=3);
+        let start = rng.random_range(0..n.saturating_sub(len).max(1));
+        for c in channels.iter_mut() {
+            for v in c[start..(start + len).min(n)].iter_mut() {
+                *v = 0.0;
+            }
+        }
+    }
+}
+
+/// Computes one capture through the connected parts `[driver, port, adapter, headset/plug]`.
+fn simulate(req: &CaptureRequest, [driver, port, adapter, headset]: [&Part; 4], rng: &mut ChaCha8Rng) -> Vec<Vec<f64>> {
+    let rate = f64::from(req.rate_hz);
+    let clock = driver.fault(Symptom::RateMismatch).unwrap_or(1.0);
+    let lead = rng.random_range(0.03..0.3);
+    let secs = req.stimulus.seconds() / clock;
+    let n = ((lead + secs + req.tail_s) * rate).ceil() as usize;
+    // The stimulus as the driver's clock plays it (or records it): frequencies scale by `clock`.
+    let s: Vec<f64> = (0..n).map(|i| req.stimulus.value_at((i as f64 / rate - lead) * clock)).collect();
+    let a = req.stimulus.amplitude();
+    let parts = [port, adapter, headset];
+    let analog = |p: &Part| p.gain_db - p.fault(Symptom::LowLevel).unwrap_or(0.0);
+    match req.direction {
+        Direction::Playback => {
+            let (l_on, r_on) = match req.drive {
+                Some(Drive::Left) => (1.0, 0.0),
+                Some(Drive::Right) => (0.0, 1.0),
+                _ => (1.0, 1.0),
+            };
+            let g = db(driver.gain_db - driver.fault(Symptom::LowGain).unwrap_or(0.0));
+            let mut ch =
+                vec![s.iter().map(|v| v * l_on * g).collect::<Vec<f64>>(), s.iter().map(|v| v * r_on * g).collect()];
+            if driver.has(Symptom::ChannelSwap) {
+                ch.swap(0, 1);
+            }
+            if let Some(rate_per_s) = driver.fault(Symptom::Dropouts) {
+                drop_blocks(&mut ch, rate, rate_per_s, rng);
+            }
+            // Port output stage, then the shared-ground crosstalk, adapter and headset.
+            output_stage(&mut ch, port, rate, a, rng);
+            let xt = db(port.crosstalk_db);
+            let (l, r) = (ch[0].clone(), ch[1].clone());
+            for i in 0..n {
+                ch[0][i] += xt * r[i];
+                ch[1][i] += xt * l[i];
+            }
+            for p in [adapter, headset] {
+                routing(&mut ch, p);
+                output_stage(&mut ch, p, rate, a, rng);
+            }
+            // Ear couplers.
+            for (e, c) in ch.iter_mut().enumerate() {
+                let gain = db(PLAYBACK_GAIN_DB + headset.ear_db[e] + parts.iter().map(|p| analog(p)).sum::<f64>());
+                c.iter_mut().for_each(|v| *v *= gain);
+                add_noise(c, db(EAR_NOISE_DBFS) / 2f64.sqrt(), rng);
+                if let Some(rise) = port.fault(Symptom::Noise) {
+                    add_noise(c, db(EAR_NOISE_DBFS + rise) / 2f64.sqrt(), rng);
+                }
+                if let Some(h) = port.fault(Symptom::Hum) {
+                    add_hum(c, rate, port.mains_hz, db(h));
+                }
+            }
+            ch
+        }
+        Direction::Record | Direction::Loopback => {
+            let mut x: Vec<f64> = if req.direction == Direction::Record {
+                // Mouth simulator into the headset microphone, its adapter line, the port's input.
+                let mut x = s.clone();
+                for p in [headset, adapter, port] {
+                    input_stage(&mut x, p, rate, a, rng);
+                }
+                let g = db(RECORD_GAIN_DB + parts.iter().map(|p| analog(p)).sum::<f64>() + headset.ear_db[0]);
+                x.iter_mut().for_each(|v| *v *= g);
+                x
+            } else {
+                // The driver's left output through port and adapter, the plug, and back in.
+                let play_left = matches!(req.drive, Some(Drive::Left) | Some(Drive::Both));
+                let play_right = matches!(req.drive, Some(Drive::Right) | Some(Drive::Both));
+                let tip_carries = if driver.has(Symptom::ChannelSwap) { play_right } else { play_left };
+                let g_out = db(driver.gain_db - driver.fault(Symptom::LowGain).unwrap_or(0.0));
+                let mut ch = vec![
+                    s.iter().map(|v| if tip_carries { v * g_out } else { 0.0 }).collect::<Vec<f64>>(),
+                    vec![0.0; n],
+                ];
+                if let Some(r) = driver.fault(Symptom::Dropouts) {
+                    drop_blocks(&mut ch, rate, r, rng);
+                }
+                output_stage(&mut ch, port, rate, a, rng);
+                routing(&mut ch, adapter);
+                output_stage(&mut ch, adapter, rate, a, rng);
+                let mut x = std::mem::take(&mut ch[0]);
+                if adapter.has(Symptom::PinoutMismatch) {
+                    x.iter_mut().for_each(|v| *v = 0.0);
+                }
+                for p in [adapter, port] {
+                    input_stage(&mut x, p, rate, a, rng);
+                }
+                let g = db(PLUG_DB + 7.0 + 2.0 * (analog(port) + analog(adapter)));
+                x.iter_mut().for_each(|v| *v *= g);
+                x
+            };
+            // The port's mic input: preamp noise and hum pickup, before the driver's gain.
+            add_noise(&mut x, db(MIC_NOISE_DBFS + port.noise_db) / 2f64.sqrt(), rng);
+            if let Some(rise) = port.fault(Symptom::Noise) {
+                add_noise(&mut x, db(MIC_NOISE_DBFS + rise) / 2f64.sqrt(), rng);
+            }
+            if let Some(h) = port.fault(Symptom::Hum) {
+                add_hum(&mut x, rate, port.mains_hz, db(h));
+            }
+            // The driver: digital gain, dropouts, mute.
+            let g = db(driver.gain_db - driver.fault(Symptom::LowGain).unwrap_or(0.0));
+            x.iter_mut().for_each(|v| *v *= g);
+            let mut ch = vec![x];
+            if let Some(r) = driver.fault(Symptom::Dropouts) {
+                drop_blocks(&mut ch, rate, r, rng);
+            }
+            if driver.has(Symptom::DigitalSilence) {
+                ch[0].iter_mut().for_each(|v| *v = 0.0);
+            }
+            ch
+        }
+    }
+}
+
+/// How a part routes the two channels: swaps, inversions, CTIA/OMTP mismatch, dead lines.
+fn routing(ch: &mut [Vec<f64>], p: &Part) {
+    if p.has(Symptom::ChannelSwap) {
+        ch.swap(0, 1);
+    }
+    if p.has(Symptom::PinoutMismatch) {
+        // Mic and ground swapped: the speakers' common return floats, so each ear gets half the
+        // difference of the channels, in opposite polarity.
+        let (l, r) = (ch[0].clone(), ch[1].clone());
+        for i in 0..l.len() {
+            ch[0][i] = (l[i] - r[i]) / 2.0;
+            ch[1][i] = (r[i] - l[i]) / 2.0;
+        }
+    }
+    if p.has(Symptom::Polarity) {
+        ch[1].iter_mut().for_each(|v| *v = -*v);
+    }
+}
+
+/// A part's effect on the output channels: dead lines, imbalance, response, distortion, gaps.
+fn output_stage(ch: &mut [Vec<f64>], p: &Part, rate: f64, a: f64, rng: &mut ChaCha8Rng) {
+    if let Some(left) = p.fault(Symptom::OutputDead) {
+        ch.iter_mut().for_each(|c| c.iter_mut().for_each(|v| *v *= db(left)));
+    }
+    if let Some(left) = p.fault(Symptom::ChannelDead) {
+        ch[p.side].iter_mut().for_each(|v| *v *= db(left));
+    }
+    if let Some(d) = p.fault(Symptom::Imbalance) {
+        ch[p.side].iter_mut().for_each(|v| *v *= db(-d));
+    }
+    if let Some(fc) = p.fault(Symptom::Response) {
+        for c in ch.iter_mut() {
+            // A headset loses its top octaves; a port's coupling loses the bass.
+            if p.kind == ComponentKind::Port {
+                biquad(c, rate, fc / 6.0, true);
+            } else {
+                biquad(c, rate, fc, false);
+            }
+        }
+    }
+    if let Some(thd) = p.fault(Symptom::Distortion) {
+        ch.iter_mut().for_each(|c| distort(c, thd, a));
+    }
+    if let Some(per_s) = p.fault(Symptom::Intermittent) {
+        // A worn contact hits one line at a time.
+        let side = rng.random_range(0..ch.len());
+        worn_contact(&mut ch[side], rate, per_s, rng);
+    }
+}
+
+/// A part's effect on the microphone signal.
+fn input_stage(x: &mut [f64], p: &Part, rate: f64, a: f64, rng: &mut ChaCha8Rng) {
+    if let Some(left) = p.fault(Symptom::InputDead) {
+        x.iter_mut().for_each(|v| *v *= db(left));
+    }
+    if p.has(Symptom::PinoutMismatch) {
+        x.iter_mut().for_each(|v| *v *= db(-100.0));
+    }
+    if let Some(fc) = p.fault(Symptom::Response) {
+        if p.kind == ComponentKind::Port {
+            biquad(x, rate, fc / 6.0, true);
+        } else {
+            biquad(x, rate, fc, false);
+        }
+    }
+    if let Some(thd) = p.fault(Symptom::Distortion) {
+        distort(x, thd, a);
+    }
+    if let Some(per_s) = p.fault(Symptom::Intermittent) {
+        worn_contact(x, rate, per_s, rng);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_parse_with_severities_and_are_checked_against_kinds() {
+        let f = InjectedFault::parse("dut:channel_dead:severe").expect("parses");
+        assert_eq!((f.component.as_str(), f.symptom, f.severity), ("dut", Symptom::ChannelDead, 1.0));
+        assert_eq!(InjectedFault::parse("dut:hum").map(|f| f.severity), Ok(0.5));
+        assert_eq!(InjectedFault::parse("dut:hum:0.25").map(|f| f.severity), Ok(0.25));
+        assert!(InjectedFault::parse("dut:humming").is_err());
+        assert!(InjectedFault::parse("dut:hum:2").is_err());
+        assert!(InjectedFault::parse("dut").is_err());
+        let mut bench = VirtualBench::new([("hda", ComponentKind::Driver), ("dut", ComponentKind::Headset)], 1);
+        assert!(bench.inject(&InjectedFault::parse("dut:hum").expect("parses")).is_err(), "hum lives on ports only");
+        assert!(bench.inject(&InjectedFault::parse("nobody:noise").expect("parses")).is_err());
+        assert!(bench.inject(&InjectedFault::parse("hda:rate_mismatch").expect("parses")).is_ok());
+    }
+
+    #[test]
+    fn distortion_model_gives_its_thd() {
+        use crate::analysis::{analyze, AnalyzeOptions};
+        let s = crate::stimulus::Stimulus::Sine { freq_hz: 1000.0, level_dbfs: -12.0, seconds: 1.0 };
+        let mut x = s.render(48_000);
+        distort(&mut x, 5.0, s.amplitude());
+        let audio = Audio::from_f64(48_000, crate::capture::SampleFormat::F32, &[x]);
+        let a = analyze(&mut audio.source(), &AnalyzeOptions::default()).expect("analysed");
+        let thd = a.channels[0].thd_percent.expect("thd");
+        // c₃x³ also lifts the fundamental by 3c₃a²/4: THD comes out a few % under the target.
+        assert!((thd - 5.0).abs() < 0.5, "THD {thd} %");
+    }
+}
