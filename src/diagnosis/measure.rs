@@ -214,6 +214,7 @@ pub fn measure_capture(
                     // The noise under the sweep: what the residual of the tone analysis saw
                     // is the sweep itself, so take the quietest stretch around it instead.
                     let noise = quiet_rms(&y, rate);
+                    ear.noise_floor_dbfs = crate::analysis::rms_dbfs(noise);
                     ear.dropouts =
                         crate::analysis::sweep::sweep_gaps(&y, &signal, al.delay_samples, rate, &r.response, noise);
                     ear.zero_filled = count_zero_filled(x, &ear.dropouts, rate);

@@ -109,19 +109,34 @@ struct Obs {
 /// The diagnosis of already measured captures.
 pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Limits) -> Diagnosis {
     let kinds: Kinds = set.manifest.components.iter().map(|c| (c.id.as_str(), (c.kind, c.reference))).collect();
-    let ctx = Context { m: &measured, limits };
     let mut faults: Vec<Fault> = Vec::new();
     let mut suspects: Vec<Suspect> = Vec::new();
     // (capture, symptom) pairs already explained by a fault found earlier.
     let mut explained: BTreeSet<(usize, Symptom)> = BTreeSet::new();
 
     for step in STEPS {
+        // What the earlier steps explained, as this step sees it.
+        let before = explained.clone();
+        let ctx = Context { m: &measured, limits, explained: &before };
         let obs: Vec<Obs> =
             (step.observe)(&ctx).into_iter().filter(|o| !explained.contains(&(o.capture, step.symptom))).collect();
         if !obs.iter().any(|o| o.shown) {
             continue;
         }
-        let sided: Vec<Vec<String>> = obs.iter().map(|o| sided_components(&measured[o.capture])).collect();
+        let sided: Vec<Vec<String>> = obs
+            .iter()
+            .map(|o| {
+                let comps = sided_components(&measured[o.capture]);
+                if step.whole {
+                    // Either side counts for the component as a whole.
+                    let mut ids: Vec<String> = comps.iter().map(|c| format!("{}@out", split_side(c).0)).collect();
+                    ids.dedup();
+                    ids
+                } else {
+                    comps
+                }
+            })
+            .collect();
         let tests: Vec<Testable> = obs
             .iter()
             .zip(&sided)
@@ -271,6 +286,16 @@ type Split = fn(&Context, &Explanation, &[&Obs], &Kinds) -> Vec<(String, Symptom
 struct Context<'a> {
     m: &'a [Measured],
     limits: &'a Limits,
+    /// (capture, symptom) pairs a fault found earlier explains: such captures are no peers
+    /// for that symptom (a path with a known fault does not define what is normal).
+    explained: &'a BTreeSet<(usize, Symptom)>,
+}
+
+impl Context<'_> {
+    /// Whether capture `j` may stand as a normal peer for `symptom`.
+    fn peer(&self, j: usize, symptom: Symptom) -> bool {
+        !self.explained.contains(&(j, symptom))
+    }
 }
 
 /// A step of the diagnosis: one symptom (or a family split by signature), in dominance order.
@@ -279,6 +304,9 @@ struct Step {
     kinds: &'static [ComponentKind],
     /// The sides of a component the symptom can show on.
     sides: &'static [Side],
+    /// The symptom belongs to the component as a whole, not to one side (a worn contact breaks
+    /// the speaker and the microphone lines alike, at random moments).
+    whole: bool,
     tolerance: f64,
     observe: fn(&Context) -> Vec<Obs>,
     /// From the equivalent candidates to `(component, symptom)` pairs (one, or several = suspects).
@@ -294,6 +322,7 @@ const STEPS: &[Step] = &[
         symptom: Symptom::DigitalSilence,
         kinds: &[Driver],
         sides: IN,
+        whole: false,
         tolerance: 0.0,
         observe: observe_digital_silence,
         split: split_as_is::<{ Symptom::DigitalSilence as u8 }>,
@@ -310,6 +339,7 @@ const STEPS: &[Step] = &[
         symptom: Symptom::PinoutMismatch,
         kinds: &[Adapter, Headset],
         sides: OUT,
+        whole: false,
         tolerance: 0.0,
         observe: observe_pinout,
         split: split_as_is::<{ Symptom::PinoutMismatch as u8 }>,
@@ -328,6 +358,7 @@ const STEPS: &[Step] = &[
         symptom: Symptom::OutputDead,
         kinds: &[Port, Adapter, Headset],
         sides: OUT,
+        whole: false,
         tolerance: 0.0,
         observe: observe_output_dead,
         split: split_as_is::<{ Symptom::OutputDead as u8 }>,
@@ -345,6 +376,7 @@ const STEPS: &[Step] = &[
         symptom: Symptom::InputDead,
         kinds: &[Port, Adapter, Headset],
         sides: IN,
+        whole: false,
         tolerance: 0.0,
         observe: observe_input_dead,
         split: split_as_is::<{ Symptom::InputDead as u8 }>,
@@ -354,6 +386,7 @@ const STEPS: &[Step] = &[
         symptom: Symptom::ChannelDead,
         kinds: &[Port, Adapter, Headset],
         sides: OUT,
+        whole: false,
         tolerance: 0.0,
         observe: observe_channel_dead,
         split: split_as_is::<{ Symptom::ChannelDead as u8 }>,
@@ -363,6 +396,7 @@ const STEPS: &[Step] = &[
         symptom: Symptom::ChannelSwap,
         kinds: &[Driver, Adapter, Headset],
         sides: OUT,
+        whole: false,
         tolerance: 0.0,
         observe: observe_channel_swap,
         split: split_as_is::<{ Symptom::ChannelSwap as u8 }>,
@@ -372,6 +406,7 @@ const STEPS: &[Step] = &[
         symptom: Symptom::Polarity,
         kinds: &[Adapter, Headset],
         sides: OUT,
+        whole: false,
         tolerance: 0.0,
         observe: observe_polarity,
         split: split_as_is::<{ Symptom::Polarity as u8 }>,
@@ -381,6 +416,7 @@ const STEPS: &[Step] = &[
         symptom: Symptom::RateMismatch,
         kinds: &[Driver],
         sides: BOTH,
+        whole: false,
         tolerance: 0.0,
         observe: observe_rate,
         split: split_as_is::<{ Symptom::RateMismatch as u8 }>,
@@ -390,6 +426,7 @@ const STEPS: &[Step] = &[
         symptom: Symptom::Intermittent,
         kinds: &[Driver, Port, Adapter, Headset],
         sides: BOTH,
+        whole: true,
         tolerance: 0.6,
         observe: observe_gaps,
         split: split_gaps,
@@ -399,6 +436,7 @@ const STEPS: &[Step] = &[
         symptom: Symptom::LowLevel,
         kinds: &[Driver, Port, Adapter, Headset],
         sides: BOTH,
+        whole: false,
         tolerance: 0.0,
         observe: observe_low_level,
         split: split_level,
@@ -408,6 +446,7 @@ const STEPS: &[Step] = &[
         symptom: Symptom::Imbalance,
         kinds: &[Port, Headset],
         sides: OUT,
+        whole: false,
         tolerance: 0.0,
         observe: observe_imbalance,
         split: split_as_is::<{ Symptom::Imbalance as u8 }>,
@@ -417,6 +456,7 @@ const STEPS: &[Step] = &[
         symptom: Symptom::Distortion,
         kinds: &[Port, Headset],
         sides: BOTH,
+        whole: false,
         tolerance: 0.0,
         observe: observe_distortion,
         split: split_as_is::<{ Symptom::Distortion as u8 }>,
@@ -426,6 +466,7 @@ const STEPS: &[Step] = &[
         symptom: Symptom::Response,
         kinds: &[Port, Headset],
         sides: BOTH,
+        whole: false,
         tolerance: 0.0,
         observe: observe_response,
         split: split_as_is::<{ Symptom::Response as u8 }>,
@@ -435,6 +476,7 @@ const STEPS: &[Step] = &[
         symptom: Symptom::Hum,
         kinds: &[Port],
         sides: BOTH,
+        whole: false,
         tolerance: 0.0,
         observe: observe_hum,
         split: split_as_is::<{ Symptom::Hum as u8 }>,
@@ -444,6 +486,7 @@ const STEPS: &[Step] = &[
         symptom: Symptom::Noise,
         kinds: &[Port],
         sides: BOTH,
+        whole: false,
         tolerance: 0.0,
         observe: observe_noise,
         split: split_as_is::<{ Symptom::Noise as u8 }>,
@@ -551,12 +594,14 @@ fn carries(ctx: &Context, capture: usize, ear: usize) -> bool {
     let m = &ctx.m[capture];
     let Some(x) = m.ears.get(ear) else { return false };
     let Some(gain) = x.gain_db.filter(|_| x.present) else { return false };
-    // Clear of the noise: a tone 20 dB over the broadband floor; a sweep correlating at 0.9 or
-    // more (about 7 dB of signal to noise, and a 50 ms gap in a half-second sweep still does).
-    let clear = match x.correlation {
-        Some(rho) => rho >= 0.9,
-        None => x.level_dbfs.is_some_and(|l| l - x.noise_floor_dbfs >= 20.0),
-    };
+    // A sweep correlates at 0.9 or more (a 50 ms gap in a half-second sweep still does). With a
+    // calibrated gain window, a channel carries what is not far under its floor (noise cannot
+    // fake that); without one, what stands 20 dB clear of its own noise floor does.
+    let clear = x.correlation.is_none_or(|rho| rho >= 0.9)
+        && match ctx.limits.gain_window(m.direction) {
+            Some([lo, _]) => gain >= lo - DEAD_DB,
+            None => x.level_dbfs.is_some_and(|l| l - x.noise_floor_dbfs >= 20.0),
+        };
     if !clear {
         return false;
     }
@@ -797,7 +842,11 @@ fn level_deficit(ctx: &Context, capture: usize) -> Option<f64> {
     let key = class_key(m);
     let window = ctx.limits.gain_window(m.direction);
     // Without a peer on another path, only the limits' absolute window can judge.
-    let has_peer = ctx.m.iter().any(|p| class_key(p) == key && p.path != m.path);
+    let has_peer = ctx
+        .m
+        .iter()
+        .enumerate()
+        .any(|(j, p)| class_key(p) == key && p.path != m.path && ctx.peer(j, Symptom::LowLevel));
     if !has_peer && window.is_none() {
         return None;
     }
@@ -810,8 +859,9 @@ fn level_deficit(ctx: &Context, capture: usize) -> Option<f64> {
         let best = ctx
             .m
             .iter()
-            .filter(|p| class_key(p) == key)
-            .filter_map(|p| p.ears.get(e).and_then(|x| x.gain_db))
+            .enumerate()
+            .filter(|(j, p)| class_key(p) == key && (*j == capture || ctx.peer(*j, Symptom::LowLevel)))
+            .filter_map(|(_, p)| p.ears.get(e).and_then(|x| x.gain_db))
             .fold(f64::NEG_INFINITY, f64::max);
         // The window's floor is what a working path delivers at the least.
         let expected = match window {
@@ -920,7 +970,7 @@ fn observe_response(ctx: &Context) -> Vec<Obs> {
                 .m
                 .iter()
                 .enumerate()
-                .filter(|(j, p)| *j != i && class_key(p) == key)
+                .filter(|(j, p)| *j != i && class_key(p) == key && ctx.peer(*j, Symptom::Response))
                 .filter_map(|(_, p)| p.ears.get(e))
                 .filter(|x| x.present && !x.response.is_empty())
                 .map(shape)
@@ -995,7 +1045,7 @@ fn observe_noise(ctx: &Context) -> Vec<Obs> {
             .m
             .iter()
             .enumerate()
-            .filter(|(j, p)| *j != i && class_key(p) == key)
+            .filter(|(j, p)| *j != i && class_key(p) == key && ctx.peer(*j, Symptom::Noise))
             .filter(|(j, p)| {
                 !p.has_signal() || level_deficit(ctx, *j).is_none_or(|d| d < ctx.limits.level_drop_max_db * DETECT)
             })

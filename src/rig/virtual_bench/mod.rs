@@ -256,14 +256,18 @@ fn biquad(x: &mut [f64], rate: f64, fc: f64, high_pass: bool) {
 
 /// A speaker's or amplifier's odd-order distortion: `y = x + c₃·x³`, `c₃` set so that a sine
 /// of the nominal peak `a` comes out with the given THD `t`: the third harmonic is `u·a` and the
-/// fundamental `(1 + 3u)·a` with `u = c₃a²/4`, so `u = t / (1 − 3t)` (t < 1/3).
+/// fundamental `(1 + 3u)·a` with `u = c₃a²/4`, so `u = t / (1 − 3t)` (t < 1/3); the output is
+/// scaled by `1/(1 + 3u)`.
 fn distort(x: &mut [f64], thd_percent: f64, a: f64) {
     let t = (thd_percent / 100.0).min(0.3);
     if a <= 0.0 {
         return;
     }
-    let c3 = 4.0 * t / (1.0 - 3.0 * t) / (a * a);
-    x.iter_mut().for_each(|v| *v += c3 * *v * *v * *v);
+    let u = t / (1.0 - 3.0 * t);
+    let c3 = 4.0 * u / (a * a);
+    // Scaled back so the fundamental keeps its level: a damaged speaker is no louder.
+    let norm = 1.0 / (1.0 + 3.0 * u);
+    x.iter_mut().for_each(|v| *v = norm * (*v + c3 * *v * *v * *v));
 }
 
 /// Mains hum of total rms `rms` (fundamental and two harmonics).
