@@ -31,8 +31,14 @@ pub struct Explanation {
 }
 
 /// Covers the shown captures. `allowed` says whether a component may carry the symptom;
-/// `tolerance` is the largest share of misses, `misses / (hits + misses)`, still accepted.
-pub fn localise(tests: &[Testable<'_>], allowed: impl Fn(&str) -> bool, tolerance: f64) -> Vec<Explanation> {
+/// `tolerance` is the largest share of misses, `misses / (hits + misses)`, still accepted, and
+/// `min_hits` the fewest shown captures that make a component a candidate.
+pub fn localise(
+    tests: &[Testable<'_>],
+    allowed: impl Fn(&str) -> bool,
+    tolerance: f64,
+    min_hits: usize,
+) -> Vec<Explanation> {
     let mut out = Vec::new();
     let mut uncovered: Vec<bool> = tests.iter().map(|t| t.shown).collect();
     // Per component: (captures through it that are shown, clean).
@@ -59,7 +65,7 @@ pub fn localise(tests: &[Testable<'_>], allowed: impl Fn(&str) -> bool, toleranc
                 continue;
             }
             let total = shown.len() + misses;
-            if (*misses as f64) > tolerance * total as f64 {
+            if shown.len() < min_hits || (*misses as f64) > tolerance * total as f64 {
                 continue;
             }
             let better = match &best {
@@ -101,7 +107,7 @@ mod tests {
             t(&["hda", "rear", "direct", "golden"], false),
             t(&["hda", "rear", "direct", "dut"], true),
         ];
-        let e = localise(&tests, |_| true, 0.0);
+        let e = localise(&tests, |_| true, 0.0, 1);
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].components, vec!["dut"]);
         assert_eq!((e[0].hits, e[0].misses), (2, 0));
@@ -115,9 +121,9 @@ mod tests {
             t(&["usb", "bench-jack", "direct", "cust"], false),
             t(&["usb", "bench-jack", "cust-adapter", "golden"], false),
         ];
-        let e = localise(&tests, |_| true, 0.0);
+        let e = localise(&tests, |_| true, 0.0, 1);
         assert_eq!(e[0].components, vec!["laptop", "laptop-jack"]);
-        let e = localise(&tests, |c| c != "laptop", 0.0);
+        let e = localise(&tests, |c| c != "laptop", 0.0, 1);
         assert_eq!(e[0].components, vec!["laptop-jack"]);
     }
 
@@ -129,7 +135,7 @@ mod tests {
             t(&["hda", "rear", "golden"], false),
             t(&["hda", "rear", "dut"], true),
         ];
-        let e = localise(&tests, |c| c != "hda", 0.0);
+        let e = localise(&tests, |c| c != "hda", 0.0, 1);
         let mut found: Vec<_> = e.iter().map(|x| x.components.clone()).collect();
         found.sort();
         assert_eq!(found, vec![vec!["dut".to_string()], vec!["front".to_string()]]);
@@ -145,8 +151,10 @@ mod tests {
             t(&["hda", "rear", "golden"], false),
             t(&["hda", "front", "golden"], false),
         ];
-        assert!(localise(&tests, |_| true, 0.0).is_empty());
-        let e = localise(&tests, |_| true, 0.5);
+        assert!(localise(&tests, |_| true, 0.0, 1).is_empty());
+        let e = localise(&tests, |_| true, 0.5, 1);
         assert_eq!(e[0].components, vec!["dut"]);
+        // One shown capture is not enough where two are asked for.
+        assert!(localise(&tests[1..], |_| true, 0.5, 2).is_empty());
     }
 }

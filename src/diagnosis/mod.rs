@@ -147,7 +147,8 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
             step.sides.contains(&side)
                 && kinds.get(id).is_some_and(|(k, _)| *k != ComponentKind::Loopback && step.kinds.contains(k))
         };
-        for mut ex in localise(&tests, allowed, step.tolerance) {
+        let min_hits = if step.tolerance > 0.0 { 2 } else { 1 };
+        for mut ex in localise(&tests, allowed, step.tolerance, min_hits) {
             // Back from sides to components.
             let mut ids: Vec<String> = ex.components.iter().map(|c| split_side(c).0.to_string()).collect();
             ids.dedup();
@@ -427,7 +428,9 @@ const STEPS: &[Step] = &[
         kinds: &[Driver, Port, Adapter, Headset],
         sides: BOTH,
         whole: true,
-        tolerance: 0.6,
+        // Gaps are random: a faulty part shows them in some captures only, while healthy parts
+        // practically never do, so two shown captures are enough (one may be a glitch).
+        tolerance: 0.9,
         observe: observe_gaps,
         split: split_gaps,
         explains: &[Symptom::Dropouts, Symptom::Distortion, Symptom::LowLevel, Symptom::Response, Symptom::Imbalance],
@@ -979,13 +982,24 @@ fn observe_response(ctx: &Context) -> Vec<Obs> {
                 continue;
             }
             tested = true;
-            for (k, &(f, v)) in mine.iter().enumerate() {
-                let best = peers
-                    .iter()
-                    .filter_map(|p| p.get(k).filter(|q| (q.0 - f).abs() < 1e-6).map(|q| q.1))
-                    .fold(f64::NEG_INFINITY, f64::max);
-                if best.is_finite() && worst.is_none_or(|(_, w)| best - v > w) {
-                    worst = Some((f, best - v));
+            // The shortfall at each point; a response fault is broad, so what counts is the
+            // smallest shortfall over RESPONSE_SPAN consecutive points (a gap or a click notches
+            // a narrow band only).
+            let short: Vec<(f64, f64)> = mine
+                .iter()
+                .enumerate()
+                .filter_map(|(k, &(f, v))| {
+                    let best = peers
+                        .iter()
+                        .filter_map(|p| p.get(k).filter(|q| (q.0 - f).abs() < 1e-6).map(|q| q.1))
+                        .fold(f64::NEG_INFINITY, f64::max);
+                    best.is_finite().then_some((f, best - v))
+                })
+                .collect();
+            for w in short.windows(RESPONSE_SPAN) {
+                let least = w.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+                if worst.is_none_or(|(_, d)| least > d) {
+                    worst = Some((w[RESPONSE_SPAN / 2].0, least));
                 }
             }
         }
@@ -997,6 +1011,9 @@ fn observe_response(ctx: &Context) -> Vec<Obs> {
     }
     out
 }
+
+/// Consecutive response points (1/6 octave apart) a response fault must span: half an octave.
+const RESPONSE_SPAN: usize = 3;
 
 fn observe_hum(ctx: &Context) -> Vec<Obs> {
     let over = ctx.limits.hum_over_floor_db;
