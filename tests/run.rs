@@ -1,0 +1,159 @@
+//! `jackbench run` and the bench controller: a run writes a valid capture set and its diagnosis;
+//! a run that stops early (Ctrl-C, a device that fails) keeps every capture already made in a
+//! manifest that lists exactly those.
+
+use jackbench::bench::run_plan;
+use jackbench::capture::{Audio, CaptureSet, PathSpec};
+use jackbench::rig::virtual_bench::VirtualBench;
+use jackbench::rig::{AudioEndpoint, CaptureRequest, RigError, RigFile, Station, SwitchMatrix};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+fn qa_bench() -> RigFile {
+    RigFile::load(Path::new("qa-bench")).expect("built-in rig")
+}
+
+fn bench_for(rig: &RigFile) -> VirtualBench {
+    VirtualBench::new(rig.components.iter().map(|c| (c.id.get_ref().as_str(), c.kind)), 3)
+}
+
+/// A virtual bench whose audio device disappears after `ok` captures.
+struct Unplugged {
+    inner: VirtualBench,
+    ok: usize,
+}
+
+impl AudioEndpoint for Unplugged {
+    fn capture(&mut self, request: &CaptureRequest) -> Result<Audio, RigError> {
+        if self.ok == 0 {
+            return Err(RigError::Device { device: "hda".into(), message: "the device was unplugged".into() });
+        }
+        self.ok -= 1;
+        self.inner.capture(request)
+    }
+}
+
+impl SwitchMatrix for Unplugged {
+    fn connect(&mut self, path: &PathSpec) -> Result<(), RigError> {
+        self.inner.connect(path)
+    }
+    fn disconnect_all(&mut self) -> Result<(), RigError> {
+        self.inner.disconnect_all()
+    }
+}
+
+impl Station for Unplugged {
+    fn endpoint(&mut self) -> &mut dyn AudioEndpoint {
+        self
+    }
+    fn switch(&mut self) -> &mut dyn SwitchMatrix {
+        self
+    }
+}
+
+/// The set in `dir` loads, lists exactly the WAV files that exist, and can be diagnosed.
+fn assert_consistent(dir: &Path, made: usize) {
+    let set = CaptureSet::load(dir).expect("the partial set is valid");
+    assert_eq!(set.manifest.captures.len(), made);
+    let on_disk = std::fs::read_dir(dir.join("captures"))
+        .expect("captures")
+        .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "wav")));
+    assert_eq!(on_disk.count(), made, "no stray or missing WAV files");
+    let d = jackbench::diagnosis::diagnose(&set, &Default::default()).expect("diagnosable");
+    assert_eq!(d.captures.len(), made);
+}
+
+#[test]
+fn a_device_that_fails_mid_run_keeps_what_was_made() {
+    let rig = qa_bench();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut station = Unplugged { inner: bench_for(&rig), ok: 9 };
+    let out = run_plan(&rig, &mut station, dir.path(), &AtomicBool::new(false), &mut |_| {}).expect("results kept");
+    assert_eq!((out.captures, out.planned), (9, rig.schedule().len()));
+    let why = out.stopped.expect("stopped early");
+    assert!(why.contains("hda") && why.contains("unplugged"), "{why}");
+    assert_consistent(dir.path(), 9);
+}
+
+#[test]
+fn an_interrupted_run_keeps_what_was_made() {
+    let rig = qa_bench();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stop = AtomicBool::new(false);
+    let mut bench = bench_for(&rig);
+    // Ctrl-C arrives while the 5th capture is being made.
+    let out = run_plan(&rig, &mut bench, dir.path(), &stop, &mut |p| {
+        if p.index == 5 {
+            stop.store(true, Ordering::SeqCst);
+        }
+    })
+    .expect("results kept");
+    assert_eq!(out.captures, 5);
+    assert!(out.stopped.is_some_and(|w| w.contains("interrupted")));
+    assert_consistent(dir.path(), 5);
+}
+
+fn jackbench(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_jackbench")).args(args).output().expect("runs")
+}
+
+#[test]
+fn the_default_run_passes_and_an_injected_fault_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let healthy = dir.path().join("healthy");
+    let o = jackbench(&["run", "--out", healthy.to_str().expect("utf-8")]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("s of audio per unit"), "{err}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("PASS"));
+    assert!(healthy.join("diagnosis.json").is_file() && healthy.join("capture-set.toml").is_file());
+
+    let faulty = dir.path().join("faulty");
+    let o = jackbench(&[
+        "run",
+        "--rig",
+        "repair-laptop",
+        "--fault",
+        "customer-adapter:pinout_mismatch:mild",
+        "--seed",
+        "9",
+        "--out",
+        faulty.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("customer-adapter — adapter.pinout_mismatch") && out.contains("fix:"), "{out}");
+    // The set re-diagnoses offline to the same verdict.
+    let o = jackbench(&["diagnose", faulty.to_str().expect("utf-8"), "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let d: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(d["faults"][0]["code"], "adapter.pinout_mismatch");
+}
+
+#[test]
+fn bad_runs_exit_2_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases: [(&[&str], &str); 4] = [
+        (&["run", "--fault", "dut:hum"], "lives on a port only"),
+        (&["run", "--fault", "nobody:noise"], "not a component"),
+        (&["run", "--fault", "dut:humming"], "not a symptom"),
+        (&["run", "--rig", "no/such/rig.toml"], "no/such/rig.toml"),
+    ];
+    for (args, says) in cases {
+        let mut all = args.to_vec();
+        let out = dir.path().join(format!("run-{}", says.len()));
+        all.extend_from_slice(&["--out", out.to_str().expect("utf-8")]);
+        let o = jackbench(&all);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let rig = dir.path().join("bad.toml");
+    let text = jackbench::rig::file::BUILT_IN[0].1.replacen("adapter = \"direct\"", "adapter = \"duct-tape\"", 1);
+    std::fs::write(&rig, text).expect("write");
+    let o = jackbench(&["run", "--rig", rig.to_str().expect("utf-8")]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err.contains("bad.toml:") && err.contains("plan.path[0].adapter") && err.contains("duct-tape"), "{err}");
+}
