@@ -144,8 +144,7 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
             .collect();
         let allowed = |sided: &str| {
             let (id, side) = split_side(sided);
-            step.sides.contains(&side)
-                && kinds.get(id).is_some_and(|(k, _)| *k != ComponentKind::Loopback && step.kinds.contains(k))
+            step.sides.contains(&side) && kinds.get(id).is_some_and(|(k, _)| step.blames(*k))
         };
         let min_hits = if step.tolerance > 0.0 { 2 } else { 1 };
         for mut ex in localise(&tests, allowed, step.tolerance, min_hits) {
@@ -154,7 +153,10 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
             ids.dedup();
             ex.components = ids;
             let covered: Vec<&Obs> = ex.covers.iter().map(|&i| &obs[i]).collect();
-            let mut resolved = (step.split)(&ctx, &ex, &covered, &kinds);
+            let mut resolved = match step.split {
+                Some(split) => split(&ctx, &ex, &covered, &kinds),
+                None => ex.components.iter().map(|c| (c.clone(), step.symptom)).collect(),
+            };
             // Prefer the parts that are not known-good when the set cannot separate them.
             if resolved.len() > 1 {
                 let non_ref: Vec<(String, Symptom)> =
@@ -299,225 +301,134 @@ impl Context<'_> {
     }
 }
 
-/// A step of the diagnosis: one symptom (or a family split by signature), in dominance order.
+/// A step of the diagnosis: one symptom, or a family of look-alikes that one test observes
+/// and a signature splits, in dominance order.
 struct Step {
+    /// The symptom observed; the first of `family`.
     symptom: Symptom,
-    kinds: &'static [ComponentKind],
+    /// The symptoms the step can conclude (e.g. `low_level` and the driver's `low_gain`); the
+    /// component kinds it may blame are theirs, from spec §3's table.
+    family: &'static [Symptom],
     /// The sides of a component the symptom can show on.
     sides: &'static [Side],
     /// The symptom belongs to the component as a whole, not to one side (a worn contact breaks
     /// the speaker and the microphone lines alike, at random moments).
     whole: bool,
+    /// Largest share of clean captures a candidate may have (random symptoms do not show on
+    /// every capture); above 0, a candidate also needs two shown captures.
     tolerance: f64,
     observe: fn(&Context) -> Vec<Obs>,
-    /// From the equivalent candidates to `(component, symptom)` pairs (one, or several = suspects).
-    split: Split,
+    /// From the equivalent candidates to `(component, symptom)` pairs (one, or several =
+    /// suspects); `None`: every candidate with the step's symptom.
+    split: Option<Split>,
     /// Symptoms that the fault makes meaningless on the same component's captures.
     explains: &'static [Symptom],
 }
 
-use ComponentKind::{Adapter, Driver, Headset, Port};
+impl Step {
+    /// A step for one symptom with no signature split, no tolerance and nothing it explains.
+    const fn of(symptom: &'static [Symptom; 1], sides: &'static [Side], observe: fn(&Context) -> Vec<Obs>) -> Step {
+        Step {
+            symptom: symptom[0],
+            family: symptom,
+            sides,
+            whole: false,
+            tolerance: 0.0,
+            observe,
+            split: None,
+            explains: &[],
+        }
+    }
+
+    /// Whether a component of `kind` may carry what this step concludes.
+    fn blames(&self, kind: ComponentKind) -> bool {
+        kind != ComponentKind::Loopback && self.family.iter().any(|s| s.kinds().contains(&kind))
+    }
+}
+
+use Symptom as S;
 
 const STEPS: &[Step] = &[
     Step {
-        symptom: Symptom::DigitalSilence,
-        kinds: &[Driver],
-        sides: IN,
-        whole: false,
-        tolerance: 0.0,
-        observe: observe_digital_silence,
-        split: split_as_is::<{ Symptom::DigitalSilence as u8 }>,
+        explains: &[S::InputDead, S::LowGain, S::Dropouts, S::Intermittent, S::Noise, S::Hum],
+        ..Step::of(&[S::DigitalSilence], IN, observe_digital_silence)
+    },
+    Step {
         explains: &[
-            Symptom::InputDead,
-            Symptom::LowGain,
-            Symptom::Dropouts,
-            Symptom::Intermittent,
-            Symptom::Noise,
-            Symptom::Hum,
+            S::InputDead,
+            S::OutputDead,
+            S::ChannelDead,
+            S::Polarity,
+            S::ChannelSwap,
+            S::Imbalance,
+            S::LowLevel,
+            S::Response,
         ],
+        ..Step::of(&[S::PinoutMismatch], OUT, observe_pinout)
     },
     Step {
-        symptom: Symptom::PinoutMismatch,
-        kinds: &[Adapter, Headset],
-        sides: OUT,
-        whole: false,
-        tolerance: 0.0,
-        observe: observe_pinout,
-        split: split_as_is::<{ Symptom::PinoutMismatch as u8 }>,
-        explains: &[
-            Symptom::InputDead,
-            Symptom::OutputDead,
-            Symptom::ChannelDead,
-            Symptom::Polarity,
-            Symptom::ChannelSwap,
-            Symptom::Imbalance,
-            Symptom::LowLevel,
-            Symptom::Response,
-        ],
+        explains: &[S::ChannelDead, S::InputDead, S::Polarity, S::ChannelSwap, S::Imbalance, S::LowLevel, S::Response],
+        ..Step::of(&[S::OutputDead], OUT, observe_output_dead)
     },
+    Step { explains: &[S::LowLevel, S::Response, S::LowGain], ..Step::of(&[S::InputDead], IN, observe_input_dead) },
     Step {
-        symptom: Symptom::OutputDead,
-        kinds: &[Port, Adapter, Headset],
-        sides: OUT,
-        whole: false,
-        tolerance: 0.0,
-        observe: observe_output_dead,
-        split: split_as_is::<{ Symptom::OutputDead as u8 }>,
-        explains: &[
-            Symptom::ChannelDead,
-            Symptom::InputDead,
-            Symptom::Polarity,
-            Symptom::ChannelSwap,
-            Symptom::Imbalance,
-            Symptom::LowLevel,
-            Symptom::Response,
-        ],
+        explains: &[S::Imbalance, S::Polarity, S::ChannelSwap, S::LowLevel, S::Response],
+        ..Step::of(&[S::ChannelDead], OUT, observe_channel_dead)
     },
+    Step { explains: &[S::Imbalance, S::LowLevel], ..Step::of(&[S::ChannelSwap], OUT, observe_channel_swap) },
+    Step::of(&[S::Polarity], OUT, observe_polarity),
+    Step::of(&[S::RateMismatch], BOTH, observe_rate),
     Step {
-        symptom: Symptom::InputDead,
-        kinds: &[Port, Adapter, Headset],
-        sides: IN,
-        whole: false,
-        tolerance: 0.0,
-        observe: observe_input_dead,
-        split: split_as_is::<{ Symptom::InputDead as u8 }>,
-        explains: &[Symptom::LowLevel, Symptom::Response, Symptom::LowGain],
-    },
-    Step {
-        symptom: Symptom::ChannelDead,
-        kinds: &[Port, Adapter, Headset],
-        sides: OUT,
-        whole: false,
-        tolerance: 0.0,
-        observe: observe_channel_dead,
-        split: split_as_is::<{ Symptom::ChannelDead as u8 }>,
-        explains: &[Symptom::Imbalance, Symptom::Polarity, Symptom::ChannelSwap, Symptom::LowLevel, Symptom::Response],
-    },
-    Step {
-        symptom: Symptom::ChannelSwap,
-        kinds: &[Driver, Adapter, Headset],
-        sides: OUT,
-        whole: false,
-        tolerance: 0.0,
-        observe: observe_channel_swap,
-        split: split_as_is::<{ Symptom::ChannelSwap as u8 }>,
-        explains: &[Symptom::Imbalance, Symptom::LowLevel],
-    },
-    Step {
-        symptom: Symptom::Polarity,
-        kinds: &[Adapter, Headset],
-        sides: OUT,
-        whole: false,
-        tolerance: 0.0,
-        observe: observe_polarity,
-        split: split_as_is::<{ Symptom::Polarity as u8 }>,
-        explains: &[],
-    },
-    Step {
-        symptom: Symptom::RateMismatch,
-        kinds: &[Driver],
-        sides: BOTH,
-        whole: false,
-        tolerance: 0.0,
-        observe: observe_rate,
-        split: split_as_is::<{ Symptom::RateMismatch as u8 }>,
-        explains: &[],
-    },
-    Step {
-        symptom: Symptom::Intermittent,
-        kinds: &[Driver, Port, Adapter, Headset],
-        sides: BOTH,
+        family: &[S::Intermittent, S::Dropouts],
         whole: true,
         // Gaps are random: a faulty part shows them in some captures only, while healthy parts
         // practically never do, so two shown captures are enough (one may be a glitch).
         tolerance: 0.9,
-        observe: observe_gaps,
-        split: split_gaps,
-        explains: &[Symptom::Dropouts, Symptom::Distortion, Symptom::LowLevel, Symptom::Response, Symptom::Imbalance],
+        split: Some(split_gaps),
+        explains: &[S::Dropouts, S::Distortion, S::LowLevel, S::Response, S::Imbalance],
+        ..Step::of(&[S::Intermittent], BOTH, observe_gaps)
     },
     Step {
-        symptom: Symptom::LowLevel,
-        kinds: &[Driver, Port, Adapter, Headset],
-        sides: BOTH,
-        whole: false,
-        tolerance: 0.0,
-        observe: observe_low_level,
-        split: split_level,
-        explains: &[Symptom::Noise],
+        family: &[S::LowLevel, S::LowGain],
+        split: Some(split_level),
+        explains: &[S::Noise],
+        ..Step::of(&[S::LowLevel], BOTH, observe_low_level)
     },
-    Step {
-        symptom: Symptom::Imbalance,
-        kinds: &[Port, Headset],
-        sides: OUT,
-        whole: false,
-        tolerance: 0.0,
-        observe: observe_imbalance,
-        split: split_as_is::<{ Symptom::Imbalance as u8 }>,
-        explains: &[],
-    },
-    Step {
-        symptom: Symptom::Distortion,
-        kinds: &[Port, Headset],
-        sides: BOTH,
-        whole: false,
-        tolerance: 0.0,
-        observe: observe_distortion,
-        split: split_as_is::<{ Symptom::Distortion as u8 }>,
-        explains: &[],
-    },
-    Step {
-        symptom: Symptom::Response,
-        kinds: &[Port, Headset],
-        sides: BOTH,
-        whole: false,
-        tolerance: 0.0,
-        observe: observe_response,
-        split: split_as_is::<{ Symptom::Response as u8 }>,
-        explains: &[],
-    },
-    Step {
-        symptom: Symptom::Hum,
-        kinds: &[Port],
-        sides: BOTH,
-        whole: false,
-        tolerance: 0.0,
-        observe: observe_hum,
-        split: split_as_is::<{ Symptom::Hum as u8 }>,
-        explains: &[Symptom::Noise],
-    },
-    Step {
-        symptom: Symptom::Noise,
-        kinds: &[Port],
-        sides: BOTH,
-        whole: false,
-        tolerance: 0.0,
-        observe: observe_noise,
-        split: split_as_is::<{ Symptom::Noise as u8 }>,
-        explains: &[],
-    },
+    Step::of(&[S::Imbalance], OUT, observe_imbalance),
+    Step::of(&[S::Distortion], BOTH, observe_distortion),
+    Step::of(&[S::Response], BOTH, observe_response),
+    Step { explains: &[S::Noise], ..Step::of(&[S::Hum], BOTH, observe_hum) },
+    Step::of(&[S::Noise], BOTH, observe_noise),
 ];
 
-/// Every equivalent candidate with the step's own symptom.
-fn split_as_is<const S: u8>(_: &Context, ex: &Explanation, _: &[&Obs], _: &Kinds) -> Vec<(String, Symptom)> {
-    let symptom = Symptom::ALL[S as usize];
-    ex.components.iter().map(|c| (c.clone(), symptom)).collect()
+/// Look-alikes split between a driver and the other parts: the driver's `on_driver` when only
+/// drivers are candidates or the signature says so (`Some(true)`), the others' `on_others` when
+/// only they are or it says no; with no signature, every candidate (suspects).
+fn split_driver(
+    ex: &Explanation,
+    kinds: &Kinds,
+    on_driver: Symptom,
+    on_others: Symptom,
+    signature: impl FnOnce() -> Option<bool>,
+) -> Vec<(String, Symptom)> {
+    let is_driver = |c: &String| kinds.get(c.as_str()).is_some_and(|k| k.0 == ComponentKind::Driver);
+    let (drivers, others): (Vec<&String>, Vec<&String>) = ex.components.iter().partition(|c| is_driver(c));
+    let blame = |v: Vec<&String>, s: Symptom| v.into_iter().map(|c| (c.clone(), s)).collect();
+    match (drivers.is_empty(), others.is_empty()) {
+        (true, _) => blame(others, on_others),
+        (false, true) => blame(drivers, on_driver),
+        (false, false) => match signature() {
+            Some(true) => blame(drivers, on_driver),
+            Some(false) => blame(others, on_others),
+            None => ex.components.iter().map(|c| (c.clone(), on_others)).collect(),
+        },
+    }
 }
 
 /// Level loss: a driver's is `low_gain`, anything else's `low_level`; a driver and a jack that
 /// cannot be separated are told apart by the noise floor of the low captures.
 fn split_level(ctx: &Context, ex: &Explanation, _: &[&Obs], kinds: &Kinds) -> Vec<(String, Symptom)> {
-    let kind_of = |c: &str| kinds.get(c).map(|k| k.0);
-    let drivers: Vec<&String> = ex.components.iter().filter(|c| kind_of(c) == Some(Driver)).collect();
-    let others: Vec<&String> = ex.components.iter().filter(|c| kind_of(c) != Some(Driver)).collect();
-    match (drivers.is_empty(), others.is_empty()) {
-        (true, _) => others.into_iter().map(|c| (c.clone(), Symptom::LowLevel)).collect(),
-        (false, true) => drivers.into_iter().map(|c| (c.clone(), Symptom::LowGain)).collect(),
-        (false, false) => match noise_follows_level(ctx, &ex.components) {
-            Some(true) => drivers.into_iter().map(|c| (c.clone(), Symptom::LowGain)).collect(),
-            Some(false) => others.into_iter().map(|c| (c.clone(), Symptom::LowLevel)).collect(),
-            None => ex.components.iter().map(|c| (c.clone(), Symptom::LowLevel)).collect(),
-        },
-    }
+    split_driver(ex, kinds, Symptom::LowGain, Symptom::LowLevel, || noise_follows_level(ctx, &ex.components))
 }
 
 /// Whether the noise floors of the low record-side captures through `components` fell with
@@ -543,16 +454,7 @@ fn noise_follows_level(ctx: &Context, components: &[String]) -> Option<bool> {
 
 /// Gaps: the driver's `dropouts` when its signature says so, else a contact's `intermittent`.
 fn split_gaps(ctx: &Context, ex: &Explanation, covered: &[&Obs], kinds: &Kinds) -> Vec<(String, Symptom)> {
-    let kind_of = |c: &str| kinds.get(c).map(|k| k.0);
-    let drivers: Vec<&String> = ex.components.iter().filter(|c| kind_of(c) == Some(Driver)).collect();
-    let others: Vec<&String> = ex.components.iter().filter(|c| kind_of(c) != Some(Driver)).collect();
-    let digital = gaps_look_digital(ctx, covered);
-    match (drivers.is_empty(), others.is_empty()) {
-        (true, _) => others.into_iter().map(|c| (c.clone(), Symptom::Intermittent)).collect(),
-        (false, true) => drivers.into_iter().map(|c| (c.clone(), Symptom::Dropouts)).collect(),
-        (false, false) if digital => drivers.into_iter().map(|c| (c.clone(), Symptom::Dropouts)).collect(),
-        (false, false) => others.into_iter().map(|c| (c.clone(), Symptom::Intermittent)).collect(),
-    }
+    split_driver(ex, kinds, Symptom::Dropouts, Symptom::Intermittent, || Some(gaps_look_digital(ctx, covered)))
 }
 
 /// Zero-filled gaps, or gaps on both ears at the same instants: the digital side lost samples.
