@@ -98,6 +98,11 @@ fn unusable_sets_exit_2_naming_file_and_field() {
         assert_eq!(out.status.code(), Some(2), "{says}: {err}");
         assert!(err.contains(says) && err.contains("capture-set.toml"), "{says}: {err}");
     }
+    // A manifest with no captures has nothing to judge: unusable, not a pass.
+    let header = manifest.split("[[capture]]").next().expect("header").to_string();
+    let out = run(&header);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no captures"));
     // A corrupt WAV is named too.
     std::fs::write(copy.join("capture-set.toml"), &manifest).expect("write");
     std::fs::write(copy.join("captures/p0-record-quiet.wav"), b"RIFF garbage").expect("write");

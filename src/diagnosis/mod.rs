@@ -86,10 +86,15 @@ pub enum Verdict {
 pub enum DiagnoseError {
     #[error(transparent)]
     Measure(#[from] measure::MeasureError),
+    #[error("{}: the manifest lists no captures: nothing to diagnose", .0.display())]
+    Empty(std::path::PathBuf),
 }
 
 /// Diagnoses a capture set.
 pub fn diagnose(set: &CaptureSet, limits: &Limits) -> Result<Diagnosis, DiagnoseError> {
+    if set.manifest.captures.is_empty() {
+        return Err(DiagnoseError::Empty(set.dir.join(crate::capture::manifest::MANIFEST_FILE)));
+    }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let measured = measure::measure_set(set, threads)?;
     Ok(diagnose_measured(set, measured, limits))
