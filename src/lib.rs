@@ -9,6 +9,7 @@
 //! - [`rig`]: what a bench is: rig files, the `AudioEndpoint` and `SwitchMatrix` traits, and
 //!   their back-ends (the virtual bench).
 //! - [`bench`]: the bench controller: runs a rig's plan and writes the capture set.
+//! - [`report`]: PNG plots and a self-contained HTML report of a diagnosed set.
 //! - [`diagnosis`]: from the measurements of a capture set to the faulty component, its fault
 //!   code, evidence and remedy.
 //!
@@ -18,5 +19,6 @@ pub mod analysis;
 pub mod bench;
 pub mod capture;
 pub mod diagnosis;
+pub mod report;
 pub mod rig;
 pub mod stimulus;

@@ -6,6 +6,7 @@ use jackbench::analysis::{self, Analysis, AnalyzeOptions, ChannelAnalysis};
 use jackbench::bench;
 use jackbench::capture::{self, Audio, CaptureSet, SampleFormat, WavSource};
 use jackbench::diagnosis::{self, Diagnosis, Verdict};
+use jackbench::report;
 use jackbench::rig::file::SwitchKind;
 use jackbench::rig::virtual_bench::{InjectedFault, VirtualBench};
 use jackbench::rig::RigFile;
@@ -64,6 +65,18 @@ enum Command {
         /// Print the diagnosis as JSON instead of a summary.
         #[arg(long)]
         json: bool,
+    },
+    /// Render the report of a capture set: report.html (self-contained), PNG plots and
+    /// diagnosis.json (exit 0 pass, 1 fail, 2 unusable input).
+    Report {
+        /// The capture-set directory.
+        dir: PathBuf,
+        /// Where to write the report (default: the capture-set directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// What to write, comma-separated: html, png, json.
+        #[arg(long, value_delimiter = ',', default_value = "html,png,json")]
+        format: Vec<ReportFormat>,
     },
     /// Diagnose a capture set: which component carries which fault (exit 0 pass, 1 fail,
     /// 2 unusable input).
@@ -149,6 +162,14 @@ enum StimulusKind {
     },
 }
 
+/// A report file kind.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ReportFormat {
+    Html,
+    Png,
+    Json,
+}
+
 /// An error with the exit code it maps to.
 struct Failure {
     code: u8,
@@ -190,6 +211,20 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Run { rig, faults, seed, out, json } => run_bench(&rig, &faults, seed, out, json),
+        Command::Report { dir, out, format } => {
+            let set = CaptureSet::load(&dir)?;
+            let limits = set.manifest.limits.clone().unwrap_or_default();
+            let d = diagnosis::diagnose(&set, &limits)?;
+            let formats = report::Formats {
+                html: format.contains(&ReportFormat::Html),
+                png: format.contains(&ReportFormat::Png),
+                json: format.contains(&ReportFormat::Json),
+            };
+            let out = out.unwrap_or_else(|| dir.clone());
+            let files = report::write_report(&set, &d, &limits, &out, formats)?;
+            eprintln!("wrote {} file(s) into {}", files.len(), out.display());
+            Ok(if d.verdict == Verdict::Pass { 0 } else { 1 })
+        }
         Command::Diagnose { dir, json } => {
             let set = CaptureSet::load(&dir)?;
             let limits = set.manifest.limits.clone().unwrap_or_default();
@@ -277,13 +312,13 @@ fn run_bench(
     }
     let set = CaptureSet::load(&out)?;
     let d = diagnosis::diagnose(&set, &rig.limits)?;
-    let text = serde_json::to_string_pretty(&d)?;
-    std::fs::write(out.join("diagnosis.json"), &text)
-        .with_context(|| format!("{}", out.join("diagnosis.json").display()))?;
+    // The report (diagnosis.json included) beside the capture set.
+    report::write_report(&set, &d, &rig.limits, &out, report::Formats::default())?;
     if json {
-        println!("{text}");
+        println!("{}", serde_json::to_string_pretty(&d)?);
     } else {
         print_diagnosis(&out, &d);
+        println!("\nreport: {}", out.join("report.html").display());
     }
     Ok(if d.verdict == Verdict::Pass { 0 } else { 1 })
 }

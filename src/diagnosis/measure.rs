@@ -36,6 +36,8 @@ pub struct EarMeasure {
     pub thd_percent: Option<f64>,
     pub noise_floor_dbfs: f64,
     pub hum_dbfs: Option<f64>,
+    /// 50 or 60 when hum was found.
+    pub hum_mains_hz: Option<f64>,
     pub digital_silence: bool,
     /// Gaps (`ms` > 0) and discontinuities (`ms` = 0).
     pub dropouts: Vec<Dropout>,
@@ -174,6 +176,7 @@ pub fn measure_capture(
                 thd_percent: c.thd_percent.filter(|_| present),
                 noise_floor_dbfs: c.noise_floor_dbfs,
                 hum_dbfs: c.hum_dbfs,
+                hum_mains_hz: c.hum_mains_hz,
                 digital_silence: c.digital_silence,
                 zero_filled: count_zero_filled(x, &c.dropouts, rate),
                 dropouts: c.dropouts.clone(),

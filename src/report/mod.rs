@@ -1,0 +1,408 @@
+//! Reports of a diagnosed capture set: PNG plots, a self-contained HTML page (plots inlined, no
+//! external requests, every string from a file escaped), and the diagnosis as JSON.
+
+pub mod plot;
+
+use crate::analysis::spectrum::Spectrum;
+use crate::analysis::window::WindowKind;
+use crate::capture::{read_wav, CaptureSet, Direction, Drive, PathSpec};
+use crate::diagnosis::{Diagnosis, Limits, Measured, Verdict};
+use base64::Engine;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use std::path::{Path, PathBuf};
+
+/// Which files to write.
+#[derive(Debug, Clone, Copy)]
+pub struct Formats {
+    pub html: bool,
+    pub png: bool,
+    pub json: bool,
+}
+
+impl Default for Formats {
+    fn default() -> Self {
+        Formats { html: true, png: true, json: true }
+    }
+}
+
+/// Why a report could not be written; names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{}: cannot write: {source}", path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Plot(#[from] plot::PlotError),
+    #[error(transparent)]
+    Wav(#[from] crate::capture::WavError),
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    std::fs::write(path, bytes).map_err(|source| ReportError::Write { path: path.to_path_buf(), source })
+}
+
+/// A plot written to disk, with its caption.
+struct Figure {
+    file: PathBuf,
+    caption: String,
+}
+
+/// Writes the report of `set` and its diagnosis `d` into `out`; returns the files written.
+pub fn write_report(
+    set: &CaptureSet,
+    d: &Diagnosis,
+    limits: &Limits,
+    out: &Path,
+    formats: Formats,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let plots_dir = out.join("plots");
+    std::fs::create_dir_all(&plots_dir).map_err(|source| ReportError::Write { path: plots_dir.clone(), source })?;
+    let mut written = Vec::new();
+    let figures = if formats.png || formats.html { draw_plots(set, d, limits, &plots_dir)? } else { Vec::new() };
+    if formats.png {
+        written.extend(figures.iter().map(|f| f.file.clone()));
+    }
+    if formats.json {
+        let path = out.join("diagnosis.json");
+        let text =
+            serde_json::to_string_pretty(d).map_err(|e| ReportError::Write { path: path.clone(), source: e.into() })?;
+        write(&path, text.as_bytes())?;
+        written.push(path);
+    }
+    if formats.html {
+        let path = out.join("report.html");
+        write(&path, page(set, d, limits, &figures)?.into_string().as_bytes())?;
+        written.push(path);
+    }
+    if !formats.png {
+        let _ = std::fs::remove_dir_all(&plots_dir);
+    }
+    Ok(written)
+}
+
+/// Every distinct path, in the order the manifest first uses it.
+fn paths(d: &Diagnosis) -> Vec<PathSpec> {
+    let mut out: Vec<PathSpec> = Vec::new();
+    for c in &d.captures {
+        if !out.contains(&c.measurements.path) {
+            out.push(c.measurements.path.clone());
+        }
+    }
+    out
+}
+
+fn failing(d: &Diagnosis, file: &str) -> bool {
+    d.faults.iter().any(|f| f.captures.iter().any(|c| c == file))
+}
+
+fn safe_name(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
+}
+
+fn draw_plots(set: &CaptureSet, d: &Diagnosis, limits: &Limits, dir: &Path) -> Result<Vec<Figure>, ReportError> {
+    let mut figs = Vec::new();
+    let paths = paths(d);
+    let label = |p: &PathSpec| format!("{} / {} / {}", p.port, p.adapter, p.headset);
+    let reference = |p: &PathSpec| {
+        [&p.adapter, &p.headset].iter().all(|id| set.manifest.component(id).is_some_and(|c| c.reference))
+    };
+
+    // The path × component matrix.
+    let components: Vec<String> = set.manifest.components.iter().map(|c| c.id.clone()).collect();
+    let rows: Vec<(String, [String; 4], bool)> = paths
+        .iter()
+        .map(|p| {
+            let passed = !d.captures.iter().any(|c| &c.measurements.path == p && failing(d, &c.file));
+            (label(p), [p.driver.clone(), p.port.clone(), p.adapter.clone(), p.headset.clone()], passed)
+        })
+        .collect();
+    let mut blamed: Vec<String> = d.faults.iter().map(|f| f.component.clone()).collect();
+    blamed.extend(d.suspects.iter().flat_map(|s| s.components.iter().cloned()));
+    let file = dir.join("matrix.png");
+    plot::matrix(&file, "Paths and the components they use (red: blamed)", &rows, &components, &blamed)?;
+    figs.push(Figure { file, caption: "Which paths passed, and the components the diagnosis blames".into() });
+
+    // Balance and crosstalk per playback path.
+    let mut bal_rows = Vec::new();
+    for p in paths.iter() {
+        let of = |pred: &dyn Fn(&Measured) -> bool| {
+            d.captures.iter().map(|c| &c.measurements).find(|m| &m.path == p && pred(m))
+        };
+        let bal = of(&|m| m.direction == Direction::Playback && m.drive == Some(Drive::Both) && m.ears.len() == 2)
+            .and_then(|m| Some(m.ears[0].gain_db? - m.ears[1].gain_db?));
+        let xt =
+            of(&|m| m.direction == Direction::Playback && matches!(m.drive, Some(Drive::Left) | Some(Drive::Right)))
+                .and_then(|m| m.stereo.and_then(|s| s.crosstalk_db));
+        if bal.is_some() || xt.is_some() {
+            bal_rows.push((label(p), bal, xt));
+        }
+    }
+    if !bal_rows.is_empty() {
+        let file = dir.join("balance.png");
+        plot::balance(&file, "Per path", &bal_rows, limits.imbalance_max_db)?;
+        let legend: Vec<String> = bal_rows.iter().enumerate().map(|(i, r)| format!("{} = {}", i + 1, r.0)).collect();
+        figs.push(Figure {
+            file,
+            caption: format!(
+                "Left/right balance (limits ±{:.0} dB) and crosstalk per path: {}",
+                limits.imbalance_max_db,
+                legend.join("; ")
+            ),
+        });
+    }
+
+    // Responses from the sweeps, one plot per direction.
+    for dir_kind in [Direction::Playback, Direction::Record] {
+        let curves: Vec<plot::Curve> = d
+            .captures
+            .iter()
+            .map(|c| &c.measurements)
+            .filter(|m| m.direction == dir_kind && !m.ears.first().is_none_or(|e| e.response.is_empty()))
+            .map(|m| plot::Curve {
+                label: label(&m.path),
+                points: m.ears[0].response.iter().map(|p| (p.freq_hz, p.gain_db)).collect(),
+                reference: reference(&m.path),
+            })
+            .collect();
+        if curves.is_empty() {
+            continue;
+        }
+        // The mask: the best shape at each frequency, `response_max_db` under it.
+        let n = curves.iter().map(|c| c.points.len()).min().unwrap_or(0);
+        let best: Vec<(f64, f64)> = (0..n)
+            .map(|k| (curves[0].points[k].0, curves.iter().map(|c| c.points[k].1).fold(f64::NEG_INFINITY, f64::max)))
+            .filter(|(f, _)| *f >= limits.response_band_hz[0] && *f <= limits.response_band_hz[1])
+            .collect();
+        let name = dir_kind.name();
+        let file = dir.join(format!("response-{name}.png"));
+        plot::response(
+            &file,
+            &format!("Frequency response, {name} (left ear / microphone)"),
+            &curves,
+            Some((&best, limits.response_max_db)),
+        )?;
+        figs.push(Figure { file, caption: format!("Frequency response of every {name} path from its sweep") });
+    }
+
+    // Per capture: spectrum of tones, envelope of every capture.
+    let mut spectrum = Spectrum::default();
+    for (i, c) in d.captures.iter().enumerate() {
+        let m = &c.measurements;
+        let audio = read_wav(&set.dir.join(&c.file))?;
+        let ears: Vec<&str> =
+            if m.direction == Direction::Playback { vec!["left ear", "right ear"] } else { vec!["microphone"] };
+        let stem =
+            format!("{:02}-{}", i + 1, safe_name(c.file.trim_start_matches("captures/").trim_end_matches(".wav")));
+        if let crate::stimulus::Stimulus::Sine { freq_hz, .. } = m.signal {
+            let curves: Vec<(&str, Vec<(f64, f64)>)> = ears
+                .iter()
+                .zip(&audio.channels)
+                .map(|(name, x)| (*name, spectrum_points(x, audio.rate_hz, &mut spectrum)))
+                .collect();
+            let mut marks = vec![plot::Mark { freq_hz, label: "f0".into(), color: RGBA_BLUE }];
+            for k in 2..=5 {
+                marks.push(plot::Mark { freq_hz: freq_hz * f64::from(k), label: format!("H{k}"), color: RGBA_ORANGE });
+            }
+            if let Some(mains) = m.ears.iter().find_map(|e| e.hum_mains_hz) {
+                marks.push(plot::Mark { freq_hz: mains, label: format!("hum {mains:.0}"), color: RGBA_RED });
+            }
+            let file = dir.join(format!("{stem}-spectrum.png"));
+            plot::spectrum(&file, &format!("Spectrum: {}", c.file), &curves, &marks, f64::from(audio.rate_hz) / 2.0)?;
+            figs.push(Figure {
+                file,
+                caption: format!("Spectrum of {} (fundamental, harmonics and hum marked)", c.file),
+            });
+        }
+        let dropouts: Vec<&[crate::analysis::Dropout]> = m.ears.iter().map(|e| e.dropouts.as_slice()).collect();
+        let channels: Vec<(&str, &[f32], &[crate::analysis::Dropout])> = ears
+            .iter()
+            .zip(&audio.channels)
+            .zip(dropouts.iter().chain(std::iter::repeat(&(&[][..]))))
+            .map(|((n, x), dr)| (*n, x.as_slice(), *dr))
+            .collect();
+        let file = dir.join(format!("{stem}-envelope.png"));
+        plot::envelope(&file, &format!("Envelope: {}", c.file), audio.rate_hz, &channels)?;
+        figs.push(Figure { file, caption: format!("{} over time (gaps and clicks shaded red)", c.file) });
+    }
+    Ok(figs)
+}
+
+const RGBA_BLUE: plotters::style::RGBColor = plotters::style::RGBColor(31, 119, 180);
+const RGBA_ORANGE: plotters::style::RGBColor = plotters::style::RGBColor(255, 127, 14);
+const RGBA_RED: plotters::style::RGBColor = plotters::style::RGBColor(200, 0, 0);
+
+/// A channel's spectrum as (Hz, dBFS of a sine's peak), through the 7-term Blackman–Harris
+/// window over (up to 1 s of) the tone's steady part, as the analysis measures it, reduced to
+/// the peak of each 1/48 octave for plotting.
+fn spectrum_points(x: &[f32], rate_hz: u32, spectrum: &mut Spectrum) -> Vec<(f64, f64)> {
+    let mut env = crate::analysis::locate::EnvelopeBuilder::new(rate_hz);
+    env.push(x);
+    let span = env.steady_region().centred(u64::from(rate_hz));
+    let (start, n) = (span.start as usize, span.len() as usize);
+    if n < 64 || start + n > x.len() {
+        return Vec::new();
+    }
+    let seg: Vec<f64> = x[start..start + n].iter().map(|&v| f64::from(v)).collect();
+    let w = spectrum.window(WindowKind::BlackmanHarris7, n);
+    let p = spectrum.power(&seg, &w);
+    let bin_hz = f64::from(rate_hz) / n as f64;
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    let mut edge = 10.0;
+    let mut peak: Option<(f64, f64)> = None;
+    for (k, v) in p.iter().enumerate().skip(1) {
+        let f = k as f64 * bin_hz;
+        let db = crate::analysis::db(2.0 * v.sqrt() / w.sum);
+        if f > edge {
+            if let Some(pk) = peak.take() {
+                out.push(pk);
+            }
+            edge = f * 2f64.powf(1.0 / 48.0);
+        }
+        if peak.is_none_or(|(_, d)| db > d) {
+            peak = Some((f, db));
+        }
+    }
+    out.extend(peak);
+    out
+}
+
+fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) -> Result<Markup, ReportError> {
+    let m = &set.manifest;
+    let pass = d.verdict == Verdict::Pass;
+    let headline = if pass {
+        "PASS: every path measured within its limits".to_string()
+    } else {
+        let mut parts: Vec<String> = d.faults.iter().map(|f| format!("{} ({})", f.component, f.code)).collect();
+        parts.extend(d.suspects.iter().map(|s| format!("one of {} ({})", s.components.join(", "), s.symptom)));
+        format!("FAIL: {}", parts.join("; "))
+    };
+    let mut images = Vec::new();
+    for f in figures {
+        let bytes = std::fs::read(&f.file).map_err(|source| ReportError::Write { path: f.file.clone(), source })?;
+        images.push((base64::engine::general_purpose::STANDARD.encode(bytes), &f.caption));
+    }
+    let serials: Vec<String> =
+        m.components.iter().filter_map(|c| c.serial.as_ref().map(|s| format!("{}: {s}", c.id))).collect();
+    Ok(html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "jackbench report: " (m.bench.as_deref().unwrap_or("capture set")) }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                header class=(if pass { "verdict pass" } else { "verdict fail" }) {
+                    h1 { (headline) }
+                    p { (d.faults.len()) " fault(s), " (d.suspects.len()) " suspect group(s), " (d.captures.len()) " captures measured." }
+                }
+                @if !d.faults.is_empty() || !d.suspects.is_empty() {
+                    section {
+                        h2 { "Faults" }
+                        @for f in &d.faults {
+                            div class="card" {
+                                h3 { (f.component) " — " code { (f.code.to_string()) } }
+                                p class="confidence" { "confidence " (format!("{:.0} %", 100.0 * f.confidence)) }
+                                p { b { "Evidence: " } (f.evidence) }
+                                p { b { "Fix: " } (f.remedy) }
+                            }
+                        }
+                        @for s in &d.suspects {
+                            div class="card suspect" {
+                                h3 { "Suspects: " (s.components.join(", ")) " — " code { (s.symptom.name()) } }
+                                p { b { "Evidence: " } (s.evidence) }
+                                p { b { "Next: " } "swap one of them for a known-good part and run again." }
+                            }
+                        }
+                    }
+                }
+                section {
+                    h2 { "Unit and bench" }
+                    table {
+                        tr { th { "bench" } td { (m.bench.as_deref().unwrap_or("—")) } }
+                        tr { th { "rig" } td { (m.rig.as_deref().unwrap_or("—")) } }
+                        tr { th { "created" } td { (m.created.as_deref().unwrap_or("—")) } }
+                        tr { th { "serials" } td { (if serials.is_empty() { "—".to_string() } else { serials.join(", ") }) } }
+                        tr { th { "jackbench" } td { (env!("CARGO_PKG_VERSION")) } }
+                    }
+                    table {
+                        tr { th { "component" } th { "kind" } th { "label" } th { "reference" } th { "serial" } }
+                        @for c in &m.components {
+                            tr {
+                                td { (c.id) } td { (c.kind.name()) } td { (c.label.as_deref().unwrap_or("")) }
+                                td { (if c.reference { "yes" } else { "" }) } td { (c.serial.as_deref().unwrap_or("")) }
+                            }
+                        }
+                    }
+                }
+                section {
+                    h2 { "Measurements" }
+                    p class="note" { "Limits: THD ≤ " (format!("{:.1}", limits.thd_max_percent)) " %, balance within ±"
+                        (format!("{:.0}", limits.imbalance_max_db)) " dB, no gaps. ✓ within, ✗ outside; rows of captures a fault was found on are marked." }
+                    @for p in paths(d) {
+                        h3 { (p.to_string()) }
+                        table class="captures" {
+                            tr { th { "" } th { "capture" } th { "direction" } th { "stimulus" } th { "drive" } th { "level (dBFS)" } th { "frequency (Hz)" } th { "THD (%)" } th { "noise (dBFS)" } th { "hum (dBFS)" } th { "gaps" } }
+                            @for c in d.captures.iter().filter(|c| c.measurements.path == p) {
+                                @let mm = &c.measurements;
+                                @let bad = failing(d, &c.file);
+                                tr class=(if bad { "bad" } else { "ok" }) {
+                                    td { (if bad { "✗" } else { "✓" }) }
+                                    td { (c.file) }
+                                    td { (mm.direction.name()) }
+                                    td { (mm.stimulus) }
+                                    td { (mm.drive.map_or("", |d| d.name())) }
+                                    td { (per_ear(mm, |e| e.level_dbfs.map(|v| format!("{v:.1}")))) }
+                                    td { (per_ear(mm, |e| e.freq_ratio.and_then(|r| tone_freq(mm).map(|f| format!("{:.1}", r * f))))) }
+                                    td { (per_ear(mm, |e| e.thd_percent.map(|v| format!("{v:.3}{}", if v <= limits.thd_max_percent { " ✓" } else { " ✗" })))) }
+                                    td { (per_ear(mm, |e| Some(format!("{:.1}", e.noise_floor_dbfs)))) }
+                                    td { (per_ear(mm, |e| e.hum_dbfs.map(|v| format!("{v:.1}")))) }
+                                    td { (per_ear(mm, |e| Some(if e.dropouts.is_empty() { "0 ✓".into() } else { format!("{} ✗", e.dropouts.len()) }))) }
+                                }
+                            }
+                        }
+                    }
+                }
+                section {
+                    h2 { "Plots" }
+                    @for (data, caption) in &images {
+                        figure {
+                            img src=(format!("data:image/png;base64,{data}")) alt=(caption);
+                            figcaption { (caption) }
+                        }
+                    }
+                }
+                footer { "jackbench " (env!("CARGO_PKG_VERSION")) " · " (crate::diagnosis::DIAGNOSIS_FORMAT) }
+            }
+        }
+    })
+}
+
+fn tone_freq(m: &Measured) -> Option<f64> {
+    match m.signal {
+        crate::stimulus::Stimulus::Sine { freq_hz, .. } => Some(freq_hz),
+        _ => None,
+    }
+}
+
+/// One value per ear, "L / R" for two.
+fn per_ear(m: &Measured, f: impl Fn(&crate::diagnosis::EarMeasure) -> Option<String>) -> String {
+    m.ears.iter().map(|e| f(e).unwrap_or_else(|| "—".into())).collect::<Vec<_>>().join(" / ")
+}
+
+const CSS: &str = r#"
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1100px; padding: 1em; color: #222; }
+.verdict { padding: 1em 1.5em; border-radius: 8px; color: white; }
+.verdict.pass { background: #2e7d32; } .verdict.fail { background: #c62828; }
+.verdict h1 { margin: 0 0 .3em 0; font-size: 1.6em; }
+.card { border: 1px solid #ccc; border-left: 6px solid #c62828; border-radius: 6px; padding: .5em 1em; margin: .8em 0; }
+.card.suspect { border-left-color: #ef6c00; }
+.confidence { color: #555; margin-top: -.5em; }
+table { border-collapse: collapse; margin: .5em 0 1em 0; font-size: .9em; }
+th, td { border: 1px solid #ddd; padding: .25em .5em; text-align: left; }
+tr.bad td { background: #fdecea; }
+figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { color: #555; font-size: .9em; }
+.note { color: #555; font-size: .9em; }
+footer { color: #888; font-size: .8em; margin-top: 2em; }
+"#;

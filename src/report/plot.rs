@@ -1,0 +1,352 @@
+//! PNG plots (plotters, bitmap backend) with a bundled font, so they render the same on any
+//! machine: a capture's spectrum, the frequency responses of the paths, a capture's envelope
+//! over time, the path × component matrix, and balance and crosstalk per path.
+
+use crate::analysis::Dropout;
+use plotters::prelude::*;
+use std::path::Path;
+use std::sync::Once;
+
+/// DejaVu Sans (see fonts/DejaVuSans-LICENSE.txt): every label is drawn with it.
+static FONT: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
+const SANS: &str = "sans-serif";
+
+/// Why a plot could not be drawn; names the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: cannot draw the plot: {message}")]
+pub struct PlotError {
+    pub file: String,
+    pub message: String,
+}
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The bytes are the bundled font: it parses, or the build is broken.
+        let _ = plotters::style::register_font(SANS, FontStyle::Normal, FONT);
+        let _ = plotters::style::register_font(SANS, FontStyle::Bold, FONT);
+    });
+}
+
+fn err(path: &Path) -> impl Fn(String) -> PlotError + '_ {
+    move |message| PlotError { file: path.display().to_string(), message }
+}
+
+/// Plot size, pixels.
+pub const SIZE: (u32, u32) = (960, 440);
+
+/// A line to mark on a spectrum: frequency, label.
+pub struct Mark {
+    pub freq_hz: f64,
+    pub label: String,
+    pub color: RGBColor,
+}
+
+/// The spectrum of one or two channels (dBFS against log frequency) with marks.
+pub fn spectrum(
+    path: &Path,
+    title: &str,
+    curves: &[(&str, Vec<(f64, f64)>)],
+    marks: &[Mark],
+    nyquist: f64,
+) -> Result<(), PlotError> {
+    register_font();
+    let e = err(path);
+    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+    let hi = nyquist.min(24_000.0);
+    let floor = curves.iter().flat_map(|(_, c)| c.iter().map(|p| p.1)).fold(0.0f64, f64::min).max(-180.0).floor();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, (SANS, 20))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d((10.0..hi).log_scale(), floor..10.0)
+        .map_err(|x| e(x.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc("Frequency (Hz)")
+        .y_desc("Level (dBFS)")
+        .label_style((SANS, 14))
+        .draw()
+        .map_err(|x| e(x.to_string()))?;
+    let colors = [RGBColor(31, 119, 180), RGBColor(214, 39, 40)];
+    for (i, (label, points)) in curves.iter().enumerate() {
+        let c = colors[i % colors.len()];
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().copied().filter(|p| p.0 >= 10.0 && p.0 <= hi),
+                c.stroke_width(1),
+            ))
+            .map_err(|x| e(x.to_string()))?
+            .label(*label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+    }
+    for m in marks.iter().filter(|m| m.freq_hz >= 10.0 && m.freq_hz <= hi) {
+        chart
+            .draw_series(LineSeries::new([(m.freq_hz, floor), (m.freq_hz, 5.0)], m.color.mix(0.5).stroke_width(1)))
+            .map_err(|x| e(x.to_string()))?;
+        chart
+            .draw_series([Text::new(m.label.clone(), (m.freq_hz, 8.0), (SANS, 12).into_font().color(&m.color))])
+            .map_err(|x| e(x.to_string()))?;
+    }
+    chart
+        .configure_series_labels()
+        .label_font((SANS, 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|x| e(x.to_string()))?;
+    root.present().map_err(|x| e(x.to_string()))
+}
+
+/// One path's response curve.
+pub struct Curve {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+    pub reference: bool,
+}
+
+/// Frequency responses (dB against log frequency, 20 Hz–20 kHz) over the limit mask: the mask
+/// is drawn as the band a working path's shape may not leave below (`mask_db` under the best).
+pub fn response(
+    path: &Path,
+    title: &str,
+    curves: &[Curve],
+    mask: Option<(&[(f64, f64)], f64)>,
+) -> Result<(), PlotError> {
+    register_font();
+    let e = err(path);
+    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+    let all = curves.iter().flat_map(|c| c.points.iter().map(|p| p.1));
+    let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) = if lo.is_finite() { ((lo - 6.0).floor().max(hi - 80.0), (hi + 6.0).ceil()) } else { (-40.0, 10.0) };
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, (SANS, 20))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d((20.0..20_000.0).log_scale(), lo..hi)
+        .map_err(|x| e(x.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc("Frequency (Hz)")
+        .y_desc("Gain re stimulus (dB)")
+        .label_style((SANS, 14))
+        .draw()
+        .map_err(|x| e(x.to_string()))?;
+    if let Some((best, depth)) = mask {
+        let grey = RGBColor(150, 150, 150);
+        chart
+            .draw_series(LineSeries::new(best.iter().map(|&(f, v)| (f, v - depth)), grey.stroke_width(2)))
+            .map_err(|x| e(x.to_string()))?
+            .label(format!("limit mask ({depth:.0} dB under the best path)"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(2)));
+    }
+    let palette = [
+        RGBColor(31, 119, 180),
+        RGBColor(214, 39, 40),
+        RGBColor(44, 160, 44),
+        RGBColor(148, 103, 189),
+        RGBColor(255, 127, 14),
+        RGBColor(140, 86, 75),
+    ];
+    for (i, c) in curves.iter().enumerate() {
+        let color = if c.reference { RGBColor(60, 60, 60) } else { palette[i % palette.len()] };
+        let width = if c.reference { 1 } else { 2 };
+        chart
+            .draw_series(LineSeries::new(c.points.iter().copied(), color.stroke_width(width)))
+            .map_err(|x| e(x.to_string()))?
+            .label(if c.reference { format!("{} (reference)", c.label) } else { c.label.clone() })
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerLeft)
+        .label_font((SANS, 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|x| e(x.to_string()))?;
+    root.present().map_err(|x| e(x.to_string()))
+}
+
+/// A capture's envelope (rms of 5 ms blocks, dBFS) over time, gaps and clicks marked.
+pub fn envelope(
+    path: &Path,
+    title: &str,
+    rate_hz: u32,
+    channels: &[(&str, &[f32], &[Dropout])],
+) -> Result<(), PlotError> {
+    register_font();
+    let e = err(path);
+    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+    let block = (f64::from(rate_hz) * 0.005).max(1.0) as usize;
+    let secs = channels.iter().map(|c| c.1.len()).max().unwrap_or(0) as f64 / f64::from(rate_hz);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, (SANS, 20))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0.0..secs.max(0.01), -120.0..0.0)
+        .map_err(|x| e(x.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc("Time (s)")
+        .y_desc("rms of 5 ms (dBFS)")
+        .label_style((SANS, 14))
+        .draw()
+        .map_err(|x| e(x.to_string()))?;
+    let colors = [RGBColor(31, 119, 180), RGBColor(214, 39, 40)];
+    for (i, (label, x, dropouts)) in channels.iter().enumerate() {
+        let c = colors[i % 2];
+        let points: Vec<(f64, f64)> = x
+            .chunks(block)
+            .enumerate()
+            .map(|(k, b)| {
+                let rms = (b.iter().map(|v| f64::from(*v) * f64::from(*v)).sum::<f64>() / b.len() as f64).sqrt();
+                ((k * block) as f64 / f64::from(rate_hz), crate::analysis::rms_dbfs(rms).max(-119.0))
+            })
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points, c.stroke_width(1)))
+            .map_err(|x| e(x.to_string()))?
+            .label(*label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+        let red = RGBColor(220, 0, 0);
+        for d in dropouts.iter() {
+            let end = d.at_s + (d.ms / 1000.0).max(0.002);
+            chart
+                .draw_series([Rectangle::new([(d.at_s, -120.0), (end, 0.0)], red.mix(0.35).filled())])
+                .map_err(|x| e(x.to_string()))?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .label_font((SANS, 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|x| e(x.to_string()))?;
+    root.present().map_err(|x| e(x.to_string()))
+}
+
+/// The path × component matrix: which components each path uses, whether the path passed,
+/// and which components the diagnosis blames.
+pub fn matrix(
+    path: &Path,
+    title: &str,
+    paths: &[(String, [String; 4], bool)],
+    components: &[String],
+    blamed: &[String],
+) -> Result<(), PlotError> {
+    register_font();
+    let e = err(path);
+    let rows = paths.len().max(1);
+    let height = (120 + 34 * rows) as u32;
+    let root = BitMapBackend::new(path, (SIZE.0, height)).into_drawing_area();
+    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+    let font = |size: u32| (SANS, size).into_font();
+    root.draw(&Text::new(title.to_string(), (12, 10), font(20))).map_err(|x| e(x.to_string()))?;
+    let (left, top, cw, rh) = (300i32, 80i32, ((SIZE.0 as i32 - 320) / components.len().max(1) as i32).max(40), 34i32);
+    for (j, c) in components.iter().enumerate() {
+        let x = left + j as i32 * cw;
+        let style = if blamed.contains(c) { font(14).color(&RGBColor(200, 0, 0)) } else { font(14).color(&BLACK) };
+        root.draw(&Text::new(c.clone(), (x + 4, top - 26), style)).map_err(|x| e(x.to_string()))?;
+    }
+    for (i, (label, ids, passed)) in paths.iter().enumerate() {
+        let y = top + i as i32 * rh;
+        let mark = if *passed { ("pass", RGBColor(30, 140, 60)) } else { ("FAIL", RGBColor(200, 0, 0)) };
+        root.draw(&Text::new(mark.0.to_string(), (12, y + 8), font(14).color(&mark.1)))
+            .map_err(|x| e(x.to_string()))?;
+        root.draw(&Text::new(label.clone(), (60, y + 8), font(13))).map_err(|x| e(x.to_string()))?;
+        for (j, c) in components.iter().enumerate() {
+            let x = left + j as i32 * cw;
+            let used = ids.contains(c);
+            let fill = match (used, blamed.contains(c), passed) {
+                (false, _, _) => RGBColor(245, 245, 245),
+                (true, true, _) => RGBColor(230, 80, 70),
+                (true, false, false) => RGBColor(250, 200, 120),
+                (true, false, true) => RGBColor(140, 200, 150),
+            };
+            root.draw(&Rectangle::new([(x + 2, y + 2), (x + cw - 2, y + rh - 2)], fill.filled()))
+                .map_err(|x| e(x.to_string()))?;
+        }
+    }
+    root.present().map_err(|x| e(x.to_string()))
+}
+
+/// Left/right balance and crosstalk per path, as horizontal bars (dB).
+pub fn balance(
+    path: &Path,
+    title: &str,
+    rows: &[(String, Option<f64>, Option<f64>)],
+    limit_db: f64,
+) -> Result<(), PlotError> {
+    register_font();
+    let e = err(path);
+    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+    let (upper, lower) = root.split_horizontally(SIZE.0 / 2);
+    let n = rows.len().max(1) as f64;
+    let draw = |area: &DrawingArea<BitMapBackend, _>,
+                caption: &str,
+                range: std::ops::Range<f64>,
+                base: f64,
+                values: Vec<(usize, f64)>,
+                limit: Option<f64>|
+     -> Result<(), PlotError> {
+        let mut chart = ChartBuilder::on(area)
+            .caption(caption, (SANS, 16))
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(40)
+            .build_cartesian_2d(range, -0.5..n - 0.5)
+            .map_err(|x| e(x.to_string()))?;
+        chart
+            .configure_mesh()
+            .y_labels(rows.len().max(1))
+            .y_label_formatter(&|v| format!("{}", (*v + 1.0).round()))
+            .x_desc("dB")
+            .label_style((SANS, 12))
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        let blue = RGBColor(31, 119, 180);
+        // Bars grow from `base`: 0 for balance, the quiet end for crosstalk (a longer bar is
+        // more crosstalk).
+        chart
+            .draw_series(
+                values
+                    .iter()
+                    .map(|&(i, v)| Rectangle::new([(base, i as f64 - 0.3), (v, i as f64 + 0.3)], blue.filled())),
+            )
+            .map_err(|x| e(x.to_string()))?;
+        if let Some(l) = limit {
+            for v in [-l, l] {
+                chart
+                    .draw_series(LineSeries::new([(v, -0.5), (v, n - 0.5)], RED.stroke_width(1)))
+                    .map_err(|x| e(x.to_string()))?;
+            }
+        }
+        Ok(())
+    };
+    draw(
+        &upper,
+        &format!("{title}: balance L − R"),
+        -12.0..12.0,
+        0.0,
+        rows.iter().enumerate().filter_map(|(i, r)| r.1.map(|v| (i, v.clamp(-12.0, 12.0)))).collect(),
+        Some(limit_db),
+    )?;
+    draw(
+        &lower,
+        "crosstalk (one ear driven)",
+        -100.0..0.0,
+        -100.0,
+        rows.iter().enumerate().filter_map(|(i, r)| r.2.map(|v| (i, v.clamp(-100.0, 0.0)))).collect(),
+        None,
+    )?;
+    root.present().map_err(|x| e(x.to_string()))
+}

@@ -1,0 +1,112 @@
+//! Reports as a person would see them: every PNG decodes to a picture that is not blank, the HTML
+//! has the verdict, a card per fault and a row per capture, needs nothing from outside, and
+//! shows hostile strings from the manifest as text.
+
+use jackbench::bench::run_plan;
+use jackbench::capture::CaptureSet;
+use jackbench::diagnosis::diagnose;
+use jackbench::report::{write_report, Formats};
+use jackbench::rig::virtual_bench::{InjectedFault, VirtualBench};
+use jackbench::rig::RigFile;
+use scraper::{Html, Selector};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+
+/// A faulty qa-bench run in `dir`: the DUT's right ear dead.
+fn faulty_set(dir: &Path) -> CaptureSet {
+    let rig = RigFile::load(Path::new("qa-bench")).expect("rig");
+    let mut bench = VirtualBench::new(rig.components.iter().map(|c| (c.id.get_ref().as_str(), c.kind)), 5);
+    bench.inject(&InjectedFault::parse("dut:channel_dead").expect("fault")).expect("ok");
+    run_plan(&rig, &mut bench, dir, &AtomicBool::new(false), &mut |_| {}).expect("run");
+    CaptureSet::load(dir).expect("set")
+}
+
+/// Decodes a PNG: (width, height, share of pixels that are not white, distinct colours seen).
+fn look_at(path: &Path) -> (u32, u32, f64, usize) {
+    let decoder = png::Decoder::new(std::fs::File::open(path).expect("open"));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("a frame");
+    let px = info.color_type.samples();
+    let pixels: Vec<&[u8]> = buf[..info.buffer_size()].chunks(px).collect();
+    let inked = pixels.iter().filter(|p| p.iter().take(3).any(|c| *c < 240)).count();
+    let colours: std::collections::HashSet<&[u8]> = pixels.iter().copied().collect();
+    (info.width, info.height, inked as f64 / pixels.len() as f64, colours.len())
+}
+
+#[test]
+fn every_plot_is_a_picture_and_the_page_holds_everything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let set = faulty_set(dir.path());
+    let limits = set.manifest.limits.clone().unwrap_or_default();
+    let d = diagnose(&set, &limits).expect("diagnosis");
+    assert_eq!(d.faults.len(), 1);
+    let files = write_report(&set, &d, &limits, dir.path(), Formats::default()).expect("report");
+    let pngs: Vec<_> = files.iter().filter(|f| f.extension().is_some_and(|x| x == "png")).collect();
+    // Matrix, balance, two responses, a spectrum per tone capture, an envelope per capture.
+    let tones = set.manifest.captures.iter().filter(|c| c.stimulus == "tone-1k").count();
+    assert_eq!(pngs.len(), 4 + tones + set.manifest.captures.len());
+    for p in &pngs {
+        let (w, h, inked, colours) = look_at(p);
+        assert!(w >= 640 && h >= 150, "{}: {w}×{h}", p.display());
+        // Axes, text and curves: some ink, many colours (antialiased text), far from a blank page.
+        assert!(inked > 0.01 && colours > 20, "{}: {:.3} inked, {colours} colours", p.display(), inked);
+    }
+
+    let html = std::fs::read_to_string(dir.path().join("report.html")).expect("html");
+    assert!(!html.contains("http://") && !html.contains("https://"), "the page fetches nothing");
+    let doc = Html::parse_document(&html);
+    let sel = |s: &str| Selector::parse(s).expect("selector");
+    let verdict: String = doc.select(&sel("header.verdict h1")).flat_map(|e| e.text()).collect();
+    assert!(
+        verdict.starts_with("FAIL") && verdict.contains("dut") && verdict.contains("headset.channel_dead"),
+        "{verdict}"
+    );
+    let cards: Vec<String> = doc.select(&sel("div.card")).map(|e| e.text().collect()).collect();
+    assert_eq!(cards.len(), d.faults.len());
+    assert!(
+        cards[0].contains("Evidence") && cards[0].contains("Fix") && cards[0].contains("confidence"),
+        "{}",
+        cards[0]
+    );
+    let rows = doc.select(&sel("table.captures tr.ok, table.captures tr.bad")).count();
+    assert_eq!(rows, set.manifest.captures.len(), "a row per capture");
+    let bad = doc.select(&sel("table.captures tr.bad")).count();
+    assert_eq!(bad, d.faults[0].captures.len());
+    let images: Vec<&str> = doc.select(&sel("img")).filter_map(|e| e.value().attr("src")).collect();
+    assert_eq!(images.len(), pngs.len());
+    assert!(images.iter().all(|s| s.starts_with("data:image/png;base64,")), "images are inlined");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("diagnosis.json")).expect("json"))
+            .expect("parses");
+    assert_eq!(json["format"], "jackbench-diagnosis/1");
+}
+
+#[test]
+fn strings_from_the_manifest_are_shown_as_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    faulty_set(dir.path());
+    let manifest = dir.path().join("capture-set.toml");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    let hostile = "<script>alert(1)</script>";
+    let text =
+        text.replacen("bench = \"qa-bench\"", &format!("bench = \"{}\"", hostile.replace('"', "\\\"")), 1).replacen(
+            "label = \"Headset under test\"",
+            &format!("label = \"{hostile}\"\nserial = \"<img src=x onerror=alert(2)>\""),
+            1,
+        );
+    std::fs::write(&manifest, text).expect("write");
+    let o = Command::new(env!("CARGO_BIN_EXE_jackbench"))
+        .args(["report", dir.path().to_str().expect("utf-8"), "--format", "html"])
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(dir.path().join("report.html")).expect("html");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "the serial shows as text");
+    assert!(html.contains("&lt;img src=x onerror=alert(2)&gt;"));
+    let doc = Html::parse_document(&html);
+    assert_eq!(doc.select(&Selector::parse("script").expect("selector")).count(), 0, "no script element");
+    assert_eq!(doc.select(&Selector::parse("img[onerror]").expect("selector")).count(), 0);
+    assert!(!dir.path().join("plots").exists(), "--format html writes no PNG files");
+}
