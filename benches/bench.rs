@@ -1,12 +1,14 @@
 //! The bench controller and the diagnosis: `cargo bench --bench bench`.
 //! - a virtual run of the default plan (rigs/qa-bench.toml), capture set written to disk;
 //! - diagnosing a 42-capture set (repair-laptop's plan with one-sided sweeps and two-sided
-//!   tones added), WAV reading and every measurement included.
+//!   tones added), WAV reading and every measurement included;
+//! - rendering that set's report: every plot, the HTML with the plots inlined, the JSON.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use jackbench::bench::run_plan;
 use jackbench::capture::CaptureSet;
 use jackbench::diagnosis::diagnose;
+use jackbench::report::{write_report, Formats};
 use jackbench::rig::virtual_bench::VirtualBench;
 use jackbench::rig::{PlanCapture, RigFile};
 use std::path::Path;
@@ -52,6 +54,16 @@ fn diagnose_set(c: &mut Criterion) {
     g.sample_size(20);
     g.bench_function(format!("repair_laptop_{n}_captures"), |b| {
         b.iter(|| diagnose(&set, &rig.limits).expect("diagnosis"))
+    });
+    g.finish();
+    let d = diagnose(&set, &rig.limits).expect("diagnosis");
+    let mut g = c.benchmark_group("report");
+    g.sample_size(10);
+    g.bench_function(format!("repair_laptop_{n}_captures"), |b| {
+        b.iter(|| {
+            let out = tempfile::tempdir().expect("tempdir");
+            write_report(&set, &d, &rig.limits, out.path(), Formats::default()).expect("report")
+        })
     });
     g.finish();
 }

@@ -72,6 +72,29 @@ impl Symptom {
         }
     }
 
+    /// The symptom in a technician's words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Symptom::OutputDead => "no sound in either ear",
+            Symptom::ChannelDead => "one ear is dead",
+            Symptom::InputDead => "the microphone is dead",
+            Symptom::DigitalSilence => "the recording is digital silence (muted or blocked)",
+            Symptom::PinoutMismatch => "CTIA/OMTP pinout mismatch (mic and ground swapped)",
+            Symptom::ChannelSwap => "left and right are swapped",
+            Symptom::Polarity => "one ear is wired in reverse polarity",
+            Symptom::Imbalance => "left and right differ in level",
+            Symptom::LowLevel => "the level is too low",
+            Symptom::LowGain => "the digital gain is turned down",
+            Symptom::Response => "the frequency response is out of tolerance",
+            Symptom::Distortion => "the sound is distorted",
+            Symptom::Hum => "mains hum",
+            Symptom::Noise => "too much noise",
+            Symptom::Intermittent => "sound drops out at moments (a worn contact)",
+            Symptom::Dropouts => "samples are lost (buffer dropouts)",
+            Symptom::RateMismatch => "the sample rate is wrong (tones off pitch)",
+        }
+    }
+
     pub fn from_name(name: &str) -> Option<Symptom> {
         Symptom::ALL.into_iter().find(|s| s.name() == name)
     }

@@ -271,8 +271,18 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
     let headline = if pass {
         "PASS: every path measured within its limits".to_string()
     } else {
-        let mut parts: Vec<String> = d.faults.iter().map(|f| format!("{} ({})", f.component, f.code)).collect();
-        parts.extend(d.suspects.iter().map(|s| format!("one of {} ({})", s.components.join(", "), s.symptom)));
+        let name =
+            |id: &str| m.component(id).and_then(|c| c.label.clone()).map_or(id.to_string(), |l| format!("{l} ({id})"));
+        let mut parts: Vec<String> = d
+            .faults
+            .iter()
+            .map(|f| format!("{}: {} [{}]", name(&f.component), f.code.symptom.describe(), f.code))
+            .collect();
+        parts.extend(
+            d.suspects
+                .iter()
+                .map(|s| format!("one of {}: {} [{}]", s.components.join(", "), s.symptom.describe(), s.symptom)),
+        );
         format!("FAIL: {}", parts.join("; "))
     };
     let mut images = Vec::new();
@@ -354,7 +364,7 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
                                     td { (mm.drive.map_or("", |d| d.name())) }
                                     td { (per_ear(mm, |e| e.level_dbfs.map(|v| format!("{v:.1}")))) }
                                     td { (per_ear(mm, |e| e.freq_ratio.and_then(|r| tone_freq(mm).map(|f| format!("{:.1}", r * f))))) }
-                                    td { (per_ear(mm, |e| e.thd_percent.map(|v| format!("{v:.3}{}", if v <= limits.thd_max_percent { " ✓" } else { " ✗" })))) }
+                                    td { (per_driven_ear(mm, |e| e.thd_percent.map(|v| format!("{v:.3}{}", if v <= limits.thd_max_percent { " ✓" } else { " ✗" })))) }
                                     td { (per_ear(mm, |e| Some(format!("{:.1}", e.noise_floor_dbfs)))) }
                                     td { (per_ear(mm, |e| e.hum_dbfs.map(|v| format!("{v:.1}")))) }
                                     td { (per_ear(mm, |e| Some(if e.dropouts.is_empty() { "0 ✓".into() } else { format!("{} ✗", e.dropouts.len()) }))) }
@@ -383,6 +393,16 @@ fn tone_freq(m: &Measured) -> Option<f64> {
         crate::stimulus::Stimulus::Sine { freq_hz, .. } => Some(freq_hz),
         _ => None,
     }
+}
+
+/// One value per ear, "L / R" for two, "—" for an ear the stimulus does not drive.
+fn per_driven_ear(m: &Measured, f: impl Fn(&crate::diagnosis::EarMeasure) -> Option<String>) -> String {
+    m.ears
+        .iter()
+        .enumerate()
+        .map(|(i, e)| if m.driven(i) { f(e).unwrap_or_else(|| "—".into()) } else { "—".into() })
+        .collect::<Vec<_>>()
+        .join(" / ")
 }
 
 /// One value per ear, "L / R" for two.
