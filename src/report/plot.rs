@@ -121,7 +121,12 @@ pub fn response(
     root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
     let all = curves.iter().flat_map(|c| c.points.iter().map(|p| p.1));
     let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
-    let (lo, hi) = if lo.is_finite() { ((lo - 6.0).floor().max(hi - 80.0), (hi + 6.0).ceil()) } else { (-40.0, 10.0) };
+    // At least 30 dB of range under the best curve, at most 80, 6 dB of headroom.
+    let (lo, hi) = if lo.is_finite() {
+        ((lo - 3.0).min(hi - 30.0).max(hi - 80.0).floor(), (hi + 6.0).ceil())
+    } else {
+        (-40.0, 10.0)
+    };
     let mut chart = ChartBuilder::on(&root)
         .caption(title, (SANS, 20))
         .margin(12)
