@@ -3,7 +3,9 @@
 //! script and fetches nothing) and its screenshot shows the page, red verdict first.
 //! Without Chromium this test says so and passes, except in CI, where it must run.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::Command;
 
 fn chromium() -> Option<PathBuf> {
@@ -52,23 +54,8 @@ fn the_report_loads_in_chromium_without_errors() {
     // Any console line is an error or a warning: the page runs no script of its own.
     let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE") || l.contains("Failed to load")).collect();
     assert!(console.is_empty(), "console messages: {console:?}");
-    let (w, h, inked, red_top) = look(&shot);
+    let common::PngLook { width: w, height: h, inked, red_top, .. } = common::look_at_png(&shot);
     assert!(w >= 1000 && h >= 1000, "{w}×{h}");
     assert!(inked > 0.05, "the screenshot is nearly blank ({inked:.3} inked)");
     assert!(red_top > 0.2, "the FAIL verdict band is not at the top ({red_top:.3} red)");
-}
-
-/// (width, height, share of non-white pixels, share of the verdict's red in the top 120 rows).
-fn look(path: &Path) -> (u32, u32, f64, f64) {
-    let decoder = png::Decoder::new(std::fs::File::open(path).expect("screenshot"));
-    let mut reader = decoder.read_info().expect("a PNG");
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).expect("a frame");
-    let px = info.color_type.samples();
-    let pixels: Vec<&[u8]> = buf[..info.buffer_size()].chunks(px).collect();
-    let inked = pixels.iter().filter(|p| p.iter().take(3).any(|c| *c < 240)).count() as f64 / pixels.len() as f64;
-    let top = (info.width * 120) as usize;
-    let red = pixels[..top.min(pixels.len())].iter().filter(|p| p[0] > 170 && p[1] < 80 && p[2] < 80).count() as f64
-        / top as f64;
-    (info.width, info.height, inked, red)
 }

@@ -2,6 +2,8 @@
 //! has the verdict, a card per fault and a row per capture, needs nothing from outside, and
 //! shows hostile strings from the manifest as text.
 
+mod common;
+
 use jackbench::bench::run_plan;
 use jackbench::capture::CaptureSet;
 use jackbench::diagnosis::diagnose;
@@ -22,19 +24,6 @@ fn faulty_set(dir: &Path) -> CaptureSet {
     CaptureSet::load(dir).expect("set")
 }
 
-/// Decodes a PNG: (width, height, share of pixels that are not white, distinct colours seen).
-fn look_at(path: &Path) -> (u32, u32, f64, usize) {
-    let decoder = png::Decoder::new(std::fs::File::open(path).expect("open"));
-    let mut reader = decoder.read_info().expect("a PNG");
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).expect("a frame");
-    let px = info.color_type.samples();
-    let pixels: Vec<&[u8]> = buf[..info.buffer_size()].chunks(px).collect();
-    let inked = pixels.iter().filter(|p| p.iter().take(3).any(|c| *c < 240)).count();
-    let colours: std::collections::HashSet<&[u8]> = pixels.iter().copied().collect();
-    (info.width, info.height, inked as f64 / pixels.len() as f64, colours.len())
-}
-
 #[test]
 fn every_plot_is_a_picture_and_the_page_holds_everything() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -48,7 +37,7 @@ fn every_plot_is_a_picture_and_the_page_holds_everything() {
     let tones = set.manifest.captures.iter().filter(|c| c.stimulus == "tone-1k").count();
     assert_eq!(pngs.len(), 4 + tones + set.manifest.captures.len());
     for p in &pngs {
-        let (w, h, inked, colours) = look_at(p);
+        let common::PngLook { width: w, height: h, inked, colours, .. } = common::look_at_png(p);
         assert!(w >= 640 && h >= 150, "{}: {w}×{h}", p.display());
         // Axes, text and curves: some ink, many colours (antialiased text), far from a blank page.
         assert!(inked > 0.01 && colours > 20, "{}: {:.3} inked, {colours} colours", p.display(), inked);

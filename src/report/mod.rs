@@ -176,7 +176,10 @@ fn draw_plots(set: &CaptureSet, d: &Diagnosis, limits: &Limits, dir: &Path) -> R
         let file = dir.join(format!("response-{name}.png"));
         plot::response(
             &file,
-            &format!("Frequency response, {name} (left ear / microphone)"),
+            &format!(
+                "Frequency response, {name} ({})",
+                if dir_kind == Direction::Playback { "left ear" } else { "microphone" }
+            ),
             &curves,
             Some((&best, limits.response_max_db)),
         )?;

@@ -167,3 +167,30 @@ pub fn quantise(x: &[f64], format: SampleFormat) -> Vec<f64> {
 }
 
 pub const FORMATS: [SampleFormat; 3] = [SampleFormat::S16, SampleFormat::S24, SampleFormat::F32];
+
+/// What a PNG shows, for tests that look at pictures.
+pub struct PngLook {
+    pub width: u32,
+    pub height: u32,
+    /// Share of pixels that are not (near) white.
+    pub inked: f64,
+    /// Distinct colours seen.
+    pub colours: usize,
+    /// Share of the verdict's red (R > 170, G and B < 80) in the top 120 rows.
+    pub red_top: f64,
+}
+
+/// Decodes a PNG file and measures what is on it.
+pub fn look_at_png(path: &std::path::Path) -> PngLook {
+    let decoder = png::Decoder::new(std::fs::File::open(path).expect("open"));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("a frame");
+    let px = info.color_type.samples();
+    let pixels: Vec<&[u8]> = buf[..info.buffer_size()].chunks(px).collect();
+    let inked = pixels.iter().filter(|p| p.iter().take(3).any(|c| *c < 240)).count() as f64 / pixels.len() as f64;
+    let colours: std::collections::HashSet<&[u8]> = pixels.iter().copied().collect();
+    let top = ((info.width * 120) as usize).min(pixels.len()).max(1);
+    let red = pixels[..top].iter().filter(|p| p[0] > 170 && p[1] < 80 && p[2] < 80).count() as f64 / top as f64;
+    PngLook { width: info.width, height: info.height, inked, colours: colours.len(), red_top: red }
+}
