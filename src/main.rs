@@ -312,12 +312,14 @@ fn run_bench(
     }
     let set = CaptureSet::load(&out)?;
     let d = diagnosis::diagnose(&set, &rig.limits)?;
-    // The report (diagnosis.json included) beside the capture set.
-    report::write_report(&set, &d, &rig.limits, &out, report::Formats::default())?;
     if json {
         println!("{}", serde_json::to_string_pretty(&d)?);
     } else {
         print_diagnosis(&out, &d);
+    }
+    // The report (diagnosis.json included) beside the capture set, once the verdict is out.
+    report::write_report(&set, &d, &rig.limits, &out, report::Formats::default())?;
+    if !json {
         println!("\nreport: {}", out.join("report.html").display());
     }
     Ok(if d.verdict == Verdict::Pass { 0 } else { 1 })
