@@ -177,6 +177,9 @@ pub fn response(
     root.present().map_err(|x| e(x.to_string()))
 }
 
+/// Envelope plots are lower than the others: there is one per capture.
+pub const ENVELOPE_SIZE: (u32, u32) = (960, 300);
+
 /// A capture's envelope (rms of 5 ms blocks, dBFS) over time, gaps and clicks marked.
 pub fn envelope(
     path: &Path,
@@ -186,7 +189,7 @@ pub fn envelope(
 ) -> Result<(), PlotError> {
     register_font();
     let e = err(path);
-    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+    let root = BitMapBackend::new(path, ENVELOPE_SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
     let block = (f64::from(rate_hz) * 0.005).max(1.0) as usize;
     let secs = channels.iter().map(|c| c.1.len()).max().unwrap_or(0) as f64 / f64::from(rate_hz);
