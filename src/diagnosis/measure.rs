@@ -154,39 +154,65 @@ pub fn measure_capture(
         Stimulus::Silence { .. } => (None, true),
         _ => (None, false),
     };
-    let opts = AnalyzeOptions { freq_hz: tone_freq, silence: silence || tone_freq.is_none() };
-    let a = analyze(&mut kept.source(), &opts).map_err(unusable)?;
     let stim_level = match &signal {
         Stimulus::Sine { level_dbfs, .. }
         | Stimulus::LogSweep { level_dbfs, .. }
         | Stimulus::Multitone { level_dbfs, .. } => *level_dbfs,
         Stimulus::Silence { .. } => 0.0,
     };
-    let mut ears: Vec<EarMeasure> = a
-        .channels
-        .iter()
-        .zip(&kept.channels)
-        .map(|(c, x)| {
-            let present = tone_freq.is_some() && c.tone_present;
-            EarMeasure {
-                present,
-                level_dbfs: c.level_dbfs.filter(|_| present),
-                gain_db: c.level_dbfs.filter(|_| present).map(|l| l - stim_level),
-                freq_ratio: c.frequency_hz.filter(|_| present).zip(tone_freq).map(|(f, f0)| f / f0),
-                thd_percent: c.thd_percent.filter(|_| present),
-                noise_floor_dbfs: c.noise_floor_dbfs,
-                hum_dbfs: c.hum_dbfs,
-                hum_mains_hz: c.hum_mains_hz,
-                digital_silence: c.digital_silence,
-                zero_filled: count_zero_filled(x, &c.dropouts, rate),
-                dropouts: c.dropouts.clone(),
+    let tone_or_silence = tone_freq.is_some() || silence;
+    // Tones and silences go through the tone analysis; sweeps and multitones are measured by
+    // alignment below, so they only need their noise (the quietest block) and zero test here.
+    let (mut ears, stereo): (Vec<EarMeasure>, _) = if tone_or_silence {
+        let a = analyze(&mut kept.source(), &AnalyzeOptions { freq_hz: tone_freq, silence }).map_err(unusable)?;
+        let ears = a
+            .channels
+            .iter()
+            .zip(&kept.channels)
+            .map(|(c, x)| {
+                let present = tone_freq.is_some() && c.tone_present;
+                EarMeasure {
+                    present,
+                    level_dbfs: c.level_dbfs.filter(|_| present),
+                    gain_db: c.level_dbfs.filter(|_| present).map(|l| l - stim_level),
+                    freq_ratio: c.frequency_hz.filter(|_| present).zip(tone_freq).map(|(f, f0)| f / f0),
+                    thd_percent: c.thd_percent.filter(|_| present),
+                    noise_floor_dbfs: c.noise_floor_dbfs,
+                    hum_dbfs: c.hum_dbfs,
+                    hum_mains_hz: c.hum_mains_hz,
+                    digital_silence: c.digital_silence,
+                    zero_filled: count_zero_filled(x, &c.dropouts, rate),
+                    dropouts: c.dropouts.clone(),
+                    inverted: None,
+                    correlation: None,
+                    response: Vec::new(),
+                }
+            })
+            .collect();
+        (ears, if tone_freq.is_some() { a.stereo } else { None })
+    } else {
+        let ears = kept
+            .channels
+            .iter()
+            .map(|x| EarMeasure {
+                present: false,
+                level_dbfs: None,
+                gain_db: None,
+                freq_ratio: None,
+                thd_percent: None,
+                noise_floor_dbfs: crate::analysis::rms_dbfs(quiet_rms(x, rate)),
+                hum_dbfs: None,
+                hum_mains_hz: None,
+                digital_silence: x.iter().all(|v| *v == 0.0),
+                zero_filled: 0,
+                dropouts: Vec::new(),
                 inverted: None,
                 correlation: None,
                 response: Vec::new(),
-            }
-        })
-        .collect();
-    let stereo = if tone_freq.is_some() { a.stereo } else { None };
+            })
+            .collect();
+        (ears, None)
+    };
 
     if matches!(signal, Stimulus::LogSweep { .. } | Stimulus::Multitone { .. }) {
         let reference = signal.render(kept.rate_hz);
@@ -216,8 +242,7 @@ pub fn measure_capture(
                     }
                     // The noise under the sweep: what the residual of the tone analysis saw
                     // is the sweep itself, so take the quietest stretch around it instead.
-                    let noise = quiet_rms(&y, rate);
-                    ear.noise_floor_dbfs = crate::analysis::rms_dbfs(noise);
+                    let noise = quiet_rms(x, rate);
                     ear.dropouts =
                         crate::analysis::sweep::sweep_gaps(&y, &signal, al.delay_samples, rate, &r.response, noise);
                     ear.zero_filled = count_zero_filled(x, &ear.dropouts, rate);
@@ -265,11 +290,11 @@ fn count_zero_filled(x: &[f32], dropouts: &[Dropout], rate_hz: f64) -> usize {
 }
 
 /// The rms of the quietest 5 ms block of a capture: its noise, where the stimulus is not.
-fn quiet_rms(y: &[f64], rate_hz: f64) -> f64 {
+fn quiet_rms(y: &[f32], rate_hz: f64) -> f64 {
     let block = ((0.005 * rate_hz) as usize).max(16);
     y.chunks(block)
         .filter(|c| c.len() == block)
-        .map(|c| (c.iter().map(|v| v * v).sum::<f64>() / block as f64).sqrt())
+        .map(|c| (c.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / block as f64).sqrt())
         .fold(f64::INFINITY, f64::min)
         .min(1.0)
 }

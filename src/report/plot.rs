@@ -32,6 +32,21 @@ fn err(path: &Path) -> impl Fn(String) -> PlotError + '_ {
     move |message| PlotError { file: path.display().to_string(), message }
 }
 
+/// The series legend, drawn the same way on every line plot.
+fn legend<'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font((SANS, 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|x| x.to_string())
+}
+
 /// Plot size, pixels.
 pub const SIZE: (u32, u32) = (960, 440);
 
@@ -90,13 +105,7 @@ pub fn spectrum(
             .draw_series([Text::new(m.label.clone(), (m.freq_hz, 8.0), (SANS, 12).into_font().color(&m.color))])
             .map_err(|x| e(x.to_string()))?;
     }
-    chart
-        .configure_series_labels()
-        .label_font((SANS, 14))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|x| e(x.to_string()))?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(&e)?;
     root.present().map_err(|x| e(x.to_string()))
 }
 
@@ -166,14 +175,7 @@ pub fn response(
             .label(if c.reference { format!("{} (reference)", c.label) } else { c.label.clone() })
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerLeft)
-        .label_font((SANS, 13))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|x| e(x.to_string()))?;
+    legend(&mut chart, SeriesLabelPosition::LowerLeft).map_err(&e)?;
     root.present().map_err(|x| e(x.to_string()))
 }
 
@@ -231,13 +233,7 @@ pub fn envelope(
                 .map_err(|x| e(x.to_string()))?;
         }
     }
-    chart
-        .configure_series_labels()
-        .label_font((SANS, 14))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|x| e(x.to_string()))?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(&e)?;
     root.present().map_err(|x| e(x.to_string()))
 }
 
