@@ -85,6 +85,7 @@ pub fn run_plan(
         }
         let Some(stimulus) = rig.stimuli.iter().find(|s| &s.id == plan.stimulus.get_ref()) else { continue };
         let request = CaptureRequest {
+            path: path.clone(),
             direction: plan.direction,
             stimulus: stimulus.signal.clone(),
             drive: if plan.direction == Direction::Record { None } else { plan.drive },
@@ -92,7 +93,7 @@ pub fn run_plan(
             format: rig.format,
             tail_s: rig.tail_s,
         };
-        let audio = match station.endpoint().capture(&request) {
+        let take = match station.endpoint().capture(&request) {
             Ok(a) => a,
             Err(e) => {
                 stopped = Some(e.to_string());
@@ -108,15 +109,15 @@ pub fn run_plan(
             plan.drive.map_or(String::new(), |d| format!("-{}", d.name())),
             stimulus.id
         );
-        write_wav(&out.join(&file), &audio)?;
+        write_wav(&out.join(&file), &take.audio)?;
         manifest.captures.push(CaptureEntry {
             file,
             direction: plan.direction,
             stimulus: stimulus.id.clone(),
             drive: request.drive,
             path: path.clone(),
-            latency_s: None,
-            stream_events: Vec::new(),
+            latency_s: take.latency_s,
+            stream_events: take.events,
         });
         manifest.write(out)?;
     }

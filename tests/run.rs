@@ -3,9 +3,9 @@
 //! manifest that lists exactly those.
 
 use jackbench::bench::run_plan;
-use jackbench::capture::{Audio, CaptureSet, PathSpec};
+use jackbench::capture::{CaptureSet, PathSpec};
 use jackbench::rig::virtual_bench::VirtualBench;
-use jackbench::rig::{AudioEndpoint, CaptureRequest, RigError, RigFile, Station, SwitchMatrix};
+use jackbench::rig::{AudioEndpoint, CaptureRequest, RigError, RigFile, Station, SwitchMatrix, Take};
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,7 +25,7 @@ struct Unplugged {
 }
 
 impl AudioEndpoint for Unplugged {
-    fn capture(&mut self, request: &CaptureRequest) -> Result<Audio, RigError> {
+    fn capture(&mut self, request: &CaptureRequest) -> Result<Take, RigError> {
         if self.ok == 0 {
             return Err(RigError::Device { device: "hda".into(), message: "the device was unplugged".into() });
         }

@@ -7,6 +7,10 @@
 //! the virtual bench and for real hardware.
 
 pub mod file;
+pub mod live;
+pub mod manual;
+#[cfg(feature = "audio")]
+pub mod soundcard;
 pub mod virtual_bench;
 
 pub use file::{PlanCapture, PlanPath, RigFile};
@@ -18,6 +22,8 @@ use crate::stimulus::Stimulus;
 /// One capture to make on the connected path.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaptureRequest {
+    /// The path it is made on (the one last connected): its driver names the sound card.
+    pub path: PathSpec,
     pub direction: Direction,
     pub stimulus: Stimulus,
     /// Playback and loopback: which output channels play.
@@ -39,12 +45,23 @@ pub enum RigError {
     Interrupted,
 }
 
+/// One capture as an endpoint made it.
+#[derive(Debug, Clone)]
+pub struct Take {
+    pub audio: Audio,
+    /// The round trip measured from the stimulus handed to the output to its arrival, seconds
+    /// (real devices; `None` when the stimulus was not found or there is nothing to measure).
+    pub latency_s: Option<f64>,
+    /// Stream problems seen while capturing (underruns, overruns, device errors), in words.
+    pub events: Vec<String>,
+}
+
 /// Plays and records. A real one drives a sound card; the virtual one computes the physics.
 pub trait AudioEndpoint {
     /// Makes one capture on the path last connected: plays the stimulus (on the driver for
     /// playback and loopback, on the mouth simulator for record) and returns the recording,
     /// which starts an unknown delay before the stimulus and runs `tail_s` past its end.
-    fn capture(&mut self, request: &CaptureRequest) -> Result<Audio, RigError>;
+    fn capture(&mut self, request: &CaptureRequest) -> Result<Take, RigError>;
 }
 
 /// Connects a path's components: driver's device, port, adapter, headset or loopback plug.

@@ -194,3 +194,5 @@ pub fn look_at_png(path: &std::path::Path) -> PngLook {
     let red = pixels[..top].iter().filter(|p| p[0] > 170 && p[1] < 80 && p[2] < 80).count() as f64 / top as f64;
     PngLook { width: info.width, height: info.height, inked, colours: colours.len(), red_top: red }
 }
+
+pub mod pulse;

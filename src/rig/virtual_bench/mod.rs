@@ -19,7 +19,7 @@
 //! of 30–300 ms. Faults follow spec §3; [`fault_amount`] gives each symptom's size from mild
 //! (just past the fault's definition) to severe.
 
-use super::{AudioEndpoint, CaptureRequest, RigError, Station, SwitchMatrix};
+use super::{AudioEndpoint, CaptureRequest, RigError, Station, SwitchMatrix, Take};
 use crate::capture::{Audio, ComponentKind, Direction, Drive, PathSpec};
 use crate::diagnosis::{FaultCode, Symptom};
 use rand::{Rng, SeedableRng};
@@ -147,7 +147,6 @@ fn fnv(s: &str) -> u64 {
 /// The virtual bench.
 pub struct VirtualBench {
     parts: HashMap<String, Part>,
-    connected: Option<PathSpec>,
     seed: u64,
     captures_made: u64,
 }
@@ -156,7 +155,7 @@ impl VirtualBench {
     /// A bench of `components` (id, kind), spread drawn from `seed`.
     pub fn new<'a>(components: impl IntoIterator<Item = (&'a str, ComponentKind)>, seed: u64) -> VirtualBench {
         let parts = components.into_iter().map(|(id, kind)| (id.to_string(), Part::new(kind, seed, id))).collect();
-        VirtualBench { parts, connected: None, seed, captures_made: 0 }
+        VirtualBench { parts, seed, captures_made: 0 }
     }
 
     /// Injects a fault; the symptom must be one spec §3 allows on the component's kind.
@@ -205,28 +204,25 @@ impl SwitchMatrix for VirtualBench {
         for id in path.ids() {
             self.part(id)?;
         }
-        self.connected = Some(path.clone());
         Ok(())
     }
 
     fn disconnect_all(&mut self) -> Result<(), RigError> {
-        self.connected = None;
         Ok(())
     }
 }
 
 impl AudioEndpoint for VirtualBench {
-    fn capture(&mut self, req: &CaptureRequest) -> Result<Audio, RigError> {
-        let path = self
-            .connected
-            .clone()
-            .ok_or_else(|| RigError::Switch { path: "nothing".into(), message: "no path is connected".into() })?;
+    fn capture(&mut self, req: &CaptureRequest) -> Result<Take, RigError> {
+        // The path comes with the request, so the model serves under any switch matrix (its
+        // own, a relay board's, an operator's).
+        let path = &req.path;
         self.captures_made += 1;
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ self.captures_made);
         let parts =
             [self.part(&path.driver)?, self.part(&path.port)?, self.part(&path.adapter)?, self.part(&path.headset)?];
         let channels = simulate(req, parts, &mut rng);
-        Ok(Audio::from_f64(req.rate_hz, req.format, &channels))
+        Ok(Take { audio: Audio::from_f64(req.rate_hz, req.format, &channels), latency_s: None, events: Vec::new() })
     }
 }
 

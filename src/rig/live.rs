@@ -1,0 +1,392 @@
+//! The audio endpoint of real rigs: which device plays and which records for each direction,
+//! the stimulus laid out on the output channels, and the recording cut to the stimulus.
+//!
+//! A real capture is made by a [`Duplex`]: it plays interleaved frames on one device while it
+//! records another (or the same one), and says at which input frame the first stimulus frame was
+//! handed to the output. The sound card's back-end is [`super::soundcard`] (cpal); unit tests
+//! use a simulated duplex. Everything else lives here, shared by both:
+//!
+//! | direction | plays (device, channels)        | records (device, channels) |
+//! |-----------|---------------------------------|----------------------------|
+//! | playback  | the driver's output, per `drive` | the ear couplers: left, right |
+//! | record    | the mouth simulator, channel 1   | the driver's input, channel 1 |
+//! | loopback  | the driver's output, per `drive` | the driver's input, channel 1 |
+//!
+//! Device latency is unknown and does not matter: the capture is aligned with its stimulus by
+//! cross-correlation ([`crate::analysis::align`]) and cut to start [`LEAD_S`] before it and end
+//! `tail_s` after it. The delay found, from the frame the stimulus was handed over to the frame
+//! it came back, is the capture's latency. A capture that carries no stimulus (a silence, a
+//! muted device) is cut with the last latency measured on the same devices.
+
+use super::{AudioEndpoint, CaptureRequest, RigError, Take};
+use crate::analysis::align::align;
+use crate::analysis::spectrum::Spectrum;
+use crate::capture::{Audio, Direction, Drive};
+use crate::stimulus::Stimulus;
+use std::collections::HashMap;
+
+/// Recorded before the stimulus, seconds.
+pub const LEAD_S: f64 = 0.1;
+/// The longest round trip a device may take, seconds: recorded past the stimulus's end on top
+/// of the tail, so a late stimulus is still whole.
+pub const MAX_LATENCY_S: f64 = 0.5;
+/// Below this normalised correlation the stimulus is not considered found in the recording.
+const FOUND_CORRELATION: f64 = 0.3;
+
+/// A sound device as a rig file names it: the audio host (ALSA, JACK, …; the platform's default
+/// when absent) and the device (`default` for the host's default device).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DeviceRef {
+    pub host: Option<String>,
+    pub name: String,
+}
+
+impl DeviceRef {
+    pub fn new(host: Option<&str>, name: &str) -> DeviceRef {
+        DeviceRef { host: host.map(str::to_string), name: name.to_string() }
+    }
+}
+
+impl std::fmt::Display for DeviceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.host {
+            Some(h) => write!(f, "{h}:{}", self.name),
+            None => write!(f, "{}", self.name),
+        }
+    }
+}
+
+/// One play-and-record pass.
+#[derive(Debug, Clone)]
+pub struct DuplexPlan<'a> {
+    pub output: &'a DeviceRef,
+    pub input: &'a DeviceRef,
+    /// The rate both devices run at, as [`Duplex::negotiate`] agreed.
+    pub rate_hz: u32,
+    /// Interleaved frames of `out_channels` samples: channel `c` plays on the device's channel
+    /// `c`; the device's other channels play silence.
+    pub play: &'a [f32],
+    pub out_channels: usize,
+    /// The input channels to keep (the first `in_channels`).
+    pub in_channels: usize,
+    /// How long to record before the first frame is handed to the output, seconds.
+    pub record_before_s: f64,
+    /// How long to go on recording once the last frame has been handed to the output, seconds.
+    pub record_after_s: f64,
+}
+
+/// What a pass recorded.
+#[derive(Debug, Clone, Default)]
+pub struct DuplexTake {
+    /// `channels[c][n]`, full scale ±1.
+    pub channels: Vec<Vec<f32>>,
+    /// The recorded frame that was arriving when the first frame of `play` was handed to the
+    /// output.
+    pub start_frame: usize,
+    /// Stream problems seen (underruns, overruns, errors the device reported), in words.
+    pub events: Vec<String>,
+}
+
+/// Plays on one device while recording another.
+pub trait Duplex {
+    /// The rate a pass on these devices will run at: `wanted` when both offer it, else one they
+    /// share. Checks that the devices exist and have the channels asked for.
+    fn negotiate(
+        &mut self,
+        output: &DeviceRef,
+        out_channels: usize,
+        input: &DeviceRef,
+        in_channels: usize,
+        wanted_hz: u32,
+    ) -> Result<u32, RigError>;
+
+    fn play_record(&mut self, plan: &DuplexPlan) -> Result<DuplexTake, RigError>;
+}
+
+/// The devices of one driver component (a sound card's output and input).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriverDevices {
+    pub output: DeviceRef,
+    pub input: DeviceRef,
+}
+
+/// Where each direction's sound goes, for a rig.
+#[derive(Debug, Clone)]
+pub struct Routing {
+    /// Driver component id → its devices.
+    pub drivers: HashMap<String, DriverDevices>,
+    /// The input that records the ear couplers (left, right).
+    pub couplers: DeviceRef,
+    /// The output that drives the mouth simulator (its first channel).
+    pub mouth: DeviceRef,
+}
+
+/// The audio endpoint of a real rig over any [`Duplex`].
+pub struct LiveEndpoint<D> {
+    duplex: D,
+    routing: Routing,
+    /// The last latency measured per (output, input), seconds.
+    latency: HashMap<(DeviceRef, DeviceRef), f64>,
+    spectrum: Spectrum,
+}
+
+impl<D: Duplex> LiveEndpoint<D> {
+    pub fn new(duplex: D, routing: Routing) -> LiveEndpoint<D> {
+        LiveEndpoint { duplex, routing, latency: HashMap::new(), spectrum: Spectrum::default() }
+    }
+
+    pub fn duplex(&mut self) -> &mut D {
+        &mut self.duplex
+    }
+
+    /// The devices of one capture: (output, output channels played, input, input channels kept).
+    fn devices(&self, request: &CaptureRequest) -> Result<(DeviceRef, Vec<usize>, DeviceRef, usize), RigError> {
+        let driver = || {
+            self.routing.drivers.get(&request.path.driver).ok_or_else(|| RigError::Device {
+                device: request.path.driver.clone(),
+                message: "the rig names no sound device for this driver".into(),
+            })
+        };
+        let drive = |d: Option<Drive>| match d.unwrap_or(Drive::Both) {
+            Drive::Left => vec![0],
+            Drive::Right => vec![1],
+            Drive::Both => vec![0, 1],
+        };
+        Ok(match request.direction {
+            Direction::Playback => (driver()?.output.clone(), drive(request.drive), self.routing.couplers.clone(), 2),
+            Direction::Record => (self.routing.mouth.clone(), vec![0], driver()?.input.clone(), 1),
+            Direction::Loopback => (driver()?.output.clone(), drive(request.drive), driver()?.input.clone(), 1),
+        })
+    }
+}
+
+/// The stimulus at `rate_hz` on `channels` of `width`-sample frames, silence elsewhere.
+pub fn interleave(stimulus: &[f64], channels: &[usize], width: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; stimulus.len() * width];
+    for (frame, &v) in out.chunks_exact_mut(width).zip(stimulus) {
+        for &c in channels {
+            frame[c] = v as f32;
+        }
+    }
+    out
+}
+
+impl<D: Duplex> AudioEndpoint for LiveEndpoint<D> {
+    fn capture(&mut self, request: &CaptureRequest) -> Result<Take, RigError> {
+        let (output, played, input, in_channels) = self.devices(request)?;
+        let width = played.iter().max().map_or(1, |c| c + 1);
+        let rate = self.duplex.negotiate(&output, width, &input, in_channels, request.rate_hz)?;
+        let x = request.stimulus.render(rate);
+        let play = interleave(&x, &played, width);
+        let take = self.duplex.play_record(&DuplexPlan {
+            output: &output,
+            input: &input,
+            rate_hz: rate,
+            play: &play,
+            out_channels: width,
+            in_channels,
+            record_before_s: LEAD_S,
+            record_after_s: request.tail_s + MAX_LATENCY_S,
+        })?;
+        let mut events = take.events;
+        if rate != request.rate_hz {
+            events.push(format!("ran at {rate} Hz: the devices do not offer the rig's {} Hz", request.rate_hz));
+        }
+        let rate_f = f64::from(rate);
+        let lead = (LEAD_S * rate_f).round() as usize;
+        let from = take.start_frame.saturating_sub(lead);
+        // The channel that carries the stimulus: the driven ear in playback, else the only one.
+        let probe = match (request.direction, request.drive) {
+            (Direction::Playback, Some(Drive::Right)) => 1,
+            _ => 0,
+        };
+        let found = match &request.stimulus {
+            Stimulus::Silence { .. } => None,
+            _ => take.channels.get(probe).and_then(|ch| {
+                let y: Vec<f64> = ch.get(from..).unwrap_or_default().iter().map(|&v| f64::from(v)).collect();
+                align(&y, &x, rate_f, &mut self.spectrum).filter(|a| a.correlation >= FOUND_CORRELATION)
+            }),
+        };
+        let key = (output, input);
+        let latency_s = match found {
+            Some(a) => {
+                let onset = from as f64 + a.delay_samples;
+                let latency = (onset - take.start_frame as f64) / rate_f;
+                self.latency.insert(key.clone(), latency);
+                Some(latency)
+            }
+            None => None,
+        };
+        let assumed = latency_s.or_else(|| self.latency.get(&key).copied()).unwrap_or(0.0);
+        let onset = take.start_frame as f64 + assumed * rate_f;
+        let start = (onset.round() as usize).saturating_sub(lead);
+        let end = onset.round() as usize + x.len() + (request.tail_s * rate_f).round() as usize;
+        let channels: Vec<Vec<f32>> = take
+            .channels
+            .into_iter()
+            .map(|c| {
+                let end = end.min(c.len());
+                c.get(start.min(end)..end).unwrap_or_default().to_vec()
+            })
+            .collect();
+        let frames = channels.first().map_or(0, Vec::len);
+        if frames < x.len() + lead {
+            return Err(RigError::Device {
+                device: key.1.to_string(),
+                message: format!(
+                    "recorded {frames} frames where {} were needed: the input stopped early",
+                    x.len() + lead + (request.tail_s * rate_f) as usize
+                ),
+            });
+        }
+        Ok(Take { audio: Audio { rate_hz: rate, format: request.format, channels }, latency_s, events })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{analyze, AnalyzeOptions};
+    use crate::capture::{PathSpec, SampleFormat};
+
+    /// A simulated sound card: the output comes back on the input after `delay` frames, scaled
+    /// by `gain`, on the channels it was played on, with the input starting `preroll` frames
+    /// before the stimulus is handed over.
+    struct Wire {
+        delay: usize,
+        gain: f32,
+        preroll: usize,
+        rates: Vec<u32>,
+        passes: usize,
+        stop_after: Option<usize>,
+    }
+
+    impl Duplex for Wire {
+        fn negotiate(
+            &mut self,
+            _: &DeviceRef,
+            _: usize,
+            input: &DeviceRef,
+            _: usize,
+            wanted: u32,
+        ) -> Result<u32, RigError> {
+            if input.name == "missing" {
+                return Err(RigError::Device { device: input.to_string(), message: "not found".into() });
+            }
+            Ok(if self.rates.contains(&wanted) { wanted } else { self.rates[0] })
+        }
+
+        fn play_record(&mut self, plan: &DuplexPlan) -> Result<DuplexTake, RigError> {
+            self.passes += 1;
+            let frames = plan.play.len() / plan.out_channels;
+            let total = self.preroll + self.delay + frames + (plan.record_after_s * plan.rate_hz as f64) as usize;
+            let total = self.stop_after.map_or(total, |s| s.min(total));
+            let channels = (0..plan.in_channels)
+                .map(|c| {
+                    (0..total)
+                        .map(|n| {
+                            let k = n.checked_sub(self.preroll + self.delay).filter(|k| *k < frames);
+                            k.map_or(0.0, |k| {
+                                self.gain * plan.play.get(k * plan.out_channels + c).copied().unwrap_or(0.0)
+                            })
+                        })
+                        .collect()
+                })
+                .collect();
+            Ok(DuplexTake { channels, start_frame: self.preroll, events: vec![] })
+        }
+    }
+
+    fn endpoint(wire: Wire) -> LiveEndpoint<Wire> {
+        let dev = DeviceRef::new(None, "default");
+        let drivers = HashMap::from([("sc".to_string(), DriverDevices { output: dev.clone(), input: dev.clone() })]);
+        LiveEndpoint::new(wire, Routing { drivers, couplers: dev.clone(), mouth: dev })
+    }
+
+    fn request(direction: Direction, drive: Option<Drive>, stimulus: Stimulus) -> CaptureRequest {
+        CaptureRequest {
+            path: PathSpec { driver: "sc".into(), port: "p".into(), adapter: "a".into(), headset: "h".into() },
+            direction,
+            stimulus,
+            drive,
+            rate_hz: 48_000,
+            format: SampleFormat::F32,
+            tail_s: 0.2,
+        }
+    }
+
+    fn wire(delay: usize) -> Wire {
+        Wire { delay, gain: 0.5, preroll: 30_000, rates: vec![48_000, 44_100], passes: 0, stop_after: None }
+    }
+
+    const SWEEP: Stimulus = Stimulus::LogSweep { start_hz: 20.0, stop_hz: 20_000.0, level_dbfs: -12.0, seconds: 0.5 };
+
+    #[test]
+    fn a_capture_is_cut_around_its_stimulus_and_its_latency_measured() {
+        // 12.34 ms of device latency at 48 kHz is 592.3 frames; the wire delays by whole frames.
+        let mut ep = endpoint(wire(592));
+        let take = ep.capture(&request(Direction::Loopback, Some(Drive::Left), SWEEP)).unwrap();
+        let latency = take.latency_s.unwrap();
+        assert!((latency - 592.0 / 48_000.0).abs() < 0.5 / 48_000.0, "latency {latency}");
+        // The stimulus starts LEAD_S into the capture and the capture ends tail_s after it.
+        assert_eq!(take.audio.frames(), 4_800 + 24_000 + 9_600);
+        assert_eq!(take.audio.channels.len(), 1);
+        // The wire's copy of the stimulus (gain 0.5) starts exactly LEAD_S in.
+        let x = SWEEP.render(48_000);
+        let y = &take.audio.channels[0];
+        assert!(y[..4_800].iter().all(|v| *v == 0.0), "nothing before the stimulus");
+        let worst = x.iter().zip(&y[4_800..]).map(|(a, b)| (0.5 * *a as f32 - b).abs()).fold(0.0, f32::max);
+        assert!(worst < 1e-6, "the capture differs from the stimulus by {worst}");
+    }
+
+    #[test]
+    fn playback_drives_the_named_ear_and_records_both() {
+        let mut ep = endpoint(wire(100));
+        let tone = Stimulus::Sine { freq_hz: 1000.0, level_dbfs: -12.0, seconds: 0.25 };
+        let take = ep.capture(&request(Direction::Playback, Some(Drive::Right), tone)).unwrap();
+        assert_eq!(take.audio.channels.len(), 2);
+        let a = analyze(&mut take.audio.source(), &AnalyzeOptions { freq_hz: Some(1000.0), silence: false }).unwrap();
+        // −12 dBFS through a gain of 0.5 (−6.02 dB) on the right ear only.
+        let right = a.channels[1].level_dbfs.unwrap();
+        assert!((right - (-18.02)).abs() < 0.1, "right ear {right} dBFS");
+        assert!(take.audio.channels[0].iter().all(|v| *v == 0.0), "left ear must be silent");
+    }
+
+    #[test]
+    fn a_silence_is_cut_with_the_latency_measured_before() {
+        let mut ep = endpoint(wire(2_000));
+        ep.capture(&request(Direction::Loopback, Some(Drive::Left), SWEEP)).unwrap();
+        let take =
+            ep.capture(&request(Direction::Loopback, Some(Drive::Both), Stimulus::Silence { seconds: 0.2 })).unwrap();
+        assert_eq!(take.latency_s, None);
+        assert_eq!(take.audio.frames(), 4_800 + 9_600 + 9_600);
+    }
+
+    #[test]
+    fn a_rate_the_devices_lack_is_used_and_said() {
+        let mut ep = endpoint(wire(100));
+        let mut req = request(Direction::Record, None, SWEEP);
+        req.rate_hz = 96_000;
+        let take = ep.capture(&req).unwrap();
+        assert_eq!(take.audio.rate_hz, 48_000);
+        assert!(take.events.iter().any(|e| e.contains("96000")), "{:?}", take.events);
+    }
+
+    #[test]
+    fn an_input_that_stops_early_is_an_error_naming_it() {
+        let mut w = wire(100);
+        w.stop_after = Some(31_000);
+        let mut ep = endpoint(w);
+        let e = ep.capture(&request(Direction::Loopback, Some(Drive::Left), SWEEP)).unwrap_err();
+        assert!(e.to_string().contains("default") && e.to_string().contains("stopped early"), "{e}");
+    }
+
+    #[test]
+    fn a_driver_without_devices_is_named() {
+        let mut ep = endpoint(wire(100));
+        let mut req = request(Direction::Record, None, SWEEP);
+        req.path.driver = "laptop".into();
+        let e = ep.capture(&req).unwrap_err();
+        assert!(e.to_string().starts_with("laptop:"), "{e}");
+    }
+}

@@ -1,0 +1,847 @@
+//! Real sound cards through cpal: device lookup, the list `jackbench devices` prints, and
+//! [`SoundCards`], the [`Duplex`] that plays on one device while recording another.
+//!
+//! # Streams and the real-time rule
+//! A pair of devices is opened once (an output stream and an input stream at one rate) and kept
+//! open for every pass on that pair: opening costs up to seconds before the input delivers its
+//! first frame, which a bench cannot pay per capture. The two cpal callbacks do no allocation,
+//! locking or I/O: they move samples through two lock-free ring buffers (rtrb) and count frames,
+//! gaps and errors in atomics. Everything else runs on the bench's thread.
+//!
+//! # Where the stimulus starts
+//! The input callback counts every frame it is given (`frames_in`). When the output callback
+//! hands the device the first frame of a stimulus it reads that count: that is
+//! [`DuplexTake::start_frame`], relative to the first frame recorded for the pass. The device's
+//! latency (output buffer, converter, input buffer) comes on top and is measured by
+//! cross-correlation in [`super::live`].
+//!
+//! # Failures
+//! A device that reports it is gone, or whose input stops delivering frames for
+//! [`Timeouts::stall`], ends the pass with an error naming it, and the pair is closed (the next
+//! pass reopens it). Underruns (the output ran dry while a stimulus was playing), overruns (the
+//! bench thread fell behind the input) and xruns the device reports are kept as events of the
+//! capture.
+
+use super::live::{DeviceRef, Duplex, DuplexPlan, DuplexTake};
+use super::RigError;
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use cpal::{FromSample, Sample, SampleFormat, SizedSample};
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long to wait for a device before calling it stuck.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// From opening a pair to its input's first frame (ALSA through PulseAudio can take 2 s).
+    pub first_input: Duration,
+    /// Without a new input frame (or without the output taking the stimulus) in a pass.
+    pub stall: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts { first_input: Duration::from_secs(8), stall: Duration::from_secs(2) }
+    }
+}
+
+/// Which side of a device is wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Output,
+    Input,
+}
+
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Side::Output => "output",
+            Side::Input => "input",
+        }
+    }
+}
+
+fn device_error(device: impl std::fmt::Display, message: impl Into<String>) -> RigError {
+    RigError::Device { device: device.to_string(), message: message.into() }
+}
+
+/// The audio host a rig names (case-insensitive: `alsa`, `jack`, `pulseaudio`…), or the
+/// platform's default.
+pub fn host(name: Option<&str>) -> Result<cpal::Host, RigError> {
+    let Some(name) = name else { return Ok(cpal::default_host()) };
+    let available = cpal::available_hosts();
+    let id = available.iter().find(|h| h.name().eq_ignore_ascii_case(name)).ok_or_else(|| {
+        let names: Vec<&str> = available.iter().map(|h| h.name()).collect();
+        device_error(format!("{name}:"), format!("no such audio host here; available: {}", names.join(", ")))
+    })?;
+    cpal::host_from_id(*id).map_err(|e| device_error(format!("{name}:"), format!("the audio host cannot be used: {e}")))
+}
+
+/// The names a device answers to: its id on the host (ALSA's PCM name, e.g. `default`,
+/// `hw:CARD=PCH,DEV=0`), its description's name and its display name.
+fn names_of(device: &cpal::Device) -> Vec<String> {
+    let mut names = Vec::new();
+    if let Ok(id) = device.id() {
+        names.push(id.id().to_string());
+    }
+    if let Ok(d) = device.description() {
+        names.push(d.name().to_string());
+    }
+    names.push(device.to_string());
+    names.dedup();
+    names
+}
+
+fn supports(device: &cpal::Device, side: Side) -> bool {
+    match side {
+        Side::Output => device.supports_output(),
+        Side::Input => device.supports_input(),
+    }
+}
+
+/// The device a rig names, on the side wanted. `default` is the host's default device. A name
+/// that matches nothing is an error listing the devices that are there.
+pub fn find_device(dev: &DeviceRef, side: Side) -> Result<cpal::Device, RigError> {
+    let host = host(dev.host.as_deref())?;
+    let default = match side {
+        Side::Output => host.default_output_device(),
+        Side::Input => host.default_input_device(),
+    };
+    let devices: Vec<cpal::Device> = host
+        .devices()
+        .map_err(|e| device_error(dev, format!("cannot list the {} host's devices: {e}", host.id().name())))?
+        .filter(|d| supports(d, side))
+        .collect();
+    let exact = devices.iter().find(|d| names_of(d).iter().any(|n| n == &dev.name));
+    let loose = || devices.iter().find(|d| names_of(d).iter().any(|n| n.eq_ignore_ascii_case(&dev.name)));
+    if let Some(d) = exact.or_else(loose) {
+        return Ok(d.clone());
+    }
+    if dev.name == "default" {
+        if let Some(d) = default {
+            return Ok(d);
+        }
+    }
+    let listed: Vec<String> = devices.iter().filter_map(|d| names_of(d).into_iter().next()).collect();
+    Err(device_error(
+        dev,
+        format!(
+            "no {} device of that name on the {} host; these are there: {} (`jackbench devices` lists them)",
+            side.name(),
+            host.id().name(),
+            if listed.is_empty() { "none".to_string() } else { listed.join(", ") }
+        ),
+    ))
+}
+
+/// One range of configurations a device supports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigRange {
+    pub channels: u16,
+    pub min_rate_hz: u32,
+    pub max_rate_hz: u32,
+    /// cpal's name of the sample format (`f32`, `i16`, …).
+    pub format: String,
+}
+
+/// A device as `jackbench devices` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceInfo {
+    /// The name a rig file uses for it.
+    pub name: String,
+    /// Its description, when the host gives one beyond the name.
+    pub description: Option<String>,
+    pub default_output: bool,
+    pub default_input: bool,
+    pub outputs: Vec<ConfigRange>,
+    pub inputs: Vec<ConfigRange>,
+}
+
+/// A host and its devices; `error` when it could not be listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostInfo {
+    pub host: String,
+    pub default: bool,
+    pub devices: Vec<DeviceInfo>,
+    pub error: Option<String>,
+}
+
+fn ranges(configs: Result<impl Iterator<Item = cpal::SupportedStreamConfigRange>, cpal::Error>) -> Vec<ConfigRange> {
+    configs
+        .map(|it| {
+            it.map(|c| ConfigRange {
+                channels: c.channels(),
+                min_rate_hz: c.min_sample_rate(),
+                max_rate_hz: c.max_sample_rate(),
+                format: c.sample_format().to_string(),
+            })
+            .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every host of this platform with its devices, rates, channel counts and sample formats.
+pub fn list_devices() -> Vec<HostInfo> {
+    let default_host = cpal::default_host().id();
+    cpal::available_hosts()
+        .into_iter()
+        .map(|id| {
+            let mut info =
+                HostInfo { host: id.name().to_string(), default: id == default_host, devices: vec![], error: None };
+            let host = match cpal::host_from_id(id) {
+                Ok(h) => h,
+                Err(e) => {
+                    info.error = Some(e.to_string());
+                    return info;
+                }
+            };
+            let first_name = |d: Option<cpal::Device>| d.and_then(|d| names_of(&d).into_iter().next());
+            let (def_out, def_in) = (first_name(host.default_output_device()), first_name(host.default_input_device()));
+            match host.devices() {
+                Ok(devices) => {
+                    for d in devices {
+                        let names = names_of(&d);
+                        let name = names.first().cloned().unwrap_or_default();
+                        let description = names.get(1).filter(|n| **n != name).cloned();
+                        info.devices.push(DeviceInfo {
+                            default_output: def_out.as_ref() == Some(&name),
+                            default_input: def_in.as_ref() == Some(&name),
+                            outputs: if d.supports_output() { ranges(d.supported_output_configs()) } else { vec![] },
+                            inputs: if d.supports_input() { ranges(d.supported_input_configs()) } else { vec![] },
+                            name,
+                            description,
+                        });
+                    }
+                }
+                Err(e) => info.error = Some(e.to_string()),
+            }
+            info
+        })
+        .collect()
+}
+
+/// The stream configuration chosen on one side of a pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chosen {
+    pub channels: u16,
+    pub rate_hz: u32,
+    pub format: SampleFormat,
+}
+
+/// Sample formats the streams can run in, most wanted first.
+const FORMATS: [SampleFormat; 4] = [SampleFormat::F32, SampleFormat::I32, SampleFormat::I16, SampleFormat::I24];
+/// Rates tried when the wanted one is not offered by both devices.
+const FALLBACK_RATES: [u32; 4] = [48_000, 44_100, 96_000, 32_000];
+
+fn configs(
+    device: &cpal::Device,
+    side: Side,
+    dev: &DeviceRef,
+) -> Result<Vec<cpal::SupportedStreamConfigRange>, RigError> {
+    let list = match side {
+        Side::Output => device.supported_output_configs().map(|c| c.collect()),
+        Side::Input => device.supported_input_configs().map(|c| c.collect()),
+    };
+    list.map_err(|e| device_error(dev, format!("cannot read its {} configurations: {e}", side.name())))
+}
+
+/// The best configuration at `rate_hz` with at least `channels` (two preferred, so one stream
+/// serves every drive): the fewest channels, then the most wanted format.
+fn choose(ranges: &[cpal::SupportedStreamConfigRange], channels: usize, rate_hz: u32) -> Option<Chosen> {
+    ranges
+        .iter()
+        .filter(|r| usize::from(r.channels()) >= channels && r.contains_rate(rate_hz))
+        .filter_map(|r| FORMATS.iter().position(|f| *f == r.sample_format()).map(|p| (r, p)))
+        .min_by_key(|(r, p)| (r.channels().max(2) != 2, r.channels(), *p))
+        .map(|(r, _)| Chosen { channels: r.channels(), rate_hz, format: r.sample_format() })
+}
+
+/// Counters the callbacks share with the bench thread. Frame positions are counts of input
+/// frames since the pair was opened.
+struct Shared {
+    epoch: Instant,
+    /// Input frames delivered so far.
+    frames_in: AtomicU64,
+    /// Input callbacks completed.
+    in_callbacks: AtomicU64,
+    /// `epoch`-relative time of the last input callback, ns.
+    last_in_ns: AtomicU64,
+    /// The first input callback: its time (ns) and `frames_in` before it (for the real rate).
+    first_in_ns: AtomicU64,
+    /// Where recording for the pass starts: [`OFF`], [`ARMED`] or the input frame.
+    rec_start: AtomicU64,
+    /// `frames_in` when the output took the first stimulus frame; [`ARMED`] until then.
+    out_start: AtomicU64,
+    /// 1 while a stimulus is being fed and the output must not run dry.
+    feeding: AtomicU64,
+    underruns: AtomicU64,
+    overrun_frames: AtomicU64,
+    xruns: AtomicU64,
+    /// Set by the error callbacks when a device is gone.
+    gone: AtomicU64,
+}
+
+const OFF: u64 = u64::MAX;
+const ARMED: u64 = u64::MAX - 1;
+
+impl Shared {
+    fn now_ns(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX - 2)
+    }
+}
+
+/// One open pair of streams.
+struct Session {
+    output: DeviceRef,
+    input: DeviceRef,
+    out: Chosen,
+    inp: Chosen,
+    shared: Arc<Shared>,
+    play_tx: rtrb::Producer<f32>,
+    rec_rx: rtrb::Consumer<f32>,
+    /// What the output's and the input's error callbacks reported.
+    errors: [rtrb::Consumer<(Side, cpal::Error)>; 2],
+    /// Kept alive for the session; dropped last.
+    _streams: (cpal::Stream, cpal::Stream),
+}
+
+/// Samples of ring buffer per channel: seconds of audio either side can hold.
+const RING_S: usize = 4;
+
+/// The cpal back-end of [`Duplex`].
+#[derive(Default)]
+pub struct SoundCards {
+    session: Option<Session>,
+    pub timeouts: Timeouts,
+}
+
+fn output_stream<T>(
+    device: &cpal::Device,
+    chosen: Chosen,
+    mut play_rx: rtrb::Consumer<f32>,
+    shared: Arc<Shared>,
+    mut errors: rtrb::Producer<(Side, cpal::Error)>,
+) -> Result<cpal::Stream, cpal::Error>
+where
+    T: SizedSample + FromSample<f32>,
+{
+    let config = cpal::StreamConfig {
+        channels: chosen.channels,
+        sample_rate: chosen.rate_hz,
+        buffer_size: cpal::BufferSize::Default,
+    };
+    let width = usize::from(chosen.channels);
+    let err_shared = shared.clone();
+    device.build_output_stream(
+        config,
+        move |data: &mut [T], _| {
+            let frames = data.len() / width;
+            let ready = (play_rx.slots() / width).min(frames);
+            if ready > 0 && shared.out_start.load(Ordering::Acquire) == ARMED {
+                shared.out_start.store(shared.frames_in.load(Ordering::Acquire), Ordering::Release);
+            }
+            if let Ok(chunk) = play_rx.read_chunk(ready * width) {
+                let (a, b) = chunk.as_slices();
+                for (out, v) in data.iter_mut().zip(a.iter().chain(b)) {
+                    *out = T::from_sample(*v);
+                }
+                chunk.commit_all();
+            }
+            for out in data.iter_mut().skip(ready * width) {
+                *out = T::EQUILIBRIUM;
+            }
+            if ready < frames && shared.feeding.load(Ordering::Acquire) == 1 {
+                shared.underruns.fetch_add(1, Ordering::AcqRel);
+            }
+        },
+        move |e: cpal::Error| {
+            note_error(&err_shared, &e);
+            let _ = errors.push((Side::Output, e));
+        },
+        Some(Duration::from_secs(5)),
+    )
+}
+
+fn input_stream<T>(
+    device: &cpal::Device,
+    chosen: Chosen,
+    keep: usize,
+    mut rec_tx: rtrb::Producer<f32>,
+    shared: Arc<Shared>,
+    mut errors: rtrb::Producer<(Side, cpal::Error)>,
+) -> Result<cpal::Stream, cpal::Error>
+where
+    T: SizedSample,
+    f32: FromSample<T>,
+{
+    let config = cpal::StreamConfig {
+        channels: chosen.channels,
+        sample_rate: chosen.rate_hz,
+        buffer_size: cpal::BufferSize::Default,
+    };
+    let width = usize::from(chosen.channels);
+    let err_shared = shared.clone();
+    device.build_input_stream(
+        config,
+        move |data: &[T], _| {
+            let frames = data.len() / width;
+            let before = shared.frames_in.load(Ordering::Acquire);
+            let now = shared.now_ns();
+            if shared.in_callbacks.load(Ordering::Acquire) == 0 {
+                shared.first_in_ns.store(now, Ordering::Release);
+            }
+            let mut start = shared.rec_start.load(Ordering::Acquire);
+            if start == ARMED {
+                shared.rec_start.store(before, Ordering::Release);
+                start = before;
+            }
+            if start != OFF {
+                match rec_tx.write_chunk_uninit(frames * keep) {
+                    Ok(chunk) => {
+                        let samples =
+                            data.chunks_exact(width).flat_map(|f| f.iter().take(keep)).map(|s| f32::from_sample(*s));
+                        chunk.fill_from_iter(samples);
+                    }
+                    Err(_) => {
+                        shared.overrun_frames.fetch_add(frames as u64, Ordering::AcqRel);
+                    }
+                }
+            }
+            shared.frames_in.store(before + frames as u64, Ordering::Release);
+            shared.last_in_ns.store(now, Ordering::Release);
+            shared.in_callbacks.fetch_add(1, Ordering::AcqRel);
+        },
+        move |e: cpal::Error| {
+            note_error(&err_shared, &e);
+            let _ = errors.push((Side::Input, e));
+        },
+        Some(Duration::from_secs(5)),
+    )
+}
+
+/// Counts what an error callback reports, for the bench thread to act on.
+fn note_error(shared: &Shared, e: &cpal::Error) {
+    match e.kind() {
+        cpal::ErrorKind::Xrun => {
+            shared.xruns.fetch_add(1, Ordering::AcqRel);
+        }
+        cpal::ErrorKind::DeviceNotAvailable
+        | cpal::ErrorKind::HostUnavailable
+        | cpal::ErrorKind::StreamInvalidated
+        | cpal::ErrorKind::PermissionDenied => {
+            shared.gone.store(1, Ordering::Release);
+        }
+        _ => {}
+    }
+}
+
+/// Words for an error opening or running a stream, with what to do about it.
+pub fn explain(e: &cpal::Error) -> String {
+    let hint = match e.kind() {
+        cpal::ErrorKind::DeviceBusy => "; another program holds the device: close it (or stop its stream) and retry",
+        cpal::ErrorKind::PermissionDenied => {
+            "; access to the device was denied: allow microphone/sound access for this program \
+             (Linux: membership of the audio group; laptops: the privacy setting)"
+        }
+        cpal::ErrorKind::DeviceNotAvailable => "; the device is gone: is it plugged in?",
+        cpal::ErrorKind::UnsupportedConfig => "; the device does not run that configuration",
+        _ => "",
+    };
+    format!("{e}{hint}")
+}
+
+macro_rules! by_format {
+    ($format:expr, $f:ident, $($arg:expr),*) => {
+        match $format {
+            SampleFormat::F32 => $f::<f32>($($arg),*),
+            SampleFormat::I32 => $f::<i32>($($arg),*),
+            SampleFormat::I16 => $f::<i16>($($arg),*),
+            SampleFormat::I24 => $f::<cpal::I24>($($arg),*),
+            other => Err(cpal::Error::with_message(cpal::ErrorKind::UnsupportedConfig, format!("sample format {other}"))),
+        }
+    };
+}
+
+impl SoundCards {
+    pub fn new(timeouts: Timeouts) -> SoundCards {
+        SoundCards { session: None, timeouts }
+    }
+
+    /// The configurations a pass at `wanted_hz` would open, without opening anything.
+    pub fn configure(
+        &self,
+        output: &DeviceRef,
+        out_channels: usize,
+        input: &DeviceRef,
+        in_channels: usize,
+        wanted_hz: u32,
+    ) -> Result<(Chosen, Chosen), RigError> {
+        let out_dev = find_device(output, Side::Output)?;
+        let in_dev = find_device(input, Side::Input)?;
+        let (outs, ins) = (configs(&out_dev, Side::Output, output)?, configs(&in_dev, Side::Input, input)?);
+        // Two channels either side when offered, so one open pair serves every capture.
+        let pick = |ranges: &[cpal::SupportedStreamConfigRange], ch: usize, rate| {
+            choose(ranges, ch.max(2), rate).or_else(|| choose(ranges, ch, rate))
+        };
+        let rates = std::iter::once(wanted_hz).chain(FALLBACK_RATES);
+        for rate in rates {
+            if let (Some(o), Some(i)) = (pick(&outs, out_channels, rate), pick(&ins, in_channels, rate)) {
+                return Ok((o, i));
+            }
+        }
+        let none = |dev: &DeviceRef, side: Side, ch: usize| {
+            device_error(
+                dev,
+                format!(
+                    "offers no {} configuration with {ch} channel(s) at {wanted_hz} Hz or a rate the other device shares",
+                    side.name()
+                ),
+            )
+        };
+        Err(if (outs.iter().all(|r| usize::from(r.channels()) < out_channels)) || outs.is_empty() {
+            none(output, Side::Output, out_channels)
+        } else {
+            none(input, Side::Input, in_channels)
+        })
+    }
+
+    /// Opens (or keeps) the pair for a pass and waits until its input delivers.
+    fn open(&mut self, output: &DeviceRef, input: &DeviceRef, out: Chosen, inp: Chosen) -> Result<(), RigError> {
+        if let Some(s) = &self.session {
+            if &s.output == output && &s.input == input && s.out == out && s.inp == inp {
+                return Ok(());
+            }
+        }
+        self.session = None;
+        let out_dev = find_device(output, Side::Output)?;
+        let in_dev = find_device(input, Side::Input)?;
+        let shared = Arc::new(Shared {
+            epoch: Instant::now(),
+            frames_in: AtomicU64::new(0),
+            in_callbacks: AtomicU64::new(0),
+            last_in_ns: AtomicU64::new(0),
+            first_in_ns: AtomicU64::new(0),
+            rec_start: AtomicU64::new(OFF),
+            out_start: AtomicU64::new(OFF),
+            feeding: AtomicU64::new(0),
+            underruns: AtomicU64::new(0),
+            overrun_frames: AtomicU64::new(0),
+            xruns: AtomicU64::new(0),
+            gone: AtomicU64::new(0),
+        });
+        let (play_tx, play_rx) = rtrb::RingBuffer::new(RING_S * out.rate_hz as usize * usize::from(out.channels));
+        let keep = usize::from(inp.channels).min(2);
+        let (rec_tx, rec_rx) = rtrb::RingBuffer::new(RING_S * inp.rate_hz as usize * keep);
+        let (err_out, errors_out) = rtrb::RingBuffer::new(64);
+        let (err_in, errors_in) = rtrb::RingBuffer::new(64);
+        let out_stream = by_format!(out.format, output_stream, &out_dev, out, play_rx, shared.clone(), err_out)
+            .map_err(|e| device_error(output, format!("cannot open for playback: {}", explain(&e))))?;
+        let in_stream = by_format!(inp.format, input_stream, &in_dev, inp, keep, rec_tx, shared.clone(), err_in)
+            .map_err(|e| device_error(input, format!("cannot open for recording: {}", explain(&e))))?;
+        in_stream.play().map_err(|e| device_error(input, format!("cannot start recording: {}", explain(&e))))?;
+        out_stream.play().map_err(|e| device_error(output, format!("cannot start playback: {}", explain(&e))))?;
+        let session = Session {
+            output: output.clone(),
+            input: input.clone(),
+            out,
+            inp,
+            shared,
+            play_tx,
+            rec_rx,
+            errors: [errors_out, errors_in],
+            _streams: (out_stream, in_stream),
+        };
+        let deadline = Instant::now() + self.timeouts.first_input;
+        while session.shared.in_callbacks.load(Ordering::Acquire) < 2 {
+            if Instant::now() > deadline {
+                return Err(device_error(
+                    input,
+                    format!(
+                        "opened, but delivered no audio within {} s: is it running and not held by another program?",
+                        self.timeouts.first_input.as_secs_f64()
+                    ),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.session = Some(session);
+        Ok(())
+    }
+}
+
+/// The input's clock at one moment: frames delivered and the time of the last callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockReading {
+    pub frames: u64,
+    pub at_ns: u64,
+}
+
+impl ClockReading {
+    /// The rate the input really delivers at, Hz, from two readings far enough apart.
+    pub fn rate_since(self, earlier: ClockReading) -> Option<f64> {
+        let dt = self.at_ns.checked_sub(earlier.at_ns)? as f64 * 1e-9;
+        (dt > 0.5).then(|| (self.frames - earlier.frames.min(self.frames)) as f64 / dt)
+    }
+}
+
+impl SoundCards {
+    /// The configurations of the open pair, if any: (output, input).
+    pub fn open_configs(&self) -> Option<(Chosen, Chosen)> {
+        self.session.as_ref().map(|s| (s.out, s.inp))
+    }
+
+    /// The open input's clock (see [`ClockReading::rate_since`]).
+    pub fn clock(&self) -> Option<ClockReading> {
+        self.session.as_ref().map(|s| ClockReading {
+            frames: s.shared.frames_in.load(Ordering::Acquire),
+            at_ns: s.shared.last_in_ns.load(Ordering::Acquire),
+        })
+    }
+
+    /// Closes the open pair.
+    pub fn close(&mut self) {
+        self.session = None;
+    }
+
+    /// The session's configuration when it serves a pass, else a fresh choice.
+    fn configs_for(
+        &self,
+        output: &DeviceRef,
+        out_channels: usize,
+        input: &DeviceRef,
+        in_channels: usize,
+        wanted_hz: u32,
+    ) -> Result<(Chosen, Chosen), RigError> {
+        if let Some(s) = &self.session {
+            let serves = &s.output == output
+                && &s.input == input
+                && s.out.rate_hz == wanted_hz
+                && usize::from(s.out.channels) >= out_channels
+                && usize::from(s.inp.channels).min(2) >= in_channels;
+            if serves {
+                return Ok((s.out, s.inp));
+            }
+        }
+        self.configure(output, out_channels, input, in_channels, wanted_hz)
+    }
+
+    fn pass(&mut self, plan: &DuplexPlan) -> Result<DuplexTake, RigError> {
+        let timeouts = self.timeouts;
+        let Some(s) = self.session.as_mut() else {
+            return Err(device_error(plan.output, "not open"));
+        };
+        let sh = s.shared.clone();
+        let rate = f64::from(s.inp.rate_hz);
+        let keep = usize::from(s.inp.channels).min(2);
+        let width = usize::from(s.out.channels);
+        let stalled = |sh: &Shared| {
+            let last = sh.last_in_ns.load(Ordering::Acquire);
+            Duration::from_nanos(sh.now_ns().saturating_sub(last)) > timeouts.stall
+        };
+        let gone = |what: &str| {
+            device_error(
+                plan.input,
+                format!("{what}: the device was unplugged, stopped or taken away (the run keeps what was captured)"),
+            )
+        };
+
+        // Stop what a previous pass left and wait out a callback in flight, then start clean.
+        sh.rec_start.store(OFF, Ordering::Release);
+        let seen = sh.in_callbacks.load(Ordering::Acquire);
+        while sh.in_callbacks.load(Ordering::Acquire) < seen + 2 {
+            if stalled(&sh) {
+                return Err(gone("the input stopped delivering audio"));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if let Ok(chunk) = s.rec_rx.read_chunk(s.rec_rx.slots()) {
+            chunk.commit_all();
+        }
+        let mut events = Vec::new();
+        let mut fatal = None;
+        for ring in &mut s.errors {
+            while ring.pop().is_ok() {}
+        }
+        for counter in [&sh.underruns, &sh.overrun_frames, &sh.xruns] {
+            counter.store(0, Ordering::Release);
+        }
+
+        let frames = plan.play.len() / plan.out_channels.max(1);
+        let lead = (plan.record_before_s * rate).round() as usize;
+        let after = (plan.record_after_s * rate).round() as usize;
+        let mut channels: Vec<Vec<f32>> = vec![Vec::with_capacity(lead + frames + after); plan.in_channels];
+        let mut recorded = 0usize;
+        let collect = |rec_rx: &mut rtrb::Consumer<f32>, channels: &mut Vec<Vec<f32>>| {
+            let n = rec_rx.slots() / keep * keep;
+            if let Ok(chunk) = rec_rx.read_chunk(n) {
+                let (a, b) = chunk.as_slices();
+                let mut k = 0;
+                for v in a.iter().chain(b) {
+                    if let Some(ch) = channels.get_mut(k) {
+                        ch.push(*v);
+                    }
+                    k = (k + 1) % keep;
+                }
+                chunk.commit_all();
+                n / keep
+            } else {
+                0
+            }
+        };
+
+        // Record: the pass's frame 0 is the first input frame after arming.
+        sh.rec_start.store(ARMED, Ordering::Release);
+        let started = Instant::now();
+        while sh.rec_start.load(Ordering::Acquire) == ARMED || recorded < lead {
+            recorded += collect(&mut s.rec_rx, &mut channels);
+            if stalled(&sh) || sh.gone.load(Ordering::Acquire) == 1 {
+                return Err(gone("the input stopped delivering audio"));
+            }
+            if started.elapsed() > timeouts.first_input {
+                return Err(gone("the input delivers no audio"));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let rec0 = sh.rec_start.load(Ordering::Acquire);
+
+        // Play while recording.
+        sh.out_start.store(ARMED, Ordering::Release);
+        let mut fed = 0usize;
+        let feeding_since = Instant::now();
+        loop {
+            if fed < frames {
+                let room = (s.play_tx.slots() / width).min(frames - fed);
+                if room > 0 {
+                    if let Ok(chunk) = s.play_tx.write_chunk_uninit(room * width) {
+                        let src = &plan.play[fed * plan.out_channels..(fed + room) * plan.out_channels];
+                        let samples = src
+                            .chunks_exact(plan.out_channels)
+                            .flat_map(|f| (0..width).map(move |c| f.get(c).copied().unwrap_or(0.0)));
+                        chunk.fill_from_iter(samples);
+                        fed += room;
+                    }
+                }
+                sh.feeding.store(u64::from(fed < frames), Ordering::Release);
+            }
+            recorded += collect(&mut s.rec_rx, &mut channels);
+            for ring in &mut s.errors {
+                while let Ok((side, e)) = ring.pop() {
+                    let dev = if side == Side::Output { plan.output } else { plan.input };
+                    match e.kind() {
+                        cpal::ErrorKind::Xrun => {}
+                        cpal::ErrorKind::DeviceNotAvailable
+                        | cpal::ErrorKind::HostUnavailable
+                        | cpal::ErrorKind::StreamInvalidated
+                        | cpal::ErrorKind::PermissionDenied => {
+                            fatal.get_or_insert_with(|| device_error(dev, format!("{}: {}", side.name(), explain(&e))));
+                        }
+                        _ => events.push(format!("{dev} ({}): {e}", side.name())),
+                    }
+                }
+            }
+            if let Some(e) = fatal {
+                return Err(e);
+            }
+            if sh.gone.load(Ordering::Acquire) == 1 || stalled(&sh) {
+                return Err(gone("the input stopped delivering audio"));
+            }
+            let out_start = sh.out_start.load(Ordering::Acquire);
+            if out_start == ARMED {
+                if feeding_since.elapsed() > timeouts.stall {
+                    return Err(device_error(
+                        plan.output,
+                        "the output does not take the stimulus: the device was unplugged or stopped",
+                    ));
+                }
+            } else if recorded >= (out_start.saturating_sub(rec0)) as usize + frames + after && fed == frames {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        sh.rec_start.store(OFF, Ordering::Release);
+        sh.feeding.store(0, Ordering::Release);
+        let start_frame = sh.out_start.load(Ordering::Acquire).saturating_sub(rec0) as usize;
+        let underruns = sh.underruns.swap(0, Ordering::AcqRel);
+        if underruns > 0 {
+            events.push(format!("{}: output underrun ({underruns}×): the stimulus had a gap", plan.output));
+        }
+        let lost = sh.overrun_frames.swap(0, Ordering::AcqRel);
+        if lost > 0 {
+            events.push(format!("{}: input overrun: {lost} frames lost", plan.input));
+        }
+        let xruns = sh.xruns.swap(0, Ordering::AcqRel);
+        if xruns > 0 {
+            events.push(format!("{} / {}: the device reported {xruns} xrun(s)", plan.output, plan.input));
+        }
+        Ok(DuplexTake { channels, start_frame, events })
+    }
+}
+
+impl Duplex for SoundCards {
+    fn negotiate(
+        &mut self,
+        output: &DeviceRef,
+        out_channels: usize,
+        input: &DeviceRef,
+        in_channels: usize,
+        wanted_hz: u32,
+    ) -> Result<u32, RigError> {
+        self.configs_for(output, out_channels, input, in_channels, wanted_hz).map(|(o, _)| o.rate_hz)
+    }
+
+    fn play_record(&mut self, plan: &DuplexPlan) -> Result<DuplexTake, RigError> {
+        let (out, inp) =
+            self.configs_for(plan.output, plan.out_channels, plan.input, plan.in_channels, plan.rate_hz)?;
+        if out.rate_hz != plan.rate_hz {
+            return Err(device_error(
+                plan.output,
+                format!("does not run at {} Hz (negotiate the rate first)", plan.rate_hz),
+            ));
+        }
+        self.open(plan.output, plan.input, out, inp)?;
+        let take = self.pass(plan);
+        if take.is_err() {
+            // A pair that failed is closed; the next pass opens it afresh (or fails clearly).
+            self.session = None;
+        }
+        take
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(channels: u16, min: u32, max: u32, format: SampleFormat) -> cpal::SupportedStreamConfigRange {
+        cpal::SupportedStreamConfigRange::new(channels, min, max, cpal::SupportedBufferSize::Unknown, format)
+    }
+
+    #[test]
+    fn two_channels_and_float_are_preferred_at_the_wanted_rate() {
+        let ranges = [
+            range(1, 8_000, 192_000, SampleFormat::F32),
+            range(2, 44_100, 48_000, SampleFormat::I16),
+            range(2, 8_000, 192_000, SampleFormat::F32),
+            range(8, 8_000, 192_000, SampleFormat::F32),
+        ];
+        let c = choose(&ranges, 2, 48_000).unwrap();
+        assert_eq!((c.channels, c.rate_hz, c.format), (2, 48_000, SampleFormat::F32));
+        // Only 16-bit at 44.1 kHz between 8 and 192 kHz when the float ranges are gone.
+        let c = choose(&ranges[1..2], 1, 44_100).unwrap();
+        assert_eq!((c.channels, c.format), (2, SampleFormat::I16));
+        assert_eq!(choose(&ranges[1..2], 1, 96_000), None);
+        // Three channels needed: the eight-channel range is the only one.
+        assert_eq!(choose(&ranges, 3, 48_000).unwrap().channels, 8);
+        // Formats the streams cannot run are skipped.
+        assert_eq!(choose(&[range(2, 8_000, 96_000, SampleFormat::U8)], 2, 48_000), None);
+    }
+
+    #[test]
+    fn the_real_rate_comes_from_two_clock_readings() {
+        let a = ClockReading { frames: 1_000, at_ns: 1_000_000_000 };
+        let b = ClockReading { frames: 1_000 + 96_000, at_ns: 3_000_000_000 };
+        assert_eq!(b.rate_since(a), Some(48_000.0));
+        assert_eq!(a.rate_since(a), None, "too close together to tell");
+    }
+}
