@@ -7,11 +7,12 @@
 //! - [`analysis`]: measurements on samples: tone, THD, noise, hum, dropouts, alignment, sweeps;
 //!   no I/O.
 //! - [`rig`]: what a bench is: rig files, the `AudioEndpoint` and `SwitchMatrix` traits, and
-//!   their back-ends (the virtual bench).
+//!   their back-ends (the virtual bench, sound cards through cpal, an operator's hands).
 //! - [`bench`]: the bench controller: runs a rig's plan and writes the capture set.
 //! - [`report`]: PNG plots and a self-contained HTML report of a diagnosed set.
 //! - [`diagnosis`]: from the measurements of a capture set to the faulty component, its fault
 //!   code, evidence and remedy.
+//! - `doctor` (feature `audio`): the driver checklist, measured on a real sound device.
 //!
 //! The binary `jackbench` is a thin command-line layer over these.
 
@@ -19,6 +20,8 @@ pub mod analysis;
 pub mod bench;
 pub mod capture;
 pub mod diagnosis;
+#[cfg(feature = "audio")]
+pub mod doctor;
 pub mod report;
 pub mod rig;
 pub mod stimulus;

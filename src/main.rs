@@ -7,9 +7,14 @@ use jackbench::bench;
 use jackbench::capture::{self, Audio, CaptureSet, SampleFormat, WavSource};
 use jackbench::diagnosis::{self, Diagnosis, Verdict};
 use jackbench::report;
-use jackbench::rig::file::SwitchKind;
+use jackbench::rig::file::{AudioKind, SwitchKind};
+#[cfg(feature = "audio")]
+use jackbench::rig::live::LiveEndpoint;
+use jackbench::rig::manual::ManualSwitch;
+#[cfg(feature = "audio")]
+use jackbench::rig::soundcard::SoundCards;
 use jackbench::rig::virtual_bench::{InjectedFault, VirtualBench};
-use jackbench::rig::RigFile;
+use jackbench::rig::{Rack, RigFile, Station};
 use jackbench::stimulus::Stimulus;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -47,11 +52,16 @@ enum Command {
         json: bool,
     },
     /// Run a rig's test plan, write the capture set, diagnose it (exit 0 pass, 1 fail, 2 error).
-    /// With no rig named, the QA bench runs on the virtual bench.
+    /// With no rig named, the QA bench runs on the virtual bench; a rig with real devices runs
+    /// on them, prompting the operator for each connection when it has no relay board.
     Run {
-        /// The rig file (or the name of a built-in rig: qa-bench, repair-laptop, qa-splitter).
+        /// The rig file (or the name of a built-in rig: qa-bench, repair-laptop, qa-splitter,
+        /// loopback-check).
         #[arg(long, default_value = "rigs/qa-bench.toml")]
         rig: PathBuf,
+        /// Run the rig's plan on the virtual bench, whatever hardware it names.
+        #[arg(long = "virtual")]
+        simulate: bool,
         /// Inject a fault into the virtual bench: COMPONENT:SYMPTOM[:SEVERITY], SEVERITY mild,
         /// moderate (default), severe or 0..1. Repeat for several.
         #[arg(long = "fault", value_name = "COMPONENT:SYMPTOM[:SEVERITY]")]
@@ -77,6 +87,42 @@ enum Command {
         /// What to write, comma-separated: html, png, json.
         #[arg(long, value_delimiter = ',', default_value = "html,png,json")]
         format: Vec<ReportFormat>,
+    },
+    /// List the audio hosts and devices with their rates, channel counts and sample formats
+    /// (the names a rig file uses).
+    Devices {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The checklist for "my headset mic doesn't work", measured: the device exists and is the
+    /// default, opens, is not busy, records sound, runs at the rate asked, and (with a loopback
+    /// plug in the jack) carries a tone round trip (exit 0 pass, 1 a check failed, 2 could not run).
+    Doctor {
+        /// The device to check, for output and input.
+        #[arg(long, default_value = "default")]
+        device: String,
+        /// The output device, when it differs from --device.
+        #[arg(long)]
+        output: Option<String>,
+        /// The input device, when it differs from --device.
+        #[arg(long)]
+        input: Option<String>,
+        /// The audio host (alsa, jack, …; the platform's default when absent).
+        #[arg(long)]
+        host: Option<String>,
+        /// The rate to ask for, Hz.
+        #[arg(long, default_value_t = 48_000)]
+        rate: u32,
+        /// No loopback plug is in the jack: skip the round-trip check.
+        #[arg(long)]
+        no_loopback: bool,
+        /// The round trip's expected gain in dB (the loopback plug's divider, e.g. -20).
+        #[arg(long, allow_hyphen_values = true)]
+        loop_gain: Option<f64>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Diagnose a capture set: which component carries which fault (exit 0 pass, 1 fail,
     /// 2 unusable input).
@@ -210,7 +256,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
-        Command::Run { rig, faults, seed, out, json } => run_bench(&rig, &faults, seed, out, json),
+        Command::Run { rig, simulate, faults, seed, out, json } => run_bench(&rig, simulate, &faults, seed, out, json),
+        Command::Devices { json } => list_devices(json),
+        Command::Doctor { device, output, input, host, rate, no_loopback, loop_gain, json } => {
+            doctor(DoctorArgs { device, output, input, host, rate, no_loopback, loop_gain, json })
+        }
         Command::Report { dir, out, format } => {
             let set = CaptureSet::load(&dir)?;
             let limits = set.manifest.limits.clone().unwrap_or_default();
@@ -239,29 +289,80 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     }
 }
 
-/// `jackbench run`: the plan on the virtual bench, the capture set, its diagnosis.
+/// The virtual bench of a rig, with the faults asked for.
+fn virtual_bench(rig: &RigFile, faults: &[String], seed: u64) -> Result<VirtualBench, Failure> {
+    let mut bench = VirtualBench::new(rig.components.iter().map(|c| (c.id.get_ref().as_str(), c.kind)), seed);
+    for f in faults {
+        let fault = InjectedFault::parse(f).map_err(|e| anyhow::anyhow!("--fault {e}"))?;
+        bench.inject(&fault).map_err(|e| anyhow::anyhow!("--fault {f}: {e}"))?;
+    }
+    Ok(bench)
+}
+
+/// The station a rig runs on, and words for it: the virtual bench, or its sound cards and
+/// switch matrix (`simulate` forces the virtual bench).
+fn station(rig: &RigFile, simulate: bool, faults: &[String], seed: u64) -> Result<(Box<dyn Station>, String), Failure> {
+    let (audio, switch) =
+        if simulate { (AudioKind::Virtual, SwitchKind::Virtual) } else { (rig.audio.kind, rig.switch.kind) };
+    if audio != AudioKind::Virtual && !faults.is_empty() {
+        return Err(anyhow::anyhow!(
+            "--fault injects faults into the virtual bench, and {} runs on real sound devices (add --virtual)",
+            rig.source.display()
+        )
+        .into());
+    }
+    let operator = || {
+        ManualSwitch::new(
+            rig.components.iter().map(|c| (c.id.get_ref().as_str(), c.label.as_deref())),
+            std::io::stdin().lock(),
+            std::io::stderr(),
+        )
+    };
+    let seeded = format!("the virtual bench (seed {seed})");
+    match (audio, switch) {
+        (AudioKind::Virtual, SwitchKind::Virtual) => Ok((Box::new(virtual_bench(rig, faults, seed)?), seeded)),
+        (AudioKind::Virtual, SwitchKind::Manual) => {
+            let rack = Rack { endpoint: virtual_bench(rig, faults, seed)?, switch: operator() };
+            Ok((Box::new(rack), format!("{seeded}, switched by hand")))
+        }
+        #[cfg(feature = "audio")]
+        (AudioKind::Cpal, SwitchKind::Manual) => {
+            let routing = rig.routing();
+            let mut devices: Vec<String> =
+                routing.drivers.iter().map(|(id, d)| format!("{id} = {}", d.output)).collect();
+            devices.sort();
+            let rack = Rack { endpoint: LiveEndpoint::new(SoundCards::default(), routing), switch: operator() };
+            Ok((Box::new(rack), format!("sound devices ({}), switched by hand", devices.join(", "))))
+        }
+        #[cfg(not(feature = "audio"))]
+        (AudioKind::Cpal, _) => Err(anyhow::anyhow!(
+            "{}: this jackbench was built without the `audio` feature and cannot drive sound cards",
+            rig.source.display()
+        )
+        .into()),
+        (_, SwitchKind::Relay) => Err(anyhow::anyhow!(
+            "{}: relay switching is not supported by this build yet; run it with --virtual, or switch by hand \
+             ([switch] kind = \"manual\")",
+            rig.source.display()
+        )
+        .into()),
+        #[allow(unreachable_patterns)]
+        (a, s) => Err(anyhow::anyhow!("{}: audio {a:?} with switch {s:?} is not a bench", rig.source.display()).into()),
+    }
+}
+
+/// `jackbench run`: the plan on the rig's station, the capture set, its diagnosis.
 fn run_bench(
     rig_path: &std::path::Path,
+    simulate: bool,
     faults: &[String],
     seed: u64,
     out: Option<PathBuf>,
     json: bool,
 ) -> Result<u8, Failure> {
     let rig = RigFile::load(rig_path)?;
-    if rig.switch.kind != SwitchKind::Virtual {
-        return Err(anyhow::anyhow!(
-            "{}: switch kind {:?} needs real hardware, which this build does not drive yet; \
-             use a virtual rig (qa-bench, repair-laptop, qa-splitter)",
-            rig.source.display(),
-            rig.switch.kind
-        )
-        .into());
-    }
-    let mut bench = VirtualBench::new(rig.components.iter().map(|c| (c.id.get_ref().as_str(), c.kind)), seed);
-    for f in faults {
-        let fault = InjectedFault::parse(f).map_err(|e| anyhow::anyhow!("--fault {e}"))?;
-        bench.inject(&fault).map_err(|e| anyhow::anyhow!("--fault {f}: {e}"))?;
-    }
+    let (mut station, what) = station(&rig, simulate, faults, seed)?;
+    let by_hand = !simulate && rig.switch.kind == SwitchKind::Manual;
     let out = match out {
         Some(o) => o,
         None => {
@@ -282,22 +383,31 @@ fn run_bench(
     let stop = std::sync::Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
-        // A second Ctrl-C while the first is being honoured is not an error worth stopping for.
-        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+        // The first Ctrl-C ends the run after the capture in progress; a second one (say, at an
+        // operator prompt) ends it at once. The capture set is valid either way.
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                eprintln!("\njackbench: stopped; the capture set lists every capture made");
+                std::process::exit(2);
+            }
+            eprintln!("\njackbench: stopping after this capture (Ctrl-C again to stop at once)");
+        });
     }
     eprintln!(
-        "{}: {} captures on the virtual bench (seed {seed}), {:.1} s of audio per unit",
+        "{}: {} captures on {what}, {:.1} s of audio per unit",
         rig.name,
         rig.schedule().len(),
         rig.audio_time_s()
     );
-    let tty = std::io::stderr().is_terminal();
+    let tty = std::io::stderr().is_terminal() && !by_hand;
     let mut progress = |p: bench::Progress| {
         if tty {
             eprint!("\r\x1b[2K[{:>2}/{}] {} : {}", p.index, p.total, p.path, p.label);
+        } else if by_hand {
+            eprintln!("[{:>2}/{}] {} : {}", p.index, p.total, p.path, p.label);
         }
     };
-    let outcome = bench::run_plan(&rig, &mut bench, &out, &stop, &mut progress)?;
+    let outcome = bench::run_plan(&rig, station.as_mut(), &out, &stop, &mut progress)?;
     if tty {
         eprintln!();
     }
@@ -443,4 +553,134 @@ fn print_analysis(file: &std::path::Path, a: &Analysis) {
 
 fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.into()
+}
+
+/// `jackbench devices`.
+#[cfg(feature = "audio")]
+fn list_devices(json: bool) -> Result<u8, Failure> {
+    use jackbench::rig::soundcard::{list_devices, ConfigRange};
+    let hosts = list_devices();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&hosts)?);
+        return Ok(0);
+    }
+    // The ranges of a device in one line: channel counts, rates, sample formats.
+    let show = |ranges: &[ConfigRange]| -> String {
+        let ch = (ranges.iter().map(|r| r.channels).min(), ranges.iter().map(|r| r.channels).max());
+        let hz = (ranges.iter().map(|r| r.min_rate_hz).min(), ranges.iter().map(|r| r.max_rate_hz).max());
+        let mut formats: Vec<&str> = ranges.iter().map(|r| r.format.as_str()).collect();
+        formats.sort_unstable();
+        formats.dedup();
+        let span = |(a, b): (Option<u32>, Option<u32>), unit: &str| match (a, b) {
+            (Some(a), Some(b)) if a == b => format!("{a}{unit}"),
+            (Some(a), Some(b)) => format!("{a}–{b}{unit}"),
+            _ => "?".into(),
+        };
+        format!(
+            "{} channels, {}, {}",
+            span((ch.0.map(u32::from), ch.1.map(u32::from)), ""),
+            span(hz, " Hz"),
+            formats.join(" ")
+        )
+    };
+    for h in &hosts {
+        println!("{}{}", h.host, if h.default { " (default host)" } else { "" });
+        if let Some(e) = &h.error {
+            println!("  cannot list its devices: {e}");
+        }
+        if h.devices.is_empty() && h.error.is_none() {
+            println!("  no devices");
+        }
+        for d in &h.devices {
+            let mut marks = Vec::new();
+            if d.default_output {
+                marks.push("default output");
+            }
+            if d.default_input {
+                marks.push("default input");
+            }
+            let marks = if marks.is_empty() { String::new() } else { format!(" [{}]", marks.join(", ")) };
+            println!("  {}{marks}", d.name);
+            if let Some(desc) = &d.description {
+                println!("      {desc}");
+            }
+            if !d.outputs.is_empty() {
+                println!("      output: {}", show(&d.outputs));
+            }
+            if !d.inputs.is_empty() {
+                println!("      input:  {}", show(&d.inputs));
+            }
+        }
+    }
+    Ok(0)
+}
+
+#[cfg(not(feature = "audio"))]
+fn list_devices(_json: bool) -> Result<u8, Failure> {
+    Err(anyhow::anyhow!("this jackbench was built without the `audio` feature: it knows no sound devices").into())
+}
+
+/// The options of `jackbench doctor`.
+struct DoctorArgs {
+    device: String,
+    output: Option<String>,
+    input: Option<String>,
+    host: Option<String>,
+    rate: u32,
+    no_loopback: bool,
+    loop_gain: Option<f64>,
+    json: bool,
+}
+
+/// `jackbench doctor`.
+#[cfg(feature = "audio")]
+fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
+    use jackbench::doctor::{examine, DoctorOptions, Status};
+    use jackbench::rig::live::DeviceRef;
+    if !(capture::wav::MIN_RATE_HZ..=capture::wav::MAX_RATE_HZ).contains(&args.rate) {
+        return Err(anyhow::anyhow!("--rate {} Hz is outside 8000..=192000", args.rate).into());
+    }
+    if let Some(h) = &args.host {
+        // An unknown host means the checks cannot run at all.
+        jackbench::rig::soundcard::host(Some(h))?;
+    }
+    let dev = |name: &Option<String>| DeviceRef::new(args.host.as_deref(), name.as_deref().unwrap_or(&args.device));
+    let opts = DoctorOptions {
+        output: dev(&args.output),
+        input: dev(&args.input),
+        rate_hz: args.rate,
+        loopback: !args.no_loopback,
+        loop_gain_db: args.loop_gain,
+    };
+    if !args.json {
+        eprintln!("checking {} (output) and {} (input)…", opts.output, opts.input);
+    }
+    let report = examine(&opts);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for c in &report.checks {
+            let mark = match c.status {
+                Status::Ok => "ok  ",
+                Status::Warn => "WARN",
+                Status::Fail => "FAIL",
+                Status::Skip => "skip",
+            };
+            println!("{mark}  {:<9} {}", c.id, c.detail);
+            if let Some(fix) = &c.fix {
+                if c.status != Status::Ok {
+                    println!("      {:<9} fix: {fix}", "");
+                }
+            }
+        }
+        for e in &report.measured.stream_events {
+            println!("      stream: {e}");
+        }
+    }
+    Ok(report.exit_code())
+}
+
+#[cfg(not(feature = "audio"))]
+fn doctor(_args: DoctorArgs) -> Result<u8, Failure> {
+    Err(anyhow::anyhow!("this jackbench was built without the `audio` feature: it cannot open sound devices").into())
 }

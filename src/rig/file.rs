@@ -9,11 +9,17 @@
 //! [switch]
 //! kind = "virtual"           # virtual | manual | relay
 //!
+//! [audio]                    # real rigs: who plays and records (default kind: virtual)
+//! kind = "cpal"              # virtual | cpal
+//! host = "alsa"              # the cpal host of every device named here (platform default)
+//! couplers = "default"       # input recording the ear couplers (left, right): playback paths
+//! mouth = "default"          # output driving the mouth simulator: record paths
+//!
 //! [[component]]
 //! id = "hda"
 //! kind = "driver"            # driver | port | adapter | headset | loopback
 //! reference = false
-//! device = "default"         # the audio device (real rigs)
+//! device = "default"         # its sound device for output and input (cpal rigs)
 //!
 //! [[stimulus]]               # as in a capture set's manifest
 //! id = "tone-1k"
@@ -67,6 +73,34 @@ pub struct SwitchSpec {
     /// Relay board: serial port (found by USB id when absent).
     #[serde(default)]
     pub port: Option<String>,
+}
+
+/// Who makes the sound of a rig.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AudioKind {
+    /// The virtual bench's physical model.
+    #[default]
+    Virtual,
+    /// Real sound cards through cpal.
+    Cpal,
+}
+
+/// The rig's audio devices beyond its drivers: the bench's own measuring devices.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioSpec {
+    #[serde(default)]
+    pub kind: AudioKind,
+    /// The cpal host of the devices named here and of drivers that name none.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The input that records the ear couplers: left ear on its first channel, right on its second.
+    #[serde(default)]
+    pub couplers: Option<Spanned<String>>,
+    /// The output that drives the mouth simulator (its first channel).
+    #[serde(default)]
+    pub mouth: Option<Spanned<String>>,
 }
 
 /// A component of the bench.
@@ -149,6 +183,8 @@ pub struct RigFile {
     pub tail_s: f64,
     #[serde(default)]
     pub switch: SwitchSpec,
+    #[serde(default)]
+    pub audio: AudioSpec,
     #[serde(rename = "component")]
     pub components: Vec<RigComponent>,
     #[serde(rename = "stimulus")]
@@ -183,10 +219,11 @@ pub enum RigFileError {
 }
 
 /// The rig files shipped in `rigs/`, built in so that `jackbench run` works from anywhere.
-pub const BUILT_IN: [(&str, &str); 3] = [
+pub const BUILT_IN: [(&str, &str); 4] = [
     ("rigs/qa-bench.toml", include_str!("../../rigs/qa-bench.toml")),
     ("rigs/repair-laptop.toml", include_str!("../../rigs/repair-laptop.toml")),
     ("rigs/qa-splitter.toml", include_str!("../../rigs/qa-splitter.toml")),
+    ("rigs/loopback-check.toml", include_str!("../../rigs/loopback-check.toml")),
 ];
 
 impl RigFile {
@@ -324,7 +361,80 @@ impl RigFile {
                 _ => {}
             }
         }
+        if self.audio.kind == AudioKind::Cpal {
+            self.check_devices(text)?;
+        }
         Ok(())
+    }
+
+    /// A cpal rig names a device for every driver its plan uses, the couplers when it plays to
+    /// headsets and the mouth when it records from them.
+    fn check_devices(&self, text: &str) -> Result<(), RigFileError> {
+        let line_of = |span: std::ops::Range<usize>| text.get(..span.start).map_or(1, |t| t.matches('\n').count() + 1);
+        let top = |key: &str| text.lines().position(|l| l.trim_start().starts_with(key)).map_or(1, |i| i + 1);
+        let invalid = |line: usize, field: String, message: String| RigFileError::Invalid {
+            path: self.source.clone(),
+            line,
+            field,
+            message,
+        };
+        if self.switch.kind == SwitchKind::Virtual {
+            return Err(invalid(
+                top("kind"),
+                "switch.kind".into(),
+                "real sound cards need a real switch matrix: \"manual\" (an operator plugs) or \"relay\"".into(),
+            ));
+        }
+        for (i, p) in self.plan.paths.iter().enumerate() {
+            let driver = self.component(p.driver.get_ref());
+            if driver.and_then(|c| c.device.as_ref()).is_none() {
+                return Err(invalid(
+                    line_of(p.driver.span()),
+                    format!("plan.path[{i}].driver"),
+                    format!(
+                        "\"{}\" names no device (add device = \"…\" to it; `jackbench devices` lists them)",
+                        p.driver.get_ref()
+                    ),
+                ));
+            }
+            let needs = [
+                (
+                    Direction::Playback,
+                    &self.audio.couplers,
+                    "audio.couplers",
+                    "the input that records the ear couplers",
+                ),
+                (Direction::Record, &self.audio.mouth, "audio.mouth", "the output that drives the mouth simulator"),
+            ];
+            for (direction, device, field, what) in needs {
+                if p.directions.contains(&direction) && device.is_none() {
+                    return Err(invalid(
+                        top("[audio]"),
+                        field.into(),
+                        format!("plan.path[{i}] has {} captures: name {what}", direction.name()),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Where each direction's sound goes on a cpal rig (see [`super::live`]). Devices that are
+    /// not needed by the plan default to the host's default device.
+    pub fn routing(&self) -> super::live::Routing {
+        use super::live::{DeviceRef, DriverDevices, Routing};
+        let host = self.audio.host.as_deref();
+        let named = |d: &Option<Spanned<String>>| DeviceRef::new(host, d.as_ref().map_or("default", |d| d.get_ref()));
+        let drivers = self
+            .components
+            .iter()
+            .filter(|c| c.kind == ComponentKind::Driver)
+            .filter_map(|c| {
+                let dev = DeviceRef::new(c.host.as_deref().or(host), c.device.as_ref()?);
+                Some((c.id.get_ref().clone(), DriverDevices { output: dev.clone(), input: dev }))
+            })
+            .collect();
+        Routing { drivers, couplers: named(&self.audio.couplers), mouth: named(&self.audio.mouth) }
     }
 
     /// The components as a capture set's manifest lists them.

@@ -30,6 +30,9 @@ pub const LEAD_S: f64 = 0.1;
 /// The longest round trip a device may take, seconds: recorded past the stimulus's end on top
 /// of the tail, so a late stimulus is still whole.
 pub const MAX_LATENCY_S: f64 = 0.5;
+/// Waited past the last round trip measured on a pair of devices before the capture is cut,
+/// seconds (the latency of a pair that stays open moves by a buffer at most).
+pub const LATENCY_MARGIN_S: f64 = 0.1;
 /// Below this normalised correlation the stimulus is not considered found in the recording.
 const FOUND_CORRELATION: f64 = 0.3;
 
@@ -171,8 +174,10 @@ pub fn interleave(stimulus: &[f64], channels: &[usize], width: usize) -> Vec<f32
     out
 }
 
-impl<D: Duplex> AudioEndpoint for LiveEndpoint<D> {
-    fn capture(&mut self, request: &CaptureRequest) -> Result<Take, RigError> {
+impl<D: Duplex> LiveEndpoint<D> {
+    /// One pass that records `wait_s` of round trip past the stimulus (on top of the tail), cut
+    /// to the capture; `Ok(None)` when the stimulus came back too late for the cut to be whole.
+    fn pass(&mut self, request: &CaptureRequest, wait_s: f64) -> Result<Option<Take>, RigError> {
         let (output, played, input, in_channels) = self.devices(request)?;
         let width = played.iter().max().map_or(1, |c| c + 1);
         let rate = self.duplex.negotiate(&output, width, &input, in_channels, request.rate_hz)?;
@@ -186,7 +191,7 @@ impl<D: Duplex> AudioEndpoint for LiveEndpoint<D> {
             out_channels: width,
             in_channels,
             record_before_s: LEAD_S,
-            record_after_s: request.tail_s + MAX_LATENCY_S,
+            record_after_s: request.tail_s + wait_s,
         })?;
         let mut events = take.events;
         if rate != request.rate_hz {
@@ -194,6 +199,7 @@ impl<D: Duplex> AudioEndpoint for LiveEndpoint<D> {
         }
         let rate_f = f64::from(rate);
         let lead = (LEAD_S * rate_f).round() as usize;
+        let tail = (request.tail_s * rate_f).round() as usize;
         let from = take.start_frame.saturating_sub(lead);
         // The channel that carries the stimulus: the driven ear in playback, else the only one.
         let probe = match (request.direction, request.drive) {
@@ -208,38 +214,42 @@ impl<D: Duplex> AudioEndpoint for LiveEndpoint<D> {
             }),
         };
         let key = (output, input);
-        let latency_s = match found {
-            Some(a) => {
-                let onset = from as f64 + a.delay_samples;
-                let latency = (onset - take.start_frame as f64) / rate_f;
-                self.latency.insert(key.clone(), latency);
-                Some(latency)
-            }
-            None => None,
-        };
-        let assumed = latency_s.or_else(|| self.latency.get(&key).copied()).unwrap_or(0.0);
-        let onset = take.start_frame as f64 + assumed * rate_f;
-        let start = (onset.round() as usize).saturating_sub(lead);
-        let end = onset.round() as usize + x.len() + (request.tail_s * rate_f).round() as usize;
-        let channels: Vec<Vec<f32>> = take
-            .channels
-            .into_iter()
-            .map(|c| {
-                let end = end.min(c.len());
-                c.get(start.min(end)..end).unwrap_or_default().to_vec()
-            })
-            .collect();
-        let frames = channels.first().map_or(0, Vec::len);
-        if frames < x.len() + lead {
-            return Err(RigError::Device {
-                device: key.1.to_string(),
-                message: format!(
-                    "recorded {frames} frames where {} were needed: the input stopped early",
-                    x.len() + lead + (request.tail_s * rate_f) as usize
-                ),
-            });
+        let latency_s = found.map(|a| (from as f64 + a.delay_samples - take.start_frame as f64) / rate_f);
+        if let Some(l) = latency_s {
+            self.latency.insert(key.clone(), l);
         }
-        Ok(Take { audio: Audio { rate_hz: rate, format: request.format, channels }, latency_s, events })
+        let assumed = latency_s.or_else(|| self.latency.get(&key).copied()).unwrap_or(0.0);
+        let onset = (take.start_frame as f64 + assumed * rate_f).round().max(0.0) as usize;
+        let (start, end) = (onset.saturating_sub(lead), onset + x.len() + tail);
+        let recorded = take.channels.first().map_or(0, Vec::len);
+        if recorded < end {
+            return Ok(None);
+        }
+        let channels = take.channels.into_iter().map(|c| c.get(start..end).unwrap_or_default().to_vec()).collect();
+        Ok(Some(Take { audio: Audio { rate_hz: rate, format: request.format, channels }, latency_s, events }))
+    }
+}
+
+impl<D: Duplex> AudioEndpoint for LiveEndpoint<D> {
+    /// Waits past the stimulus only as long as the devices' last round trip took (plus
+    /// [`LATENCY_MARGIN_S`]); a stimulus that comes back later is captured again with the full
+    /// [`MAX_LATENCY_S`].
+    fn capture(&mut self, request: &CaptureRequest) -> Result<Take, RigError> {
+        let (output, _, input, _) = self.devices(request)?;
+        let learned = self.latency.get(&(output, input.clone())).map(|l| l.max(0.0) + LATENCY_MARGIN_S);
+        if let Some(wait) = learned.filter(|w| *w < MAX_LATENCY_S) {
+            if let Some(take) = self.pass(request, wait)? {
+                return Ok(take);
+            }
+        }
+        let mut take = self.pass(request, MAX_LATENCY_S)?.ok_or_else(|| RigError::Device {
+            device: input.to_string(),
+            message: format!("the stimulus came back more than {MAX_LATENCY_S} s late, or the input stopped early"),
+        })?;
+        if learned.is_some() {
+            take.events.push("captured twice: the round trip grew past the last one measured".into());
+        }
+        Ok(take)
     }
 }
 
@@ -259,6 +269,8 @@ mod tests {
         rates: Vec<u32>,
         passes: usize,
         stop_after: Option<usize>,
+        /// The delay from the second pass on, when it changes.
+        later_delay: Option<usize>,
     }
 
     impl Duplex for Wire {
@@ -278,8 +290,11 @@ mod tests {
 
         fn play_record(&mut self, plan: &DuplexPlan) -> Result<DuplexTake, RigError> {
             self.passes += 1;
+            if self.passes > 1 {
+                self.delay = self.later_delay.unwrap_or(self.delay);
+            }
             let frames = plan.play.len() / plan.out_channels;
-            let total = self.preroll + self.delay + frames + (plan.record_after_s * plan.rate_hz as f64) as usize;
+            let total = self.preroll + frames + (plan.record_after_s * plan.rate_hz as f64) as usize;
             let total = self.stop_after.map_or(total, |s| s.min(total));
             let channels = (0..plan.in_channels)
                 .map(|c| {
@@ -316,7 +331,15 @@ mod tests {
     }
 
     fn wire(delay: usize) -> Wire {
-        Wire { delay, gain: 0.5, preroll: 30_000, rates: vec![48_000, 44_100], passes: 0, stop_after: None }
+        Wire {
+            delay,
+            gain: 0.5,
+            preroll: 30_000,
+            rates: vec![48_000, 44_100],
+            passes: 0,
+            stop_after: None,
+            later_delay: None,
+        }
     }
 
     const SWEEP: Stimulus = Stimulus::LogSweep { start_hz: 20.0, stop_hz: 20_000.0, level_dbfs: -12.0, seconds: 0.5 };
@@ -350,6 +373,25 @@ mod tests {
         let right = a.channels[1].level_dbfs.unwrap();
         assert!((right - (-18.02)).abs() < 0.1, "right ear {right} dBFS");
         assert!(take.audio.channels[0].iter().all(|v| *v == 0.0), "left ear must be silent");
+    }
+
+    #[test]
+    fn later_captures_wait_only_as_long_as_the_round_trip_and_retry_when_it_grows() {
+        let mut w = wire(480);
+        w.later_delay = Some(480);
+        let mut ep = endpoint(w);
+        ep.capture(&request(Direction::Loopback, Some(Drive::Left), SWEEP)).unwrap();
+        let take = ep.capture(&request(Direction::Loopback, Some(Drive::Left), SWEEP)).unwrap();
+        assert_eq!(ep.duplex().passes, 2, "one pass each while the round trip holds");
+        assert!(take.events.is_empty(), "{:?}", take.events);
+        // The round trip grows by 0.2 s (9 600 frames), past the 0.1 s margin: captured again.
+        ep.duplex().later_delay = Some(480 + 9_600);
+        let take = ep.capture(&request(Direction::Loopback, Some(Drive::Left), SWEEP)).unwrap();
+        assert_eq!(ep.duplex().passes, 4);
+        let latency = take.latency_s.unwrap();
+        assert!((latency - 10_080.0 / 48_000.0).abs() < 0.5 / 48_000.0, "latency {latency}");
+        assert_eq!(take.audio.frames(), 4_800 + 24_000 + 9_600);
+        assert!(take.events.iter().any(|e| e.contains("captured twice")), "{:?}", take.events);
     }
 
     #[test]

@@ -37,10 +37,10 @@ impl<R: BufRead, W: Write> ManualSwitch<R, W> {
     /// What the operator is asked to do to go from the last connection to `path`.
     pub fn instruction(&self, path: &PathSpec) -> String {
         let mut text = format!(
-            "plug {} through {} into {}; {} plays and records",
+            "plug {} into {} through {} ({} plays and records)",
             self.name(&path.headset),
-            self.name(&path.adapter),
             self.name(&path.port),
+            self.name(&path.adapter),
             self.name(&path.driver)
         );
         if let Some(last) = &self.connected {
@@ -119,8 +119,8 @@ mod tests {
         s.connect(&path("dut", "direct")).unwrap();
         let text = String::from_utf8(s.prompt.clone()).unwrap();
         assert_eq!(text.matches("Press Enter").count(), 2, "{text}");
-        assert!(text.contains("plug Golden headset (golden) through direct into Front jack (front)"), "{text}");
-        assert!(text.contains("plug dut through direct") && text.contains("(changed: headset)"), "{text}");
+        assert!(text.contains("plug Golden headset (golden) into Front jack (front) through direct"), "{text}");
+        assert!(text.contains("plug dut into Front jack") && text.contains("(changed: headset)"), "{text}");
         s.disconnect_all().unwrap();
         assert!(String::from_utf8(s.prompt).unwrap().ends_with("unplug it.\n"));
     }

@@ -3,6 +3,10 @@
 //! - [`AudioEndpoint`]: plays a stimulus on a path and records what comes back.
 //! - [`SwitchMatrix`]: makes the connections of a path (relays, or an operator's hands).
 //!
+//! Back-ends: [`virtual_bench`] (both traits: the physical model), [`live`] (the endpoint of
+//! real rigs over any play-and-record device pair) with `soundcard` (cpal) beneath it, and
+//! [`manual`] (an operator plugs when prompted). [`Rack`] pairs any endpoint with any switch.
+//!
 //! Everything above these traits (the runner, capture sets, diagnosis, reports) is the same for
 //! the virtual bench and for real hardware.
 
@@ -76,4 +80,19 @@ pub trait SwitchMatrix {
 pub trait Station {
     fn endpoint(&mut self) -> &mut dyn AudioEndpoint;
     fn switch(&mut self) -> &mut dyn SwitchMatrix;
+}
+
+/// A station made of two separate halves: any audio endpoint with any switch matrix.
+pub struct Rack<E, S> {
+    pub endpoint: E,
+    pub switch: S,
+}
+
+impl<E: AudioEndpoint, S: SwitchMatrix> Station for Rack<E, S> {
+    fn endpoint(&mut self) -> &mut dyn AudioEndpoint {
+        &mut self.endpoint
+    }
+    fn switch(&mut self) -> &mut dyn SwitchMatrix {
+        &mut self.switch
+    }
 }

@@ -809,6 +809,39 @@ impl Duplex for SoundCards {
     }
 }
 
+/// Whether the device a rig names is its host's default on that side.
+pub fn is_default(dev: &DeviceRef, side: Side) -> Result<bool, RigError> {
+    let device = find_device(dev, side)?;
+    let host = host(dev.host.as_deref())?;
+    let default = match side {
+        Side::Output => host.default_output_device(),
+        Side::Input => host.default_input_device(),
+    };
+    let mine = names_of(&device);
+    Ok(default.is_some_and(|d| names_of(&d).first().is_some_and(|n| mine.contains(n))))
+}
+
+/// Opens one side of a device at `chosen` and closes it again: `Err` carries cpal's reason
+/// (busy, denied, unsupported…).
+pub fn probe(dev: &DeviceRef, side: Side, chosen: Chosen) -> Result<(), cpal::Error> {
+    let device = find_device(dev, side)
+        .map_err(|e| cpal::Error::with_message(cpal::ErrorKind::DeviceNotAvailable, e.to_string()))?;
+    let config = cpal::StreamConfig {
+        channels: chosen.channels,
+        sample_rate: chosen.rate_hz,
+        buffer_size: cpal::BufferSize::Default,
+    };
+    let timeout = Some(Duration::from_secs(5));
+    let stream = match side {
+        Side::Output => {
+            device.build_output_stream_raw(config, chosen.format, |_: &mut cpal::Data, _| {}, |_| {}, timeout)
+        }
+        Side::Input => device.build_input_stream_raw(config, chosen.format, |_: &cpal::Data, _| {}, |_| {}, timeout),
+    }?;
+    stream.play()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
