@@ -62,3 +62,178 @@ fn a_tone_comes_back_at_its_frequency_and_a_stable_level() {
     let spread = levels.iter().cloned().fold(f64::MIN, f64::max) - levels.iter().cloned().fold(f64::MAX, f64::min);
     assert!(spread < 0.05, "levels {levels:?}");
 }
+
+fn jackbench() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_jackbench"))
+}
+
+/// Runs `jackbench ARGS` with `answers` on its standard input (the operator's Enter presses).
+fn run_with(args: &[&str], answers: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = jackbench()
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("jackbench starts");
+    child.stdin.take().expect("stdin").write_all(answers.as_bytes()).expect("answers written");
+    child.wait_with_output().expect("jackbench ends")
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    })
+}
+
+#[test]
+fn devices_lists_the_default_device_with_its_formats() {
+    let Some(_server) = server() else { return };
+    let out = jackbench().args(["devices", "--json"]).output().expect("runs");
+    assert!(out.status.success());
+    let hosts = json(&out);
+    let alsa = hosts.as_array().and_then(|h| h.iter().find(|h| h["host"] == "ALSA")).expect("the ALSA host");
+    let default = alsa["devices"].as_array().and_then(|d| d.iter().find(|d| d["name"] == "default")).expect("default");
+    assert_eq!((default["default_output"].as_bool(), default["default_input"].as_bool()), (Some(true), Some(true)));
+    let offers_48k_float = |side: &str| {
+        default[side].as_array().is_some_and(|r| {
+            r.iter().any(|r| {
+                r["format"] == "f32"
+                    && r["channels"] == 2
+                    && r["min_rate_hz"].as_u64() <= Some(48_000)
+                    && r["max_rate_hz"].as_u64() >= Some(48_000)
+            })
+        })
+    };
+    assert!(offers_48k_float("outputs") && offers_48k_float("inputs"), "{default}");
+}
+
+#[test]
+fn doctor_passes_a_working_loopback_and_measures_it() {
+    let Some(_server) = server() else { return };
+    let out = jackbench().args(["doctor", "--json"]).output().expect("runs");
+    let report = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    let checks = report["checks"].as_array().expect("checks");
+    let ids: Vec<&str> = checks.iter().filter_map(|c| c["id"].as_str()).collect();
+    assert_eq!(ids, ["device", "open", "busy", "signal", "format", "loopback"]);
+    assert!(checks.iter().all(|c| c["status"] == "ok"), "{report:#}");
+    let m = &report["measured"];
+    let num = |k: &str| m[k].as_f64().unwrap_or_else(|| panic!("{k} in {m}"));
+    // The null sink is a wire: the 1 kHz tone at −12 dBFS returns unchanged.
+    assert!((num("tone_frequency_hz") - 1000.0).abs() < 0.05, "{m}");
+    assert!(num("loop_gain_db").abs() < 0.1, "{m}");
+    assert!(num("level_spread_db") < 0.1, "{m}");
+    assert!((num("real_rate_hz") / 48_000.0 - 1.0).abs() < 0.02, "{m}");
+    assert!(num("latency_ms") > 0.0 && num("latency_ms") < 500.0, "{m}");
+}
+
+#[test]
+fn a_device_name_that_is_not_there_lists_the_ones_that_are() {
+    let Some(_server) = server() else { return };
+    let out = jackbench().args(["doctor", "--device", "no-such-card"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("FAIL  device") && text.contains("no-such-card") && text.contains("default"), "{text}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rig = std::fs::read_to_string("rigs/loopback-check.toml")
+        .expect("rig")
+        .replace("device = \"default\"", "device = \"no-such-card\"");
+    let rig_file = dir.path().join("rig.toml");
+    std::fs::write(&rig_file, rig).expect("rig written");
+    let set = dir.path().join("set");
+    let rig_arg = rig_file.to_string_lossy().into_owned();
+    let out = run_with(&["run", "--rig", &rig_arg, "--out", &set.to_string_lossy()], "\n");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-such-card") && err.contains("these are there") && err.contains("default"), "{err}");
+}
+
+#[test]
+fn a_muted_sink_is_digital_silence_for_doctor_and_diagnose() {
+    let Some(_server) = server() else { return };
+    common::pulse::pactl(&["set-sink-mute", common::pulse::SINK, "1"]).expect("muted");
+    let doctor = jackbench().args(["doctor", "--json"]).output().expect("runs");
+    let report = json(&doctor);
+    assert_eq!(doctor.status.code(), Some(1), "{report:#}");
+    let signal = report["checks"].as_array().and_then(|c| c.iter().find(|c| c["id"] == "signal")).expect("signal");
+    assert_eq!(signal["status"], "fail");
+    assert!(signal["detail"].as_str().is_some_and(|d| d.contains("digital silence")), "{signal}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let set = dir.path().join("set");
+    let run = run_with(&["run", "--rig", "loopback-check", "--out", &set.to_string_lossy(), "--json"], "\n");
+    assert_eq!(run.status.code(), Some(1), "{}", String::from_utf8_lossy(&run.stderr));
+    let diagnose = jackbench().args(["diagnose", "--json"]).arg(&set).output().expect("runs");
+    assert_eq!(diagnose.status.code(), Some(1));
+    let d = json(&diagnose);
+    assert_eq!(d["faults"][0]["code"], "driver.digital_silence", "{d:#}");
+    assert_eq!(d["faults"][0]["component"], "pc", "{d:#}");
+}
+
+#[test]
+fn a_device_unplugged_mid_run_ends_the_run_and_keeps_its_captures() {
+    use std::io::Write;
+    let Some(_server) = server() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let set = dir.path().join("set");
+    let mut child = jackbench()
+        .args(["run", "--rig", "loopback-check", "--out"])
+        .arg(&set)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("jackbench starts");
+    child.stdin.take().expect("stdin").write_all(b"\n").expect("answered");
+    // Pull the device once the first capture is in the manifest.
+    let manifest = set.join("capture-set.toml");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_to_string(&manifest).is_ok_and(|m| m.contains("[[capture]]")) {
+        assert!(std::time::Instant::now() < deadline, "no capture was made");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // No fallback sink may take the streams over (the recipe's always-sink would).
+    let _ = common::pulse::pactl(&["unload-module", "module-always-sink"]);
+    let module = common::pulse::sink_module().expect("the loop sink's module");
+    common::pulse::pactl(&["unload-module", &module]).expect("unloaded");
+    let out = child.wait_with_output().expect("jackbench ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("the run stopped after") && err.contains("default"), "{err}");
+
+    let loaded = jackbench::capture::CaptureSet::load(&set).expect("the partial set is valid");
+    let made = loaded.manifest.captures.len();
+    assert!((1..3).contains(&made), "{made} captures");
+    let wavs = std::fs::read_dir(set.join("captures")).expect("captures").count();
+    assert_eq!(wavs, made, "the manifest lists exactly the WAV files made");
+    let diagnose = jackbench().arg("diagnose").arg(&set).output().expect("runs");
+    assert_ne!(diagnose.status.code(), Some(2), "{}", String::from_utf8_lossy(&diagnose.stderr));
+}
+
+#[test]
+fn a_whole_bench_runs_through_the_sound_server_and_passes() {
+    let Some(_server) = server() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let set = dir.path().join("set");
+    // Three paths: the operator presses Enter three times.
+    let out = run_with(&["run", "--rig", "tests/rigs/pulse-bench.toml", "--out", &set.to_string_lossy()], "\n\n\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}\n{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(err.matches("Press Enter").count(), 3, "{err}");
+    let loaded = jackbench::capture::CaptureSet::load(&set).expect("valid set");
+    assert_eq!(loaded.manifest.captures.len(), 12);
+    for c in &loaded.manifest.captures {
+        let audio = jackbench::capture::read_wav(&set.join(&c.file)).expect("readable");
+        assert_eq!((audio.rate_hz, audio.format), (48_000, SampleFormat::S24), "{}", c.file);
+        let want_channels = if c.direction == Direction::Playback { 2 } else { 1 };
+        assert_eq!(audio.channels.len(), want_channels, "{}", c.file);
+        if c.stimulus != "quiet" {
+            let l = c.latency_s.unwrap_or_else(|| panic!("{}: no latency", c.file));
+            assert!(l > 0.0 && l < 0.5, "{}: latency {l}", c.file);
+        }
+    }
+    assert!(set.join("report.html").exists());
+}

@@ -99,3 +99,27 @@ fn strings_from_the_manifest_are_shown_as_text() {
     assert_eq!(doc.select(&Selector::parse("img[onerror]").expect("selector")).count(), 0);
     assert!(!dir.path().join("plots").exists(), "--format html writes no PNG files");
 }
+
+#[test]
+fn a_live_capture_shows_its_latency_and_stream_problems() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut set = faulty_set(dir.path());
+    // As a sound card would have recorded them: a latency on each capture, an underrun on one.
+    for c in &mut set.manifest.captures {
+        c.latency_s = Some(0.0123);
+    }
+    set.manifest.captures[2].stream_events = vec!["hw:1: output underrun (2×): the stimulus had a gap".into()];
+    set.manifest.write(dir.path()).expect("manifest");
+    let set = CaptureSet::load(dir.path()).expect("set");
+    let limits = set.manifest.limits.clone().unwrap_or_default();
+    let d = diagnose(&set, &limits).expect("diagnosis");
+    write_report(&set, &d, &limits, dir.path(), Formats { html: true, png: false, json: false }).expect("report");
+    let doc = Html::parse_document(&std::fs::read_to_string(dir.path().join("report.html")).expect("html"));
+    let sel = |s: &str| Selector::parse(s).expect("selector");
+    let rows: Vec<String> = doc.select(&sel("table.captures tr")).map(|r| r.text().collect()).collect();
+    let with_latency = rows.iter().filter(|r| r.contains("12.3")).count();
+    assert_eq!(with_latency, set.manifest.captures.len(), "{rows:#?}");
+    let events: Vec<String> = doc.select(&sel("tr.events")).map(|r| r.text().collect()).collect();
+    assert_eq!(events.len(), 1);
+    assert!(events[0].contains("output underrun (2×)"), "{}", events[0]);
+}

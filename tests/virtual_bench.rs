@@ -19,8 +19,14 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 
+/// The built-in rigs of the virtual bench (the QA and repair benches; loopback-check is a real
+/// computer's one-path check, whose plan cannot see headset or one-ear faults by design).
 fn rigs() -> Vec<RigFile> {
-    BUILT_IN.iter().map(|(name, text)| RigFile::parse(text, Path::new(name)).expect("built-in rig")).collect()
+    BUILT_IN
+        .iter()
+        .map(|(name, text)| RigFile::parse(text, Path::new(name)).expect("built-in rig"))
+        .filter(|r| r.switch.kind == jackbench::rig::file::SwitchKind::Virtual)
+        .collect()
 }
 
 /// Runs the rig's plan with `faults` injected and diagnoses the capture set it wrote.

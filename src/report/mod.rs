@@ -293,6 +293,7 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
         let bytes = std::fs::read(&f.file).map_err(|source| ReportError::Write { path: f.file.clone(), source })?;
         images.push((base64::engine::general_purpose::STANDARD.encode(bytes), &f.caption));
     }
+    let entry = |file: &str| m.captures.iter().find(|c| c.file == file);
     let serials: Vec<String> =
         m.components.iter().filter_map(|c| c.serial.as_ref().map(|s| format!("{}: {s}", c.id))).collect();
     Ok(html! {
@@ -355,7 +356,7 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
                     @for p in paths(d) {
                         h3 { (p.to_string()) }
                         table class="captures" {
-                            tr { th { "" } th { "capture" } th { "direction" } th { "stimulus" } th { "drive" } th { "level (dBFS)" } th { "frequency (Hz)" } th { "THD (%)" } th { "noise (dBFS)" } th { "hum (dBFS)" } th { "gaps" } }
+                            tr { th { "" } th { "capture" } th { "direction" } th { "stimulus" } th { "drive" } th { "level (dBFS)" } th { "frequency (Hz)" } th { "THD (%)" } th { "noise (dBFS)" } th { "hum (dBFS)" } th { "gaps" } th { "latency (ms)" } }
                             @for c in d.captures.iter().filter(|c| c.measurements.path == p) {
                                 @let mm = &c.measurements;
                                 @let bad = failing(d, &c.file);
@@ -371,6 +372,10 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
                                     td { (per_ear(mm, |e| Some(format!("{:.1}", e.noise_floor_dbfs)))) }
                                     td { (per_ear(mm, |e| e.hum_dbfs.map(|v| format!("{v:.1}")))) }
                                     td { (per_ear(mm, |e| Some(if e.dropouts.is_empty() { "0 ✓".into() } else { format!("{} ✗", e.dropouts.len()) }))) }
+                                    td { (entry(&c.file).and_then(|e| e.latency_s).map_or("—".to_string(), |l| format!("{:.1}", l * 1e3))) }
+                                }
+                                @if let Some(e) = entry(&c.file).filter(|e| !e.stream_events.is_empty()) {
+                                    tr class="events" { td { "⚠" } td colspan="11" { "stream: " (e.stream_events.join("; ")) } }
                                 }
                             }
                         }
@@ -424,6 +429,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 
 table { border-collapse: collapse; margin: .5em 0 1em 0; font-size: .9em; }
 th, td { border: 1px solid #ddd; padding: .25em .5em; text-align: left; }
 tr.bad td { background: #fdecea; }
+tr.events td { background: #fff6e0; font-size: 0.9em; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #555; font-size: .9em; }
 .note { color: #555; font-size: .9em; }

@@ -533,4 +533,34 @@ mod tests {
         let e = RigFile::parse(&text.replacen("name = ", "nmae = ", 1), Path::new(name)).unwrap_err();
         assert!(e.to_string().contains("nmae"), "{e}");
     }
+
+    #[test]
+    fn a_cpal_rig_names_its_devices_or_says_which_is_missing() {
+        let rig = RigFile::load(Path::new("loopback-check")).unwrap();
+        assert_eq!((rig.audio.kind, rig.switch.kind), (AudioKind::Cpal, SwitchKind::Manual));
+        let routing = rig.routing();
+        assert_eq!(routing.drivers["pc"].output, super::super::live::DeviceRef::new(None, "default"));
+
+        // The QA bench on sound cards: its driver names a device, but not its couplers or mouth.
+        let (name, text) = BUILT_IN[0];
+        let real = text.replacen("kind = \"virtual\"", "kind = \"manual\"\n\n[audio]\nkind = \"cpal\"", 1);
+        let e = RigFile::parse(&real, Path::new(name)).unwrap_err().to_string();
+        assert!(e.contains("audio.couplers") && e.contains("playback"), "{e}");
+        let real = real.replacen(
+            "kind = \"cpal\"",
+            "kind = \"cpal\"\ncouplers = \"hw:2\"\nmouth = \"hw:2\"\nhost = \"alsa\"",
+            1,
+        );
+        let rig = RigFile::parse(&real, Path::new(name)).unwrap_or_else(|e| panic!("{e}"));
+        let routing = rig.routing();
+        assert_eq!(routing.couplers.to_string(), "alsa:hw:2");
+        assert_eq!(routing.drivers["hda"].input.to_string(), "alsa:default");
+        // A driver without a device, and sound cards without a switch matrix.
+        let e = RigFile::parse(&real.replacen("device = \"default\"", "", 1), Path::new(name)).unwrap_err().to_string();
+        assert!(e.contains("plan.path[0].driver") && e.contains("names no device"), "{e}");
+        let e = RigFile::parse(&real.replacen("kind = \"manual\"", "kind = \"virtual\"", 1), Path::new(name))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("switch.kind"), "{e}");
+    }
 }
