@@ -216,6 +216,11 @@ enum ReportFormat {
     Json,
 }
 
+/// How to get a build that drives sound cards.
+#[cfg(not(feature = "audio"))]
+const NO_AUDIO: &str =
+    "build it with `cargo build --release --features audio` (on Linux that needs ALSA's headers: apt-get install libasound2-dev pkg-config)";
+
 /// An error with the exit code it maps to.
 struct Failure {
     code: u8,
@@ -336,7 +341,8 @@ fn station(rig: &RigFile, simulate: bool, faults: &[String], seed: u64) -> Resul
         }
         #[cfg(not(feature = "audio"))]
         (AudioKind::Cpal, _) => Err(anyhow::anyhow!(
-            "{}: this jackbench was built without the `audio` feature and cannot drive sound cards",
+            "{}: this jackbench was built without the `audio` feature, so it cannot drive sound cards \
+             (--virtual runs the plan on the virtual bench): {NO_AUDIO}",
             rig.source.display()
         )
         .into()),
@@ -617,10 +623,14 @@ fn list_devices(json: bool) -> Result<u8, Failure> {
 
 #[cfg(not(feature = "audio"))]
 fn list_devices(_json: bool) -> Result<u8, Failure> {
-    Err(anyhow::anyhow!("this jackbench was built without the `audio` feature: it knows no sound devices").into())
+    Err(anyhow::anyhow!(
+        "this jackbench was built without the `audio` feature, so it knows no sound devices: {NO_AUDIO}"
+    )
+    .into())
 }
 
 /// The options of `jackbench doctor`.
+#[cfg_attr(not(feature = "audio"), allow(dead_code))]
 struct DoctorArgs {
     device: String,
     output: Option<String>,
@@ -682,5 +692,8 @@ fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
 
 #[cfg(not(feature = "audio"))]
 fn doctor(_args: DoctorArgs) -> Result<u8, Failure> {
-    Err(anyhow::anyhow!("this jackbench was built without the `audio` feature: it cannot open sound devices").into())
+    Err(anyhow::anyhow!(
+        "this jackbench was built without the `audio` feature, so it cannot open sound devices: {NO_AUDIO}"
+    )
+    .into())
 }
