@@ -11,10 +11,11 @@ use jackbench::rig::file::{AudioKind, SwitchKind};
 #[cfg(feature = "audio")]
 use jackbench::rig::live::LiveEndpoint;
 use jackbench::rig::manual::ManualSwitch;
+use jackbench::rig::relay::{RelayBoard, RelayOptions, RelaySwitch};
 #[cfg(feature = "audio")]
 use jackbench::rig::soundcard::SoundCards;
 use jackbench::rig::virtual_bench::{InjectedFault, VirtualBench};
-use jackbench::rig::{Rack, RigFile, Station};
+use jackbench::rig::{AudioEndpoint, Rack, RigFile, Station, SwitchMatrix};
 use jackbench::stimulus::Stimulus;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -62,6 +63,13 @@ enum Command {
         /// Run the rig's plan on the virtual bench, whatever hardware it names.
         #[arg(long = "virtual")]
         simulate: bool,
+        /// Simulate the sound on the virtual bench but switch with the rig's switch matrix (an
+        /// operator or the relay board).
+        #[arg(long, conflicts_with = "simulate")]
+        virtual_audio: bool,
+        /// The relay board's serial port, instead of the rig's or the one found by USB id.
+        #[arg(long, value_name = "PATH")]
+        relay_port: Option<String>,
         /// Inject a fault into the virtual bench: COMPONENT:SYMPTOM[:SEVERITY], SEVERITY mild,
         /// moderate (default), severe or 0..1. Repeat for several.
         #[arg(long = "fault", value_name = "COMPONENT:SYMPTOM[:SEVERITY]")]
@@ -261,7 +269,10 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
-        Command::Run { rig, simulate, faults, seed, out, json } => run_bench(&rig, simulate, &faults, seed, out, json),
+        Command::Run { rig, simulate, virtual_audio, relay_port, faults, seed, out, json } => {
+            let hw = Hardware { simulate, virtual_audio, relay_port };
+            run_bench(&rig, &hw, &faults, seed, out, json)
+        }
         Command::Devices { json } => list_devices(json),
         Command::Doctor { device, output, input, host, rate, no_loopback, loop_gain, json } => {
             doctor(DoctorArgs { device, output, input, host, rate, no_loopback, loop_gain, json })
@@ -304,71 +315,103 @@ fn virtual_bench(rig: &RigFile, faults: &[String], seed: u64) -> Result<VirtualB
     Ok(bench)
 }
 
-/// The station a rig runs on, and words for it: the virtual bench, or its sound cards and
-/// switch matrix (`simulate` forces the virtual bench).
-fn station(rig: &RigFile, simulate: bool, faults: &[String], seed: u64) -> Result<(Box<dyn Station>, String), Failure> {
-    let (audio, switch) =
-        if simulate { (AudioKind::Virtual, SwitchKind::Virtual) } else { (rig.audio.kind, rig.switch.kind) };
+/// Which of a rig's hardware a run uses.
+struct Hardware {
+    /// Everything on the virtual bench.
+    simulate: bool,
+    /// Sound on the virtual bench, switching on the rig's matrix.
+    virtual_audio: bool,
+    relay_port: Option<String>,
+}
+
+/// The station a rig runs on, and words for it: the virtual bench, or its sound devices and
+/// its switch matrix, in any pairing.
+fn station(rig: &RigFile, hw: &Hardware, faults: &[String], seed: u64) -> Result<(Box<dyn Station>, String), Failure> {
+    let audio = if hw.simulate || hw.virtual_audio { AudioKind::Virtual } else { rig.audio.kind };
+    let switch = if hw.simulate { SwitchKind::Virtual } else { rig.switch.kind };
     if audio != AudioKind::Virtual && !faults.is_empty() {
         return Err(anyhow::anyhow!(
-            "--fault injects faults into the virtual bench, and {} runs on real sound devices (add --virtual)",
+            "--fault injects faults into the virtual bench, and {} runs on real sound devices (add --virtual or --virtual-audio)",
             rig.source.display()
         )
         .into());
     }
-    let operator = || {
-        ManualSwitch::new(
-            rig.components.iter().map(|c| (c.id.get_ref().as_str(), c.label.as_deref())),
-            std::io::stdin().lock(),
-            std::io::stderr(),
-        )
-    };
     let seeded = format!("the virtual bench (seed {seed})");
-    match (audio, switch) {
-        (AudioKind::Virtual, SwitchKind::Virtual) => Ok((Box::new(virtual_bench(rig, faults, seed)?), seeded)),
-        (AudioKind::Virtual, SwitchKind::Manual) => {
-            let rack = Rack { endpoint: virtual_bench(rig, faults, seed)?, switch: operator() };
-            Ok((Box::new(rack), format!("{seeded}, switched by hand")))
-        }
+    if (audio, switch) == (AudioKind::Virtual, SwitchKind::Virtual) {
+        return Ok((Box::new(virtual_bench(rig, faults, seed)?), seeded));
+    }
+    let (endpoint, sound): (Box<dyn AudioEndpoint>, String) = match audio {
+        AudioKind::Virtual => (Box::new(virtual_bench(rig, faults, seed)?), seeded),
         #[cfg(feature = "audio")]
-        (AudioKind::Cpal, SwitchKind::Manual) => {
+        AudioKind::Cpal => {
             let routing = rig.routing();
             let mut devices: Vec<String> =
                 routing.drivers.iter().map(|(id, d)| format!("{id} = {}", d.output)).collect();
             devices.sort();
-            let rack = Rack { endpoint: LiveEndpoint::new(SoundCards::default(), routing), switch: operator() };
-            Ok((Box::new(rack), format!("sound devices ({}), switched by hand", devices.join(", "))))
+            (
+                Box::new(LiveEndpoint::new(SoundCards::default(), routing)),
+                format!("sound devices ({})", devices.join(", ")),
+            )
         }
         #[cfg(not(feature = "audio"))]
-        (AudioKind::Cpal, _) => Err(anyhow::anyhow!(
-            "{}: this jackbench was built without the `audio` feature, so it cannot drive sound cards \
-             (--virtual runs the plan on the virtual bench): {NO_AUDIO}",
-            rig.source.display()
-        )
-        .into()),
-        (_, SwitchKind::Relay) => Err(anyhow::anyhow!(
-            "{}: relay switching is not supported by this build yet; run it with --virtual, or switch by hand \
-             ([switch] kind = \"manual\")",
-            rig.source.display()
-        )
-        .into()),
-        #[allow(unreachable_patterns)]
-        (a, s) => Err(anyhow::anyhow!("{}: audio {a:?} with switch {s:?} is not a bench", rig.source.display()).into()),
-    }
+        AudioKind::Cpal => {
+            return Err(anyhow::anyhow!(
+                "{}: this jackbench was built without the `audio` feature, so it cannot drive sound cards \
+                 (--virtual or --virtual-audio simulate the sound): {NO_AUDIO}",
+                rig.source.display()
+            )
+            .into())
+        }
+    };
+    let (matrix, switched): (Box<dyn SwitchMatrix>, String) = match switch {
+        SwitchKind::Manual => (
+            Box::new(ManualSwitch::new(
+                rig.components.iter().map(|c| (c.id.get_ref().as_str(), c.label.as_deref())),
+                std::io::stdin().lock(),
+                std::io::stderr(),
+            )),
+            "switched by hand".into(),
+        ),
+        SwitchKind::Relay => {
+            let opts = RelayOptions {
+                settle_ms: rig.switch.settle_ms,
+                idle_off_s: rig.switch.idle_off_s,
+                boot_wait: std::time::Duration::from_millis(u64::from(rig.switch.boot_wait_ms)),
+                ..RelayOptions::default()
+            };
+            let port = hw.relay_port.as_deref().or(rig.switch.port.as_deref());
+            let board = RelayBoard::open(port, opts)?;
+            let words = format!(
+                "switched by the relay board on {} (firmware {}, protocol {})",
+                board.port_name(),
+                board.info().firmware,
+                board.info().protocol
+            );
+            (Box::new(RelaySwitch::new(board, rig.relay_masks())), words)
+        }
+        SwitchKind::Virtual => {
+            return Err(anyhow::anyhow!(
+                "{}: real sound devices need a real switch matrix ([switch] kind = \"manual\" or \"relay\")",
+                rig.source.display()
+            )
+            .into())
+        }
+    };
+    Ok((Box::new(Rack { endpoint, switch: matrix }), format!("{sound}, {switched}")))
 }
 
 /// `jackbench run`: the plan on the rig's station, the capture set, its diagnosis.
 fn run_bench(
     rig_path: &std::path::Path,
-    simulate: bool,
+    hw: &Hardware,
     faults: &[String],
     seed: u64,
     out: Option<PathBuf>,
     json: bool,
 ) -> Result<u8, Failure> {
     let rig = RigFile::load(rig_path)?;
-    let (mut station, what) = station(&rig, simulate, faults, seed)?;
-    let by_hand = !simulate && rig.switch.kind == SwitchKind::Manual;
+    let (mut station, what) = station(&rig, hw, faults, seed)?;
+    let by_hand = !hw.simulate && rig.switch.kind == SwitchKind::Manual;
     let out = match out {
         Some(o) => o,
         None => {

@@ -65,7 +65,7 @@ pub enum SwitchKind {
     Relay,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SwitchSpec {
     #[serde(default)]
@@ -73,6 +73,37 @@ pub struct SwitchSpec {
     /// Relay board: serial port (found by USB id when absent).
     #[serde(default)]
     pub port: Option<String>,
+    /// Relay board: the relays' settle time, ms (break-before-make waits it twice).
+    #[serde(default = "default_settle_ms")]
+    pub settle_ms: u32,
+    /// Relay board: every relay opens after this long without a command, s (0: never).
+    #[serde(default = "default_idle_off_s")]
+    pub idle_off_s: u32,
+    /// Relay board: how long its auto-reset takes after the port is opened, ms.
+    #[serde(default = "default_boot_wait_ms")]
+    pub boot_wait_ms: u32,
+}
+
+impl Default for SwitchSpec {
+    fn default() -> Self {
+        SwitchSpec {
+            kind: SwitchKind::default(),
+            port: None,
+            settle_ms: default_settle_ms(),
+            idle_off_s: default_idle_off_s(),
+            boot_wait_ms: default_boot_wait_ms(),
+        }
+    }
+}
+
+fn default_settle_ms() -> u32 {
+    20
+}
+fn default_idle_off_s() -> u32 {
+    60
+}
+fn default_boot_wait_ms() -> u32 {
+    2_500
 }
 
 /// Who makes the sound of a rig.
@@ -120,6 +151,9 @@ pub struct RigComponent {
     pub host: Option<String>,
     #[serde(default)]
     pub device: Option<String>,
+    /// Relay rigs: the relays (1..=16) that put this component in the path.
+    #[serde(default)]
+    pub relays: Option<Spanned<Vec<u32>>>,
 }
 
 /// A path the plan tests.
@@ -219,11 +253,12 @@ pub enum RigFileError {
 }
 
 /// The rig files shipped in `rigs/`, built in so that `jackbench run` works from anywhere.
-pub const BUILT_IN: [(&str, &str); 4] = [
+pub const BUILT_IN: [(&str, &str); 5] = [
     ("rigs/qa-bench.toml", include_str!("../../rigs/qa-bench.toml")),
     ("rigs/repair-laptop.toml", include_str!("../../rigs/repair-laptop.toml")),
     ("rigs/qa-splitter.toml", include_str!("../../rigs/qa-splitter.toml")),
     ("rigs/loopback-check.toml", include_str!("../../rigs/loopback-check.toml")),
+    ("rigs/qa-relay.toml", include_str!("../../rigs/qa-relay.toml")),
 ];
 
 impl RigFile {
@@ -364,7 +399,66 @@ impl RigFile {
         if self.audio.kind == AudioKind::Cpal {
             self.check_devices(text)?;
         }
+        if self.switch.kind == SwitchKind::Relay {
+            self.check_relays(text)?;
+        }
         Ok(())
+    }
+
+    /// Relay numbers are the board's (1..=16), and no two paths close the same relays (the
+    /// board could not tell them apart).
+    fn check_relays(&self, text: &str) -> Result<(), RigFileError> {
+        let line_of = |span: std::ops::Range<usize>| text.get(..span.start).map_or(1, |t| t.matches('\n').count() + 1);
+        let invalid = |line: usize, field: String, message: String| RigFileError::Invalid {
+            path: self.source.clone(),
+            line,
+            field,
+            message,
+        };
+        let top = |key: &str| text.lines().position(|l| l.trim_start().starts_with(key)).map_or(1, |i| i + 1);
+        if !(0..=1_000).contains(&self.switch.settle_ms) {
+            return Err(invalid(top("settle_ms"), "switch.settle_ms".into(), "must be 0 to 1000 ms".into()));
+        }
+        if self.switch.idle_off_s > 3_600 {
+            return Err(invalid(top("idle_off_s"), "switch.idle_off_s".into(), "must be 0 (never) to 3600 s".into()));
+        }
+        for (i, c) in self.components.iter().enumerate() {
+            let Some(relays) = &c.relays else { continue };
+            if let Some(bad) = relays.get_ref().iter().find(|r| !(1..=16).contains(*r)) {
+                return Err(invalid(
+                    line_of(relays.span()),
+                    format!("component[{i}].relays"),
+                    format!("relay {bad} is not on the board (1..=16)"),
+                ));
+            }
+        }
+        let masks = self.relay_masks();
+        let mut seen: HashMap<u16, usize> = HashMap::new();
+        for (i, p) in self.plan.paths.iter().enumerate() {
+            let mask = p.spec().ids().iter().filter_map(|id| masks.get(*id)).fold(0u16, |m, r| m | r);
+            if let Some(first) = seen.insert(mask, i) {
+                return Err(invalid(
+                    line_of(p.driver.span()),
+                    format!("plan.path[{i}]"),
+                    format!(
+                        "closes the same relays as plan.path[{first}] (mask 0x{mask:04x}): give its parts their own relays"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Component id → the relay mask it closes (bit k − 1 for relay k).
+    pub fn relay_masks(&self) -> HashMap<String, u16> {
+        self.components
+            .iter()
+            .map(|c| {
+                let relays = c.relays.as_ref().map_or(&[][..], |r| r.get_ref().as_slice());
+                let mask = relays.iter().filter(|r| (1..=16).contains(*r)).fold(0u16, |m, r| m | 1 << (r - 1));
+                (c.id.get_ref().clone(), mask)
+            })
+            .collect()
     }
 
     /// A cpal rig names a device for every driver its plan uses, the couplers when it plays to

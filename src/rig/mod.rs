@@ -4,8 +4,9 @@
 //! - [`SwitchMatrix`]: makes the connections of a path (relays, or an operator's hands).
 //!
 //! Back-ends: [`virtual_bench`] (both traits: the physical model), [`live`] (the endpoint of
-//! real rigs over any play-and-record device pair) with `soundcard` (cpal) beneath it, and
-//! [`manual`] (an operator plugs when prompted). [`Rack`] pairs any endpoint with any switch.
+//! real rigs over any play-and-record device pair) with `soundcard` (cpal) beneath it,
+//! [`manual`] (an operator plugs when prompted) and [`relay`] (the Arduino relay board). [`Rack`]
+//! pairs any endpoint with any switch.
 //!
 //! Everything above these traits (the runner, capture sets, diagnosis, reports) is the same for
 //! the virtual bench and for real hardware.
@@ -13,6 +14,7 @@
 pub mod file;
 pub mod live;
 pub mod manual;
+pub mod relay;
 #[cfg(feature = "audio")]
 pub mod soundcard;
 pub mod virtual_bench;
@@ -80,6 +82,21 @@ pub trait SwitchMatrix {
 pub trait Station {
     fn endpoint(&mut self) -> &mut dyn AudioEndpoint;
     fn switch(&mut self) -> &mut dyn SwitchMatrix;
+}
+
+impl<T: AudioEndpoint + ?Sized> AudioEndpoint for Box<T> {
+    fn capture(&mut self, request: &CaptureRequest) -> Result<Take, RigError> {
+        (**self).capture(request)
+    }
+}
+
+impl<T: SwitchMatrix + ?Sized> SwitchMatrix for Box<T> {
+    fn connect(&mut self, path: &PathSpec) -> Result<(), RigError> {
+        (**self).connect(path)
+    }
+    fn disconnect_all(&mut self) -> Result<(), RigError> {
+        (**self).disconnect_all()
+    }
 }
 
 /// A station made of two separate halves: any audio endpoint with any switch matrix.

@@ -196,3 +196,4 @@ pub fn look_at_png(path: &std::path::Path) -> PngLook {
 }
 
 pub mod pulse;
+pub mod relay_sim;

@@ -1,0 +1,37 @@
+//! The relay board's timing, measured against the real firmware in simavr (paced to the wall
+//! clock, so the figures are those of a board at 16 MHz and 115200 baud): `cargo bench --bench
+//! relay`, after `make -C rigs/arduino`.
+//! - a command's round trip (`STATE`, an 11-byte reply);
+//! - a full route change (`ROUTE`: open, settle 20 ms, close, settle 20 ms, reply): what is
+//!   not the 40 ms of settling is overhead.
+
+#[allow(dead_code)]
+#[path = "../tests/common/relay_sim.rs"]
+mod relay_sim;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use jackbench::rig::relay::{RelayBoard, RelayOptions};
+use std::time::Duration;
+
+fn relay(c: &mut Criterion) {
+    let Some(sim) = relay_sim::start() else { return };
+    let opts = RelayOptions { boot_wait: Duration::from_millis(300), settle_ms: 20, ..RelayOptions::default() };
+    let mut board = RelayBoard::open(Some(&sim.pty), opts).expect("handshake");
+    let mut g = c.benchmark_group("relay");
+    g.sample_size(30).measurement_time(Duration::from_secs(4));
+    g.bench_function("state_round_trip", |b| b.iter(|| board.state().expect("state")));
+    let mut flip = false;
+    g.bench_function("route_change_settle_20ms", |b| {
+        b.iter(|| {
+            flip = !flip;
+            // Golden headset on the front jack, then the DUT on the rear jack: both relays of
+            // the old route open, both of the new close.
+            board.route(if flip { 0x0005 } else { 0x000a }).expect("route")
+        })
+    });
+    g.finish();
+    assert!(board.events.is_empty(), "{:?}", board.events);
+}
+
+criterion_group!(benches, relay);
+criterion_main!(benches);

@@ -1,0 +1,261 @@
+//! The relay controller against the real firmware, running in simavr behind a pseudo-terminal:
+//! the same serialport code a real Uno gets. `make -C rigs/arduino` builds the firmware and the
+//! simulator; without them these tests say SKIPPED (and fail under CI).
+
+mod common;
+
+use common::relay_sim::{self, relay_pin, PinChange};
+use jackbench::rig::relay::{RelayBoard, RelayError, RelayOptions, PROTOCOL};
+use std::time::Duration;
+
+fn options() -> RelayOptions {
+    // The simulator does not reset when its port opens: no boot to wait out.
+    RelayOptions { boot_wait: Duration::from_millis(300), ..RelayOptions::default() }
+}
+
+fn open(sim: &relay_sim::Sim) -> RelayBoard {
+    RelayBoard::open(Some(&sim.pty), options()).expect("the simulated board answers the handshake")
+}
+
+/// Relay states over time from the pin log: (µs, mask) after every change.
+fn states(log: &[PinChange]) -> Vec<(u64, u16)> {
+    let mut mask = 0u16;
+    log.iter()
+        .filter_map(|c| {
+            let k = (1..=16u32).find(|k| relay_pin(*k) == c.pin)?;
+            if c.high {
+                mask |= 1 << (k - 1);
+            } else {
+                mask &= !(1 << (k - 1));
+            }
+            Some((c.at_us, mask))
+        })
+        .collect()
+}
+
+#[test]
+fn the_handshake_and_every_command_drive_the_pins() {
+    let Some(sim) = relay_sim::start() else { return };
+    let mut board = open(&sim);
+    let info = board.info().clone();
+    assert_eq!((info.name.as_str(), info.protocol, info.relays), ("jackbench-relay", PROTOCOL, 16));
+    assert_eq!(board.state().expect("state"), 0);
+
+    board.route(0x8013).expect("route");
+    assert_eq!(board.state().expect("state"), 0x8013);
+    assert_eq!(sim.relays_on(), 0x8013, "relays 1, 2, 5 and 16 on their pins");
+    assert_eq!(board.set(12, true).expect("set"), 0x8813);
+    assert_eq!(board.set(1, false).expect("set"), 0x8812);
+    assert_eq!(sim.relays_on(), 0x8812);
+    assert_eq!(board.command("SETTLE 5").expect("settle"), "settle=5");
+    assert_eq!(board.command("IDLE 0").expect("idle"), "idle=0");
+    board.off().expect("off");
+    assert_eq!((board.state().expect("state"), sim.relays_on()), (0, 0));
+}
+
+#[test]
+fn bad_commands_get_an_error_reply_and_change_nothing() {
+    let Some(sim) = relay_sim::start() else { return };
+    let mut board = open(&sim);
+    board.route(0x0003).expect("route");
+    let long = format!("ROUTE {}", "1".repeat(80));
+    for (cmd, code) in [
+        ("FROB", "unknown-command"),
+        ("SET 17 1", "range"),
+        ("SET 0 1", "range"),
+        ("SET 3 2", "bad-argument"),
+        ("ROUTE 0x10000", "range"),
+        ("ROUTE zz", "bad-argument"),
+        ("SETTLE 5000", "range"),
+        (long.as_str(), "line-too-long"),
+    ] {
+        match board.command(cmd) {
+            Err(RelayError::Rejected { code: got, .. }) => assert_eq!(got, code, "{cmd}"),
+            other => panic!("{cmd}: {other:?}"),
+        }
+    }
+    assert_eq!(board.state().expect("state"), 0x0003);
+    assert_eq!(sim.relays_on(), 0x0003);
+}
+
+#[test]
+fn routes_change_break_before_make_with_the_settle_time() {
+    let Some(sim) = relay_sim::start() else { return };
+    let mut board = open(&sim);
+    // Golden headset on the front jack (relays 1, 3), then the DUT on the rear jack (2, 4),
+    // then the DUT on the front jack (1, 4).
+    for mask in [0x0005, 0x000a, 0x0009] {
+        board.route(mask).expect("route");
+    }
+    let history = states(&sim.pin_log());
+    // Never two ports, never two headsets at once.
+    for (at, m) in &history {
+        assert!(m & 0x3 != 0x3 && m & 0xc != 0xc, "at {at} µs relays 0x{m:04x}");
+    }
+    // Between routes: the contacts open, the settle time passes, then the new ones close.
+    let settle_us = 20_000;
+    let mut last_open = None;
+    for w in history.windows(2) {
+        let ((_, before), (at, after)) = (w[0], w[1]);
+        if after & !before != 0 {
+            if let Some(opened) = last_open {
+                let gap = at - opened;
+                assert!(gap + 1_000 >= settle_us, "closed {gap} µs after opening");
+            }
+        } else {
+            last_open = Some(at);
+        }
+    }
+    assert_eq!(history.last().map(|s| s.1), Some(0x0009));
+    // Relay 1 stays closed from the first route's end through the third: kept, not toggled.
+    let toggles = sim.pin_log().iter().filter(|c| c.pin == relay_pin(1)).count();
+    assert_eq!(toggles, 3, "relay 1: on, off (rear jack), on again");
+}
+
+#[test]
+fn a_reset_mid_run_is_seen_and_the_route_re_applied() {
+    let Some(sim) = relay_sim::start() else { return };
+    let mut board = open(&sim);
+    board.route(0x0009).expect("route");
+    sim.reset();
+    // The reset opens the relays; the next command finds the banner and restores the route.
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(sim.relays_on(), 0, "a reset opens every relay");
+    assert_eq!(board.state().expect("state after the reset"), 0x0009);
+    assert_eq!(sim.relays_on(), 0x0009);
+    let events = board.events.join("\n");
+    assert!(events.contains("restarted (reset=external)") && events.contains("re-applied"), "{events}");
+}
+
+#[test]
+fn a_board_that_stops_answering_is_a_clear_error() {
+    let Some(sim) = relay_sim::start() else { return };
+    let mut board = open(&sim);
+    sim.pause();
+    let e = board.route(0x0001).unwrap_err();
+    sim.resume();
+    let msg = e.to_string();
+    assert!(matches!(e, RelayError::NoAnswer { .. }), "{msg}");
+    assert!(msg.contains(&sim.pty) && msg.contains("stopped answering") && msg.contains("unknown state"), "{msg}");
+}
+
+#[test]
+fn the_watchdog_opens_every_relay_when_the_firmware_hangs() {
+    let Some(sim) = relay_sim::start() else { return };
+    let mut board = open(&sim);
+    board.route(0x00f0).expect("route");
+    assert_eq!(board.command("TEST WATCHDOG").expect("the test starts"), "hanging");
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(sim.relays_on(), 0, "the watchdog reset the board");
+    assert_eq!(board.state().expect("state"), 0x00f0);
+    assert!(board.events.iter().any(|e| e.contains("reset=watchdog")), "{:?}", board.events);
+}
+
+#[test]
+fn the_idle_timeout_opens_every_relay() {
+    let Some(sim) = relay_sim::start() else { return };
+    let opts = RelayOptions { idle_off_s: 1, ..options() };
+    let mut board = RelayBoard::open(Some(&sim.pty), opts).expect("handshake");
+    board.route(0x0101).expect("route");
+    std::thread::sleep(Duration::from_millis(1_500));
+    assert_eq!(sim.relays_on(), 0, "opened after a second without a command");
+    let state = board.command("STATE").expect("state");
+    assert_eq!(state, "0x0000");
+    assert!(board.events.iter().any(|e| e.contains("idle-off")), "{:?}", board.events);
+}
+
+fn jackbench() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_jackbench"))
+}
+
+/// A copy of qa-relay that does not wait for an auto-reset the simulator does not do.
+fn relay_rig(dir: &std::path::Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string("rigs/qa-relay.toml").expect("qa-relay");
+    let text = text.replacen("idle_off_s = 60", "idle_off_s = 60\nboot_wait_ms = 300", 1);
+    let path = dir.join("qa-relay.toml");
+    std::fs::write(&path, text).expect("rig written");
+    path
+}
+
+#[test]
+fn a_relay_run_makes_the_same_capture_set_as_the_virtual_bench() {
+    let Some(sim) = relay_sim::start() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rig = relay_rig(dir.path());
+    let (relayed, simulated) = (dir.path().join("relayed"), dir.path().join("simulated"));
+    let out = jackbench()
+        .args(["run", "--virtual-audio", "--seed", "7", "--fault", "dut:channel_dead", "--relay-port", &sim.pty])
+        .arg("--rig")
+        .arg(&rig)
+        .arg("--out")
+        .arg(&relayed)
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("switched by the relay board on") && err.contains(&sim.pty), "{err}");
+    let out = jackbench()
+        .args(["run", "--virtual", "--seed", "7", "--fault", "dut:channel_dead", "--rig"])
+        .arg(&rig)
+        .arg("--out")
+        .arg(&simulated)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    // The same plan, the same physics, the same seed: the same captures, byte for byte.
+    let set = jackbench::capture::CaptureSet::load(&relayed).expect("set");
+    assert_eq!(set.manifest.captures.len(), 23);
+    for c in &set.manifest.captures {
+        let a = std::fs::read(relayed.join(&c.file)).expect("relayed capture");
+        let b = std::fs::read(simulated.join(&c.file)).expect("simulated capture");
+        assert!(a == b, "{} differs", c.file);
+    }
+    let read = |d: &std::path::Path| -> serde_json::Value {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("diagnosis.json")).expect("diagnosis")).expect("json");
+        v.as_object_mut().map(|o| o.remove("captures"));
+        v
+    };
+    assert_eq!(read(&relayed), read(&simulated));
+    assert_eq!(read(&relayed)["faults"][0]["code"], "headset.channel_dead");
+    // The board made the plan's four routes, in order, and opened everything at the end.
+    let routes: Vec<u16> = states(&sim.pin_log()).iter().map(|s| s.1).filter(|m| m.count_ones() == 2).collect();
+    let mut distinct = routes.clone();
+    distinct.dedup();
+    assert_eq!(distinct, [0x0005, 0x0009, 0x000a, 0x0011]);
+    assert_eq!(sim.relays_on(), 0);
+}
+
+#[test]
+fn a_board_that_goes_silent_mid_run_ends_it_and_keeps_the_captures() {
+    let Some(sim) = relay_sim::start() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rig = relay_rig(dir.path());
+    let set = dir.path().join("set");
+    let child = jackbench()
+        .args(["run", "--virtual-audio", "--relay-port", &sim.pty, "--rig"])
+        .arg(&rig)
+        .arg("--out")
+        .arg(&set)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    // Freeze the board while the first path is being captured.
+    let manifest = set.join("capture-set.toml");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&manifest).is_ok_and(|m| m.contains("[[capture]]")) {
+        assert!(std::time::Instant::now() < deadline, "no capture was made");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    sim.pause();
+    let out = child.wait_with_output().expect("ends");
+    sim.resume();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("stopped answering") && err.contains("unknown state"), "{err}");
+    let loaded = jackbench::capture::CaptureSet::load(&set).expect("a valid partial set");
+    let made = loaded.manifest.captures.len();
+    assert!((1..23).contains(&made), "{made}");
+    assert_eq!(std::fs::read_dir(set.join("captures")).expect("captures").count(), made);
+}
