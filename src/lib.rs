@@ -13,6 +13,7 @@
 //! - [`diagnosis`]: from the measurements of a capture set to the faulty component, its fault
 //!   code, evidence and remedy.
 //! - `doctor` (feature `audio`): the driver checklist, measured on a real sound device.
+//! - [`lab`]: batches of units, product limits, the results database, history and yield.
 //!
 //! The binary `jackbench` is a thin command-line layer over these.
 
@@ -22,6 +23,7 @@ pub mod capture;
 pub mod diagnosis;
 #[cfg(feature = "audio")]
 pub mod doctor;
+pub mod lab;
 pub mod report;
 pub mod rig;
 pub mod stimulus;

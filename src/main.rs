@@ -7,15 +7,8 @@ use jackbench::bench;
 use jackbench::capture::{self, Audio, CaptureSet, SampleFormat, WavSource};
 use jackbench::diagnosis::{self, Diagnosis, Verdict};
 use jackbench::report;
-use jackbench::rig::file::{AudioKind, SwitchKind};
-#[cfg(feature = "audio")]
-use jackbench::rig::live::LiveEndpoint;
-use jackbench::rig::manual::ManualSwitch;
-use jackbench::rig::relay::{RelayBoard, RelayOptions, RelaySwitch};
-#[cfg(feature = "audio")]
-use jackbench::rig::soundcard::SoundCards;
-use jackbench::rig::virtual_bench::{InjectedFault, VirtualBench};
-use jackbench::rig::{AudioEndpoint, Rack, RigFile, Station, SwitchMatrix};
+use jackbench::rig::file::SwitchKind;
+use jackbench::rig::RigFile;
 use jackbench::stimulus::Stimulus;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -132,6 +125,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Test a tray of units one after another against a product model's limits: each unit's
+    /// capture set and report under the batch's directory, its verdict, faults and measurements
+    /// in the results database (exit 0 all passed, 1 some failed, 2 stopped; --resume goes on).
+    Batch(cli::lab::BatchArgs),
+    /// Every test of one unit, newest first, with verdicts and faults.
+    History {
+        /// The unit's serial.
+        serial: String,
+        /// The results database (default: JACKBENCH_DB, then jackbench.toml, then
+        /// reports/results.sqlite).
+        #[arg(long)]
+        db: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export stored results as CSV or JSON, one row per unit or per measurement.
+    Export(cli::lab::ExportArgs),
+    /// Yield, a Pareto of fault codes and the spread of every measurement against its limits,
+    /// per bench; as text, JSON, or an HTML page with plots.
+    Summary(cli::lab::SummaryArgs),
     /// Diagnose a capture set: which component carries which fault (exit 0 pass, 1 fail,
     /// 2 unusable input).
     Diagnose {
@@ -224,6 +237,8 @@ enum ReportFormat {
     Json,
 }
 
+mod cli;
+
 /// How to get a build that drives sound cards.
 #[cfg(not(feature = "audio"))]
 const NO_AUDIO: &str =
@@ -270,10 +285,14 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Run { rig, simulate, virtual_audio, relay_port, faults, seed, out, json } => {
-            let hw = Hardware { simulate, virtual_audio, relay_port };
+            let hw = cli::station::Hardware { simulate, virtual_audio, relay_port };
             run_bench(&rig, &hw, &faults, seed, out, json)
         }
         Command::Devices { json } => list_devices(json),
+        Command::Batch(args) => cli::lab::run_batch(&args),
+        Command::History { serial, db, json } => cli::lab::history(&serial, db.as_deref(), json),
+        Command::Export(args) => cli::lab::export(&args),
+        Command::Summary(args) => cli::lab::summarize(&args),
         Command::Doctor { device, output, input, host, rate, no_loopback, loop_gain, json } => {
             doctor(DoctorArgs { device, output, input, host, rate, no_loopback, loop_gain, json })
         }
@@ -305,112 +324,17 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     }
 }
 
-/// The virtual bench of a rig, with the faults asked for.
-fn virtual_bench(rig: &RigFile, faults: &[String], seed: u64) -> Result<VirtualBench, Failure> {
-    let mut bench = VirtualBench::new(rig.components.iter().map(|c| (c.id.get_ref().as_str(), c.kind)), seed);
-    for f in faults {
-        let fault = InjectedFault::parse(f).map_err(|e| anyhow::anyhow!("--fault {e}"))?;
-        bench.inject(&fault).map_err(|e| anyhow::anyhow!("--fault {f}: {e}"))?;
-    }
-    Ok(bench)
-}
-
-/// Which of a rig's hardware a run uses.
-struct Hardware {
-    /// Everything on the virtual bench.
-    simulate: bool,
-    /// Sound on the virtual bench, switching on the rig's matrix.
-    virtual_audio: bool,
-    relay_port: Option<String>,
-}
-
-/// The station a rig runs on, and words for it: the virtual bench, or its sound devices and
-/// its switch matrix, in any pairing.
-fn station(rig: &RigFile, hw: &Hardware, faults: &[String], seed: u64) -> Result<(Box<dyn Station>, String), Failure> {
-    let audio = if hw.simulate || hw.virtual_audio { AudioKind::Virtual } else { rig.audio.kind };
-    let switch = if hw.simulate { SwitchKind::Virtual } else { rig.switch.kind };
-    if audio != AudioKind::Virtual && !faults.is_empty() {
-        return Err(anyhow::anyhow!(
-            "--fault injects faults into the virtual bench, and {} runs on real sound devices (add --virtual or --virtual-audio)",
-            rig.source.display()
-        )
-        .into());
-    }
-    let seeded = format!("the virtual bench (seed {seed})");
-    if (audio, switch) == (AudioKind::Virtual, SwitchKind::Virtual) {
-        return Ok((Box::new(virtual_bench(rig, faults, seed)?), seeded));
-    }
-    let (endpoint, sound): (Box<dyn AudioEndpoint>, String) = match audio {
-        AudioKind::Virtual => (Box::new(virtual_bench(rig, faults, seed)?), seeded),
-        #[cfg(feature = "audio")]
-        AudioKind::Cpal => {
-            let routing = rig.routing();
-            let mut devices: Vec<String> =
-                routing.drivers.iter().map(|(id, d)| format!("{id} = {}", d.output)).collect();
-            devices.sort();
-            (
-                Box::new(LiveEndpoint::new(SoundCards::default(), routing)),
-                format!("sound devices ({})", devices.join(", ")),
-            )
-        }
-        #[cfg(not(feature = "audio"))]
-        AudioKind::Cpal => {
-            return Err(anyhow::anyhow!(
-                "{}: this jackbench was built without the `audio` feature, so it cannot drive sound cards \
-                 (--virtual or --virtual-audio simulate the sound): {NO_AUDIO}",
-                rig.source.display()
-            )
-            .into())
-        }
-    };
-    let (matrix, switched): (Box<dyn SwitchMatrix>, String) = match switch {
-        SwitchKind::Manual => (
-            Box::new(ManualSwitch::new(
-                rig.components.iter().map(|c| (c.id.get_ref().as_str(), c.label.as_deref())),
-                std::io::stdin().lock(),
-                std::io::stderr(),
-            )),
-            "switched by hand".into(),
-        ),
-        SwitchKind::Relay => {
-            let opts = RelayOptions {
-                settle_ms: rig.switch.settle_ms,
-                idle_off_s: rig.switch.idle_off_s,
-                boot_wait: std::time::Duration::from_millis(u64::from(rig.switch.boot_wait_ms)),
-                ..RelayOptions::default()
-            };
-            let port = hw.relay_port.as_deref().or(rig.switch.port.as_deref());
-            let board = RelayBoard::open(port, opts)?;
-            let words = format!(
-                "switched by the relay board on {} (firmware {}, protocol {})",
-                board.port_name(),
-                board.info().firmware,
-                board.info().protocol
-            );
-            (Box::new(RelaySwitch::new(board, rig.relay_masks())), words)
-        }
-        SwitchKind::Virtual => {
-            return Err(anyhow::anyhow!(
-                "{}: real sound devices need a real switch matrix ([switch] kind = \"manual\" or \"relay\")",
-                rig.source.display()
-            )
-            .into())
-        }
-    };
-    Ok((Box::new(Rack { endpoint, switch: matrix }), format!("{sound}, {switched}")))
-}
-
 /// `jackbench run`: the plan on the rig's station, the capture set, its diagnosis.
 fn run_bench(
     rig_path: &std::path::Path,
-    hw: &Hardware,
+    hw: &cli::station::Hardware,
     faults: &[String],
     seed: u64,
     out: Option<PathBuf>,
     json: bool,
 ) -> Result<u8, Failure> {
     let rig = RigFile::load(rig_path)?;
-    let (mut station, what) = station(&rig, hw, faults, seed)?;
+    let (mut station, what) = cli::station::station(&rig, hw, faults, seed)?;
     let by_hand = !hw.simulate && rig.switch.kind == SwitchKind::Manual;
     let out = match out {
         Some(o) => o,

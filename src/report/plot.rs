@@ -354,3 +354,129 @@ pub fn balance(
     )?;
     root.present().map_err(|x| e(x.to_string()))
 }
+
+/// Series colours, in order.
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(23, 190, 207),
+];
+
+/// Labelled horizontal bars (`value` in `unit`, from 0 to `max`), best first; with `cumulative`,
+/// a second mark per bar at that share of `max` (a Pareto's running total).
+pub fn bars(
+    path: &Path,
+    title: &str,
+    unit: &str,
+    rows: &[(String, f64)],
+    max: f64,
+    cumulative: Option<&[f64]>,
+) -> Result<(), PlotError> {
+    register_font();
+    let e = err(path);
+    let height = (90 + 28 * rows.len().max(1)) as u32;
+    let root = BitMapBackend::new(path, (SIZE.0, height.max(180))).into_drawing_area();
+    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+    let n = rows.len().max(1) as f64;
+    let label_width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(4).clamp(4, 40) as u32 * 8 + 16;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, (SANS, 18))
+        .margin(10)
+        .x_label_area_size(36)
+        .y_label_area_size(label_width)
+        .build_cartesian_2d(0.0..max.max(1e-9), -0.5..n - 0.5)
+        .map_err(|x| e(x.to_string()))?;
+    chart
+        .configure_mesh()
+        .y_labels(rows.len().max(1))
+        .y_label_formatter(&|v| {
+            // The first row at the top.
+            let i = n - 1.0 - v.round();
+            if (v - v.round()).abs() < 0.01 && i >= 0.0 {
+                rows.get(i as usize).map_or(String::new(), |r| r.0.clone())
+            } else {
+                String::new()
+            }
+        })
+        .x_desc(unit)
+        .label_style((SANS, 13))
+        .disable_y_mesh()
+        .draw()
+        .map_err(|x| e(x.to_string()))?;
+    chart
+        .draw_series(rows.iter().enumerate().map(|(i, (_, v))| {
+            let y = n - 1.0 - i as f64;
+            Rectangle::new([(0.0, y - 0.32), (v.clamp(0.0, max), y + 0.32)], PALETTE[0].filled())
+        }))
+        .map_err(|x| e(x.to_string()))?;
+    if let Some(c) = cumulative {
+        let pts: Vec<(f64, f64)> = c.iter().enumerate().map(|(i, v)| (v.clamp(0.0, max), n - 1.0 - i as f64)).collect();
+        chart
+            .draw_series(LineSeries::new(pts.clone(), RED.stroke_width(2)))
+            .map_err(|x| e(x.to_string()))?
+            .label("cumulative")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RED.stroke_width(2)));
+        chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, RED.filled()))).map_err(|x| e(x.to_string()))?;
+        legend(&mut chart, SeriesLabelPosition::LowerRight).map_err(&e)?;
+    }
+    root.present().map_err(|x| e(x.to_string()))
+}
+
+/// A histogram: one line of counts per series over bins of `width` from `lo`, with the
+/// limits drawn as red verticals.
+pub fn histogram(
+    path: &Path,
+    title: &str,
+    unit: &str,
+    lo: f64,
+    width: f64,
+    series: &[(String, Vec<i64>)],
+    limits: (Option<f64>, Option<f64>),
+) -> Result<(), PlotError> {
+    register_font();
+    let e = err(path);
+    let root = BitMapBackend::new(path, (SIZE.0, 320)).into_drawing_area();
+    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+    let bins = series.iter().map(|s| s.1.len()).max().unwrap_or(1).max(1);
+    let hi = lo + width * bins as f64;
+    let top = series.iter().flat_map(|s| s.1.iter().copied()).max().unwrap_or(1).max(1) as f64 * 1.1;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, (SANS, 18))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d(lo..hi, 0.0..top)
+        .map_err(|x| e(x.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc(unit)
+        .y_desc("measurements")
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .label_style((SANS, 12))
+        .draw()
+        .map_err(|x| e(x.to_string()))?;
+    for (k, (name, counts)) in series.iter().enumerate() {
+        let color = PALETTE[k % PALETTE.len()];
+        // A step outline per series, so benches overlaid stay readable.
+        let mut pts = vec![(lo, 0.0)];
+        for (i, c) in counts.iter().enumerate() {
+            let (x0, x1) = (lo + width * i as f64, lo + width * (i + 1) as f64);
+            pts.push((x0, *c as f64));
+            pts.push((x1, *c as f64));
+        }
+        pts.push((lo + width * counts.len() as f64, 0.0));
+        chart
+            .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+            .map_err(|x| e(x.to_string()))?
+            .label(name.as_str())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
+    }
+    for v in [limits.0, limits.1].into_iter().flatten() {
+        chart.draw_series(LineSeries::new([(v, 0.0), (v, top)], RED.stroke_width(2))).map_err(|x| e(x.to_string()))?;
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(&e)?;
+    root.present().map_err(|x| e(x.to_string()))
+}

@@ -90,7 +90,22 @@ impl<T: AudioEndpoint + ?Sized> AudioEndpoint for Box<T> {
     }
 }
 
+impl<T: AudioEndpoint + ?Sized> AudioEndpoint for &mut T {
+    fn capture(&mut self, request: &CaptureRequest) -> Result<Take, RigError> {
+        (**self).capture(request)
+    }
+}
+
 impl<T: SwitchMatrix + ?Sized> SwitchMatrix for Box<T> {
+    fn connect(&mut self, path: &PathSpec) -> Result<(), RigError> {
+        (**self).connect(path)
+    }
+    fn disconnect_all(&mut self) -> Result<(), RigError> {
+        (**self).disconnect_all()
+    }
+}
+
+impl<T: SwitchMatrix + ?Sized> SwitchMatrix for &mut T {
     fn connect(&mut self, path: &PathSpec) -> Result<(), RigError> {
         (**self).connect(path)
     }

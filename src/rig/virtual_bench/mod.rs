@@ -183,6 +183,14 @@ impl VirtualBench {
         Ok(())
     }
 
+    /// Puts a new unit of the same kind in a component's place (a batch's next headset): its
+    /// own spread, drawn from `unit_seed`, and no faults.
+    pub fn swap_in(&mut self, id: &str, unit_seed: u64) -> Result<(), String> {
+        let part = self.parts.get_mut(id).ok_or_else(|| format!("\"{id}\" is not a component of this rig"))?;
+        *part = Part::new(part.kind, unit_seed, id);
+        Ok(())
+    }
+
     fn part(&self, id: &str) -> Result<&Part, RigError> {
         self.parts
             .get(id)

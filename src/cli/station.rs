@@ -1,0 +1,135 @@
+//! The station a rig runs on: the virtual bench, or its sound devices and its switch matrix.
+
+use crate::Failure;
+#[cfg(not(feature = "audio"))]
+use crate::NO_AUDIO;
+use jackbench::rig::file::{AudioKind, SwitchKind};
+#[cfg(feature = "audio")]
+use jackbench::rig::live::LiveEndpoint;
+use jackbench::rig::manual::ManualSwitch;
+use jackbench::rig::relay::{RelayBoard, RelayOptions, RelaySwitch};
+#[cfg(feature = "audio")]
+use jackbench::rig::soundcard::SoundCards;
+use jackbench::rig::virtual_bench::{InjectedFault, VirtualBench};
+use jackbench::rig::{AudioEndpoint, Rack, RigFile, Station, SwitchMatrix};
+
+/// The virtual bench of a rig, with the faults asked for.
+pub fn virtual_bench(rig: &RigFile, faults: &[String], seed: u64) -> Result<VirtualBench, Failure> {
+    let mut bench = VirtualBench::new(rig.components.iter().map(|c| (c.id.get_ref().as_str(), c.kind)), seed);
+    for f in faults {
+        let fault = InjectedFault::parse(f).map_err(|e| anyhow::anyhow!("--fault {e}"))?;
+        bench.inject(&fault).map_err(|e| anyhow::anyhow!("--fault {f}: {e}"))?;
+    }
+    Ok(bench)
+}
+
+/// Which of a rig's hardware a run uses.
+pub struct Hardware {
+    /// Everything on the virtual bench.
+    pub simulate: bool,
+    /// Sound on the virtual bench, switching on the rig's matrix.
+    pub virtual_audio: bool,
+    pub relay_port: Option<String>,
+}
+
+/// A real half of a station, with words for it.
+pub type Described<T> = Option<(Box<T>, String)>;
+
+/// The sound of a run: the virtual bench's (`None`), or real devices.
+pub fn sound(rig: &RigFile, hw: &Hardware) -> Result<Described<dyn AudioEndpoint>, Failure> {
+    let audio = if hw.simulate || hw.virtual_audio { AudioKind::Virtual } else { rig.audio.kind };
+    match audio {
+        AudioKind::Virtual => Ok(None),
+        #[cfg(feature = "audio")]
+        AudioKind::Cpal => {
+            let routing = rig.routing();
+            let mut devices: Vec<String> =
+                routing.drivers.iter().map(|(id, d)| format!("{id} = {}", d.output)).collect();
+            devices.sort();
+            Ok(Some((
+                Box::new(LiveEndpoint::new(SoundCards::default(), routing)),
+                format!("sound devices ({})", devices.join(", ")),
+            )))
+        }
+        #[cfg(not(feature = "audio"))]
+        AudioKind::Cpal => Err(anyhow::anyhow!(
+            "{}: this jackbench was built without the `audio` feature, so it cannot drive sound cards \
+             (--virtual or --virtual-audio simulate the sound): {NO_AUDIO}",
+            rig.source.display()
+        )
+        .into()),
+    }
+}
+
+/// The switch matrix of a run: the virtual bench's own (`None`), an operator, or the relay
+/// board (with words for it).
+pub fn matrix(rig: &RigFile, hw: &Hardware) -> Result<Described<dyn SwitchMatrix>, Failure> {
+    let switch = if hw.simulate { SwitchKind::Virtual } else { rig.switch.kind };
+    match switch {
+        SwitchKind::Virtual => Ok(None),
+        SwitchKind::Manual => Ok(Some((
+            Box::new(ManualSwitch::new(
+                rig.components.iter().map(|c| (c.id.get_ref().as_str(), c.label.as_deref())),
+                std::io::stdin().lock(),
+                std::io::stderr(),
+            )),
+            "switched by hand".into(),
+        ))),
+        SwitchKind::Relay => {
+            let opts = RelayOptions {
+                settle_ms: rig.switch.settle_ms,
+                idle_off_s: rig.switch.idle_off_s,
+                boot_wait: std::time::Duration::from_millis(u64::from(rig.switch.boot_wait_ms)),
+                ..RelayOptions::default()
+            };
+            let port = hw.relay_port.as_deref().or(rig.switch.port.as_deref());
+            let board = RelayBoard::open(port, opts)?;
+            let words = format!(
+                "switched by the relay board on {} (firmware {}, protocol {})",
+                board.port_name(),
+                board.info().firmware,
+                board.info().protocol
+            );
+            Ok(Some((Box::new(RelaySwitch::new(board, rig.relay_masks())), words)))
+        }
+    }
+}
+
+/// Real sound needs a real switch matrix.
+pub fn no_virtual_switch(rig: &RigFile) -> Failure {
+    anyhow::anyhow!(
+        "{}: real sound devices need a real switch matrix ([switch] kind = \"manual\" or \"relay\")",
+        rig.source.display()
+    )
+    .into()
+}
+
+/// The station a rig runs on, and words for it: the virtual bench, or its sound devices and
+/// its switch matrix, in any pairing.
+pub fn station(
+    rig: &RigFile,
+    hw: &Hardware,
+    faults: &[String],
+    seed: u64,
+) -> Result<(Box<dyn Station>, String), Failure> {
+    let sound = sound(rig, hw)?;
+    if sound.is_some() && !faults.is_empty() {
+        return Err(anyhow::anyhow!(
+            "--fault injects faults into the virtual bench, and {} runs on real sound devices (add --virtual or --virtual-audio)",
+            rig.source.display()
+        )
+        .into());
+    }
+    let seeded = format!("the virtual bench (seed {seed})");
+    let matrix = matrix(rig, hw)?;
+    match (sound, matrix) {
+        (None, None) => Ok((Box::new(virtual_bench(rig, faults, seed)?), seeded)),
+        (None, Some((switch, how))) => {
+            Ok((Box::new(Rack { endpoint: virtual_bench(rig, faults, seed)?, switch }), format!("{seeded}, {how}")))
+        }
+        (Some((endpoint, what)), Some((switch, how))) => {
+            Ok((Box::new(Rack { endpoint, switch }), format!("{what}, {how}")))
+        }
+        (Some(_), None) => Err(no_virtual_switch(rig)),
+    }
+}

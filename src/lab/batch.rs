@@ -1,0 +1,347 @@
+//! A batch: units tested one after another on one rig against one product model's limits.
+//!
+//! Each unit's plan runs into a hidden `.SERIAL.partial` directory of the batch's directory;
+//! once it is diagnosed and its report written, the directory is renamed to `SERIAL` (atomic),
+//! and only then is the unit stored, in one transaction. A crash or Ctrl-C therefore leaves
+//! every finished unit on disk and in the database, and at most one partial directory, which
+//! the next run of the batch removes. `batch.toml` in the batch's directory holds its settings,
+//! so `jackbench batch --resume` goes on with the serials not yet stored; a finished capture set
+//! whose row did not make it to the database (a crash between the two) is stored then.
+
+use super::db::{now_ms, Database, DbError};
+use super::model::ProductModel;
+use super::record::{fault_records, unit_measurements, unit_under_test, UnitRecord};
+use super::store::{insert_unit, serials_in_batch};
+use crate::bench::{run_plan, Progress, RunError};
+use crate::capture::manifest::ManifestError;
+use crate::capture::CaptureSet;
+use crate::diagnosis::{diagnose, DiagnoseError, Diagnosis, Limits, Symptom};
+use crate::report::{write_report, Formats, ReportError};
+use crate::rig::virtual_bench::{InjectedFault, VirtualBench};
+use crate::rig::{Rack, RigFile, Station, SwitchMatrix};
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+/// The settings file in a batch's directory.
+pub const BATCH_FILE: &str = "batch.toml";
+
+/// A batch's settings, kept in its directory so that it can be resumed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchSettings {
+    pub id: String,
+    pub created: String,
+    /// The rig file (or built-in rig name) as given.
+    pub rig: String,
+    pub model: String,
+    /// Where the serials come from; the operator types them when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serials: Option<PathBuf>,
+    pub db: String,
+    pub bench: String,
+    pub operator: String,
+    /// The whole bench simulated.
+    #[serde(default)]
+    pub simulate: bool,
+    /// The sound simulated, the switching real.
+    #[serde(default)]
+    pub virtual_audio: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_port: Option<String>,
+    /// Virtual bench: the chance that a unit carries a random fault, and the seed.
+    #[serde(default)]
+    pub fault_rate: f64,
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default)]
+    pub finished: bool,
+}
+
+/// Why a batch could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error("{}: {message}", path.display())]
+    Io { path: PathBuf, message: String },
+    #[error("{}: {message}", path.display())]
+    Settings { path: PathBuf, message: String },
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Diagnose(#[from] DiagnoseError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("{0}")]
+    Rig(String),
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> BatchError + '_ {
+    move |e| BatchError::Io { path: path.to_path_buf(), message: e.to_string() }
+}
+
+impl BatchSettings {
+    /// Writes `batch.toml` into `dir` (atomically).
+    pub fn save(&self, dir: &Path) -> Result<(), BatchError> {
+        let path = dir.join(BATCH_FILE);
+        let text =
+            toml::to_string(self).map_err(|e| BatchError::Settings { path: path.clone(), message: e.to_string() })?;
+        let tmp = dir.join(format!(".{BATCH_FILE}.tmp"));
+        std::fs::write(&tmp, text).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))
+    }
+
+    pub fn load(dir: &Path) -> Result<BatchSettings, BatchError> {
+        let path = dir.join(BATCH_FILE);
+        let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+        toml::from_str(&text).map_err(|e| BatchError::Settings { path, message: e.to_string() })
+    }
+}
+
+/// The newest unfinished batch under `reports`, for `--resume` without a directory.
+pub fn latest_unfinished(reports: &Path) -> Option<PathBuf> {
+    let mut found: Vec<(String, PathBuf)> = std::fs::read_dir(reports)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|d| BatchSettings::load(&d).ok().filter(|s| !s.finished).map(|s| (s.created, d)))
+        .collect();
+    found.sort();
+    found.pop().map(|(_, d)| d)
+}
+
+/// Reads serials: one per line; blank lines and `#` comments are skipped.
+pub fn read_serials(path: &Path) -> Result<Vec<String>, BatchError> {
+    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let s = line.split('#').next().unwrap_or("").trim();
+        if s.is_empty() {
+            continue;
+        }
+        if !valid_serial(s) {
+            return Err(BatchError::Settings {
+                path: path.to_path_buf(),
+                message: format!("line {}: \"{s}\" is not a serial (letters, digits, - _ . / only)", i + 1),
+            });
+        }
+        out.push(s.to_string());
+    }
+    Ok(out)
+}
+
+/// A serial is what a barcode carries: letters, digits and a few separators.
+pub fn valid_serial(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+}
+
+/// A serial as a directory name.
+fn dir_name(serial: &str) -> String {
+    serial.replace('/', "_")
+}
+
+/// The bench a batch runs on.
+pub enum Bench {
+    /// The virtual bench: each unit is a new part in the unit-under-test's place, carrying a
+    /// random fault at the batch's rate; switched by the bench itself or by a real matrix.
+    Virtual { bench: VirtualBench, switch: Option<Box<dyn SwitchMatrix>>, fault_rate: f64, seed: u64 },
+    /// Real hardware.
+    Real(Box<dyn Station>),
+}
+
+/// A stable hash of a serial, for the unit's seed.
+fn hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+impl Bench {
+    /// Puts the next unit in place; on the virtual bench, the fault it was given, if any.
+    fn prepare(&mut self, dut: &str, serial: &str) -> Result<Option<InjectedFault>, BatchError> {
+        let Bench::Virtual { bench, fault_rate, seed, .. } = self else { return Ok(None) };
+        let unit_seed = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hash(serial);
+        bench.swap_in(dut, unit_seed).map_err(BatchError::Rig)?;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(unit_seed);
+        if !rng.random_bool(fault_rate.clamp(0.0, 1.0)) {
+            return Ok(None);
+        }
+        let symptoms: Vec<Symptom> = Symptom::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.kinds().contains(&crate::capture::ComponentKind::Headset))
+            .collect();
+        let symptom = symptoms[rng.random_range(0..symptoms.len())];
+        let fault = InjectedFault { component: dut.to_string(), symptom, severity: rng.random_range(0.0..=1.0) };
+        bench.inject(&fault).map_err(BatchError::Rig)?;
+        Ok(Some(fault))
+    }
+
+    fn with_station<R>(&mut self, f: impl FnOnce(&mut dyn Station) -> R) -> R {
+        match self {
+            Bench::Virtual { bench, switch: None, .. } => f(bench),
+            Bench::Virtual { bench, switch: Some(s), .. } => f(&mut Rack { endpoint: bench, switch: s.as_mut() }),
+            Bench::Real(station) => f(station.as_mut()),
+        }
+    }
+}
+
+/// A batch in progress.
+pub struct Batch {
+    pub settings: BatchSettings,
+    pub dir: PathBuf,
+    pub rig: RigFile,
+    pub model: ProductModel,
+    /// The rig's limits under the model's.
+    pub limits: Limits,
+    /// The component whose serial is the unit's.
+    pub dut: String,
+    pub db: Database,
+    pub tested: u64,
+    pub passed: u64,
+}
+
+/// One unit's result.
+pub struct UnitResult {
+    pub record: UnitRecord,
+    pub diagnosis: Diagnosis,
+    /// On the virtual bench: the fault it was given.
+    pub injected: Option<InjectedFault>,
+}
+
+/// How a unit's test ended.
+pub enum UnitOutcome {
+    Done(Box<UnitResult>),
+    /// The run stopped (Ctrl-C, a device error); nothing of the unit was kept.
+    Stopped(String),
+}
+
+impl Batch {
+    /// Opens the batch in `dir` (created with `settings` when new).
+    pub fn open(dir: &Path, settings: BatchSettings, rig: RigFile, model: ProductModel) -> Result<Batch, BatchError> {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        settings.save(dir)?;
+        let limits = model.limits(&rig.limits);
+        let mut manifest = crate::capture::Manifest::new(None);
+        manifest.components = rig.manifest_components();
+        let dut = unit_under_test(&manifest).ok_or_else(|| {
+            BatchError::Rig(format!(
+                "{}: a batch needs exactly one headset that is not a reference (the unit under test)",
+                rig.source.display()
+            ))
+        })?;
+        let db = Database::open(&settings.db)?;
+        let batch = Batch { settings, dir: dir.to_path_buf(), rig, model, limits, dut, db, tested: 0, passed: 0 };
+        batch.clean_partials()?;
+        Ok(batch)
+    }
+
+    /// Removes what an interrupted unit left.
+    fn clean_partials(&self) -> Result<(), BatchError> {
+        for e in std::fs::read_dir(&self.dir).map_err(io(&self.dir))?.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.ends_with(".partial") {
+                std::fs::remove_dir_all(e.path()).map_err(io(&e.path()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Serials already stored for this batch.
+    pub fn stored(&mut self) -> Result<std::collections::HashSet<String>, BatchError> {
+        Ok(serials_in_batch(&mut self.db, &self.settings.id)?)
+    }
+
+    /// Stores the finished capture sets of this batch that the database lacks (a crash came
+    /// between the rename and the commit). The serials stored.
+    pub fn recover(&mut self) -> Result<Vec<String>, BatchError> {
+        let stored = self.stored()?;
+        let mut recovered = Vec::new();
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .map_err(io(&self.dir))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.join(crate::capture::manifest::MANIFEST_FILE).exists())
+            .collect();
+        dirs.sort();
+        for d in dirs {
+            let set = CaptureSet::load(&d)?;
+            let Some(serial) = set.manifest.component(&self.dut).and_then(|c| c.serial.clone()) else { continue };
+            if stored.contains(&serial) || recovered.contains(&serial) {
+                continue;
+            }
+            let diagnosis = diagnose(&set, &self.limits)?;
+            let record = self.record(&serial, &set, &diagnosis, &d);
+            insert_unit(&mut self.db, &record)?;
+            recovered.push(serial);
+        }
+        Ok(recovered)
+    }
+
+    fn record(&self, serial: &str, set: &CaptureSet, d: &Diagnosis, dir: &Path) -> UnitRecord {
+        UnitRecord {
+            serial: serial.to_string(),
+            model: self.model.model.clone(),
+            rig: self.rig.name.clone(),
+            bench: self.settings.bench.clone(),
+            operator: self.settings.operator.clone(),
+            batch: self.settings.id.clone(),
+            tested_at_ms: now_ms(),
+            jackbench_version: env!("CARGO_PKG_VERSION").to_string(),
+            verdict: d.verdict,
+            capture_set: dir.display().to_string(),
+            faults: fault_records(d),
+            measurements: unit_measurements(d, &set.manifest, &self.dut, &self.limits),
+        }
+    }
+
+    /// Tests one unit: runs the plan, diagnoses, writes the report, keeps the set, stores it.
+    pub fn test_unit(
+        &mut self,
+        bench: &mut Bench,
+        serial: &str,
+        stop: &AtomicBool,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<UnitOutcome, BatchError> {
+        let injected = bench.prepare(&self.dut, serial)?;
+        let mut rig = self.rig.clone();
+        rig.limits = self.limits.clone();
+        if let Some(c) = rig.components.iter_mut().find(|c| c.id.get_ref() == &self.dut) {
+            c.serial = Some(serial.to_string());
+        }
+        let partial = self.dir.join(format!(".{}.partial", dir_name(serial)));
+        if partial.exists() {
+            std::fs::remove_dir_all(&partial).map_err(io(&partial))?;
+        }
+        let outcome = bench.with_station(|station| run_plan(&rig, station, &partial, stop, progress))?;
+        if let Some(why) = outcome.stopped {
+            std::fs::remove_dir_all(&partial).map_err(io(&partial))?;
+            return Ok(UnitOutcome::Stopped(why));
+        }
+        let set = CaptureSet::load(&partial)?;
+        let diagnosis = diagnose(&set, &self.limits)?;
+        write_report(&set, &diagnosis, &self.limits, &partial, Formats::default())?;
+        // A unit tested twice in a batch keeps both sets.
+        let mut final_dir = self.dir.join(dir_name(serial));
+        let mut k = 2;
+        while final_dir.exists() {
+            final_dir = self.dir.join(format!("{}-{k}", dir_name(serial)));
+            k += 1;
+        }
+        std::fs::rename(&partial, &final_dir).map_err(io(&final_dir))?;
+        let set = CaptureSet { dir: final_dir.clone(), manifest: set.manifest };
+        let record = self.record(serial, &set, &diagnosis, &final_dir);
+        insert_unit(&mut self.db, &record)?;
+        self.tested += 1;
+        if record.verdict == crate::diagnosis::Verdict::Pass {
+            self.passed += 1;
+        }
+        Ok(UnitOutcome::Done(Box::new(UnitResult { record, diagnosis, injected })))
+    }
+
+    /// Marks the batch finished.
+    pub fn finish(&mut self) -> Result<(), BatchError> {
+        self.settings.finished = true;
+        self.settings.save(&self.dir)
+    }
+}

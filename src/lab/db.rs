@@ -1,0 +1,423 @@
+//! The results database: SQLite (a file, by default) or PostgreSQL (a server several benches
+//! share), behind one small interface: transactions, parameterised statements, rows of
+//! [`Value`]s. Queries are written once with `?` placeholders; PostgreSQL's `$n` are made from
+//! them.
+//!
+//! The schema is versioned in `migrations/<backend>/NNNN_name.sql`; [`Database::open`] applies
+//! the ones a database lacks, in order, each in its own transaction, under a lock (SQLite's write
+//! lock, PostgreSQL's advisory lock), so benches that start at once migrate it once.
+//!
+//! SQLite runs in WAL mode with a busy timeout, so readers never block the writer and two
+//! writers wait for each other instead of failing.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The migrations: (version, name, SQLite's SQL, PostgreSQL's SQL).
+const MIGRATIONS: [(i64, &str, &str, &str); 1] = [(
+    1,
+    "results",
+    include_str!("../../migrations/sqlite/0001_results.sql"),
+    include_str!("../../migrations/postgres/0001_results.sql"),
+)];
+
+/// How long a SQLite writer waits for another one before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// PostgreSQL advisory lock key for migrations ("jb" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6a62;
+
+/// The database a `--db` names, when it names none.
+pub const DEFAULT_DB: &str = "reports/results.sqlite";
+
+/// A value to bind to a `?`; typed even when null, as PostgreSQL wants.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Int(i64),
+    Real(Option<f64>),
+    Text(String),
+}
+
+/// A value read from a row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
+impl Value {
+    pub fn int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            Value::Real(r) => Some(*r as i64),
+            _ => None,
+        }
+    }
+    pub fn real(&self) -> Option<f64> {
+        match self {
+            Value::Real(r) => Some(*r),
+            Value::Int(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+    pub fn text(&self) -> String {
+        match self {
+            Value::Text(t) => t.clone(),
+            Value::Int(i) => i.to_string(),
+            Value::Real(r) => r.to_string(),
+            Value::Null => String::new(),
+        }
+    }
+}
+
+/// Why the database could not be used; each names it.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("{db}: cannot open: {message}")]
+    Open { db: String, message: String },
+    #[error("{db}: {message}")]
+    Query { db: String, message: String },
+    #[error("{db}: its schema is version {found}, newer than this jackbench's {known}: upgrade jackbench")]
+    TooNew { db: String, found: i64, known: i64 },
+}
+
+enum Conn {
+    Sqlite(rusqlite::Connection),
+    Postgres(Box<postgres::Client>),
+}
+
+/// An open, migrated results database.
+pub struct Database {
+    conn: Conn,
+    /// What it was opened as, for messages (a password in a URL is hidden).
+    name: String,
+}
+
+/// A transaction; committed by [`Database::transaction`] when its closure succeeds.
+pub enum Tx<'a> {
+    Sqlite(rusqlite::Transaction<'a>, &'a str),
+    Postgres(postgres::Transaction<'a>, &'a str),
+}
+
+/// `?` placeholders as PostgreSQL's `$1, $2, …`.
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A URL with its password replaced by `***`.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl rusqlite::ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, Value as V};
+        Ok(match self {
+            Param::Int(i) => ToSqlOutput::Owned(V::Integer(*i)),
+            Param::Real(Some(r)) => ToSqlOutput::Owned(V::Real(*r)),
+            Param::Real(None) => ToSqlOutput::Owned(V::Null),
+            Param::Text(t) => ToSqlOutput::Borrowed(rusqlite::types::ValueRef::Text(t.as_bytes())),
+        })
+    }
+}
+
+fn pg_params(params: &[Param]) -> Vec<Box<dyn postgres::types::ToSql + Sync>> {
+    params
+        .iter()
+        .map(|p| -> Box<dyn postgres::types::ToSql + Sync> {
+            match p {
+                Param::Int(i) => Box::new(*i),
+                Param::Real(r) => Box::new(*r),
+                Param::Text(t) => Box::new(t.clone()),
+            }
+        })
+        .collect()
+}
+
+fn sqlite_rows(stmt: &mut rusqlite::Statement<'_>, params: &[Param]) -> rusqlite::Result<Vec<Vec<Value>>> {
+    let n = stmt.column_count();
+    let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut values = Vec::with_capacity(n);
+        for i in 0..n {
+            use rusqlite::types::ValueRef;
+            values.push(match row.get_ref(i)? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(v) => Value::Int(v),
+                ValueRef::Real(v) => Value::Real(v),
+                ValueRef::Text(t) | ValueRef::Blob(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+            });
+        }
+        out.push(values);
+    }
+    Ok(out)
+}
+
+fn pg_rows(rows: Vec<postgres::Row>) -> Result<Vec<Vec<Value>>, String> {
+    use postgres::types::Type;
+    rows.iter()
+        .map(|row| {
+            (0..row.len())
+                .map(|i| {
+                    let ty = row.columns()[i].type_().clone();
+                    let v = if ty == Type::INT8 {
+                        row.try_get::<_, Option<i64>>(i).map(|v| v.map_or(Value::Null, Value::Int))
+                    } else if ty == Type::INT4 {
+                        row.try_get::<_, Option<i32>>(i).map(|v| v.map_or(Value::Null, |v| Value::Int(v.into())))
+                    } else if ty == Type::INT2 {
+                        row.try_get::<_, Option<i16>>(i).map(|v| v.map_or(Value::Null, |v| Value::Int(v.into())))
+                    } else if ty == Type::FLOAT8 {
+                        row.try_get::<_, Option<f64>>(i).map(|v| v.map_or(Value::Null, Value::Real))
+                    } else if ty == Type::FLOAT4 {
+                        row.try_get::<_, Option<f32>>(i).map(|v| v.map_or(Value::Null, |v| Value::Real(v.into())))
+                    } else if ty == Type::BOOL {
+                        row.try_get::<_, Option<bool>>(i).map(|v| v.map_or(Value::Null, |v| Value::Int(v.into())))
+                    } else {
+                        row.try_get::<_, Option<String>>(i).map(|v| v.map_or(Value::Null, Value::Text))
+                    };
+                    v.map_err(|e| format!("column {} ({ty}): {e}", row.columns()[i].name()))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+impl Tx<'_> {
+    /// Runs a statement; the number of rows it changed.
+    pub fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, DbError> {
+        match self {
+            Tx::Sqlite(tx, db) => tx
+                .prepare_cached(sql)
+                .and_then(|mut s| s.execute(rusqlite::params_from_iter(params.iter())))
+                .map(|n| n as u64)
+                .map_err(|e| DbError::Query { db: db.to_string(), message: format!("{e} (in: {sql})") }),
+            Tx::Postgres(tx, db) => {
+                let boxed = pg_params(params);
+                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
+                tx.execute(numbered(sql).as_str(), &refs)
+                    .map_err(|e| DbError::Query { db: db.to_string(), message: format!("{e} (in: {sql})") })
+            }
+        }
+    }
+
+    /// Runs a query; its rows.
+    pub fn query(&mut self, sql: &str, params: &[Param]) -> Result<Vec<Vec<Value>>, DbError> {
+        match self {
+            Tx::Sqlite(tx, db) => tx
+                .prepare_cached(sql)
+                .and_then(|mut s| sqlite_rows(&mut s, params))
+                .map_err(|e| DbError::Query { db: db.to_string(), message: format!("{e} (in: {sql})") }),
+            Tx::Postgres(tx, db) => {
+                let boxed = pg_params(params);
+                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
+                let rows = tx
+                    .query(numbered(sql).as_str(), &refs)
+                    .map_err(|e| DbError::Query { db: db.to_string(), message: format!("{e} (in: {sql})") })?;
+                pg_rows(rows).map_err(|message| DbError::Query { db: db.to_string(), message })
+            }
+        }
+    }
+}
+
+impl Database {
+    /// Opens `url` (`postgres://…` or `postgresql://…` for PostgreSQL; `sqlite:PATH` or a plain
+    /// path for SQLite, created with its directory when missing) and migrates its schema.
+    pub fn open(url: &str) -> Result<Database, DbError> {
+        let name = redact(url);
+        let open_err = |message: String| DbError::Open { db: name.clone(), message };
+        let conn = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let client = postgres::Client::connect(url, postgres::NoTls).map_err(|e| open_err(e.to_string()))?;
+            Conn::Postgres(Box::new(client))
+        } else {
+            let path = PathBuf::from(url.strip_prefix("sqlite:").unwrap_or(url));
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| open_err(format!("cannot create {}: {e}", dir.display())))?;
+            }
+            let c = rusqlite::Connection::open(&path).map_err(|e| open_err(e.to_string()))?;
+            c.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_err(e.to_string()))?;
+            c.pragma_update(None, "journal_mode", "WAL").map_err(|e| open_err(format!("WAL mode: {e}")))?;
+            c.pragma_update(None, "synchronous", "NORMAL").map_err(|e| open_err(e.to_string()))?;
+            c.pragma_update(None, "foreign_keys", "ON").map_err(|e| open_err(e.to_string()))?;
+            Conn::Sqlite(c)
+        };
+        let mut db = Database { conn, name };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// What the database was opened as (passwords hidden).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match self.conn {
+            Conn::Sqlite(_) => "sqlite",
+            Conn::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Runs `f` in one transaction: committed when it returns `Ok`, rolled back otherwise.
+    pub fn transaction<T>(&mut self, f: impl FnOnce(&mut Tx<'_>) -> Result<T, DbError>) -> Result<T, DbError> {
+        let name = self.name.clone();
+        let err = |e: String| DbError::Query { db: name.clone(), message: e };
+        match &mut self.conn {
+            Conn::Sqlite(c) => {
+                // IMMEDIATE: take the write lock at the start, so two writers queue (busy timeout)
+                // rather than one failing at its first write.
+                let tx = c
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(|e| err(e.to_string()))?;
+                let mut tx = Tx::Sqlite(tx, &self.name);
+                let out = f(&mut tx)?;
+                let Tx::Sqlite(tx, _) = tx else { unreachable!() };
+                tx.commit().map_err(|e| err(format!("commit: {e}")))?;
+                Ok(out)
+            }
+            Conn::Postgres(c) => {
+                let tx = c.transaction().map_err(|e| err(e.to_string()))?;
+                let mut tx = Tx::Postgres(tx, &self.name);
+                let out = f(&mut tx)?;
+                let Tx::Postgres(tx, _) = tx else { unreachable!() };
+                tx.commit().map_err(|e| err(format!("commit: {e}")))?;
+                Ok(out)
+            }
+        }
+    }
+
+    /// A read-only query outside any explicit transaction.
+    pub fn query(&mut self, sql: &str, params: &[Param]) -> Result<Vec<Vec<Value>>, DbError> {
+        let name = self.name.clone();
+        match &mut self.conn {
+            Conn::Sqlite(c) => c
+                .prepare_cached(sql)
+                .and_then(|mut s| sqlite_rows(&mut s, params))
+                .map_err(|e| DbError::Query { db: name, message: format!("{e} (in: {sql})") }),
+            Conn::Postgres(c) => {
+                let boxed = pg_params(params);
+                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
+                let rows = c
+                    .query(numbered(sql).as_str(), &refs)
+                    .map_err(|e| DbError::Query { db: name.clone(), message: format!("{e} (in: {sql})") })?;
+                pg_rows(rows).map_err(|message| DbError::Query { db: name, message })
+            }
+        }
+    }
+
+    /// The schema version, after applying what was missing.
+    pub fn schema_version(&mut self) -> Result<i64, DbError> {
+        let rows = self.query("SELECT MAX(version) FROM schema_migration", &[])?;
+        Ok(rows.first().and_then(|r| r.first()).and_then(Value::int).unwrap_or(0))
+    }
+
+    fn migrate(&mut self) -> Result<(), DbError> {
+        let known = MIGRATIONS.iter().map(|m| m.0).max().unwrap_or(0);
+        let postgres = matches!(self.conn, Conn::Postgres(_));
+        let name = self.name.clone();
+        for (version, title, sqlite_sql, pg_sql) in MIGRATIONS {
+            let done = self.transaction(|tx| {
+                if postgres {
+                    tx.execute("SELECT pg_advisory_xact_lock(?)", &[Param::Int(MIGRATION_LOCK)])?;
+                }
+                tx.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migration (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)",
+                    &[],
+                )?;
+                let found = tx.query("SELECT MAX(version) FROM schema_migration", &[])?;
+                let found = found.first().and_then(|r| r.first()).and_then(Value::int).unwrap_or(0);
+                if found > known {
+                    return Err(DbError::TooNew { db: name.clone(), found, known });
+                }
+                if found >= version {
+                    return Ok(true);
+                }
+                match tx {
+                    Tx::Sqlite(t, db) => t
+                        .execute_batch(sqlite_sql)
+                        .map_err(|e| DbError::Query { db: db.to_string(), message: format!("migration {version}: {e}") })?,
+                    Tx::Postgres(t, db) => t
+                        .batch_execute(pg_sql)
+                        .map_err(|e| DbError::Query { db: db.to_string(), message: format!("migration {version}: {e}") })?,
+                }
+                tx.execute(
+                    "INSERT INTO schema_migration (version, name, applied_at_ms) VALUES (?, ?, ?)",
+                    &[Param::Int(version), Param::Text(title.to_string()), Param::Int(now_ms())],
+                )?;
+                Ok(false)
+            })?;
+            let _ = done;
+        }
+        Ok(())
+    }
+}
+
+/// Now, as Unix ms.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Where a SQLite database lives, if `url` names one.
+pub fn sqlite_path(url: &str) -> Option<&Path> {
+    (!url.starts_with("postgres://") && !url.starts_with("postgresql://"))
+        .then(|| Path::new(url.strip_prefix("sqlite:").unwrap_or(url)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres_and_passwords_hidden() {
+        assert_eq!(numbered("SELECT a FROM t WHERE b = ? AND c > ?"), "SELECT a FROM t WHERE b = $1 AND c > $2");
+        assert_eq!(redact("postgres://lab:s3cret@db.local/results"), "postgres://lab:***@db.local/results");
+        assert_eq!(redact("postgres://db.local/results"), "postgres://db.local/results");
+        assert_eq!(redact("reports/results.sqlite"), "reports/results.sqlite");
+    }
+
+    #[test]
+    fn a_new_sqlite_database_is_migrated_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lab/results.sqlite");
+        let url = path.to_string_lossy().into_owned();
+        let mut db = Database::open(&url).unwrap();
+        assert_eq!((db.backend(), db.schema_version().unwrap()), ("sqlite", 1));
+        drop(db);
+        let mut db = Database::open(&format!("sqlite:{url}")).unwrap();
+        assert_eq!(db.schema_version().unwrap(), 1);
+        let rows = db.query("SELECT COUNT(*) FROM schema_migration", &[]).unwrap();
+        assert_eq!(rows[0][0], Value::Int(1));
+        // A database from a newer jackbench is refused, not damaged.
+        db.transaction(|tx| {
+            tx.execute("INSERT INTO schema_migration VALUES (99, 'future', 0)", &[])?;
+            Ok(())
+        })
+        .unwrap();
+        drop(db);
+        let e = Database::open(&url).err().unwrap().to_string();
+        assert!(e.contains("version 99") && e.contains(&url), "{e}");
+    }
+}

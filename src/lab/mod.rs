@@ -1,0 +1,18 @@
+//! The lab: batches of units tested one after another, product limits, and the results
+//! database with what is read back from it (a unit's history, exports, yield summaries).
+//!
+//! - [`config`]: `jackbench.toml`, the lab's database, bench name and operator;
+//! - [`model`]: `limits/<model>.toml`, the limits a product's units are judged against;
+//! - [`record`]: what is kept of a unit: identity, verdict, faults, measurements with limits;
+//! - [`db`]: SQLite or PostgreSQL behind one interface, with versioned migrations;
+//! - [`store`]: writing units (one transaction each) and the queries: history, export, summary;
+//! - [`batch`]: the batch loop: serials, the run, the verdict, the record; resumable;
+//! - [`summary`]: the summary as text and as an HTML report with plots.
+
+pub mod batch;
+pub mod config;
+pub mod db;
+pub mod model;
+pub mod record;
+pub mod store;
+pub mod summary;

@@ -1,0 +1,211 @@
+//! Product models and their limits: `limits/<model>.toml`, chosen with `--model`.
+//!
+//! ```toml
+//! model = "hs-200"                      # must match the file's name
+//! description = "HS-200 stereo headset"
+//!
+//! [limits]                              # any limit of diagnosis::Limits; the rest keep the rig's
+//! playback_gain_db = [1.0, 13.0]        # level window, dB
+//! record_gain_db = [-19.0, -7.0]        # microphone sensitivity window, dB
+//! record_noise_dbfs = [-88.0, -76.0]    # microphone noise window, dBFS
+//! thd_max_percent = 1.0
+//! imbalance_max_db = 3.0                # balance max, dB
+//! response_max_db = 6.0                 # response mask: fall below the golden headset's, dB
+//! response_band_hz = [100.0, 10000.0]
+//! ```
+//!
+//! Errors name the file, the line and the field.
+
+use crate::diagnosis::Limits;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The directory of limits files, relative to the lab directory.
+pub const LIMITS_DIR: &str = "limits";
+
+/// A product model and the limits its units are judged against.
+#[derive(Debug, Clone)]
+pub struct ProductModel {
+    pub model: String,
+    pub description: Option<String>,
+    /// Where it was read from.
+    pub source: PathBuf,
+    /// The `[limits]` keys the file sets.
+    overrides: toml::Table,
+}
+
+/// What is wrong with a limits file.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("no limits for model \"{model}\": {} does not exist (models there: {available})", path.display())]
+    NotFound { model: String, path: PathBuf, available: String },
+    #[error("{}: cannot read: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}: {message}", path.display())]
+    Syntax { path: PathBuf, message: String },
+    #[error("{}:{line}: {field}: {message}", path.display())]
+    Invalid { path: PathBuf, line: usize, field: String, message: String },
+}
+
+/// The file as typed: checks every key and value (with toml's line numbers).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Typed {
+    model: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    limits: Limits,
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+impl ProductModel {
+    /// Reads `dir/<model>.toml`.
+    pub fn load(dir: &Path, model: &str) -> Result<ProductModel, ModelError> {
+        let path = dir.join(format!("{model}.toml"));
+        if !valid_name(model) || !path.exists() {
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .map(|d| {
+                    d.filter_map(|e| e.ok())
+                        .filter_map(|e| {
+                            let p = e.path();
+                            (p.extension().is_some_and(|x| x == "toml"))
+                                .then(|| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                                .flatten()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            names.sort();
+            let available = if names.is_empty() { "none".to_string() } else { names.join(", ") };
+            return Err(ModelError::NotFound { model: model.to_string(), path, available });
+        }
+        let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Read { path: path.clone(), source })?;
+        let m = ProductModel::parse(&text, &path)?;
+        if m.model != model {
+            return Err(ModelError::Invalid {
+                path,
+                line: line_of(&text, "model"),
+                field: "model".into(),
+                message: format!("says \"{}\", but the file is the limits of \"{model}\"", m.model),
+            });
+        }
+        Ok(m)
+    }
+
+    /// Parses limits-file text; `path` is used in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<ProductModel, ModelError> {
+        let syntax = |e: toml::de::Error| ModelError::Syntax { path: path.to_path_buf(), message: e.to_string() };
+        let typed: Typed = toml::from_str(text).map_err(syntax)?;
+        let mut raw: toml::Table = toml::from_str(text).map_err(syntax)?;
+        let invalid = |key: &str, message: String| ModelError::Invalid {
+            path: path.to_path_buf(),
+            line: line_of(text, key),
+            field: key.to_string(),
+            message,
+        };
+        if !valid_name(&typed.model) {
+            return Err(invalid("model", format!("\"{}\" must be [A-Za-z0-9_.-]+", typed.model)));
+        }
+        let l = &typed.limits;
+        let windows = [
+            ("playback_gain_db", l.playback_gain_db),
+            ("record_gain_db", l.record_gain_db),
+            ("loopback_gain_db", l.loopback_gain_db),
+            ("record_noise_dbfs", l.record_noise_dbfs),
+            ("response_band_hz", Some(l.response_band_hz)),
+        ];
+        for (key, w) in windows {
+            if let Some([lo, hi]) = w {
+                if lo.partial_cmp(&hi) != Some(std::cmp::Ordering::Less) {
+                    return Err(invalid(key, format!("[{lo}, {hi}] is not a window: the first bound must be lower")));
+                }
+            }
+        }
+        let positive = [
+            ("thd_max_percent", l.thd_max_percent),
+            ("imbalance_max_db", l.imbalance_max_db),
+            ("level_drop_max_db", l.level_drop_max_db),
+            ("noise_rise_max_db", l.noise_rise_max_db),
+            ("response_max_db", l.response_max_db),
+            ("rate_error_max_percent", l.rate_error_max_percent),
+            ("cancellation_min_db", l.cancellation_min_db),
+        ];
+        for (key, v) in positive {
+            if !(v > 0.0 && v.is_finite()) {
+                return Err(invalid(key, format!("{v} must be a positive number")));
+            }
+        }
+        let overrides = match raw.remove("limits") {
+            Some(toml::Value::Table(t)) => t,
+            _ => toml::Table::new(),
+        };
+        Ok(ProductModel { model: typed.model, description: typed.description, source: path.to_path_buf(), overrides })
+    }
+
+    /// The rig's limits with this model's laid over them.
+    pub fn limits(&self, base: &Limits) -> Limits {
+        let mut table = toml::Table::try_from(base).unwrap_or_default();
+        for (k, v) in &self.overrides {
+            table.insert(k.clone(), v.clone());
+        }
+        // Every key was checked by parse(); the merge of two valid tables is valid.
+        toml::Value::Table(table).try_into().unwrap_or_else(|_| base.clone())
+    }
+}
+
+/// The line a key is first set on (1 when not found).
+fn line_of(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            let t = l.trim_start();
+            t.starts_with(key) && t[key.len()..].trim_start().starts_with('=')
+        })
+        .map_or(1, |i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo_limits() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(LIMITS_DIR)
+    }
+
+    #[test]
+    fn a_model_s_limits_lie_over_the_rig_s() {
+        let m = ProductModel::load(&repo_limits(), "hs-100").unwrap();
+        let base = Limits { level_drop_max_db: 5.0, loopback_gain_db: Some([-19.0, -7.0]), ..Limits::default() };
+        let l = m.limits(&base);
+        assert_eq!(l.thd_max_percent, 3.0);
+        assert_eq!(l.playback_gain_db, Some([0.0, 14.0]));
+        assert_eq!(l.response_band_hz, [150.0, 8000.0]);
+        // Not in the file: the rig's.
+        assert_eq!((l.level_drop_max_db, l.loopback_gain_db), (5.0, Some([-19.0, -7.0])));
+    }
+
+    #[test]
+    fn errors_name_the_file_the_line_and_the_field() {
+        let path = Path::new("limits/x.toml");
+        let good = std::fs::read_to_string(repo_limits().join("hs-200.toml")).unwrap();
+        let cases = [
+            (good.replace("thd_max_percent = 1.0", "thd_max_percnt = 1.0"), "thd_max_percnt"),
+            (good.replace("thd_max_percent = 1.0", "thd_max_percent = \"low\""), "line"),
+            (good.replace("record_gain_db = [-19.0, -7.0]", "record_gain_db = [-7.0, -19.0]"), ":11: record_gain_db"),
+            (good.replace("imbalance_max_db = 3.0", "imbalance_max_db = -3.0"), ":17: imbalance_max_db"),
+            (good.replace("model = \"hs-200\"", "model = \"hs 200\""), ":4: model"),
+        ];
+        for (text, want) in cases {
+            let e = ProductModel::parse(&text, path).unwrap_err().to_string();
+            assert!(e.starts_with("limits/x.toml") && e.contains(want), "{want}: {e}");
+        }
+        let e = ProductModel::load(&repo_limits(), "hs-999").unwrap_err().to_string();
+        assert!(e.contains("hs-999") && e.contains("hs-100, hs-200"), "{e}");
+        let e = ProductModel::load(&repo_limits(), "../hs-200").unwrap_err().to_string();
+        assert!(e.contains("no limits"), "{e}");
+    }
+}

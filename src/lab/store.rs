@@ -1,0 +1,540 @@
+//! Writing units to the results database and reading them back: a unit's history, exports for
+//! lab systems, and the numbers of a summary (yield, a Pareto of fault codes, the spread of each
+//! quantity against its limits), per bench.
+
+use super::db::{Database, DbError, Param, Tx, Value};
+use super::record::{FaultRecord, MeasurementRecord, UnitRecord};
+use crate::diagnosis::Verdict;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Rows per multi-row INSERT.
+const ROWS_PER_INSERT: usize = 200;
+
+fn verdict_text(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "fail",
+    }
+}
+
+/// `INSERT … VALUES (…), (…)` for `rows` rows of `columns` placeholders.
+fn values_sql(head: &str, columns: usize, rows: usize) -> String {
+    let one = format!("({})", vec!["?"; columns].join(", "));
+    format!("{head} VALUES {}", vec![one; rows].join(", "))
+}
+
+fn insert_in(tx: &mut Tx<'_>, u: &UnitRecord) -> Result<i64, DbError> {
+    let rows = tx.query(
+        "INSERT INTO unit (serial, model, rig, bench, operator, batch, tested_at_ms, jackbench_version, verdict, capture_set) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        &[
+            Param::Text(u.serial.clone()),
+            Param::Text(u.model.clone()),
+            Param::Text(u.rig.clone()),
+            Param::Text(u.bench.clone()),
+            Param::Text(u.operator.clone()),
+            Param::Text(u.batch.clone()),
+            Param::Int(u.tested_at_ms),
+            Param::Text(u.jackbench_version.clone()),
+            Param::Text(verdict_text(u.verdict).into()),
+            Param::Text(u.capture_set.clone()),
+        ],
+    )?;
+    let id = rows.first().and_then(|r| r.first()).and_then(Value::int).unwrap_or(0);
+    for chunk in u.faults.chunks(ROWS_PER_INSERT) {
+        let sql = values_sql(
+            "INSERT INTO fault (unit_id, rank, component, code, confidence, evidence, remedy)",
+            7,
+            chunk.len(),
+        );
+        let params: Vec<Param> = chunk
+            .iter()
+            .flat_map(|f| {
+                [
+                    Param::Int(id),
+                    Param::Int(f.rank),
+                    Param::Text(f.component.clone()),
+                    Param::Text(f.code.clone()),
+                    Param::Real(f.confidence),
+                    Param::Text(f.evidence.clone()),
+                    Param::Text(f.remedy.clone()),
+                ]
+            })
+            .collect();
+        tx.execute(&sql, &params)?;
+    }
+    for chunk in u.measurements.chunks(ROWS_PER_INSERT) {
+        let sql = values_sql(
+            "INSERT INTO measurement (unit_id, name, quantity, value, unit, limit_low, limit_high, pass)",
+            8,
+            chunk.len(),
+        );
+        let params: Vec<Param> = chunk
+            .iter()
+            .flat_map(|m| {
+                [
+                    Param::Int(id),
+                    Param::Text(m.name.clone()),
+                    Param::Text(quantity(&m.name).to_string()),
+                    Param::Real(Some(m.value)),
+                    Param::Text(m.unit.clone()),
+                    Param::Real(m.limit_low),
+                    Param::Real(m.limit_high),
+                    Param::Int(i64::from(m.pass)),
+                ]
+            })
+            .collect();
+        tx.execute(&sql, &params)?;
+    }
+    Ok(id)
+}
+
+/// The quantity of a measurement's name (`front-jack.thd_percent` → `thd_percent`).
+pub fn quantity(name: &str) -> &str {
+    name.rsplit('.').next().unwrap_or(name)
+}
+
+/// Stores one unit, its faults and measurements, in one transaction: all or nothing. Its id.
+pub fn insert_unit(db: &mut Database, u: &UnitRecord) -> Result<i64, DbError> {
+    db.transaction(|tx| insert_in(tx, u))
+}
+
+/// Stores many units in one transaction (imports, benchmarks).
+pub fn insert_units(db: &mut Database, units: &[UnitRecord]) -> Result<(), DbError> {
+    db.transaction(|tx| {
+        for u in units {
+            insert_in(tx, u)?;
+        }
+        Ok(())
+    })
+}
+
+/// The serials a batch has stored.
+pub fn serials_in_batch(db: &mut Database, batch: &str) -> Result<HashSet<String>, DbError> {
+    let rows = db.query("SELECT serial FROM unit WHERE batch = ?", &[Param::Text(batch.into())])?;
+    Ok(rows.iter().filter_map(|r| r.first()).map(Value::text).collect())
+}
+
+/// A unit as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredUnit {
+    pub id: i64,
+    pub serial: String,
+    pub model: String,
+    pub rig: String,
+    pub bench: String,
+    pub operator: String,
+    pub batch: String,
+    /// RFC 3339, UTC.
+    pub tested_at: String,
+    pub tested_at_ms: i64,
+    pub jackbench_version: String,
+    pub verdict: String,
+    pub capture_set: String,
+    pub faults: Vec<FaultRecord>,
+}
+
+/// Which units: tested since a time, of a model.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub since_ms: Option<i64>,
+    pub model: Option<String>,
+}
+
+impl Filter {
+    /// `WHERE …` over `unit` aliased `u`, and its parameters.
+    fn clause(&self) -> (String, Vec<Param>) {
+        let mut terms = vec!["1 = 1".to_string()];
+        let mut params = Vec::new();
+        if let Some(s) = self.since_ms {
+            terms.push("u.tested_at_ms >= ?".into());
+            params.push(Param::Int(s));
+        }
+        if let Some(m) = &self.model {
+            terms.push("u.model = ?".into());
+            params.push(Param::Text(m.clone()));
+        }
+        (format!("WHERE {}", terms.join(" AND ")), params)
+    }
+}
+
+/// A Unix time in ms as RFC 3339 (UTC, seconds).
+pub fn rfc3339(ms: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+const UNIT_COLUMNS: &str = "u.id, u.serial, u.model, u.rig, u.bench, u.operator, u.batch, u.tested_at_ms, \
+                            u.jackbench_version, u.verdict, u.capture_set";
+
+/// Units from `rows` (of [`UNIT_COLUMNS`]), with the faults `fault_where` selects (a condition
+/// on `fault f JOIN unit u`) attached.
+fn units_from(
+    db: &mut Database,
+    rows: Vec<Vec<Value>>,
+    fault_where: &str,
+    params: &[Param],
+) -> Result<Vec<StoredUnit>, DbError> {
+    let mut units: Vec<StoredUnit> = rows
+        .iter()
+        .map(|r| {
+            let t = |i: usize| r.get(i).map(Value::text).unwrap_or_default();
+            let ms = r.get(7).and_then(Value::int).unwrap_or(0);
+            StoredUnit {
+                id: r.first().and_then(Value::int).unwrap_or(0),
+                serial: t(1),
+                model: t(2),
+                rig: t(3),
+                bench: t(4),
+                operator: t(5),
+                batch: t(6),
+                tested_at: rfc3339(ms),
+                tested_at_ms: ms,
+                jackbench_version: t(8),
+                verdict: t(9),
+                capture_set: t(10),
+                faults: Vec::new(),
+            }
+        })
+        .collect();
+    if units.is_empty() {
+        return Ok(units);
+    }
+    let rows = db.query(
+        &format!(
+            "SELECT f.unit_id, f.rank, f.component, f.code, f.confidence, f.evidence, f.remedy              FROM fault f JOIN unit u ON u.id = f.unit_id {fault_where} ORDER BY f.unit_id, f.rank"
+        ),
+        params,
+    )?;
+    let mut by_unit: HashMap<i64, Vec<FaultRecord>> = HashMap::new();
+    for r in rows {
+        let t = |i: usize| r.get(i).map(Value::text).unwrap_or_default();
+        by_unit.entry(r.first().and_then(Value::int).unwrap_or(0)).or_default().push(FaultRecord {
+            rank: r.get(1).and_then(Value::int).unwrap_or(0),
+            component: t(2),
+            code: t(3),
+            confidence: r.get(4).and_then(Value::real),
+            evidence: t(5),
+            remedy: t(6),
+        });
+    }
+    for u in &mut units {
+        u.faults = by_unit.remove(&u.id).unwrap_or_default();
+    }
+    Ok(units)
+}
+
+/// Every test of a unit, newest first.
+pub fn history(db: &mut Database, serial: &str) -> Result<Vec<StoredUnit>, DbError> {
+    let params = [Param::Text(serial.into())];
+    let rows = db.query(
+        &format!("SELECT {UNIT_COLUMNS} FROM unit u WHERE u.serial = ? ORDER BY u.tested_at_ms DESC, u.id DESC"),
+        &params,
+    )?;
+    units_from(db, rows, "WHERE u.serial = ?", &params)
+}
+
+/// The units a filter selects, oldest first, with their faults.
+pub fn units(db: &mut Database, filter: &Filter) -> Result<Vec<StoredUnit>, DbError> {
+    let (clause, params) = filter.clause();
+    let rows =
+        db.query(&format!("SELECT {UNIT_COLUMNS} FROM unit u {clause} ORDER BY u.tested_at_ms, u.id"), &params)?;
+    units_from(db, rows, &clause, &params)
+}
+
+/// One measurement as exported: the unit it belongs to, the value and its limits.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredMeasurement {
+    pub unit_id: i64,
+    pub serial: String,
+    pub model: String,
+    pub bench: String,
+    pub tested_at: String,
+    pub verdict: String,
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
+    pub limit_low: Option<f64>,
+    pub limit_high: Option<f64>,
+    pub pass: bool,
+}
+
+/// The measurements of the units a filter selects.
+pub fn measurements(db: &mut Database, filter: &Filter) -> Result<Vec<StoredMeasurement>, DbError> {
+    let (clause, params) = filter.clause();
+    let rows = db.query(
+        &format!(
+            "SELECT u.id, u.serial, u.model, u.bench, u.tested_at_ms, u.verdict, m.name, m.value, m.unit, \
+             m.limit_low, m.limit_high, m.pass FROM measurement m JOIN unit u ON u.id = m.unit_id {clause} \
+             ORDER BY u.tested_at_ms, u.id, m.name"
+        ),
+        &params,
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let t = |i: usize| r.get(i).map(Value::text).unwrap_or_default();
+            StoredMeasurement {
+                unit_id: r.first().and_then(Value::int).unwrap_or(0),
+                serial: t(1),
+                model: t(2),
+                bench: t(3),
+                tested_at: rfc3339(r.get(4).and_then(Value::int).unwrap_or(0)),
+                verdict: t(5),
+                name: t(6),
+                value: r.get(7).and_then(Value::real).unwrap_or(f64::NAN),
+                unit: t(8),
+                limit_low: r.get(9).and_then(Value::real),
+                limit_high: r.get(10).and_then(Value::real),
+                pass: r.get(11).and_then(Value::int) == Some(1),
+            }
+        })
+        .collect())
+}
+
+/// Units and passes of one bench.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BenchYield {
+    pub bench: String,
+    pub units: i64,
+    pub passed: i64,
+}
+
+impl BenchYield {
+    /// Passed over tested, %.
+    pub fn yield_percent(&self) -> f64 {
+        if self.units == 0 {
+            0.0
+        } else {
+            100.0 * self.passed as f64 / self.units as f64
+        }
+    }
+}
+
+/// How many failed units a fault code was found on.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ParetoEntry {
+    pub code: String,
+    pub units: i64,
+    /// Of all the failed units, %.
+    pub percent: f64,
+    pub cumulative_percent: f64,
+}
+
+/// The spread of one quantity on one bench, against its limits.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Spread {
+    pub quantity: String,
+    pub bench: String,
+    pub unit: String,
+    pub count: i64,
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+    pub sd: f64,
+    pub limit_low: Option<f64>,
+    pub limit_high: Option<f64>,
+    /// Measurements outside their limits.
+    pub outside: i64,
+}
+
+/// A histogram of one quantity, one series per bench: `counts[bench][bin]`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Histogram {
+    pub quantity: String,
+    pub unit: String,
+    pub lo: f64,
+    pub bin_width: f64,
+    pub counts: BTreeMap<String, Vec<i64>>,
+    pub limit_low: Option<f64>,
+    pub limit_high: Option<f64>,
+}
+
+/// The bins of a histogram.
+pub const BINS: usize = 24;
+
+/// What `jackbench summary` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub units: i64,
+    pub passed: i64,
+    pub first_tested_at: Option<String>,
+    pub last_tested_at: Option<String>,
+    pub benches: Vec<BenchYield>,
+    pub pareto: Vec<ParetoEntry>,
+    pub spreads: Vec<Spread>,
+    pub histograms: Vec<Histogram>,
+}
+
+impl Summary {
+    pub fn yield_percent(&self) -> f64 {
+        BenchYield { bench: String::new(), units: self.units, passed: self.passed }.yield_percent()
+    }
+}
+
+/// Yield, the Pareto of fault codes and the spread of every quantity, per bench.
+pub fn summary(db: &mut Database, filter: &Filter) -> Result<Summary, DbError> {
+    let (clause, params) = filter.clause();
+    let rows = db.query(
+        &format!(
+            "SELECT u.bench, COUNT(*), COUNT(*) FILTER (WHERE u.verdict = 'pass'), MIN(u.tested_at_ms), \
+             MAX(u.tested_at_ms) FROM unit u {clause} GROUP BY u.bench ORDER BY u.bench"
+        ),
+        &params,
+    )?;
+    let benches: Vec<BenchYield> = rows
+        .iter()
+        .map(|r| BenchYield {
+            bench: r.first().map(Value::text).unwrap_or_default(),
+            units: r.get(1).and_then(Value::int).unwrap_or(0),
+            passed: r.get(2).and_then(Value::int).unwrap_or(0),
+        })
+        .collect();
+    let first = rows.iter().filter_map(|r| r.get(3).and_then(Value::int)).min();
+    let last = rows.iter().filter_map(|r| r.get(4).and_then(Value::int)).max();
+    let units: i64 = benches.iter().map(|b| b.units).sum();
+    let passed: i64 = benches.iter().map(|b| b.passed).sum();
+
+    let rows = db.query(
+        &format!(
+            "SELECT f.code, COUNT(DISTINCT f.unit_id) FROM fault f JOIN unit u ON u.id = f.unit_id {clause} \
+             GROUP BY f.code ORDER BY 2 DESC, 1"
+        ),
+        &params,
+    )?;
+    let failed = (units - passed).max(1) as f64;
+    let mut cumulative = 0.0;
+    let pareto = rows
+        .iter()
+        .map(|r| {
+            let n = r.get(1).and_then(Value::int).unwrap_or(0);
+            let percent = 100.0 * n as f64 / failed;
+            cumulative += percent;
+            ParetoEntry {
+                code: r.first().map(Value::text).unwrap_or_default(),
+                units: n,
+                percent,
+                cumulative_percent: cumulative,
+            }
+        })
+        .collect();
+
+    let rows = db.query(
+        &format!(
+            "SELECT m.quantity, u.bench, MIN(m.unit), COUNT(*), MIN(m.value), MAX(m.value), AVG(m.value), \
+             AVG(m.value * m.value), MIN(m.limit_low), MAX(m.limit_high), COUNT(*) FILTER (WHERE m.pass = 0) \
+             FROM measurement m JOIN unit u ON u.id = m.unit_id {clause} GROUP BY m.quantity, u.bench \
+             ORDER BY m.quantity, u.bench"
+        ),
+        &params,
+    )?;
+    let spreads: Vec<Spread> = rows
+        .iter()
+        .map(|r| {
+            let real = |i: usize| r.get(i).and_then(Value::real);
+            let mean = real(6).unwrap_or(f64::NAN);
+            let sd = (real(7).unwrap_or(f64::NAN) - mean * mean).max(0.0).sqrt();
+            Spread {
+                quantity: r.first().map(Value::text).unwrap_or_default(),
+                bench: r.get(1).map(Value::text).unwrap_or_default(),
+                unit: r.get(2).map(Value::text).unwrap_or_default(),
+                count: r.get(3).and_then(Value::int).unwrap_or(0),
+                min: real(4).unwrap_or(f64::NAN),
+                max: real(5).unwrap_or(f64::NAN),
+                mean,
+                sd,
+                limit_low: real(8),
+                limit_high: real(9),
+                outside: r.get(10).and_then(Value::int).unwrap_or(0),
+            }
+        })
+        .collect();
+
+    // Histograms over each quantity's range across benches, limits included in the range.
+    let mut histograms = Vec::new();
+    let mut quantities: Vec<&str> = spreads.iter().map(|s| s.quantity.as_str()).collect();
+    quantities.dedup();
+    for q in quantities {
+        let of_q: Vec<&Spread> = spreads.iter().filter(|s| s.quantity == q).collect();
+        let limit_low = of_q.iter().filter_map(|s| s.limit_low).reduce(f64::min);
+        let limit_high = of_q.iter().filter_map(|s| s.limit_high).reduce(f64::max);
+        let lo = of_q.iter().map(|s| s.min).chain(limit_low).fold(f64::INFINITY, f64::min);
+        let hi = of_q.iter().map(|s| s.max).chain(limit_high).fold(f64::NEG_INFINITY, f64::max);
+        if !(lo.is_finite() && hi.is_finite()) {
+            continue;
+        }
+        let width = ((hi - lo) / BINS as f64).max(1e-9);
+        let mut p = params.clone();
+        p.insert(0, Param::Real(Some(width)));
+        p.insert(0, Param::Real(Some(lo)));
+        p.push(Param::Text(q.to_string()));
+        // The bin: (value − lo) / width is never negative, so SQLite's truncating cast floors it
+        // (its FLOOR is not built in); PostgreSQL's cast rounds, so it gets FLOOR.
+        let bin = match db.backend() {
+            "postgres" => "FLOOR((m.value - ?) / ?)",
+            _ => "CAST((m.value - ?) / ? AS INTEGER)",
+        };
+        let rows = db.query(
+            &format!(
+                "SELECT u.bench, {bin}, COUNT(*) FROM measurement m JOIN unit u ON u.id = m.unit_id \
+                 {clause} AND m.quantity = ? GROUP BY 1, 2"
+            ),
+            &p,
+        )?;
+        let mut counts: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for r in rows {
+            let bench = r.first().map(Value::text).unwrap_or_default();
+            let bin = r.get(1).and_then(Value::real).unwrap_or(0.0).clamp(0.0, (BINS - 1) as f64) as usize;
+            counts.entry(bench).or_insert_with(|| vec![0; BINS])[bin] += r.get(2).and_then(Value::int).unwrap_or(0);
+        }
+        histograms.push(Histogram {
+            quantity: q.to_string(),
+            unit: of_q.first().map(|s| s.unit.clone()).unwrap_or_default(),
+            lo,
+            bin_width: width,
+            counts,
+            limit_low,
+            limit_high,
+        });
+    }
+    Ok(Summary {
+        units,
+        passed,
+        first_tested_at: first.map(rfc3339),
+        last_tested_at: last.map(rfc3339),
+        benches,
+        pareto,
+        spreads,
+        histograms,
+    })
+}
+
+/// The measurements of a unit by id (for its history in detail).
+pub fn unit_measurements(db: &mut Database, id: i64) -> Result<Vec<MeasurementRecord>, DbError> {
+    let rows = db.query(
+        "SELECT name, value, unit, limit_low, limit_high, pass FROM measurement WHERE unit_id = ? ORDER BY name",
+        &[Param::Int(id)],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| MeasurementRecord {
+            name: r.first().map(Value::text).unwrap_or_default(),
+            value: r.get(1).and_then(Value::real).unwrap_or(f64::NAN),
+            unit: r.get(2).map(Value::text).unwrap_or_default(),
+            limit_low: r.get(3).and_then(Value::real),
+            limit_high: r.get(4).and_then(Value::real),
+            pass: r.get(5).and_then(Value::int) == Some(1),
+        })
+        .collect())
+}
+
+/// Units a batch has stored, and how many of them passed.
+pub fn batch_yield(db: &mut Database, batch: &str) -> Result<(u64, u64), DbError> {
+    let rows = db.query(
+        "SELECT COUNT(*), COUNT(*) FILTER (WHERE verdict = 'pass') FROM unit WHERE batch = ?",
+        &[Param::Text(batch.into())],
+    )?;
+    let get = |i: usize| rows.first().and_then(|r| r.get(i)).and_then(Value::int).unwrap_or(0).max(0) as u64;
+    Ok((get(0), get(1)))
+}
