@@ -151,16 +151,22 @@ pub enum Bench {
     Real(Box<dyn Station>),
 }
 
-/// A stable hash of a serial, for the unit's seed.
-fn hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+/// A unit's seed from the batch's and its serial: FNV-1a of the serial, then the SplitMix64
+/// finaliser, since generators seeded with nearly equal numbers (serials one digit apart) start
+/// out alike.
+fn unit_seed(batch_seed: u64, serial: &str) -> u64 {
+    let fnv = serial.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let mut z = fnv ^ batch_seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 impl Bench {
     /// Puts the next unit in place; on the virtual bench, the fault it was given, if any.
     fn prepare(&mut self, dut: &str, serial: &str) -> Result<Option<InjectedFault>, BatchError> {
         let Bench::Virtual { bench, fault_rate, seed, .. } = self else { return Ok(None) };
-        let unit_seed = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hash(serial);
+        let unit_seed = unit_seed(*seed, serial);
         bench.swap_in(dut, unit_seed).map_err(BatchError::Rig)?;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(unit_seed);
         if !rng.random_bool(fault_rate.clamp(0.0, 1.0)) {
@@ -343,5 +349,47 @@ impl Batch {
     pub fn finish(&mut self) -> Result<(), BatchError> {
         self.settings.finished = true;
         self.settings.save(&self.dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_one_digit_apart_get_independent_faults() {
+        // At a rate of one half, 200 consecutive serials give about 100 faulty units.
+        let faulty = (0..200)
+            .filter(|i| {
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(unit_seed(11, &format!("HS-{i:04}")));
+                rng.random_bool(0.5)
+            })
+            .count();
+        assert!((80..=120).contains(&faulty), "{faulty} of 200");
+    }
+
+    #[test]
+    fn serials_are_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.txt");
+        std::fs::write(
+            &p,
+            "# tray
+HS-1
+
+  HS-2  # the second
+",
+        )
+        .unwrap();
+        assert_eq!(read_serials(&p).unwrap(), ["HS-1", "HS-2"]);
+        std::fs::write(
+            &p,
+            "HS-1
+HS 2
+",
+        )
+        .unwrap();
+        let e = read_serials(&p).unwrap_err().to_string();
+        assert!(e.contains("s.txt") && e.contains("line 2"), "{e}");
     }
 }

@@ -195,5 +195,6 @@ pub fn look_at_png(path: &std::path::Path) -> PngLook {
     PngLook { width: info.width, height: info.height, inked, colours: colours.len(), red_top: red }
 }
 
+pub mod lab_data;
 pub mod pulse;
 pub mod relay_sim;
