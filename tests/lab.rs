@@ -268,8 +268,14 @@ fn delete_unit(url: &str, serial: &str) {
     d.transaction(|tx| {
         use jackbench::lab::db::Param;
         let s = Param::Text(serial.into());
-        tx.execute("DELETE FROM fault WHERE unit_id IN (SELECT id FROM unit WHERE serial = ?)", &[s.clone()])?;
-        tx.execute("DELETE FROM measurement WHERE unit_id IN (SELECT id FROM unit WHERE serial = ?)", &[s.clone()])?;
+        tx.execute(
+            "DELETE FROM fault WHERE unit_id IN (SELECT id FROM unit WHERE serial = ?)",
+            std::slice::from_ref(&s),
+        )?;
+        tx.execute(
+            "DELETE FROM measurement WHERE unit_id IN (SELECT id FROM unit WHERE serial = ?)",
+            std::slice::from_ref(&s),
+        )?;
         tx.execute("DELETE FROM unit WHERE serial = ?", &[s])?;
         Ok(())
     })
