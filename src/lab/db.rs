@@ -71,6 +71,37 @@ impl Value {
     }
 }
 
+/// A value of a row being scanned, borrowed from it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(&'a str),
+}
+
+impl Cell<'_> {
+    pub fn real(&self) -> Option<f64> {
+        match self {
+            Cell::Real(r) => Some(*r),
+            Cell::Int(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+    pub fn int(&self) -> Option<i64> {
+        match self {
+            Cell::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+    pub fn text(&self) -> &str {
+        match self {
+            Cell::Text(t) => t,
+            _ => "",
+        }
+    }
+}
+
 /// Why the database could not be used; each names it.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -324,6 +355,62 @@ impl Database {
                 pg_rows(rows).map_err(|message| DbError::Query { db: name, message })
             }
         }
+    }
+
+    /// Runs a query and hands each row to `f` as borrowed cells, without collecting the rows:
+    /// for passes over millions of rows.
+    pub fn scan(&mut self, sql: &str, params: &[Param], f: &mut dyn FnMut(&[Cell<'_>])) -> Result<u64, DbError> {
+        let name = self.name.clone();
+        let err = |e: String| DbError::Query { db: name.clone(), message: format!("{e} (in: {sql})") };
+        /// The widest row a scan hands over.
+        const MAX_COLUMNS: usize = 16;
+        let mut n = 0u64;
+        match &mut self.conn {
+            Conn::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(sql).map_err(|e| err(e.to_string()))?;
+                let width = stmt.column_count().min(MAX_COLUMNS);
+                let mut rows = stmt.query(rusqlite::params_from_iter(params.iter())).map_err(|e| err(e.to_string()))?;
+                while let Some(row) = rows.next().map_err(|e| err(e.to_string()))? {
+                    let mut cells = [Cell::Null; MAX_COLUMNS];
+                    for (i, cell) in cells.iter_mut().enumerate().take(width) {
+                        use rusqlite::types::ValueRef;
+                        *cell = match row.get_ref(i).map_err(|e| err(e.to_string()))? {
+                            ValueRef::Null => Cell::Null,
+                            ValueRef::Integer(v) => Cell::Int(v),
+                            ValueRef::Real(v) => Cell::Real(v),
+                            ValueRef::Text(t) | ValueRef::Blob(t) => Cell::Text(std::str::from_utf8(t).unwrap_or("")),
+                        };
+                    }
+                    f(&cells[..width]);
+                    n += 1;
+                }
+            }
+            Conn::Postgres(c) => {
+                use postgres::fallible_iterator::FallibleIterator;
+                use postgres::types::Type;
+                let boxed = pg_params(params);
+                let refs = boxed.iter().map(|b| b.as_ref() as &dyn postgres::types::ToSql);
+                let mut rows = c.query_raw(numbered(sql).as_str(), refs).map_err(|e| err(e.to_string()))?;
+                while let Some(row) = rows.next().map_err(|e| err(e.to_string()))? {
+                    let width = row.len().min(MAX_COLUMNS);
+                    let mut cells = [Cell::Null; MAX_COLUMNS];
+                    for (i, slot) in cells.iter_mut().enumerate().take(width) {
+                        let ty = row.columns()[i].type_();
+                        let cell = if *ty == Type::INT8 {
+                            row.try_get::<_, Option<i64>>(i).map(|v| v.map_or(Cell::Null, Cell::Int))
+                        } else if *ty == Type::FLOAT8 {
+                            row.try_get::<_, Option<f64>>(i).map(|v| v.map_or(Cell::Null, Cell::Real))
+                        } else {
+                            row.try_get::<_, Option<&str>>(i).map(|v| v.map_or(Cell::Null, Cell::Text))
+                        };
+                        *slot = cell.map_err(|e| err(e.to_string()))?;
+                    }
+                    f(&cells[..width]);
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
     }
 
     /// The schema version, after applying what was missing.

@@ -373,6 +373,65 @@ impl Summary {
     }
 }
 
+/// The values of one quantity on one bench, gathered by [`summary`].
+struct Group {
+    unit: String,
+    values: Vec<f64>,
+    min: f64,
+    max: f64,
+    outside: i64,
+    low: Option<f64>,
+    high: Option<f64>,
+}
+
+impl Group {
+    fn new(unit: &str) -> Group {
+        Group {
+            unit: unit.to_string(),
+            values: Vec::new(),
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            outside: 0,
+            low: None,
+            high: None,
+        }
+    }
+
+    fn add(&mut self, v: f64, pass: bool, low: Option<f64>, high: Option<f64>) {
+        self.values.push(v);
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        self.outside += i64::from(!pass);
+        self.low = match (self.low, low) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.high = match (self.high, high) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
+    fn spread(&self, quantity: &str, bench: &str) -> Spread {
+        let n = self.values.len().max(1) as f64;
+        let mean = self.values.iter().sum::<f64>() / n;
+        let sd = (self.values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+        Spread {
+            quantity: quantity.to_string(),
+            bench: bench.to_string(),
+            unit: self.unit.clone(),
+            count: self.values.len() as i64,
+            min: self.min,
+            max: self.max,
+            mean,
+            sd,
+            limit_low: self.low,
+            limit_high: self.high,
+            outside: self.outside,
+        }
+    }
+}
+
 /// Yield, the Pareto of fault codes and the spread of every quantity, per bench.
 pub fn summary(db: &mut Database, filter: &Filter) -> Result<Summary, DbError> {
     let (clause, params) = filter.clause();
@@ -420,77 +479,55 @@ pub fn summary(db: &mut Database, filter: &Filter) -> Result<Summary, DbError> {
         })
         .collect();
 
-    let rows = db.query(
+    // One pass over the measurements: each (quantity, bench)'s values, kept to compute the
+    // spread and the histograms exactly. (Grouping in SQL sorts every row; a join scan does not.)
+    let mut groups: BTreeMap<String, BTreeMap<String, Group>> = BTreeMap::new();
+    db.scan(
         &format!(
-            "SELECT m.quantity, u.bench, MIN(m.unit), COUNT(*), MIN(m.value), MAX(m.value), AVG(m.value), \
-             AVG(m.value * m.value), MIN(m.limit_low), MAX(m.limit_high), COUNT(*) FILTER (WHERE m.pass = 0) \
-             FROM measurement m JOIN unit u ON u.id = m.unit_id {clause} GROUP BY m.quantity, u.bench \
-             ORDER BY m.quantity, u.bench"
+            "SELECT m.quantity, u.bench, m.value, m.pass, m.limit_low, m.limit_high, m.unit \
+             FROM measurement m JOIN unit u ON u.id = m.unit_id {clause}"
         ),
         &params,
+        &mut |row| {
+            let (q, bench) = (row[0].text(), row[1].text());
+            let by_bench = match groups.get_mut(q) {
+                Some(b) => b,
+                None => groups.entry(q.to_string()).or_default(),
+            };
+            let g = match by_bench.get_mut(bench) {
+                Some(g) => g,
+                None => by_bench.entry(bench.to_string()).or_insert_with(|| Group::new(row[6].text())),
+            };
+            g.add(row[2].real().unwrap_or(f64::NAN), row[3].int() == Some(1), row[4].real(), row[5].real());
+        },
     )?;
-    let spreads: Vec<Spread> = rows
-        .iter()
-        .map(|r| {
-            let real = |i: usize| r.get(i).and_then(Value::real);
-            let mean = real(6).unwrap_or(f64::NAN);
-            let sd = (real(7).unwrap_or(f64::NAN) - mean * mean).max(0.0).sqrt();
-            Spread {
-                quantity: r.first().map(Value::text).unwrap_or_default(),
-                bench: r.get(1).map(Value::text).unwrap_or_default(),
-                unit: r.get(2).map(Value::text).unwrap_or_default(),
-                count: r.get(3).and_then(Value::int).unwrap_or(0),
-                min: real(4).unwrap_or(f64::NAN),
-                max: real(5).unwrap_or(f64::NAN),
-                mean,
-                sd,
-                limit_low: real(8),
-                limit_high: real(9),
-                outside: r.get(10).and_then(Value::int).unwrap_or(0),
-            }
-        })
-        .collect();
-
-    // Histograms over each quantity's range across benches, limits included in the range.
+    let mut spreads = Vec::new();
     let mut histograms = Vec::new();
-    let mut quantities: Vec<&str> = spreads.iter().map(|s| s.quantity.as_str()).collect();
-    quantities.dedup();
-    for q in quantities {
-        let of_q: Vec<&Spread> = spreads.iter().filter(|s| s.quantity == q).collect();
-        let limit_low = of_q.iter().filter_map(|s| s.limit_low).reduce(f64::min);
-        let limit_high = of_q.iter().filter_map(|s| s.limit_high).reduce(f64::max);
-        let lo = of_q.iter().map(|s| s.min).chain(limit_low).fold(f64::INFINITY, f64::min);
-        let hi = of_q.iter().map(|s| s.max).chain(limit_high).fold(f64::NEG_INFINITY, f64::max);
+    for (q, by_bench) in &groups {
+        for (bench, g) in by_bench {
+            spreads.push(g.spread(q, bench));
+        }
+        let limit_low = by_bench.values().filter_map(|g| g.low).reduce(f64::min);
+        let limit_high = by_bench.values().filter_map(|g| g.high).reduce(f64::max);
+        let lo = by_bench.values().map(|g| g.min).chain(limit_low).fold(f64::INFINITY, f64::min);
+        let hi = by_bench.values().map(|g| g.max).chain(limit_high).fold(f64::NEG_INFINITY, f64::max);
         if !(lo.is_finite() && hi.is_finite()) {
             continue;
         }
         let width = ((hi - lo) / BINS as f64).max(1e-9);
-        let mut p = params.clone();
-        p.insert(0, Param::Real(Some(width)));
-        p.insert(0, Param::Real(Some(lo)));
-        p.push(Param::Text(q.to_string()));
-        // The bin: (value − lo) / width is never negative, so SQLite's truncating cast floors it
-        // (its FLOOR is not built in); PostgreSQL's cast rounds, so it gets FLOOR.
-        let bin = match db.backend() {
-            "postgres" => "FLOOR((m.value - ?) / ?)",
-            _ => "CAST((m.value - ?) / ? AS INTEGER)",
-        };
-        let rows = db.query(
-            &format!(
-                "SELECT u.bench, {bin}, COUNT(*) FROM measurement m JOIN unit u ON u.id = m.unit_id \
-                 {clause} AND m.quantity = ? GROUP BY 1, 2"
-            ),
-            &p,
-        )?;
-        let mut counts: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-        for r in rows {
-            let bench = r.first().map(Value::text).unwrap_or_default();
-            let bin = r.get(1).and_then(Value::real).unwrap_or(0.0).clamp(0.0, (BINS - 1) as f64) as usize;
-            counts.entry(bench).or_insert_with(|| vec![0; BINS])[bin] += r.get(2).and_then(Value::int).unwrap_or(0);
-        }
+        let counts = by_bench
+            .iter()
+            .map(|(bench, g)| {
+                let mut c = vec![0i64; BINS];
+                for v in &g.values {
+                    c[(((v - lo) / width).floor().max(0.0) as usize).min(BINS - 1)] += 1;
+                }
+                (bench.clone(), c)
+            })
+            .collect();
         histograms.push(Histogram {
-            quantity: q.to_string(),
-            unit: of_q.first().map(|s| s.unit.clone()).unwrap_or_default(),
+            quantity: q.clone(),
+            unit: by_bench.values().next().map(|g| g.unit.clone()).unwrap_or_default(),
             lo,
             bin_width: width,
             counts,
