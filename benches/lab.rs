@@ -14,8 +14,10 @@ use std::time::Instant;
 
 const UNITS: i64 = 100_000;
 const SERIALS: u64 = 40_000;
-/// Quantities, their window and spread: (name, unit, low, high, mean, sd).
-const QUANTITIES: [(&str, &str, Option<f64>, Option<f64>, f64, f64); 8] = [
+/// A quantity, its window and its spread: (name, unit, low, high, mean, sd).
+type Quantity = (&'static str, &'static str, Option<f64>, Option<f64>, f64, f64);
+
+const QUANTITIES: [Quantity; 8] = [
     ("playback_gain_db", "dB", Some(1.0), Some(13.0), 7.0, 1.5),
     ("balance_db", "dB", Some(-3.0), Some(3.0), 0.0, 0.8),
     ("crosstalk_db", "dB", None, None, -52.0, 2.0),
