@@ -344,3 +344,28 @@ fn a_bad_limits_file_is_named_with_its_line_and_field() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.code() == Some(2) && err.contains("hs-300") && err.contains("hs-100, hs-200"), "{err}");
 }
+
+#[test]
+fn the_operator_scans_serials_until_an_empty_line() {
+    use std::io::Write;
+    let db = lab_data::sqlite();
+    let dir = lab(0);
+    let mut child = jackbench()
+        .current_dir(dir.path())
+        .args(["batch", "--rig", "qa-bench", "--model", "hs-100", "--virtual", "--db", &db.url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child.stdin.take().expect("stdin").write_all(b"A-1\nnot a serial\nA-2\n\nA-3\n").expect("typed");
+    let out = child.wait_with_output().expect("ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("\"not a serial\" is not a serial"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("yield: 2 of 2 passed (100.0 %)"));
+    let mut d = Database::open(&db.url).expect("opened");
+    let units = store::units(&mut d, &Filter::default()).expect("units");
+    let serials: Vec<&str> = units.iter().map(|u| u.serial.as_str()).collect();
+    assert_eq!(serials, ["A-1", "A-2"], "the empty line ended the batch before A-3");
+}
