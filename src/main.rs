@@ -53,16 +53,8 @@ enum Command {
         /// loopback-check).
         #[arg(long, default_value = "rigs/qa-bench.toml")]
         rig: PathBuf,
-        /// Run the rig's plan on the virtual bench, whatever hardware it names.
-        #[arg(long = "virtual")]
-        simulate: bool,
-        /// Simulate the sound on the virtual bench but switch with the rig's switch matrix (an
-        /// operator or the relay board).
-        #[arg(long, conflicts_with = "simulate")]
-        virtual_audio: bool,
-        /// The relay board's serial port, instead of the rig's or the one found by USB id.
-        #[arg(long, value_name = "PATH")]
-        relay_port: Option<String>,
+        #[command(flatten)]
+        hw: cli::station::Hardware,
         /// Inject a fault into the virtual bench: COMPONENT:SYMPTOM[:SEVERITY], SEVERITY mild,
         /// moderate (default), severe or 0..1. Repeat for several.
         #[arg(long = "fault", value_name = "COMPONENT:SYMPTOM[:SEVERITY]")]
@@ -284,10 +276,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
-        Command::Run { rig, simulate, virtual_audio, relay_port, faults, seed, out, json } => {
-            let hw = cli::station::Hardware { simulate, virtual_audio, relay_port };
-            run_bench(&rig, &hw, &faults, seed, out, json)
-        }
+        Command::Run { rig, hw, faults, seed, out, json } => run_bench(&rig, &hw, &faults, seed, out, json),
         Command::Devices { json } => list_devices(json),
         Command::Batch(args) => cli::lab::run_batch(&args),
         Command::History { serial, db, json } => cli::lab::history(&serial, db.as_deref(), json),

@@ -8,6 +8,7 @@ use jackbench::lab::batch::{self, Batch, BatchSettings, Bench, UnitOutcome};
 use jackbench::lab::config::LabConfig;
 use jackbench::lab::db::Database;
 use jackbench::lab::model::{ProductModel, LIMITS_DIR};
+use jackbench::lab::record::limits_text;
 use jackbench::lab::store::{self, Filter};
 use jackbench::lab::summary;
 use jackbench::rig::file::SwitchKind;
@@ -48,15 +49,8 @@ pub struct BatchArgs {
     /// Where the limits files are.
     #[arg(long, default_value = LIMITS_DIR)]
     limits: PathBuf,
-    /// Run the rig's plan on the virtual bench, whatever hardware it names.
-    #[arg(long = "virtual")]
-    simulate: bool,
-    /// Simulate the sound, switch with the rig's matrix.
-    #[arg(long, conflicts_with = "simulate")]
-    virtual_audio: bool,
-    /// The relay board's serial port.
-    #[arg(long, value_name = "PATH")]
-    relay_port: Option<String>,
+    #[command(flatten)]
+    hw: Hardware,
     /// Virtual bench: the chance (0..1) that a unit carries a random fault.
     #[arg(long, default_value_t = 0.0)]
     fault_rate: f64,
@@ -344,9 +338,9 @@ pub fn run_batch(args: &BatchArgs) -> Result<u8, Failure> {
             db: cfg.db(args.db.as_deref()),
             bench: cfg.bench(args.bench.as_deref()),
             operator: cfg.operator(args.operator.as_deref()),
-            simulate: args.simulate,
-            virtual_audio: args.virtual_audio,
-            relay_port: args.relay_port.clone(),
+            simulate: args.hw.simulate,
+            virtual_audio: args.hw.virtual_audio,
+            relay_port: args.hw.relay_port.clone(),
             fault_rate: args.fault_rate,
             seed: args.seed,
             finished: false,
@@ -525,15 +519,7 @@ fn print_unit(r: &batch::UnitResult, color: bool) {
         .measurements
         .iter()
         .filter(|m| !m.pass)
-        .map(|m| {
-            let lim = match (m.limit_low, m.limit_high) {
-                (Some(l), Some(h)) => format!("{l}…{h}"),
-                (None, Some(h)) => format!("≤ {h}"),
-                (Some(l), None) => format!("≥ {l}"),
-                _ => String::new(),
-            };
-            format!("{} {:.2} {} (limit {lim})", m.name, m.value, m.unit)
-        })
+        .map(|m| format!("{} {:.2} {} (limit {})", m.name, m.value, m.unit, limits_text(m.limit_low, m.limit_high)))
         .collect();
     if !outside.is_empty() {
         println!("  outside limits: {}", outside.join("; "));

@@ -23,12 +23,18 @@ pub fn virtual_bench(rig: &RigFile, faults: &[String], seed: u64) -> Result<Virt
     Ok(bench)
 }
 
-/// Which of a rig's hardware a run uses.
+/// Which of a rig's hardware a run uses (the flags `run` and `batch` share).
+#[derive(clap::Args, Clone, Default)]
 pub struct Hardware {
-    /// Everything on the virtual bench.
+    /// Run the rig's plan on the virtual bench, whatever hardware it names.
+    #[arg(long = "virtual")]
     pub simulate: bool,
-    /// Sound on the virtual bench, switching on the rig's matrix.
+    /// Simulate the sound on the virtual bench but switch with the rig's switch matrix (an
+    /// operator or the relay board).
+    #[arg(long, conflicts_with = "simulate")]
     pub virtual_audio: bool,
+    /// The relay board's serial port, instead of the rig's or the one found by USB id.
+    #[arg(long, value_name = "PATH")]
     pub relay_port: Option<String>,
 }
 

@@ -44,6 +44,16 @@ impl MeasurementRecord {
     }
 }
 
+/// A limit window in words: `1.0 … 13.0`, `≤ 1.0`, `≥ -88.0`, or `—` when none applies.
+pub fn limits_text(low: Option<f64>, high: Option<f64>) -> String {
+    match (low, high) {
+        (Some(l), Some(h)) => format!("{l:.1} … {h:.1}"),
+        (None, Some(h)) => format!("≤ {h:.1}"),
+        (Some(l), None) => format!("≥ {l:.1}"),
+        (None, None) => "—".into(),
+    }
+}
+
 /// One fault (or suspect group) of a unit, ranked.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FaultRecord {

@@ -53,12 +53,7 @@ pub fn text(s: &Summary, filter: &Filter) -> String {
         "quantity", "bench", "n", "mean", "sd", "min", "max", "limits", "outside"
     );
     for sp in &s.spreads {
-        let limits = match (sp.limit_low, sp.limit_high) {
-            (Some(l), Some(h)) => format!("{l:.1} … {h:.1}"),
-            (None, Some(h)) => format!("≤ {h:.1}"),
-            (Some(l), None) => format!("≥ {l:.1}"),
-            (None, None) => "—".into(),
-        };
+        let limits = super::record::limits_text(sp.limit_low, sp.limit_high);
         let _ = writeln!(
             out,
             "  {:<22} {:<16} {:>7} {:>9.2} {:>8.2} {:>9.2} {:>9.2} {:>19} {:>8}  {}",

@@ -261,6 +261,28 @@ pub const BUILT_IN: [(&str, &str); 5] = [
     ("rigs/qa-relay.toml", include_str!("../../rigs/qa-relay.toml")),
 ];
 
+/// A rig file's text, for errors that name its line.
+struct Doc<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Doc<'_> {
+    /// The line a byte span starts on.
+    fn at(&self, span: std::ops::Range<usize>) -> usize {
+        self.text.get(..span.start).map_or(1, |t| t.matches('\n').count() + 1)
+    }
+
+    /// The first line that starts with `key` (1 when none does).
+    fn key(&self, key: &str) -> usize {
+        self.text.lines().position(|l| l.trim_start().starts_with(key)).map_or(1, |i| i + 1)
+    }
+
+    fn invalid(&self, line: usize, field: String, message: String) -> RigFileError {
+        RigFileError::Invalid { path: self.path.to_path_buf(), line, field, message }
+    }
+}
+
 impl RigFile {
     /// Reads and checks a rig file. A path that does not exist but names a built-in rig
     /// (`qa-bench`, `rigs/qa-bench.toml`) loads the built-in copy.
@@ -290,24 +312,17 @@ impl RigFile {
     }
 
     fn check(&self, text: &str) -> Result<(), RigFileError> {
-        let line_of = |span: std::ops::Range<usize>| text.get(..span.start).map_or(1, |t| t.matches('\n').count() + 1);
-        let invalid = |line: usize, field: String, message: String| RigFileError::Invalid {
-            path: self.source.clone(),
-            line,
-            field,
-            message,
-        };
-        let top = |key: &str| text.lines().position(|l| l.trim_start().starts_with(key)).map_or(1, |i| i + 1);
+        let doc = Doc { text, path: &self.source };
         if !(crate::capture::wav::MIN_RATE_HZ..=crate::capture::wav::MAX_RATE_HZ).contains(&self.rate_hz) {
-            return Err(invalid(
-                top("rate_hz"),
+            return Err(doc.invalid(
+                doc.key("rate_hz"),
                 "rate_hz".into(),
                 format!("{} Hz is outside 8000..=192000", self.rate_hz),
             ));
         }
         if !(self.tail_s >= 0.2 && self.tail_s <= 10.0) {
-            return Err(invalid(
-                top("tail_s"),
+            return Err(doc.invalid(
+                doc.key("tail_s"),
                 "tail_s".into(),
                 "must be from 0.2 to 10 seconds (the contract asks ≥ 0.2 s)".into(),
             ));
@@ -315,36 +330,44 @@ impl RigFile {
         let mut kinds: HashMap<&str, ComponentKind> = HashMap::new();
         for (i, c) in self.components.iter().enumerate() {
             let id = c.id.get_ref();
-            let line = line_of(c.id.span());
+            let line = doc.at(c.id.span());
             if id.is_empty() || !id.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-')) {
-                return Err(invalid(line, format!("component[{i}].id"), format!("\"{id}\" must be [A-Za-z0-9_.-]+")));
+                return Err(doc.invalid(
+                    line,
+                    format!("component[{i}].id"),
+                    format!("\"{id}\" must be [A-Za-z0-9_.-]+"),
+                ));
             }
             if kinds.insert(id, c.kind).is_some() {
-                return Err(invalid(line, format!("component[{i}].id"), format!("\"{id}\" is defined twice")));
+                return Err(doc.invalid(line, format!("component[{i}].id"), format!("\"{id}\" is defined twice")));
             }
         }
         let mut stimuli = HashMap::new();
         for (i, s) in self.stimuli.iter().enumerate() {
-            let line = text.match_indices(&format!("\"{}\"", s.id)).next().map_or(1, |(at, _)| line_of(at..at));
+            let line = text.match_indices(&format!("\"{}\"", s.id)).next().map_or(1, |(at, _)| doc.at(at..at));
             if stimuli.insert(s.id.as_str(), &s.signal).is_some() {
-                return Err(invalid(line, format!("stimulus[{i}].id"), format!("\"{}\" is defined twice", s.id)));
+                return Err(doc.invalid(line, format!("stimulus[{i}].id"), format!("\"{}\" is defined twice", s.id)));
             }
-            s.signal.validate(self.rate_hz).map_err(|e| invalid(line, format!("stimulus[{i}]"), e.to_string()))?;
+            s.signal.validate(self.rate_hz).map_err(|e| doc.invalid(line, format!("stimulus[{i}]"), e.to_string()))?;
         }
         if self.plan.paths.is_empty() {
-            return Err(invalid(top("[[plan"), "plan.path".into(), "the plan has no paths".into()));
+            return Err(doc.invalid(doc.key("[[plan"), "plan.path".into(), "the plan has no paths".into()));
         }
         for (i, p) in self.plan.paths.iter().enumerate() {
             let loopback = p.directions.contains(&Direction::Loopback);
             if loopback && p.directions.len() > 1 {
-                return Err(invalid(
-                    line_of(p.headset.span()),
+                return Err(doc.invalid(
+                    doc.at(p.headset.span()),
                     format!("plan.path[{i}].directions"),
                     "a loopback path (a loopback plug in the headset slot) has only the loopback direction".into(),
                 ));
             }
             if p.directions.is_empty() {
-                return Err(invalid(line_of(p.driver.span()), format!("plan.path[{i}].directions"), "is empty".into()));
+                return Err(doc.invalid(
+                    doc.at(p.driver.span()),
+                    format!("plan.path[{i}].directions"),
+                    "is empty".into(),
+                ));
             }
             let slots = [
                 ("driver", &p.driver, ComponentKind::Driver),
@@ -356,15 +379,15 @@ impl RigFile {
                 let field = format!("plan.path[{i}].{slot}");
                 match kinds.get(id.get_ref().as_str()) {
                     None => {
-                        return Err(invalid(
-                            line_of(id.span()),
+                        return Err(doc.invalid(
+                            doc.at(id.span()),
                             field,
                             format!("\"{}\" is not a [[component]] id", id.get_ref()),
                         ))
                     }
                     Some(k) if *k != want => {
-                        return Err(invalid(
-                            line_of(id.span()),
+                        return Err(doc.invalid(
+                            doc.at(id.span()),
                             field,
                             format!("\"{}\" is a {k}, not a {want}", id.get_ref()),
                         ))
@@ -374,9 +397,9 @@ impl RigFile {
             }
         }
         for (i, c) in self.plan.captures.iter().enumerate() {
-            let line = line_of(c.stimulus.span());
+            let line = doc.at(c.stimulus.span());
             if !stimuli.contains_key(c.stimulus.get_ref().as_str()) {
-                return Err(invalid(
+                return Err(doc.invalid(
                     line,
                     format!("plan.capture[{i}].stimulus"),
                     format!("\"{}\" is not a [[stimulus]] id", c.stimulus.get_ref()),
@@ -384,14 +407,18 @@ impl RigFile {
             }
             match (c.direction, c.drive) {
                 (Direction::Record, Some(_)) => {
-                    return Err(invalid(
+                    return Err(doc.invalid(
                         line,
                         format!("plan.capture[{i}].drive"),
                         "a record capture has no drive".into(),
                     ))
                 }
                 (Direction::Playback | Direction::Loopback, None) => {
-                    return Err(invalid(line, format!("plan.capture[{i}].drive"), "needs left, right or both".into()))
+                    return Err(doc.invalid(
+                        line,
+                        format!("plan.capture[{i}].drive"),
+                        "needs left, right or both".into(),
+                    ))
                 }
                 _ => {}
             }
@@ -408,25 +435,22 @@ impl RigFile {
     /// Relay numbers are the board's (1..=16), and no two paths close the same relays (the
     /// board could not tell them apart).
     fn check_relays(&self, text: &str) -> Result<(), RigFileError> {
-        let line_of = |span: std::ops::Range<usize>| text.get(..span.start).map_or(1, |t| t.matches('\n').count() + 1);
-        let invalid = |line: usize, field: String, message: String| RigFileError::Invalid {
-            path: self.source.clone(),
-            line,
-            field,
-            message,
-        };
-        let top = |key: &str| text.lines().position(|l| l.trim_start().starts_with(key)).map_or(1, |i| i + 1);
+        let doc = Doc { text, path: &self.source };
         if !(0..=1_000).contains(&self.switch.settle_ms) {
-            return Err(invalid(top("settle_ms"), "switch.settle_ms".into(), "must be 0 to 1000 ms".into()));
+            return Err(doc.invalid(doc.key("settle_ms"), "switch.settle_ms".into(), "must be 0 to 1000 ms".into()));
         }
         if self.switch.idle_off_s > 3_600 {
-            return Err(invalid(top("idle_off_s"), "switch.idle_off_s".into(), "must be 0 (never) to 3600 s".into()));
+            return Err(doc.invalid(
+                doc.key("idle_off_s"),
+                "switch.idle_off_s".into(),
+                "must be 0 (never) to 3600 s".into(),
+            ));
         }
         for (i, c) in self.components.iter().enumerate() {
             let Some(relays) = &c.relays else { continue };
             if let Some(bad) = relays.get_ref().iter().find(|r| !(1..=16).contains(*r)) {
-                return Err(invalid(
-                    line_of(relays.span()),
+                return Err(doc.invalid(
+                    doc.at(relays.span()),
                     format!("component[{i}].relays"),
                     format!("relay {bad} is not on the board (1..=16)"),
                 ));
@@ -437,8 +461,8 @@ impl RigFile {
         for (i, p) in self.plan.paths.iter().enumerate() {
             let mask = p.spec().ids().iter().filter_map(|id| masks.get(*id)).fold(0u16, |m, r| m | r);
             if let Some(first) = seen.insert(mask, i) {
-                return Err(invalid(
-                    line_of(p.driver.span()),
+                return Err(doc.invalid(
+                    doc.at(p.driver.span()),
                     format!("plan.path[{i}]"),
                     format!(
                         "closes the same relays as plan.path[{first}] (mask 0x{mask:04x}): give its parts their own relays"
@@ -464,17 +488,10 @@ impl RigFile {
     /// A cpal rig names a device for every driver its plan uses, the couplers when it plays to
     /// headsets and the mouth when it records from them.
     fn check_devices(&self, text: &str) -> Result<(), RigFileError> {
-        let line_of = |span: std::ops::Range<usize>| text.get(..span.start).map_or(1, |t| t.matches('\n').count() + 1);
-        let top = |key: &str| text.lines().position(|l| l.trim_start().starts_with(key)).map_or(1, |i| i + 1);
-        let invalid = |line: usize, field: String, message: String| RigFileError::Invalid {
-            path: self.source.clone(),
-            line,
-            field,
-            message,
-        };
+        let doc = Doc { text, path: &self.source };
         if self.switch.kind == SwitchKind::Virtual {
-            return Err(invalid(
-                top("kind"),
+            return Err(doc.invalid(
+                doc.key("kind"),
                 "switch.kind".into(),
                 "real sound cards need a real switch matrix: \"manual\" (an operator plugs) or \"relay\"".into(),
             ));
@@ -482,8 +499,8 @@ impl RigFile {
         for (i, p) in self.plan.paths.iter().enumerate() {
             let driver = self.component(p.driver.get_ref());
             if driver.and_then(|c| c.device.as_ref()).is_none() {
-                return Err(invalid(
-                    line_of(p.driver.span()),
+                return Err(doc.invalid(
+                    doc.at(p.driver.span()),
                     format!("plan.path[{i}].driver"),
                     format!(
                         "\"{}\" names no device (add device = \"…\" to it; `jackbench devices` lists them)",
@@ -502,8 +519,8 @@ impl RigFile {
             ];
             for (direction, device, field, what) in needs {
                 if p.directions.contains(&direction) && device.is_none() {
-                    return Err(invalid(
-                        top("[audio]"),
+                    return Err(doc.invalid(
+                        doc.key("[audio]"),
                         field.into(),
                         format!("plan.path[{i}] has {} captures: name {what}", direction.name()),
                     ));

@@ -229,6 +229,17 @@ pub struct Chosen {
     pub format: SampleFormat,
 }
 
+impl Chosen {
+    /// The stream configuration to open, with the host's default buffer size.
+    pub fn config(&self) -> cpal::StreamConfig {
+        cpal::StreamConfig {
+            channels: self.channels,
+            sample_rate: self.rate_hz,
+            buffer_size: cpal::BufferSize::Default,
+        }
+    }
+}
+
 /// Sample formats the streams can run in, most wanted first.
 const FORMATS: [SampleFormat; 4] = [SampleFormat::F32, SampleFormat::I32, SampleFormat::I16, SampleFormat::I24];
 /// Rates tried when the wanted one is not offered by both devices.
@@ -326,11 +337,7 @@ fn output_stream<T>(
 where
     T: SizedSample + FromSample<f32>,
 {
-    let config = cpal::StreamConfig {
-        channels: chosen.channels,
-        sample_rate: chosen.rate_hz,
-        buffer_size: cpal::BufferSize::Default,
-    };
+    let config = chosen.config();
     let width = usize::from(chosen.channels);
     let err_shared = shared.clone();
     device.build_output_stream(
@@ -375,11 +382,7 @@ where
     T: SizedSample,
     f32: FromSample<T>,
 {
-    let config = cpal::StreamConfig {
-        channels: chosen.channels,
-        sample_rate: chosen.rate_hz,
-        buffer_size: cpal::BufferSize::Default,
-    };
+    let config = chosen.config();
     let width = usize::from(chosen.channels);
     let err_shared = shared.clone();
     device.build_input_stream(
@@ -826,11 +829,7 @@ pub fn is_default(dev: &DeviceRef, side: Side) -> Result<bool, RigError> {
 pub fn probe(dev: &DeviceRef, side: Side, chosen: Chosen) -> Result<(), cpal::Error> {
     let device = find_device(dev, side)
         .map_err(|e| cpal::Error::with_message(cpal::ErrorKind::DeviceNotAvailable, e.to_string()))?;
-    let config = cpal::StreamConfig {
-        channels: chosen.channels,
-        sample_rate: chosen.rate_hz,
-        buffer_size: cpal::BufferSize::Default,
-    };
+    let config = chosen.config();
     let timeout = Some(Duration::from_secs(5));
     let stream = match side {
         Side::Output => {
