@@ -358,10 +358,10 @@ pub fn run_batch(args: &BatchArgs) -> Result<u8, Failure> {
         virtual_audio: settings.virtual_audio,
         relay_port: settings.relay_port.clone(),
     };
-    if settings.fault_rate > 0.0 && station::sound(&rig, &hw)?.is_some() {
+    let sound = station::sound(&rig, &hw)?;
+    if settings.fault_rate > 0.0 && sound.is_some() {
         return Err(anyhow::anyhow!("--fault-rate injects faults into the virtual bench: add --virtual").into());
     }
-    let sound = station::sound(&rig, &hw)?;
     let matrix = station::matrix(&rig, &hw)?;
     let (mut bench, what) = match (sound, matrix) {
         (None, m) => {

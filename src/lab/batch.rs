@@ -203,8 +203,6 @@ pub struct Batch {
     /// The component whose serial is the unit's.
     pub dut: String,
     pub db: Database,
-    pub tested: u64,
-    pub passed: u64,
 }
 
 /// One unit's result.
@@ -237,7 +235,7 @@ impl Batch {
             ))
         })?;
         let db = Database::open(&settings.db)?;
-        let batch = Batch { settings, dir: dir.to_path_buf(), rig, model, limits, dut, db, tested: 0, passed: 0 };
+        let batch = Batch { settings, dir: dir.to_path_buf(), rig, model, limits, dut, db };
         batch.clean_partials()?;
         Ok(batch)
     }
@@ -338,10 +336,6 @@ impl Batch {
         let set = CaptureSet { dir: final_dir.clone(), manifest: set.manifest };
         let record = self.record(serial, &set, &diagnosis, &final_dir);
         insert_unit(&mut self.db, &record)?;
-        self.tested += 1;
-        if record.verdict == crate::diagnosis::Verdict::Pass {
-            self.passed += 1;
-        }
         Ok(UnitOutcome::Done(Box::new(UnitResult { record, diagnosis, injected })))
     }
 

@@ -10,7 +10,7 @@
 //! SQLite runs in WAL mode with a busy timeout, so readers never block the writer and two
 //! writers wait for each other instead of failing.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The migrations: (version, name, SQLite's SQL, PostgreSQL's SQL).
@@ -465,12 +465,6 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// Where a SQLite database lives, if `url` names one.
-pub fn sqlite_path(url: &str) -> Option<&Path> {
-    (!url.starts_with("postgres://") && !url.starts_with("postgresql://"))
-        .then(|| Path::new(url.strip_prefix("sqlite:").unwrap_or(url)))
 }
 
 #[cfg(test)]

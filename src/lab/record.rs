@@ -152,19 +152,12 @@ pub fn unit_measurements(d: &Diagnosis, manifest: &Manifest, dut: &str, limits: 
             paths.push(&m.path);
         }
     }
-    let ports_with_several_adapters = |port: &str| {
-        let mut adapters: Vec<&str> = paths.iter().filter(|p| p.port == port).map(|p| p.adapter.as_str()).collect();
-        adapters.dedup();
-        adapters.len() > 1
-    };
+    // A port the unit is on through more than one adapter: its paths are told apart by adapter.
+    let several_adapters = |path: &PathSpec| paths.iter().any(|p| p.port == path.port && p.adapter != path.adapter);
     let window = |w: Option<[f64; 2]>| w.map_or((None, None), |[lo, hi]| (Some(lo), Some(hi)));
     let mut out = Vec::new();
     for path in &paths {
-        let tag = if ports_with_several_adapters(&path.port) {
-            format!("{}/{}", path.port, path.adapter)
-        } else {
-            path.port.clone()
-        };
+        let tag = if several_adapters(path) { format!("{}/{}", path.port, path.adapter) } else { path.port.clone() };
         let name = |q: &str| format!("{tag}.{q}");
         let on_path = |dir: Direction| captures.iter().filter(move |m| &&m.path == path && m.direction == dir);
         let tones = |dir: Direction| {

@@ -483,10 +483,6 @@ impl RelaySwitch {
     pub fn mask(&self, path: &PathSpec) -> u16 {
         path.ids().iter().filter_map(|id| self.relays.get(*id)).fold(0, |m, r| m | r)
     }
-
-    pub fn board(&mut self) -> &mut RelayBoard {
-        &mut self.board
-    }
 }
 
 impl SwitchMatrix for RelaySwitch {

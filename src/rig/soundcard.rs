@@ -278,8 +278,6 @@ struct Shared {
     in_callbacks: AtomicU64,
     /// `epoch`-relative time of the last input callback, ns.
     last_in_ns: AtomicU64,
-    /// The first input callback: its time (ns) and `frames_in` before it (for the real rate).
-    first_in_ns: AtomicU64,
     /// Where recording for the pass starts: [`OFF`], [`ARMED`] or the input frame.
     rec_start: AtomicU64,
     /// `frames_in` when the output took the first stimulus frame; [`ARMED`] until then.
@@ -391,9 +389,6 @@ where
             let frames = data.len() / width;
             let before = shared.frames_in.load(Ordering::Acquire);
             let now = shared.now_ns();
-            if shared.in_callbacks.load(Ordering::Acquire) == 0 {
-                shared.first_in_ns.store(now, Ordering::Release);
-            }
             let mut start = shared.rec_start.load(Ordering::Acquire);
             if start == ARMED {
                 shared.rec_start.store(before, Ordering::Release);
@@ -423,19 +418,23 @@ where
     )
 }
 
+/// Whether a stream error means the device can no longer be used.
+fn is_fatal(kind: cpal::ErrorKind) -> bool {
+    matches!(
+        kind,
+        cpal::ErrorKind::DeviceNotAvailable
+            | cpal::ErrorKind::HostUnavailable
+            | cpal::ErrorKind::StreamInvalidated
+            | cpal::ErrorKind::PermissionDenied
+    )
+}
+
 /// Counts what an error callback reports, for the bench thread to act on.
 fn note_error(shared: &Shared, e: &cpal::Error) {
-    match e.kind() {
-        cpal::ErrorKind::Xrun => {
-            shared.xruns.fetch_add(1, Ordering::AcqRel);
-        }
-        cpal::ErrorKind::DeviceNotAvailable
-        | cpal::ErrorKind::HostUnavailable
-        | cpal::ErrorKind::StreamInvalidated
-        | cpal::ErrorKind::PermissionDenied => {
-            shared.gone.store(1, Ordering::Release);
-        }
-        _ => {}
+    if e.kind() == cpal::ErrorKind::Xrun {
+        shared.xruns.fetch_add(1, Ordering::AcqRel);
+    } else if is_fatal(e.kind()) {
+        shared.gone.store(1, Ordering::Release);
     }
 }
 
@@ -467,10 +466,6 @@ macro_rules! by_format {
 }
 
 impl SoundCards {
-    pub fn new(timeouts: Timeouts) -> SoundCards {
-        SoundCards { session: None, timeouts }
-    }
-
     /// The configurations a pass at `wanted_hz` would open, without opening anything.
     pub fn configure(
         &self,
@@ -524,7 +519,6 @@ impl SoundCards {
             frames_in: AtomicU64::new(0),
             in_callbacks: AtomicU64::new(0),
             last_in_ns: AtomicU64::new(0),
-            first_in_ns: AtomicU64::new(0),
             rec_start: AtomicU64::new(OFF),
             out_start: AtomicU64::new(OFF),
             feeding: AtomicU64::new(0),
@@ -589,22 +583,12 @@ impl ClockReading {
 }
 
 impl SoundCards {
-    /// The configurations of the open pair, if any: (output, input).
-    pub fn open_configs(&self) -> Option<(Chosen, Chosen)> {
-        self.session.as_ref().map(|s| (s.out, s.inp))
-    }
-
     /// The open input's clock (see [`ClockReading::rate_since`]).
     pub fn clock(&self) -> Option<ClockReading> {
         self.session.as_ref().map(|s| ClockReading {
             frames: s.shared.frames_in.load(Ordering::Acquire),
             at_ns: s.shared.last_in_ns.load(Ordering::Acquire),
         })
-    }
-
-    /// Closes the open pair.
-    pub fn close(&mut self) {
-        self.session = None;
     }
 
     /// The session's configuration when it serves a pass, else a fresh choice.
@@ -731,15 +715,10 @@ impl SoundCards {
             for ring in &mut s.errors {
                 while let Ok((side, e)) = ring.pop() {
                     let dev = if side == Side::Output { plan.output } else { plan.input };
-                    match e.kind() {
-                        cpal::ErrorKind::Xrun => {}
-                        cpal::ErrorKind::DeviceNotAvailable
-                        | cpal::ErrorKind::HostUnavailable
-                        | cpal::ErrorKind::StreamInvalidated
-                        | cpal::ErrorKind::PermissionDenied => {
-                            fatal.get_or_insert_with(|| device_error(dev, format!("{}: {}", side.name(), explain(&e))));
-                        }
-                        _ => events.push(format!("{dev} ({}): {e}", side.name())),
+                    if is_fatal(e.kind()) {
+                        fatal.get_or_insert_with(|| device_error(dev, format!("{}: {}", side.name(), explain(&e))));
+                    } else if e.kind() != cpal::ErrorKind::Xrun {
+                        events.push(format!("{dev} ({}): {e}", side.name()));
                     }
                 }
             }
