@@ -151,9 +151,8 @@ pub enum Bench {
     Real(Box<dyn Station>),
 }
 
-/// A unit's seed from the batch's and its serial: FNV-1a of the serial, then the SplitMix64
-/// finaliser, since generators seeded with nearly equal numbers (serials one digit apart) start
-/// out alike.
+/// A unit's seed from the batch's and its serial: FNV-1a of the serial mixed with the batch seed
+/// by the SplitMix64 finaliser, so that every bit of both moves every bit of the result.
 fn unit_seed(batch_seed: u64, serial: &str) -> u64 {
     let fnv = serial.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
     let mut z = fnv ^ batch_seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
