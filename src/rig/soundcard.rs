@@ -9,11 +9,12 @@
 //! gaps and errors in atomics. Everything else runs on the bench's thread.
 //!
 //! # Where the stimulus starts
-//! The input callback counts every frame it is given (`frames_in`). When the output callback
-//! hands the device the first frame of a stimulus it reads that count: that is
-//! [`DuplexTake::start_frame`], relative to the first frame recorded for the pass. The device's
-//! latency (output buffer, converter, input buffer) comes on top and is measured by
-//! cross-correlation in [`super::live`].
+//! The input callback counts every frame it is given (`frames_in`) and notes when. When the
+//! output callback hands the device the first frame of a stimulus it reads that count, plus the
+//! frames the time since the last input callback stands for: that is [`DuplexTake::start_frame`],
+//! relative to the first frame recorded for the pass, to a frame or so rather than to an input
+//! block. The device's latency (output buffer, converter, input buffer) comes on top and is
+//! measured by cross-correlation in [`super::live`].
 //!
 //! # Failures
 //! A device that reports it is gone, or whose input stops delivering frames for
@@ -278,9 +279,12 @@ struct Shared {
     in_callbacks: AtomicU64,
     /// `epoch`-relative time of the last input callback, ns.
     last_in_ns: AtomicU64,
+    /// Frames the last input callback delivered.
+    last_in_block: AtomicU64,
     /// Where recording for the pass starts: [`OFF`], [`ARMED`] or the input frame.
     rec_start: AtomicU64,
-    /// `frames_in` when the output took the first stimulus frame; [`ARMED`] until then.
+    /// The input position (see [`Shared::input_position_now`]) when the output took the first
+    /// stimulus frame; [`ARMED`] until then.
     out_start: AtomicU64,
     /// 1 while a stimulus is being fed and the output must not run dry.
     feeding: AtomicU64,
@@ -295,8 +299,53 @@ const OFF: u64 = u64::MAX;
 const ARMED: u64 = u64::MAX - 1;
 
 impl Shared {
+    fn new() -> Shared {
+        Shared {
+            epoch: Instant::now(),
+            frames_in: AtomicU64::new(0),
+            in_callbacks: AtomicU64::new(0),
+            last_in_ns: AtomicU64::new(0),
+            last_in_block: AtomicU64::new(0),
+            rec_start: AtomicU64::new(OFF),
+            out_start: AtomicU64::new(OFF),
+            feeding: AtomicU64::new(0),
+            underruns: AtomicU64::new(0),
+            overrun_frames: AtomicU64::new(0),
+            xruns: AtomicU64::new(0),
+            gone: AtomicU64::new(0),
+        }
+    }
+
     fn now_ns(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX - 2)
+    }
+
+    /// The input frame being captured now: the frames delivered, plus those the time since the
+    /// last input callback stands for at `rate_hz`, at most one callback's worth. Input arrives in
+    /// blocks; counting whole blocks only would make every latency a multiple of the block.
+    /// Lock-free: the two counters are read again when an input callback ran in between.
+    fn input_position_now(&self, rate_hz: u32) -> u64 {
+        let read = || {
+            let at = self.last_in_ns.load(Ordering::Acquire);
+            let frames = self.frames_in.load(Ordering::Acquire);
+            let block = self.last_in_block.load(Ordering::Acquire);
+            (at, frames, block)
+        };
+        let mut snapshot = read();
+        for _ in 0..3 {
+            let again = read();
+            if again == snapshot {
+                break;
+            }
+            snapshot = again;
+        }
+        let (at, frames, block) = snapshot;
+        if frames == 0 {
+            return 0;
+        }
+        let since_ns = self.now_ns().saturating_sub(at);
+        let extra = (u128::from(since_ns) * u128::from(rate_hz) / 1_000_000_000) as u64;
+        frames + extra.min(block)
     }
 }
 
@@ -344,7 +393,7 @@ where
             let frames = data.len() / width;
             let ready = (play_rx.slots() / width).min(frames);
             if ready > 0 && shared.out_start.load(Ordering::Acquire) == ARMED {
-                shared.out_start.store(shared.frames_in.load(Ordering::Acquire), Ordering::Release);
+                shared.out_start.store(shared.input_position_now(chosen.rate_hz), Ordering::Release);
             }
             if let Ok(chunk) = play_rx.read_chunk(ready * width) {
                 let (a, b) = chunk.as_slices();
@@ -406,8 +455,9 @@ where
                     }
                 }
             }
-            shared.frames_in.store(before + frames as u64, Ordering::Release);
             shared.last_in_ns.store(now, Ordering::Release);
+            shared.last_in_block.store(frames as u64, Ordering::Release);
+            shared.frames_in.store(before + frames as u64, Ordering::Release);
             shared.in_callbacks.fetch_add(1, Ordering::AcqRel);
         },
         move |e: cpal::Error| {
@@ -514,19 +564,7 @@ impl SoundCards {
         self.session = None;
         let out_dev = find_device(output, Side::Output)?;
         let in_dev = find_device(input, Side::Input)?;
-        let shared = Arc::new(Shared {
-            epoch: Instant::now(),
-            frames_in: AtomicU64::new(0),
-            in_callbacks: AtomicU64::new(0),
-            last_in_ns: AtomicU64::new(0),
-            rec_start: AtomicU64::new(OFF),
-            out_start: AtomicU64::new(OFF),
-            feeding: AtomicU64::new(0),
-            underruns: AtomicU64::new(0),
-            overrun_frames: AtomicU64::new(0),
-            xruns: AtomicU64::new(0),
-            gone: AtomicU64::new(0),
-        });
+        let shared = Arc::new(Shared::new());
         let (play_tx, play_rx) = rtrb::RingBuffer::new(RING_S * out.rate_hz as usize * usize::from(out.channels));
         let keep = usize::from(inp.channels).min(2);
         let (rec_tx, rec_rx) = rtrb::RingBuffer::new(RING_S * inp.rate_hz as usize * keep);
@@ -854,5 +892,23 @@ mod tests {
         let b = ClockReading { frames: 1_000 + 96_000, at_ns: 3_000_000_000 };
         assert_eq!(b.rate_since(a), Some(48_000.0));
         assert_eq!(a.rate_since(a), None, "too close together to tell");
+    }
+
+    #[test]
+    fn the_stimulus_start_is_placed_between_input_blocks() {
+        let shared = Shared::new();
+        assert_eq!(shared.input_position_now(48_000), 0, "no input yet");
+        std::thread::sleep(Duration::from_millis(10));
+        // 4800 frames delivered, the last 512 of them 5 ms ago: 240 frames more are being
+        // captured now (more if this thread was held up, never more than a block).
+        shared.frames_in.store(4_800, Ordering::Release);
+        shared.last_in_block.store(512, Ordering::Release);
+        shared.last_in_ns.store(shared.now_ns().saturating_sub(5_000_000), Ordering::Release);
+        let now = shared.input_position_now(48_000);
+        assert!((4_800 + 240..=4_800 + 512).contains(&now), "{now}");
+        // An input callback long overdue: one block at most.
+        shared.last_in_ns.store(0, Ordering::Release);
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(shared.input_position_now(48_000), 4_800 + 512);
     }
 }
