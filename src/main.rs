@@ -229,6 +229,23 @@ enum ReportFormat {
     Json,
 }
 
+/// `println!` for the commands' results, through [`emit`].
+macro_rules! outln {
+    () => {
+        $crate::emit(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::emit(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` for the commands' results, through [`emit`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::emit(format_args!($($arg)*))
+    };
+}
+
 mod cli;
 
 /// How to get a build that drives sound cards.
@@ -248,10 +265,44 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
     }
 }
 
+/// Set once standard output's reader has gone (`jackbench devices | head`) or a write failed.
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+/// Set when a write to standard output failed for another reason (a full disk): exit 2.
+static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Writes a command's results to standard output. A reader that goes away is not the bench's
+/// error: the rest of the output is dropped and the work goes on (a run keeps measuring and
+/// writing its set). Any other write error is said once on stderr.
+fn emit(args: std::fmt::Arguments) {
+    use std::io::Write;
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        STDOUT_GONE.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            STDOUT_FAILED.store(true, Ordering::Relaxed);
+            eprintln!("jackbench: cannot write to standard output: {e}");
+        }
+    }
+}
+
+/// Whether `error` comes from standard output's reader having gone.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            || e.downcast_ref::<serde_json::Error>()
+                .is_some_and(|e| e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
+        Ok(code) if code == 0 && STDOUT_FAILED.load(Ordering::Relaxed) => ExitCode::from(2),
         Ok(code) => ExitCode::from(code),
+        // The reader of an export or a listing stopped early (`| head`): nothing is wrong.
+        Err(f) if is_broken_pipe(&f.error) => ExitCode::SUCCESS,
         Err(f) => {
             eprintln!("jackbench: {:#}", f.error);
             ExitCode::from(f.code)
@@ -270,7 +321,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             let analysis = analysis::analyze(&mut src, &AnalyzeOptions { freq_hz: freq, silence })
                 .with_context(|| format!("{}", file.display()))?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&analysis)?);
+                outln!("{}", serde_json::to_string_pretty(&analysis)?);
             } else {
                 print_analysis(&file, &analysis);
             }
@@ -304,7 +355,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             let limits = set.manifest.limits.clone().unwrap_or_default();
             let d = diagnosis::diagnose(&set, &limits)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&d)?);
+                outln!("{}", serde_json::to_string_pretty(&d)?);
             } else {
                 print_diagnosis(&dir, &d);
             }
@@ -385,14 +436,14 @@ fn run_bench(
     let set = CaptureSet::load(&out)?;
     let d = diagnosis::diagnose(&set, &rig.limits)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&d)?);
+        outln!("{}", serde_json::to_string_pretty(&d)?);
     } else {
         print_diagnosis(&out, &d);
     }
     // The report (diagnosis.json included) beside the capture set, once the verdict is out.
     report::write_report(&set, &d, &rig.limits, &out, report::Formats::default())?;
     if !json {
-        println!("\nreport: {}", out.join("report.html").display());
+        outln!("\nreport: {}", out.join("report.html").display());
     }
     Ok(if d.verdict == Verdict::Pass { 0 } else { 1 })
 }
@@ -402,18 +453,18 @@ fn print_diagnosis(dir: &std::path::Path, d: &Diagnosis) {
         Verdict::Pass => "PASS",
         Verdict::Fail => "FAIL",
     };
-    println!("{}: {verdict} ({} captures measured)", dir.display(), d.captures.len());
+    outln!("{}: {verdict} ({} captures measured)", dir.display(), d.captures.len());
     for (i, f) in d.faults.iter().enumerate() {
-        println!();
-        println!("{}. {} — {} (confidence {:.0} %)", i + 1, f.component, f.code, 100.0 * f.confidence);
-        println!("   evidence: {}", f.evidence);
-        println!("   fix:      {}", f.remedy);
+        outln!();
+        outln!("{}. {} — {} (confidence {:.0} %)", i + 1, f.component, f.code, 100.0 * f.confidence);
+        outln!("   evidence: {}", f.evidence);
+        outln!("   fix:      {}", f.remedy);
     }
     for s in &d.suspects {
-        println!();
-        println!("suspects for {}: {} (the set cannot tell them apart)", s.symptom, s.components.join(", "));
-        println!("   evidence: {}", s.evidence);
-        println!("   next:     swap one of them for a known-good part and run again");
+        outln!();
+        outln!("suspects for {}: {} (the set cannot tell them apart)", s.symptom, s.components.join(", "));
+        outln!("   evidence: {}", s.evidence);
+        outln!("   next:     swap one of them for a known-good part and run again");
     }
 }
 
@@ -465,7 +516,7 @@ fn opt(v: Option<f64>, digits: usize, unit: &str) -> String {
 type Row = (&'static str, fn(&ChannelAnalysis) -> String);
 
 fn print_analysis(file: &std::path::Path, a: &Analysis) {
-    println!("{}: {} Hz, {} channel(s), {:.3} s", file.display(), a.sample_rate, a.channels.len(), a.duration_s);
+    outln!("{}: {} Hz, {} channel(s), {:.3} s", file.display(), a.sample_rate, a.channels.len(), a.duration_s);
     let names = ["left", "right"];
     let rows: [Row; 12] = [
         ("frequency", |c| opt(c.frequency_hz, 4, "Hz")),
@@ -490,25 +541,25 @@ fn print_analysis(file: &std::path::Path, a: &Analysis) {
         ("tone found", |c| yes_no(c.tone_present)),
         ("steady part", |c| format!("{:.3}–{:.3} s", c.steady_start_s, c.steady_end_s)),
     ];
-    print!("{:<16}", "");
+    out!("{:<16}", "");
     for (i, _) in a.channels.iter().enumerate() {
-        print!("{:<26}", if a.channels.len() == 1 { "mono" } else { names.get(i).copied().unwrap_or("?") });
+        out!("{:<26}", if a.channels.len() == 1 { "mono" } else { names.get(i).copied().unwrap_or("?") });
     }
-    println!();
+    outln!();
     for (label, f) in rows {
-        print!("{label:<16}");
+        out!("{label:<16}");
         for c in &a.channels {
-            print!("{:<26}", f(c));
+            out!("{:<26}", f(c));
         }
-        println!();
+        outln!();
     }
     if let Some(st) = &a.stereo {
         if let (Some(b), Some(p), Some(inv)) = (st.balance_db, st.phase_deg, st.inverted) {
             let polarity = if inv { "inverted" } else { "same" };
-            println!("{:<16}{b:+.2} dB (left − right), phase {p:+.1}°, polarity {polarity}", "balance");
+            outln!("{:<16}{b:+.2} dB (left − right), phase {p:+.1}°, polarity {polarity}", "balance");
         }
         if let Some(x) = st.crosstalk_db {
-            println!("{:<16}{x:.1} dB", "crosstalk");
+            outln!("{:<16}{x:.1} dB", "crosstalk");
         }
     }
 }
@@ -523,7 +574,7 @@ fn list_devices(json: bool) -> Result<u8, Failure> {
     use jackbench::rig::soundcard::{list_devices, ConfigRange};
     let hosts = list_devices();
     if json {
-        println!("{}", serde_json::to_string_pretty(&hosts)?);
+        outln!("{}", serde_json::to_string_pretty(&hosts)?);
         return Ok(0);
     }
     // The ranges of a device in one line: channel counts, rates, sample formats.
@@ -546,12 +597,12 @@ fn list_devices(json: bool) -> Result<u8, Failure> {
         )
     };
     for h in &hosts {
-        println!("{}{}", h.host, if h.default { " (default host)" } else { "" });
+        outln!("{}{}", h.host, if h.default { " (default host)" } else { "" });
         if let Some(e) = &h.error {
-            println!("  cannot list its devices: {e}");
+            outln!("  cannot list its devices: {e}");
         }
         if h.devices.is_empty() && h.error.is_none() {
-            println!("  no devices");
+            outln!("  no devices");
         }
         for d in &h.devices {
             let mut marks = Vec::new();
@@ -562,15 +613,15 @@ fn list_devices(json: bool) -> Result<u8, Failure> {
                 marks.push("default input");
             }
             let marks = if marks.is_empty() { String::new() } else { format!(" [{}]", marks.join(", ")) };
-            println!("  {}{marks}", d.name);
+            outln!("  {}{marks}", d.name);
             if let Some(desc) = &d.description {
-                println!("      {desc}");
+                outln!("      {desc}");
             }
             if !d.outputs.is_empty() {
-                println!("      output: {}", show(&d.outputs));
+                outln!("      output: {}", show(&d.outputs));
             }
             if !d.inputs.is_empty() {
-                println!("      input:  {}", show(&d.inputs));
+                outln!("      input:  {}", show(&d.inputs));
             }
         }
     }
@@ -623,7 +674,7 @@ fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
     }
     let report = examine(&opts);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         for c in &report.checks {
             let mark = match c.status {
@@ -632,15 +683,15 @@ fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
                 Status::Fail => "FAIL",
                 Status::Skip => "skip",
             };
-            println!("{mark}  {:<9} {}", c.id, c.detail);
+            outln!("{mark}  {:<9} {}", c.id, c.detail);
             if let Some(fix) = &c.fix {
                 if c.status != Status::Ok {
-                    println!("      {:<9} fix: {fix}", "");
+                    outln!("      {:<9} fix: {fix}", "");
                 }
             }
         }
         for e in &report.measured.stream_events {
-            println!("      stream: {e}");
+            outln!("      stream: {e}");
         }
     }
     Ok(report.exit_code())

@@ -168,3 +168,40 @@ fn bad_stimulus_parameters_name_the_field() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--rate"), "{}", stderr(&o));
 }
+
+/// A reader that goes away (`jackbench diagnose … | head`) is no error of the bench's: no panic,
+/// the usual exit status. A write that fails otherwise (a full disk) is said, with exit 2.
+#[test]
+fn standard_output_that_closes_or_fails_is_handled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let set = dir.path().join("set");
+    let o = jackbench(&["run", "--out", set.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let set = set.to_str().expect("utf-8");
+    for (args, code) in [(vec!["diagnose", set, "--json"], 0), (vec!["diagnose", set], 0), (vec!["--help"], 0)] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_jackbench"))
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        drop(child.stdout.take()); // the reader is gone before the first byte
+        let o = child.wait_with_output().expect("waits");
+        let err = stderr(&o);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        if args[0] == "diagnose" {
+            assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
+            assert!(err.is_empty(), "{args:?}: {err}");
+        }
+    }
+    if Path::new("/dev/full").exists() {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+        let o = Command::new(env!("CARGO_BIN_EXE_jackbench"))
+            .args(["diagnose", set, "--json"])
+            .stdout(full)
+            .output()
+            .expect("the binary runs");
+        assert_eq!(o.status.code(), Some(2));
+        assert!(stderr(&o).contains("cannot write to standard output"), "{}", stderr(&o));
+    }
+}

@@ -138,16 +138,16 @@ pub fn history(serial: &str, db: Option<&str>, json: bool) -> Result<u8, Failure
     let mut db = Database::open(&config()?.db(db))?;
     let units = store::history(&mut db, serial)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&units)?);
+        outln!("{}", serde_json::to_string_pretty(&units)?);
         return Ok(0);
     }
     if units.is_empty() {
-        println!("{serial}: never tested (in {})", db.name());
+        outln!("{serial}: never tested (in {})", db.name());
         return Ok(0);
     }
-    println!("{serial}: {} test(s), newest first", units.len());
+    outln!("{serial}: {} test(s), newest first", units.len());
     for u in &units {
-        println!(
+        outln!(
             "\n{}  {}  model {}  bench {}  rig {}  operator {}",
             u.tested_at,
             u.verdict.to_uppercase(),
@@ -158,8 +158,8 @@ pub fn history(serial: &str, db: Option<&str>, json: bool) -> Result<u8, Failure
         );
         for f in &u.faults {
             let confidence = f.confidence.map_or(String::new(), |c| format!(" ({:.0} %)", 100.0 * c));
-            println!("  {}. {} — {}{confidence}", f.rank, f.component, f.code);
-            println!("     fix: {}", f.remedy);
+            outln!("  {}. {} — {}{confidence}", f.rank, f.component, f.code);
+            outln!("     fix: {}", f.remedy);
         }
         let failing: Vec<String> = store::unit_measurements(&mut db, u.id)?
             .iter()
@@ -167,9 +167,9 @@ pub fn history(serial: &str, db: Option<&str>, json: bool) -> Result<u8, Failure
             .map(|m| format!("{} {:.2} {}", m.name, m.value, m.unit))
             .collect();
         if !failing.is_empty() {
-            println!("  outside limits: {}", failing.join(", "));
+            outln!("  outside limits: {}", failing.join(", "));
         }
-        println!("  captures: {}", u.capture_set);
+        outln!("  captures: {}", u.capture_set);
     }
     Ok(0)
 }
@@ -257,9 +257,9 @@ pub fn summarize(args: &SummaryArgs) -> Result<u8, Failure> {
     let f = filter(args.since.as_deref(), args.model.as_deref())?;
     let s = store::summary(&mut db, &f)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        outln!("{}", serde_json::to_string_pretty(&s)?);
     } else {
-        print!("{}", summary::text(&s, &f));
+        out!("{}", summary::text(&s, &f));
     }
     if let Some(dir) = &args.html {
         let page = summary::write_html(&s, &f, dir)?;
@@ -477,10 +477,7 @@ pub fn run_batch(args: &BatchArgs) -> Result<u8, Failure> {
                 tested += 1;
                 passed += u64::from(r.record.verdict == jackbench::diagnosis::Verdict::Pass);
                 print_unit(&r, tty);
-                println!(
-                    "  yield: {passed} of {tested} passed ({:.1} %)",
-                    100.0 * passed as f64 / tested.max(1) as f64
-                );
+                outln!("  yield: {passed} of {tested} passed ({:.1} %)", 100.0 * passed as f64 / tested.max(1) as f64);
             }
         }
     };
@@ -492,7 +489,7 @@ pub fn run_batch(args: &BatchArgs) -> Result<u8, Failure> {
         return Ok(2);
     }
     batch.finish()?;
-    println!("batch {} done: {passed} of {tested} passed; `jackbench summary` shows the yield", batch.settings.id);
+    outln!("batch {} done: {passed} of {tested} passed; `jackbench summary` shows the yield", batch.settings.id);
     Ok(u8::from(passed < tested))
 }
 
@@ -505,14 +502,14 @@ fn print_unit(r: &batch::UnitResult, color: bool) {
         (true, false) => ("\x1b[1;37;41m", "\x1b[0m"),
         _ => ("", ""),
     };
-    println!("\n  {on}   {word}   {off}  {}", r.record.serial);
+    outln!("\n  {on}   {word}   {off}  {}", r.record.serial);
     if let Some(f) = &r.injected {
-        println!("  (virtual bench: given {}:{} at severity {:.2})", f.component, f.symptom.name(), f.severity);
+        outln!("  (virtual bench: given {}:{} at severity {:.2})", f.component, f.symptom.name(), f.severity);
     }
     for f in &r.record.faults {
-        println!("  {}. {} — {}", f.rank, f.component, f.code);
-        println!("     evidence: {}", f.evidence);
-        println!("     fix:      {}", f.remedy);
+        outln!("  {}. {} — {}", f.rank, f.component, f.code);
+        outln!("     evidence: {}", f.evidence);
+        outln!("     fix:      {}", f.remedy);
     }
     let outside: Vec<String> = r
         .record
@@ -522,7 +519,7 @@ fn print_unit(r: &batch::UnitResult, color: bool) {
         .map(|m| format!("{} {:.2} {} (limit {})", m.name, m.value, m.unit, limits_text(m.limit_low, m.limit_high)))
         .collect();
     if !outside.is_empty() {
-        println!("  outside limits: {}", outside.join("; "));
+        outln!("  outside limits: {}", outside.join("; "));
     }
-    println!("  report: {}/report.html", r.record.capture_set);
+    outln!("  report: {}/report.html", r.record.capture_set);
 }

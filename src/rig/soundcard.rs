@@ -28,6 +28,7 @@ use super::RigError;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, Sample, SampleFormat, SizedSample};
 use serde::Serialize;
+use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -104,6 +105,26 @@ fn supports(device: &cpal::Device, side: Side) -> bool {
 /// The device a rig names, on the side wanted. `default` is the host's default device. A name
 /// that matches nothing is an error listing the devices that are there.
 pub fn find_device(dev: &DeviceRef, side: Side) -> Result<cpal::Device, RigError> {
+    hushed(|| find_device_loudly(dev, side))
+}
+
+/// Runs `f` with this process's stderr caught. Probing ALSA's plugin devices (jack, oss, …) makes
+/// alsa-lib and libjack print complaints about sound servers and cards that are not there; they
+/// are dropped when `f` succeeds and passed on when it fails. When stderr cannot be caught
+/// (another catch is under way on another thread), `f` runs as it is.
+fn hushed<T, E>(f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    let Ok(mut caught) = gag::BufferRedirect::stderr() else { return f() };
+    let result = f();
+    let mut text = String::new();
+    let read = caught.read_to_string(&mut text);
+    drop(caught);
+    if result.is_err() && read.is_ok() {
+        eprint!("{text}");
+    }
+    result
+}
+
+fn find_device_loudly(dev: &DeviceRef, side: Side) -> Result<cpal::Device, RigError> {
     let host = host(dev.host.as_deref())?;
     let default = match side {
         Side::Output => host.default_output_device(),
@@ -184,6 +205,13 @@ fn ranges(configs: Result<impl Iterator<Item = cpal::SupportedStreamConfigRange>
 
 /// Every host of this platform with its devices, rates, channel counts and sample formats.
 pub fn list_devices() -> Vec<HostInfo> {
+    let listed: Result<_, std::convert::Infallible> = hushed(|| Ok(list_devices_loudly()));
+    match listed {
+        Ok(hosts) => hosts,
+    }
+}
+
+fn list_devices_loudly() -> Vec<HostInfo> {
     let default_host = cpal::default_host().id();
     cpal::available_hosts()
         .into_iter()
