@@ -336,3 +336,48 @@ fn coloured_noise_alone_is_no_tone() {
         assert!(!c.tone_present, "seed {seed}: a tone at {:?} Hz, {:?} dBFS", c.frequency_hz, c.level_dbfs);
     }
 }
+
+/// A short tone only a few dB above mains hum or a raised noise floor (a faulty port): with its
+/// frequency known, it is found where it is (the hum fills the lead and tail as loudly), hum
+/// makes no gaps, real gaps are still found, and noise makes no THD.
+#[test]
+fn a_tone_barely_above_hum_or_noise_is_measured_where_it_is() {
+    let known = AnalyzeOptions { freq_hz: Some(1_000.0), silence: false };
+    let at = |s: &Synth| {
+        let audio = s.audio(1);
+        analyze(&mut audio.source(), &known).expect("analysis runs").channels.remove(0)
+    };
+    for rate in [44_100, 48_000, 96_000] {
+        // Hum peaks 0.05 + 0.025 + 0.015 against a 0.056 (−25 dBFS) tone: the broadband level
+        // of lead, tone and tail differ by under 10 dB.
+        let mut s = Synth::tone(rate, SampleFormat::S24, 1_000.0, -25.0);
+        (s.lead_s, s.tone_s, s.tail_s) = (0.4, 0.25, 0.25);
+        s.hum = Some((60.0, vec![(1, 0.05), (2, 0.025), (3, 0.015)]));
+        s.noise_sigma = 1e-5;
+        let c = at(&s);
+        let ctx = format!("{rate} Hz, hum");
+        assert!(c.steady_start_s >= 0.4 && c.steady_start_s <= 0.43, "{ctx}: starts {}", c.steady_start_s);
+        assert!(c.steady_end_s <= 0.65 && c.steady_end_s >= 0.62, "{ctx}: ends {}", c.steady_end_s);
+        assert!(c.dropouts.is_empty(), "{ctx}: {:?}", c.dropouts);
+        assert!((c.level_dbfs.expect("level") + 25.0).abs() < 0.1, "{ctx}: {:?}", c.level_dbfs);
+        s.gaps = vec![(0.47, 5.0), (0.56, 2.0)];
+        let c = at(&s);
+        assert_eq!(c.dropouts.len(), 2, "{ctx}, two gaps: {:?}", c.dropouts);
+        for (d, (t, _)) in c.dropouts.iter().zip(&s.gaps) {
+            assert!((d.at_s - t).abs() <= 0.005, "{ctx}: {d:?}");
+        }
+
+        // White noise at −43 dBFS rms, 18 dB under the tone's rms, and no harmonics: no THD.
+        let mut s = Synth::tone(rate, SampleFormat::S24, 1_000.0, -25.0);
+        (s.lead_s, s.tone_s, s.tail_s) = (0.4, 0.25, 0.25);
+        s.noise_sigma = 10f64.powf(-43.0 / 20.0) / 2f64.sqrt();
+        s.seed = u64::from(rate);
+        let c = at(&s);
+        let ctx = format!("{rate} Hz, noise");
+        assert!(c.thd_percent.expect("thd") < 0.3, "{ctx}: THD {:?}", c.thd_percent);
+        // A 2 % third harmonic in the same noise is measured.
+        s.harmonics = vec![(3, 0.02)];
+        let thd = at(&s).thd_percent.expect("thd");
+        assert!((thd - 2.0).abs() < 0.3, "{ctx}: THD {thd} % for 2 %");
+    }
+}

@@ -28,6 +28,7 @@
 //! `arccos(1 − δ/A)/π`: clipped when it is over four times that plus 0.2 %. Only samples in runs of
 //! two or more count: a lone sample that lands on each peak of a sampled sine is no plateau.
 
+use biquad::{Biquad, Coefficients, DirectForm2Transposed, Hertz, Type};
 use std::f64::consts::PI;
 
 /// A gap or discontinuity, at `at_s` seconds from the start of the capture, lasting `ms`.
@@ -47,6 +48,8 @@ pub struct ScanSetup {
     pub amplitude: f64,
     /// Broadband noise rms.
     pub noise_rms: f64,
+    /// Mains hum rms (0 when none was found).
+    pub hum_rms: f64,
     /// Quantisation step (0 for float).
     pub quantum: f64,
     /// Extremes of the capture, for the clipping test.
@@ -54,9 +57,49 @@ pub struct ScanSetup {
     pub min: f64,
 }
 
+/// The high-pass in front of the gap estimate (see the module's notes), two Butterworth sections
+/// primed with the samples just before the scanned region so that it starts settled.
+struct HumFilter {
+    sections: [DirectForm2Transposed<f64>; 2],
+    /// Samples to prime it with: its slowest pole pair (Q 1.31) decays by 60 dB in 3/cutoff.
+    settle: u64,
+}
+
+impl HumFilter {
+    /// Tones under 80 Hz get none: a quarter of them is under the audio band.
+    fn for_tone(rate_hz: f64, freq_hz: f64) -> Option<HumFilter> {
+        let cutoff = freq_hz / 4.0;
+        if cutoff < 20.0 {
+            return None;
+        }
+        let section = |q: f64| -> Option<DirectForm2Transposed<f64>> {
+            let c = Coefficients::<f64>::from_params(
+                Type::HighPass,
+                Hertz::<f64>::from_hz(rate_hz).ok()?,
+                Hertz::<f64>::from_hz(cutoff).ok()?,
+                q,
+            )
+            .ok()?;
+            Some(DirectForm2Transposed::<f64>::new(c))
+        };
+        // The pole pairs of a 4th-order Butterworth: Q = 1 / (2·cos(π/8)) and 1 / (2·cos(3π/8)).
+        let q = |k: f64| 1.0 / (2.0 * (k * PI / 8.0).cos());
+        let settle = (3.0 / cutoff * rate_hz).ceil() as u64;
+        Some(HumFilter { sections: [section(q(1.0))?, section(q(3.0))?], settle })
+    }
+
+    fn run(&mut self, v: f64) -> f64 {
+        let [a, b] = &mut self.sections;
+        b.run(a.run(v))
+    }
+}
+
 /// Streaming scanner over one channel's steady region.
 pub struct DropoutScanner {
     setup: ScanSetup,
+    hum_filter: Option<HumFilter>,
+    /// `buf` through `hum_filter` (empty without one).
+    filtered: Vec<f64>,
     cos_w: f64,
     cos_wd: f64,
     inv_sin_wd: f64,
@@ -120,8 +163,13 @@ impl DropoutScanner {
         let period = if omega > 0.0 { (2.0 * PI / omega).round() as usize } else { 0 };
         let ctx = lag + mean_len + period + 8;
         let clip_delta = setup.quantum.max(4.0 * setup.noise_rms).max(1e-7);
+        let hum_matters = setup.hum_rms > 0.1 * setup.amplitude / std::f64::consts::SQRT_2;
+        let hum_filter =
+            setup.freq_hz.filter(|_| gap_detector && hum_matters).and_then(|f| HumFilter::for_tone(rate, f));
         DropoutScanner {
             setup,
+            hum_filter,
+            filtered: Vec::new(),
             cos_w: omega.cos(),
             cos_wd,
             inv_sin_wd,
@@ -146,9 +194,26 @@ impl DropoutScanner {
         }
     }
 
+    /// How many samples before the region [`DropoutScanner::prime`] wants.
+    pub fn preroll(&self) -> u64 {
+        self.hum_filter.as_ref().map_or(0, |f| f.settle)
+    }
+
+    /// Feeds samples that come just before the region: they settle the filters, nothing more.
+    pub fn prime(&mut self, samples: &[f32]) {
+        if let Some(f) = &mut self.hum_filter {
+            samples.iter().for_each(|&v| {
+                f.run(f64::from(v));
+            });
+        }
+    }
+
     /// Feeds the next samples of the region (contiguous with what came before).
     pub fn push(&mut self, samples: &[f32]) {
         self.buf.extend(samples.iter().map(|&v| f64::from(v)));
+        if let Some(f) = &mut self.hum_filter {
+            self.filtered.extend(samples.iter().map(|&v| f.run(f64::from(v))));
+        }
         self.evaluate(false);
     }
 
@@ -160,6 +225,8 @@ impl DropoutScanner {
         }
         let (from, to) = ((self.next_eval - self.buf_start) as usize, (eval_end - self.buf_start) as usize);
         let x = std::mem::take(&mut self.buf);
+        let filtered = std::mem::take(&mut self.filtered);
+        let xg = if self.hum_filter.is_some() { &filtered } else { &x };
         let cos_w = self.cos_w;
         let e = |i: usize| -> Option<f64> { (i >= 2).then(|| x[i] - 2.0 * cos_w * x[i - 1] + x[i - 2]) };
 
@@ -187,11 +254,11 @@ impl DropoutScanner {
         let ys: Vec<f64> = if self.gap_detector {
             // y is 0 for the first `lag` samples: never inside a mean window, since evaluation
             // starts `ctx` samples in.
-            let mut pre = vec![0.0; x.len() + 1];
-            let lag = self.lag.min(x.len());
+            let mut pre = vec![0.0; xg.len() + 1];
+            let lag = self.lag.min(xg.len());
             let (cos_wd, inv_sin_wd) = (self.cos_wd, self.inv_sin_wd);
             let mut acc = 0.0;
-            for ((out, &now), &then) in pre[lag + 1..].iter_mut().zip(&x[lag..]).zip(&x[..x.len() - lag]) {
+            for ((out, &now), &then) in pre[lag + 1..].iter_mut().zip(&xg[lag..]).zip(&xg[..xg.len() - lag]) {
                 let q = (now * cos_wd - then) * inv_sin_wd;
                 acc += now * now + q * q;
                 *out = acc;
@@ -264,11 +331,15 @@ impl DropoutScanner {
             }
         }
         self.buf = x;
+        self.filtered = filtered;
         self.next_eval = eval_end;
         // Keep the context the next stretch needs.
         let keep_from = (self.next_eval.saturating_sub(self.ctx as u64)).max(self.buf_start);
         let drop = (keep_from - self.buf_start) as usize;
         self.buf.drain(..drop);
+        if self.hum_filter.is_some() {
+            self.filtered.drain(..drop);
+        }
         self.buf_start = keep_from;
     }
 

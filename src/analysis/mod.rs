@@ -198,7 +198,8 @@ pub fn analyze(src: &mut dyn SampleSource, opts: &AnalyzeOptions) -> Result<Anal
     let mut buf = vec![Vec::new(); nch];
 
     // Pass 1: envelope and statistics.
-    let mut env: Vec<EnvelopeBuilder> = (0..nch).map(|_| EnvelopeBuilder::new(rate)).collect();
+    let known = if opts.silence { None } else { opts.freq_hz };
+    let mut env: Vec<EnvelopeBuilder> = (0..nch).map(|_| EnvelopeBuilder::new(rate, known)).collect();
     let mut pos = 0u64;
     while pos < frames {
         src.read(pos, CHUNK_FRAMES, &mut buf)?;
@@ -245,6 +246,7 @@ pub fn analyze(src: &mut dyn SampleSource, opts: &AnalyzeOptions) -> Result<Anal
                     freq_hz: tone.map(|f| f.freq_hz),
                     amplitude: tone.map_or(0.0, |f| f.amplitude),
                     noise_rms: m.noise_rms,
+                    hum_rms: m.hum.as_ref().map_or(0.0, |h| h.rms),
                     quantum: src.quantum(),
                     max: f64::from(env[c].max),
                     min: f64::from(env[c].min),
@@ -253,7 +255,9 @@ pub fn analyze(src: &mut dyn SampleSource, opts: &AnalyzeOptions) -> Result<Anal
             )
         })
         .collect();
-    let scan_start = regions.iter().map(|r| r.start).min().unwrap_or(0);
+    // Each scanner's filters settle on the samples just before its region.
+    let primed: Vec<u64> = regions.iter().zip(&scanners).map(|(r, s)| r.start.saturating_sub(s.preroll())).collect();
+    let scan_start = primed.iter().copied().min().unwrap_or(0);
     let scan_end = regions.iter().map(|r| r.end).max().unwrap_or(0);
     let mut pos = scan_start;
     while pos < scan_end {
@@ -265,6 +269,10 @@ pub fn analyze(src: &mut dyn SampleSource, opts: &AnalyzeOptions) -> Result<Anal
         }
         for (c, s) in scanners.iter_mut().enumerate() {
             let r = regions[c];
+            let (p0, p1) = (primed[c].max(pos), r.start.min(pos + got as u64));
+            if p1 > p0 {
+                s.prime(&buf[c][(p0 - pos) as usize..(p1 - pos) as usize]);
+            }
             let lo = r.start.max(pos);
             let hi = r.end.min(pos + got as u64);
             if hi > lo {

@@ -16,8 +16,11 @@
 //! 3. **Subtract** the fit and take the windowed power spectrum of the residual. Harmonics
 //!    (`k·f₀` up to 20 kHz or Nyquist) and the 50/60 Hz hum family (up to 1 kHz) are measured as
 //!    the energy in their main lobes (Parseval, see [`super::spectrum`]) less the expected noise
-//!    in those bins; hum components count only when they rise six standard deviations above
-//!    that noise. Noise is the mean power of the remaining in-band bins times the band's width.
+//!    in those bins; hum components count only when they rise [`HUM_SIGMAS`] standard deviations
+//!    above that noise, harmonics when they rise [`HARMONIC_SIGMAS`]: a lobe of noise alone
+//!    exceeds its mean half the time, and nineteen such excesses would add up to a THD of a
+//!    noisy capture's noise, not of its distortion. Noise is the mean power of the remaining
+//!    in-band bins times the band's width.
 //! 4. The window for harmonics and hum is the 7-term Blackman–Harris when those lines are at
 //!    least 17 bins apart, else the 4-term, else Hann (see `choose_window`); the segment is long
 //!    enough for the tone's own harmonics to be 17 bins apart from 20 Hz up ([`segment_len_for`]).
@@ -38,6 +41,9 @@ pub const HUM_MAX_HZ: f64 = 1_000.0;
 /// A hum line counts when its lobe holds this many standard deviations more than the noise
 /// expected there (the lobe sum is Gamma-distributed; 10 puts a false line near 1e-8).
 pub const HUM_SIGMAS: f64 = 10.0;
+/// A harmonic counts when its lobe holds this many standard deviations more than the noise
+/// expected there (a false one near 1e-5 a harmonic).
+pub const HARMONIC_SIGMAS: f64 = 5.0;
 /// Mains frequencies whose families are looked for.
 pub const MAINS_HZ: [f64; 2] = [50.0, 60.0];
 
@@ -246,13 +252,16 @@ pub fn measure_segment(x: &[f64], rate_hz: f64, search: ToneSearch, spectrum: &m
         }
     }
 
-    // Harmonic amplitudes, each less the noise expected in its lobe.
+    // Harmonic amplitudes, each less the noise expected in its lobe; 0 when not clearly above it.
     let harmonics = harmonic_centres
         .iter()
         .map(|&(order, c)| {
             let (lo, hi) = lobe_range(c, lobe, last_bin);
             let s: f64 = power[lo..=hi].iter().sum();
-            let excess = (s - noise.mean_around(c, lobe) * (hi - lo + 1) as f64).max(0.0);
+            let width = (hi - lo + 1) as f64;
+            let psd = noise.mean_around(c, lobe);
+            let sd = psd * (width * window.enbw_bins()).sqrt();
+            let excess = if s > psd * width + HARMONIC_SIGMAS * sd { s - psd * width } else { 0.0 };
             Harmonic { order, freq_hz: c * bin_hz, amplitude: (2.0 * mean_square(excess, &window)).sqrt() }
         })
         .collect();

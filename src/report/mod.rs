@@ -237,7 +237,7 @@ const RGBA_RED: plotters::style::RGBColor = plotters::style::RGBColor(200, 0, 0)
 /// window over (up to 1 s of) the tone's steady part, as the analysis measures it, reduced to
 /// the peak of each 1/48 octave for plotting.
 fn spectrum_points(x: &[f32], rate_hz: u32, spectrum: &mut Spectrum) -> Vec<(f64, f64)> {
-    let mut env = crate::analysis::locate::EnvelopeBuilder::new(rate_hz);
+    let mut env = crate::analysis::locate::EnvelopeBuilder::new(rate_hz, None);
     env.push(x);
     let span = env.steady_region().centred(u64::from(rate_hz));
     let (start, n) = (span.start as usize, span.len() as usize);
