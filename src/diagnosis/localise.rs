@@ -17,6 +17,23 @@ use std::collections::BTreeMap;
 pub struct Testable<'a> {
     pub components: Vec<&'a str>,
     pub shown: bool,
+    /// Independent occurrences of the symptom in the capture (several gaps of a worn contact);
+    /// 1 for a symptom that is simply there, 0 when clean.
+    pub events: usize,
+}
+
+/// How much a component must show to become a candidate: `captures` shown captures through it,
+/// or `events` occurrences in them all. One capture with one gap may be a glitch; two captures
+/// with gaps, or one with many, are not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Evidence {
+    pub captures: usize,
+    pub events: usize,
+}
+
+impl Evidence {
+    /// A deterministic symptom: one shown capture is proof.
+    pub const ONE: Evidence = Evidence { captures: 1, events: 1 };
 }
 
 /// A group of components that explains some shown captures.
@@ -32,12 +49,12 @@ pub struct Explanation {
 
 /// Covers the shown captures. `allowed` says whether a component may carry the symptom;
 /// `tolerance` is the largest share of misses, `misses / (hits + misses)`, still accepted, and
-/// `min_hits` the fewest shown captures that make a component a candidate.
+/// `need` what makes a component a candidate at all.
 pub fn localise(
     tests: &[Testable<'_>],
     allowed: impl Fn(&str) -> bool,
     tolerance: f64,
-    min_hits: usize,
+    need: Evidence,
 ) -> Vec<Explanation> {
     let mut out = Vec::new();
     let mut uncovered: Vec<bool> = tests.iter().map(|t| t.shown).collect();
@@ -65,7 +82,9 @@ pub fn localise(
                 continue;
             }
             let total = shown.len() + misses;
-            if shown.len() < min_hits || (*misses as f64) > tolerance * total as f64 {
+            let events: usize = shown.iter().map(|&i| tests[i].events).sum();
+            let enough = shown.len() >= need.captures || events >= need.events;
+            if !enough || (*misses as f64) > tolerance * total as f64 {
                 continue;
             }
             let better = match &best {
@@ -96,7 +115,7 @@ mod tests {
     use super::*;
 
     fn t<'a>(c: &[&'a str], shown: bool) -> Testable<'a> {
-        Testable { components: c.to_vec(), shown }
+        Testable { components: c.to_vec(), shown, events: usize::from(shown) }
     }
 
     #[test]
@@ -107,7 +126,7 @@ mod tests {
             t(&["hda", "rear", "direct", "golden"], false),
             t(&["hda", "rear", "direct", "dut"], true),
         ];
-        let e = localise(&tests, |_| true, 0.0, 1);
+        let e = localise(&tests, |_| true, 0.0, Evidence::ONE);
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].components, vec!["dut"]);
         assert_eq!((e[0].hits, e[0].misses), (2, 0));
@@ -121,9 +140,9 @@ mod tests {
             t(&["usb", "bench-jack", "direct", "cust"], false),
             t(&["usb", "bench-jack", "cust-adapter", "golden"], false),
         ];
-        let e = localise(&tests, |_| true, 0.0, 1);
+        let e = localise(&tests, |_| true, 0.0, Evidence::ONE);
         assert_eq!(e[0].components, vec!["laptop", "laptop-jack"]);
-        let e = localise(&tests, |c| c != "laptop", 0.0, 1);
+        let e = localise(&tests, |c| c != "laptop", 0.0, Evidence::ONE);
         assert_eq!(e[0].components, vec!["laptop-jack"]);
     }
 
@@ -135,7 +154,7 @@ mod tests {
             t(&["hda", "rear", "golden"], false),
             t(&["hda", "rear", "dut"], true),
         ];
-        let e = localise(&tests, |c| c != "hda", 0.0, 1);
+        let e = localise(&tests, |c| c != "hda", 0.0, Evidence::ONE);
         let mut found: Vec<_> = e.iter().map(|x| x.components.clone()).collect();
         found.sort();
         assert_eq!(found, vec![vec!["dut".to_string()], vec!["front".to_string()]]);
@@ -151,10 +170,17 @@ mod tests {
             t(&["hda", "rear", "golden"], false),
             t(&["hda", "front", "golden"], false),
         ];
-        assert!(localise(&tests, |_| true, 0.0, 1).is_empty());
-        let e = localise(&tests, |_| true, 0.5, 1);
+        assert!(localise(&tests, |_| true, 0.0, Evidence::ONE).is_empty());
+        let e = localise(&tests, |_| true, 0.5, Evidence::ONE);
         assert_eq!(e[0].components, vec!["dut"]);
-        // One shown capture is not enough where two are asked for.
-        assert!(localise(&tests[1..], |_| true, 0.5, 2).is_empty());
+        // One shown capture with one event is not enough where two captures or three events are
+        // asked for; the same capture with three events is.
+        let need = Evidence { captures: 2, events: 3 };
+        assert!(localise(&tests[1..], |_| true, 0.5, need).is_empty());
+        let mut many = tests[1..].to_vec();
+        many[1].events = 3;
+        assert_eq!(localise(&many, |_| true, 0.5, need)[0].components, vec!["dut", "rear"]);
+        many[1].events = 2;
+        assert!(localise(&many, |_| true, 0.5, need).is_empty());
     }
 }

@@ -31,7 +31,7 @@ pub use limits::Limits;
 pub use measure::{EarMeasure, Measured};
 
 use crate::capture::{CaptureSet, ComponentKind, Direction, Drive};
-use localise::{localise, Explanation, Testable};
+use localise::{localise, Evidence, Explanation, Testable};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -107,6 +107,8 @@ struct Obs {
     shown: bool,
     /// How far past the threshold, as a multiple of it (1 = at the threshold); 0 when clean.
     strength: f64,
+    /// Independent occurrences in the capture (see [`localise::Testable::events`]).
+    events: usize,
     /// A phrase for the evidence, e.g. "right ear silent".
     note: String,
 }
@@ -145,14 +147,17 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
         let tests: Vec<Testable> = obs
             .iter()
             .zip(&sided)
-            .map(|(o, comps)| Testable { components: comps.iter().map(String::as_str).collect(), shown: o.shown })
+            .map(|(o, comps)| Testable {
+                components: comps.iter().map(String::as_str).collect(),
+                shown: o.shown,
+                events: o.events,
+            })
             .collect();
         let allowed = |sided: &str| {
             let (id, side) = split_side(sided);
             step.sides.contains(&side) && kinds.get(id).is_some_and(|(k, _)| step.blames(*k))
         };
-        let min_hits = if step.tolerance > 0.0 { 2 } else { 1 };
-        for mut ex in localise(&tests, allowed, step.tolerance, min_hits) {
+        for mut ex in localise(&tests, allowed, step.tolerance, step.need) {
             // Back from sides to components.
             let mut ids: Vec<String> = ex.components.iter().map(|c| split_side(c).0.to_string()).collect();
             ids.dedup();
@@ -320,8 +325,10 @@ struct Step {
     /// the speaker and the microphone lines alike, at random moments).
     whole: bool,
     /// Largest share of clean captures a candidate may have (random symptoms do not show on
-    /// every capture); above 0, a candidate also needs two shown captures.
+    /// every capture).
     tolerance: f64,
+    /// What a candidate must show at least.
+    need: Evidence,
     observe: fn(&Context) -> Vec<Obs>,
     /// From the equivalent candidates to `(component, symptom)` pairs (one, or several =
     /// suspects); `None`: every candidate with the step's symptom.
@@ -339,6 +346,7 @@ impl Step {
             sides,
             whole: false,
             tolerance: 0.0,
+            need: Evidence::ONE,
             observe,
             split: None,
             explains: &[],
@@ -382,13 +390,16 @@ const STEPS: &[Step] = &[
     },
     Step { explains: &[S::Imbalance, S::LowLevel], ..Step::of(&[S::ChannelSwap], OUT, observe_channel_swap) },
     Step::of(&[S::Polarity], OUT, observe_polarity),
-    Step::of(&[S::RateMismatch], BOTH, observe_rate),
+    // A sweep played at the wrong rate is another sweep: its response is no measurement.
+    Step { explains: &[S::Response], ..Step::of(&[S::RateMismatch], BOTH, observe_rate) },
     Step {
         family: &[S::Intermittent, S::Dropouts],
         whole: true,
         // Gaps are random: a faulty part shows them in some captures only, while healthy parts
-        // practically never do, so two shown captures are enough (one may be a glitch).
+        // practically never do, so two shown captures are enough, or three gaps in one (a single
+        // gap may be a glitch).
         tolerance: 0.9,
+        need: Evidence { captures: 2, events: 3 },
         split: Some(split_gaps),
         explains: &[S::Dropouts, S::Distortion, S::LowLevel, S::Response, S::Imbalance],
         ..Step::of(&[S::Intermittent], BOTH, observe_gaps)
@@ -489,7 +500,7 @@ fn gaps_look_digital(ctx: &Context, covered: &[&Obs]) -> bool {
 // ---- The tests of each symptom ------------------------------------------------------------
 
 fn obs(capture: usize, shown: bool, strength: f64, note: impl Into<String>) -> Obs {
-    Obs { capture, shown, strength: if shown { strength } else { 0.0 }, note: note.into() }
+    Obs { capture, shown, strength: if shown { strength } else { 0.0 }, events: usize::from(shown), note: note.into() }
 }
 
 fn is_input_side(m: &Measured) -> bool {
@@ -723,12 +734,14 @@ fn observe_gaps(ctx: &Context) -> Vec<Obs> {
         }
         let events: usize = testable.iter().map(|x| x.dropouts.len()).sum();
         let longest = testable.iter().flat_map(|x| x.dropouts.iter().map(|d| d.ms)).fold(0.0, f64::max);
-        out.push(obs(
+        let mut o = obs(
             i,
             events > 0,
             1.0 + events as f64 / 2.0,
             format!("{events} gap(s) or click(s), longest {longest:.1} ms"),
-        ));
+        );
+        o.events = events;
+        out.push(o);
     }
     out
 }

@@ -16,7 +16,7 @@
 //!
 //! Every part has natural spread (gain ±0.5 dB, ears ±0.3 dB, noise ±1.5 dB, crosstalk
 //! −52 ±3 dB) drawn from the seed and its id, and every capture starts after an unknown delay
-//! of 30–300 ms. Faults follow spec §3; [`fault_amount`] gives each symptom's size from mild
+//! of 5–500 ms and runs 0–100 ms longer than the tail asked for. Faults follow spec §3; [`fault_amount`] gives each symptom's size from mild
 //! (just past the fault's definition) to severe.
 
 use super::{AudioEndpoint, CaptureRequest, RigError, Station, SwitchMatrix, Take};
@@ -344,9 +344,12 @@ fn drop_blocks(channels: &mut [Vec<f64>], rate: f64, per_second: f64, rng: &mut 
 fn simulate(req: &CaptureRequest, [driver, port, adapter, headset]: [&Part; 4], rng: &mut ChaCha8Rng) -> Vec<Vec<f64>> {
     let rate = f64::from(req.rate_hz);
     let clock = driver.fault(Symptom::RateMismatch).unwrap_or(1.0);
-    let lead = rng.random_range(0.03..0.3);
+    // Spec §2: the stimulus starts after an unknown delay of up to 0.5 s, and the capture runs
+    // at least the tail past its end.
+    let lead = rng.random_range(0.005..0.5);
+    let tail = req.tail_s + rng.random_range(0.0..0.1);
     let secs = req.stimulus.seconds() / clock;
-    let n = ((lead + secs + req.tail_s) * rate).ceil() as usize;
+    let n = ((lead + secs + tail) * rate).ceil() as usize;
     // The stimulus as the driver's clock plays it (or records it): frequencies scale by `clock`.
     let s: Vec<f64> = (0..n).map(|i| req.stimulus.value_at((i as f64 / rate - lead) * clock)).collect();
     let a = req.stimulus.amplitude();
