@@ -515,14 +515,14 @@ fn carries(ctx: &Context, capture: usize, ear: usize) -> bool {
     let m = &ctx.m[capture];
     let Some(x) = m.ears.get(ear) else { return false };
     let Some(gain) = x.gain_db.filter(|_| x.present) else { return false };
-    // A sweep correlates at 0.9 or more (a 50 ms gap in a half-second sweep still does). With a
-    // calibrated gain window, a channel carries what is not far under its floor (noise cannot
-    // fake that); without one, what stands 20 dB clear of its own noise floor does.
-    let clear = x.correlation.is_none_or(|rho| rho >= 0.9)
-        && match ctx.limits.gain_window(m.direction) {
-            Some([lo, _]) => gain >= lo - DEAD_DB,
-            None => x.level_dbfs.is_some_and(|l| l - x.noise_floor_dbfs >= 20.0),
-        };
+    // A sweep that is present counts however much of it gaps or a lost octave took away: a dead
+    // line is told by its level. With a calibrated gain window, a channel carries what is not far
+    // under its floor (noise cannot fake that); without one, what stands 20 dB clear of its own
+    // noise floor does.
+    let clear = match ctx.limits.gain_window(m.direction) {
+        Some([lo, _]) => gain >= lo - DEAD_DB,
+        None => x.level_dbfs.is_some_and(|l| l - x.noise_floor_dbfs >= 20.0),
+    };
     if !clear {
         return false;
     }
