@@ -11,10 +11,11 @@
 //!
 //! When the tone's frequency is known, a second envelope is gathered beside the broadband one: the
 //! tone's own band, each block's samples Hann-weighted and demodulated at that frequency (a band
-//! some 400 Hz wide for 5 ms blocks). Hum, a raised noise floor or a loud tail can sit within 10 dB of a tone across the
-//! band and hide its onset from the broadband envelope, but hardly inside the tone's band. The
-//! span is taken from whichever envelope shows the tone with more contrast (a tone far off its
-//! nominal frequency, a driver at the wrong rate, leaves its band; the broadband one still sees it).
+//! some 400 Hz wide for 5 ms blocks). Hum or a raised noise floor can sit within 10 dB of a tone
+//! across the band and hide its onset from the broadband envelope, but hardly inside the tone's
+//! band. The span is taken from whichever envelope shows the tone with more contrast (a tone far
+//! off its nominal frequency, a driver at the wrong rate, leaves its band; the broadband one still
+//! sees it).
 
 /// Block length of the envelope, in seconds.
 pub const BLOCK_S: f64 = 0.005;
@@ -46,6 +47,8 @@ struct ToneBand {
     phasor: (f64, f64),
     acc: (f64, f64),
     window: Vec<f64>,
+    /// The window's sum: a tone of amplitude `A` accumulates `A·gain/2`.
+    gain: f64,
     rms: Vec<f32>,
 }
 
@@ -66,8 +69,7 @@ impl ToneBand {
 
     /// Closes a block: the rms of the tone it held.
     fn close(&mut self) {
-        let gain: f64 = self.window.iter().sum();
-        let amplitude = 2.0 * self.acc.0.hypot(self.acc.1) / gain;
+        let amplitude = 2.0 * self.acc.0.hypot(self.acc.1) / self.gain;
         self.rms.push((amplitude / std::f64::consts::SQRT_2) as f32);
         self.acc = (0.0, 0.0);
     }
@@ -79,9 +81,10 @@ impl EnvelopeBuilder {
         let block = ((f64::from(rate_hz) * BLOCK_S).round() as usize).max(1);
         let band = tone_hz.filter(|f| *f > 0.0 && *f < f64::from(rate_hz) / 2.0).map(|f| {
             let w = 2.0 * std::f64::consts::PI * f / f64::from(rate_hz);
-            let window =
+            let window: Vec<f64> =
                 (0..block).map(|k| (std::f64::consts::PI * (k as f64 + 0.5) / block as f64).sin().powi(2)).collect();
-            ToneBand { step: (w.cos(), w.sin()), phasor: (1.0, 0.0), acc: (0.0, 0.0), window, rms: Vec::new() }
+            let gain = window.iter().sum();
+            ToneBand { step: (w.cos(), w.sin()), phasor: (1.0, 0.0), acc: (0.0, 0.0), window, gain, rms: Vec::new() }
         });
         EnvelopeBuilder {
             block,

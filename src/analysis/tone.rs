@@ -220,8 +220,15 @@ pub fn measure_segment(x: &[f64], rate_hz: f64, search: ToneSearch, spectrum: &m
         mark(to_bin(f), &mut tonal);
     }
     let noise = LocalNoise::new(&power, &tonal);
-    let lobe_width = (2 * lobe + 1) as f64;
-    let noise_sd_factor = (lobe_width * window.enbw_bins()).sqrt();
+    // The power a line's lobe holds beyond the noise expected there, when that excess is over
+    // `sigmas` standard deviations of the lobe's noise (its bins are correlated by the window).
+    let excess = |c: f64, sigmas: f64| -> Option<f64> {
+        let (lo, hi) = lobe_range(c, lobe, last_bin);
+        let s: f64 = power[lo..=hi].iter().sum();
+        let width = (hi - lo + 1) as f64;
+        let psd = noise.mean_around(c, lobe);
+        (s > psd * (width + sigmas * (width * window.enbw_bins()).sqrt())).then_some(s - psd * width)
+    };
     // Below a billionth of the signal's peak (−180 dB) a "line" is arithmetic rounding, not hum:
     // a noiseless tone would otherwise show hum against a noise estimate of zero.
     let rounding_amplitude = 1e-9 * x.iter().fold(0f64, |m, v| m.max(v.abs()));
@@ -239,10 +246,9 @@ pub fn measure_segment(x: &[f64], rate_hz: f64, search: ToneSearch, spectrum: &m
             if (peak as f64 - c).abs() > 1.0 {
                 continue;
             }
-            let s: f64 = power[lo..=hi].iter().sum();
-            let psd = noise.mean_around(c, lobe);
-            let p = mean_square(s - psd * lobe_width, &window);
-            if s > psd * (lobe_width + HUM_SIGMAS * noise_sd_factor) && (2.0 * p).sqrt() > rounding_amplitude {
+            let Some(e) = excess(c, HUM_SIGMAS) else { continue };
+            let p = mean_square(e, &window);
+            if (2.0 * p).sqrt() > rounding_amplitude {
                 ms += p;
                 comps.push((f, (2.0 * p).sqrt()));
             }
@@ -256,13 +262,8 @@ pub fn measure_segment(x: &[f64], rate_hz: f64, search: ToneSearch, spectrum: &m
     let harmonics = harmonic_centres
         .iter()
         .map(|&(order, c)| {
-            let (lo, hi) = lobe_range(c, lobe, last_bin);
-            let s: f64 = power[lo..=hi].iter().sum();
-            let width = (hi - lo + 1) as f64;
-            let psd = noise.mean_around(c, lobe);
-            let sd = psd * (width * window.enbw_bins()).sqrt();
-            let excess = if s > psd * width + HARMONIC_SIGMAS * sd { s - psd * width } else { 0.0 };
-            Harmonic { order, freq_hz: c * bin_hz, amplitude: (2.0 * mean_square(excess, &window)).sqrt() }
+            let e = excess(c, HARMONIC_SIGMAS).unwrap_or(0.0);
+            Harmonic { order, freq_hz: c * bin_hz, amplitude: (2.0 * mean_square(e, &window)).sqrt() }
         })
         .collect();
 

@@ -205,10 +205,8 @@ fn ranges(configs: Result<impl Iterator<Item = cpal::SupportedStreamConfigRange>
 
 /// Every host of this platform with its devices, rates, channel counts and sample formats.
 pub fn list_devices() -> Vec<HostInfo> {
-    let listed: Result<_, std::convert::Infallible> = hushed(|| Ok(list_devices_loudly()));
-    match listed {
-        Ok(hosts) => hosts,
-    }
+    let Ok(hosts) = hushed(|| Ok::<_, std::convert::Infallible>(list_devices_loudly()));
+    hosts
 }
 
 fn list_devices_loudly() -> Vec<HostInfo> {
