@@ -18,6 +18,23 @@
 //! not). Spikes within 2 ms of a gap are its edges; the rest cluster within 2 ms into one
 //! discontinuity each, reported with length 0.
 //!
+//! # DC
+//! The DC measured on the steady segment is taken off every sample first: on an offset as large
+//! as the tone, `y` would swing with the tone's phase and fall under the threshold once a period.
+//! When the offset exceeds the tone's amplitude, the high-pass below also runs (any drift of so
+//! large an offset would otherwise move `y`).
+//!
+//! # Level steps
+//! The mean of `y` over blocks of whole tone periods (at least 5 ms) tracks the tone's level. A
+//! step is where the median level of the 10 blocks after a block differs from that of the 10
+//! before by 1 dB or more, stands 8 robust standard deviations of that difference clear of the
+//! block-to-block scatter, and is the largest such difference within 10 blocks; its size is then
+//! taken between the medians of the whole stretches either side, and its time inside the block
+//! that holds it from how far that block's mean lies between the two levels. A low stretch of at
+//! least 100 ms in which the tone stays 10 dB over the noise and within 30 dB of its level is a
+//! level change, not a gap, and
+//! predictor spikes within 2 ms of a step are its edge, not a discontinuity.
+//!
 //! # Without a tone
 //! Runs of exact digital zeros of at least 0.5 ms inside a signal whose noise is far above the
 //! quantisation step are gaps (a zero-filled buffer in a noise capture).
@@ -55,7 +72,36 @@ pub struct ScanSetup {
     /// Extremes of the capture, for the clipping test.
     pub max: f64,
     pub min: f64,
+    /// DC offset, taken off every sample before the scan.
+    pub dc: f64,
 }
+
+/// An abrupt, lasting change of the tone's level at `at_s` seconds: `db` signed, + louder after.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LevelStep {
+    pub at_s: f64,
+    pub db: f64,
+}
+
+/// What a scan found.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ScanResult {
+    /// Gaps and discontinuities, sorted by time.
+    pub dropouts: Vec<Dropout>,
+    pub level_steps: Vec<LevelStep>,
+    pub clipped: bool,
+}
+
+/// Smallest level change reported as a step, dB (spec §5).
+pub const STEP_MIN_DB: f64 = 1.0;
+/// Blocks of level each side of a step.
+const STEP_BLOCKS: usize = 10;
+/// A low stretch at least this long with the tone still in it is a level change, seconds (gaps
+/// last about 1 to 50 ms).
+const STEP_MIN_S: f64 = 0.1;
+/// … the tone counting as still in it when `y` stays within this of the tone's level, dB, and
+/// 10 dB over the noise.
+const STEP_MAX_DROP_DB: f64 = 30.0;
 
 /// The high-pass in front of the gap estimate (see the module's notes), two Butterworth sections
 /// primed with the samples just before the scanned region so that it starts settled.
@@ -123,6 +169,16 @@ pub struct DropoutScanner {
     near_max: RunCounter,
     near_min: RunCounter,
     counted: u64,
+    // The level track: mean `y` over blocks of `level_block` samples from `level_origin` on.
+    level_block: usize,
+    level_origin: u64,
+    level_acc: f64,
+    level_in: usize,
+    levels: Vec<f64>,
+    /// The largest noise level in `y` seen (see `evaluate`).
+    noise_y: f64,
+    /// The robust scale of the predictor residual in the last stretch.
+    sigma: Option<f64>,
 }
 
 /// Counts samples that sit in runs of two or more (a lone sample on a sampled peak is no plateau).
@@ -163,7 +219,8 @@ impl DropoutScanner {
         let period = if omega > 0.0 { (2.0 * PI / omega).round() as usize } else { 0 };
         let ctx = lag + mean_len + period + 8;
         let clip_delta = setup.quantum.max(4.0 * setup.noise_rms).max(1e-7);
-        let hum_matters = setup.hum_rms > 0.1 * setup.amplitude / std::f64::consts::SQRT_2;
+        let hum_matters =
+            setup.hum_rms > 0.1 * setup.amplitude / std::f64::consts::SQRT_2 || setup.dc.abs() > setup.amplitude;
         let hum_filter =
             setup.freq_hz.filter(|_| gap_detector && hum_matters).and_then(|f| HumFilter::for_tone(rate, f));
         DropoutScanner {
@@ -191,6 +248,17 @@ impl DropoutScanner {
             near_max: RunCounter::default(),
             near_min: RunCounter::default(),
             counted: 0,
+            level_block: setup.freq_hz.map_or(1, |f| {
+                let periods = (0.005 * f).ceil().max(1.0);
+                ((periods * rate / f).round() as usize).max(1)
+            }),
+            // y starts `lag` samples into the region.
+            level_origin: start_frame + lag as u64,
+            level_acc: 0.0,
+            level_in: 0,
+            levels: Vec::new(),
+            noise_y: 0.0,
+            sigma: None,
         }
     }
 
@@ -201,18 +269,20 @@ impl DropoutScanner {
 
     /// Feeds samples that come just before the region: they settle the filters, nothing more.
     pub fn prime(&mut self, samples: &[f32]) {
+        let dc = self.setup.dc;
         if let Some(f) = &mut self.hum_filter {
             samples.iter().for_each(|&v| {
-                f.run(f64::from(v));
+                f.run(f64::from(v) - dc);
             });
         }
     }
 
     /// Feeds the next samples of the region (contiguous with what came before).
     pub fn push(&mut self, samples: &[f32]) {
-        self.buf.extend(samples.iter().map(|&v| f64::from(v)));
+        let dc = self.setup.dc;
+        self.buf.extend(samples.iter().map(|&v| f64::from(v) - dc));
         if let Some(f) = &mut self.hum_filter {
-            self.filtered.extend(samples.iter().map(|&v| f.run(f64::from(v))));
+            self.filtered.extend(samples.iter().map(|&v| f.run(f64::from(v) - dc)));
         }
         self.evaluate(false);
     }
@@ -232,13 +302,14 @@ impl DropoutScanner {
 
         // Robust scale of the predictor residual over this stretch. Every 13th sample is plenty
         // (thousands a chunk); a prime stride does not lock onto a tone's period.
-        let mut mags: Vec<f64> = (from..to).step_by(13).filter_map(|i| e(i).map(f64::abs)).collect();
-        let sigma = if mags.is_empty() {
-            0.0
-        } else {
-            let mid = mags.len() / 2;
-            1.4826 * *mags.select_nth_unstable_by(mid, |a, b| a.total_cmp(b)).1
+        let mags: Vec<f64> = (from..to).step_by(13).filter_map(|i| e(i).map(f64::abs)).collect();
+        // A short last stretch keeps the scale of the stretch before it.
+        let sigma = match (mags.len(), self.sigma) {
+            (k, Some(prev)) if k < 64 => prev,
+            (0, None) => 0.0,
+            _ => 1.4826 * median(mags),
         };
+        self.sigma = Some(sigma);
         let spike = (10.0 * sigma).max(self.spike_floor);
         // The broadband noise behind y, from the same robust scale: white noise of variance σ²
         // gives the residual a variance of σ²·(2 + 4·cos²ω) and y a mean of σ²·(1 + (1+cos²ωd)/sin²ωd).
@@ -249,6 +320,7 @@ impl DropoutScanner {
         let a2 = self.setup.amplitude * self.setup.amplitude;
         let y_threshold = 0.1 * a2 + noise_y;
         let gaps_visible = self.gap_detector && a2 > 10.0 * noise_y;
+        self.noise_y = self.noise_y.max(noise_y);
 
         // Running mean of y: prefix sums over the buffer.
         let ys: Vec<f64> = if self.gap_detector {
@@ -271,7 +343,8 @@ impl DropoutScanner {
         // Three tight passes over the stretch, each with its state in locals.
         let base = self.buf_start;
         // Clipping: samples near either extreme, counted in runs of two or more.
-        let (near_hi, near_lo) = (self.setup.max - self.clip_delta, self.setup.min + self.clip_delta);
+        let dc = self.setup.dc;
+        let (near_hi, near_lo) = (self.setup.max - dc - self.clip_delta, self.setup.min - dc + self.clip_delta);
         for &v in &x[from..to] {
             self.near_max.push(v >= near_hi);
             self.near_min.push(v <= near_lo);
@@ -303,6 +376,20 @@ impl DropoutScanner {
             for (r0, r1) in closed {
                 self.close_gap(r0, r1);
             }
+            // The level track: y block by block, from the prefix sums (y[i] = ys[i + 1] − ys[i]).
+            let (block, mut acc, mut count) = (self.level_block, self.level_acc, self.level_in);
+            let mut i = from.max(self.lag);
+            while i < to {
+                let take = (block - count).min(to - i);
+                acc += ys[i + take] - ys[i];
+                count += take;
+                i += take;
+                if count == block {
+                    self.levels.push(acc / block as f64);
+                    (acc, count) = (0.0, 0);
+                }
+            }
+            (self.level_acc, self.level_in) = (acc, count);
             // Discontinuities: predictor spikes that do not recur a period away.
             let c2 = 2.0 * cos_w;
             let spikes: Vec<usize> =
@@ -370,8 +457,8 @@ impl DropoutScanner {
         }
     }
 
-    /// Finishes the scan and returns the events (sorted by time) and whether it looks clipped.
-    pub fn finish(mut self) -> (Vec<Dropout>, bool) {
+    /// Finishes the scan: gaps and discontinuities, level steps, and whether it looks clipped.
+    pub fn finish(mut self) -> ScanResult {
         self.evaluate(true);
         let end = self.buf_start + self.buf.len() as u64;
         if let Some(r0) = self.low_run.take() {
@@ -383,6 +470,21 @@ impl DropoutScanner {
             }
         }
         let rate = self.setup.rate_hz;
+        // Long low stretches that still carry the tone are level changes.
+        let min_step = (STEP_MIN_S * rate) as u64;
+        let levels = std::mem::take(&mut self.levels);
+        let a2 = self.setup.amplitude * self.setup.amplitude;
+        let floor = (10.0 * self.noise_y).max(a2 * 10f64.powf(-STEP_MAX_DROP_DB / 10.0));
+        let (block, origin) = (self.level_block as u64, self.level_origin);
+        let carries_tone = |&(s, e): &(u64, u64)| {
+            let inside: Vec<f64> = (s.saturating_sub(origin).div_ceil(block)..(e.saturating_sub(origin) / block))
+                .filter_map(|b| levels.get(b as usize).copied())
+                .collect();
+            e - s >= min_step && !inside.is_empty() && median(inside) > floor
+        };
+        self.gaps.retain(|g| !carries_tone(g));
+        let steps = self.level_steps(&levels);
+
         let guard = (0.002 * rate) as u64;
         let mut events: Vec<Dropout> = self
             .gaps
@@ -392,7 +494,8 @@ impl DropoutScanner {
         let mut last_click: Option<u64> = None;
         for &c in &self.clicks {
             let at_gap = self.gaps.iter().any(|&(s, e)| c + guard >= s && c <= e + guard);
-            if at_gap || last_click.is_some_and(|l| c - l <= guard) {
+            let at_step = steps.iter().any(|&(at, _)| c.abs_diff(at) <= guard + block);
+            if at_gap || at_step || last_click.is_some_and(|l| c - l <= guard) {
                 continue;
             }
             last_click = Some(c);
@@ -408,6 +511,89 @@ impl DropoutScanner {
             let share = |k: u64| k as f64 / self.counted as f64;
             share(self.near_max.total) > limit || share(self.near_min.total) > limit
         };
-        (events, clipped)
+        ScanResult {
+            dropouts: events,
+            level_steps: steps.into_iter().map(|(at, db)| LevelStep { at_s: at as f64 / rate, db }).collect(),
+            clipped,
+        }
     }
+
+    /// The level steps in a track of block levels (mean `y`), as `(frame, dB)`; blocks that a gap
+    /// touches are left out.
+    fn level_steps(&self, levels: &[f64]) -> Vec<(u64, f64)> {
+        let (block, origin) = (self.level_block as u64, self.level_origin);
+        let a2 = self.setup.amplitude * self.setup.amplitude;
+        // Blocks in dB, `None` where a gap touches or nothing of the tone is left.
+        let db: Vec<Option<f64>> = levels
+            .iter()
+            .enumerate()
+            .map(|(b, &y)| {
+                let (s, e) = (origin + b as u64 * block, origin + (b as u64 + 1) * block);
+                let touched = self.gaps.iter().any(|&(gs, ge)| gs < e + block && ge + block > s);
+                (!touched && y > 0.0 && y > 1e-6 * a2).then(|| 10.0 * y.log10())
+            })
+            .collect();
+        let w = STEP_BLOCKS;
+        if db.len() < w + 2 {
+            return Vec::new();
+        }
+        // Block-to-block scatter, robustly (a step is one difference among many).
+        let diffs: Vec<f64> = db.windows(2).filter_map(|p| Some((p[1]? - p[0]?).abs())).collect();
+        if diffs.is_empty() {
+            return Vec::new();
+        }
+        let scatter = 1.4826 * median(diffs) / std::f64::consts::SQRT_2;
+        let side = |r: std::ops::Range<usize>| -> Option<f64> {
+            let v: Vec<f64> = db[r].iter().flatten().copied().collect();
+            (v.len() >= w / 2).then(|| median(v))
+        };
+        // The difference of medians either side of each block.
+        let change: Vec<f64> = (0..db.len())
+            .map(|j| match (side(j.saturating_sub(w)..j), side(j + 1..(j + 1 + w).min(db.len()))) {
+                (Some(b), Some(a)) => a - b,
+                _ => 0.0,
+            })
+            .collect();
+        // A median of w values scatters by about 1.25·σ/√w; the difference of two by √2 times that.
+        let noise = 8.0 * 1.25 * scatter * (2.0 / w as f64).sqrt();
+        let mut picks: Vec<usize> = (0..db.len())
+            .filter(|&j| {
+                let c = change[j].abs();
+                c >= STEP_MIN_DB
+                    && c > noise
+                    && (j.saturating_sub(w)..(j + w + 1).min(db.len()))
+                        .all(|k| change[k].abs() <= c && (k >= j || change[k].abs() < c))
+            })
+            .collect();
+        picks.dedup();
+        // Sizes between the medians of the whole stretches either side; drop what falls under 1 dB.
+        let mut steps = Vec::new();
+        for (n, &j) in picks.iter().enumerate() {
+            let lo = if n == 0 { 0 } else { picks[n - 1] + 1 };
+            let hi = picks.get(n + 1).copied().unwrap_or(db.len());
+            let (Some(before), Some(after)) = (side(lo..j), side(j + 1..hi)) else { continue };
+            let size = after - before;
+            if size.abs() < STEP_MIN_DB {
+                continue;
+            }
+            // Where the level changed: the medians' difference is flat for some blocks around the
+            // step, so count how much of the blocks around j (w either side, within its
+            // neighbours) is at the level before, each block by how far its mean lies between
+            // the two levels.
+            let (yb, ya) = (10f64.powf(before / 10.0), 10f64.powf(after / 10.0));
+            let (from, to) = (j.saturating_sub(w).max(lo), (j + w + 1).min(hi));
+            let before_blocks: f64 = (from..to)
+                .map(|k| if db[k].is_some() { ((levels[k] - ya) / (yb - ya)).clamp(0.0, 1.0) } else { 0.5 })
+                .sum();
+            let at = origin + from as u64 * block + (before_blocks * block as f64).round() as u64;
+            steps.push((at, size));
+        }
+        steps
+    }
+}
+
+/// The median of a non-empty set of values.
+fn median(mut v: Vec<f64>) -> f64 {
+    let mid = v.len() / 2;
+    *v.select_nth_unstable_by(mid, |a, b| a.total_cmp(b)).1
 }

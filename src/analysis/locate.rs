@@ -1,17 +1,29 @@
 //! Where the tone is in a capture: a capture starts with up to 0.5 s of silence, the tone has
 //! 5 ms fades, and a tail follows; only the steady part between the fades is measured.
 //!
-//! The envelope is the rms of 5 ms blocks, gathered while streaming (8 bytes a block and channel:
-//! an hour of stereo is under 6 MB). Blocks within 20 dB of the loud end of the envelope (its
-//! 90th percentile) belong to the tone; quiet runs shorter than 0.3 s inside it are dropouts, not
-//! its end. The steady part is that span less 12 ms at each end: the 5 ms fade plus the block
-//! the onset fell in, with margin. When the envelope's quiet and loud ends are within 10 dB there
-//! is no onset to find (a soak recording, or no tone at all): the whole capture less 12 ms at each
-//! end is used and the spectral test decides whether a tone is there.
+//! The envelope is the rms of 5 ms blocks about the capture's mean (a DC offset as large as the
+//! tone would hide its onset), gathered while streaming as each block's mean and mean square
+//! (16 bytes a block and channel, 32 with the tone band: an hour of stereo is under 50 MB). Blocks within 20 dB of the loud end of the envelope (its
+//! 90th percentile) are loud; the longest run of loud blocks is the tone's core. Neighbouring loud
+//! runs less than 0.3 s away join it (the quiet between them was a dropout, not the tone's end)
+//! when they carry the tone: with a tone band (below) a run joins when its share of energy in the
+//! tone's band is at least half the core's, so a burst of noise or a click after a tone that ended
+//! early stays outside it. The steady part is that span less 12 ms at each end: the 5 ms fade plus
+//! the block the onset fell in, with margin. When the envelope's quiet and loud ends are within
+//! 10 dB there is no onset to find (a soak recording, or no tone at all): the whole capture less
+//! 12 ms at each end is used and the spectral test decides whether a tone is there.
+//!
+//! # Outside events
+//! Where the tone's span was found, the blocks before it and after it (15 ms of guard either side
+//! for the fades) should be quiet. Their median rms is the quiet floor; runs of blocks 10 dB over
+//! it, and over −60 dB relative to the tone, are sounds outside the tone (clicks, pops, bursts),
+//! reported to the block (5 ms).
 //!
 //! When the tone's frequency is known, a second envelope is gathered beside the broadband one: the
-//! tone's own band, each block's samples Hann-weighted and demodulated at that frequency (a band
-//! some 400 Hz wide for 5 ms blocks). Hum or a raised noise floor can sit within 10 dB of a tone
+//! tone's own band, each block's samples Hann-weighted and correlated with a complex exponential
+//! at that frequency (a band some 400 Hz wide for 5 ms blocks; the magnitude needs no phase
+//! reference, so one table per block length serves every block). When it is not known, `analyze`
+//! gathers the band in a second pass once the tone is found. Hum or a raised noise floor can sit within 10 dB of a tone
 //! across the band and hide its onset from the broadband envelope, but hardly inside the tone's
 //! band. The span is taken from whichever envelope shows the tone with more contrast (a tone far
 //! off its nominal frequency, a driver at the wrong rate, leaves its band; the broadband one still
@@ -23,14 +35,30 @@ pub const BLOCK_S: f64 = 0.005;
 pub const EDGE_S: f64 = 0.012;
 /// Quiet runs shorter than this inside the tone are bridged, in seconds.
 pub const BRIDGE_S: f64 = 0.3;
+/// Left out of the quiet either side of the tone (its fades and the blocks they fall in), seconds.
+pub const OUTSIDE_GUARD_S: f64 = 0.015;
+/// A block outside the tone is a sound when its rms stands this far over the quiet floor, dB.
+pub const OUTSIDE_OVER_FLOOR_DB: f64 = 10.0;
+/// … and no further than this under the tone's loud level, dB.
+pub const OUTSIDE_UNDER_TONE_DB: f64 = 60.0;
+
+/// A burst of sound outside the tone, at `at_s` seconds from the start, lasting `ms`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SoundEvent {
+    pub at_s: f64,
+    pub ms: f64,
+}
 
 /// Streaming accumulator of one channel's envelope and sample statistics.
 #[derive(Debug, Clone)]
 pub struct EnvelopeBuilder {
+    rate_hz: f64,
     block: usize,
-    acc: f64,
+    acc: (f64, f64),
     in_block: usize,
-    rms: Vec<f32>,
+    /// Each block's mean and mean square.
+    moments: Vec<(f64, f64)>,
+    sum: f64,
     band: Option<ToneBand>,
     pub max: f32,
     pub min: f32,
@@ -38,65 +66,168 @@ pub struct EnvelopeBuilder {
     pub frames: u64,
 }
 
-/// The envelope of one frequency's band: each block's samples, Hann-weighted, demodulated by a
-/// unit phasor that turns at the tone's frequency (a recurrence, renormalised every block). The
-/// Hann window keeps what lies 4 bins (800 Hz) away, mains hum under a 1 kHz tone, 48 dB down.
+/// The envelope of one frequency's band: per block, `|Σ x[k]·w[k]·e^{−iωk}|` with `w` a Hann
+/// window. The Hann window keeps what lies 4 bins (800 Hz) away, mains hum under a 1 kHz tone,
+/// 48 dB down.
 #[derive(Debug, Clone)]
-struct ToneBand {
-    step: (f64, f64),
-    phasor: (f64, f64),
+pub struct ToneBand {
+    /// `w[k]·cos ωk` and `w[k]·sin ωk` for one block (single precision: an envelope to a few
+    /// parts in a million, eight lanes at a time).
+    cos_w: Vec<f32>,
+    sin_w: Vec<f32>,
     acc: (f64, f64),
-    window: Vec<f64>,
+    in_block: usize,
     /// The window's sum: a tone of amplitude `A` accumulates `A·gain/2`.
     gain: f64,
-    rms: Vec<f32>,
+    /// What a DC of 1.0 accumulates in a block (taken off with the capture's mean).
+    dc_response: (f64, f64),
+    /// Each block's sum.
+    sums: Vec<(f64, f64)>,
 }
 
 impl ToneBand {
-    /// Adds `part`, which starts `offset` samples into the current block.
-    fn push(&mut self, part: &[f32], offset: usize) {
-        let ((c, s), (mut re, mut im), (mut ar, mut ai)) = (self.step, self.phasor, self.acc);
-        for (&v, &w) in part.iter().zip(&self.window[offset..]) {
-            let v = f64::from(v) * w;
-            ar += v * re;
-            ai -= v * im;
-            (re, im) = (re * c - im * s, re * s + im * c);
+    /// The band of `freq_hz` in blocks of [`BLOCK_S`]; `None` for a frequency the rate cannot hold.
+    pub fn new(rate_hz: u32, freq_hz: f64) -> Option<ToneBand> {
+        let rate = f64::from(rate_hz);
+        if !(freq_hz > 0.0 && freq_hz < rate / 2.0) {
+            return None;
         }
-        let norm = re.hypot(im);
-        self.phasor = (re / norm, im / norm);
-        self.acc = (ar, ai);
+        let block = block_len(rate_hz);
+        let w = 2.0 * std::f64::consts::PI * freq_hz / rate;
+        let window: Vec<f64> =
+            (0..block).map(|k| (std::f64::consts::PI * (k as f64 + 0.5) / block as f64).sin().powi(2)).collect();
+        let gain = window.iter().sum();
+        let cos_w: Vec<f32> = window.iter().enumerate().map(|(k, v)| (v * (w * k as f64).cos()) as f32).collect();
+        let sin_w: Vec<f32> = window.iter().enumerate().map(|(k, v)| (v * (w * k as f64).sin()) as f32).collect();
+        let dc_response = (cos_w.iter().map(|&v| f64::from(v)).sum(), sin_w.iter().map(|&v| f64::from(v)).sum());
+        Some(ToneBand { cos_w, sin_w, acc: (0.0, 0.0), in_block: 0, gain, dc_response, sums: Vec::new() })
     }
 
-    /// Closes a block: the rms of the tone it held.
-    fn close(&mut self) {
-        let amplitude = 2.0 * self.acc.0.hypot(self.acc.1) / self.gain;
-        self.rms.push((amplitude / std::f64::consts::SQRT_2) as f32);
-        self.acc = (0.0, 0.0);
+    /// The rms of the tone in each block, a DC of `dc` taken off.
+    fn envelope(&self, dc: f64) -> Vec<f32> {
+        let (c, s) = self.dc_response;
+        self.sums
+            .iter()
+            .map(|&(re, im)| {
+                let amplitude = 2.0 * (re - dc * c).hypot(im - dc * s) / self.gain;
+                (amplitude / std::f64::consts::SQRT_2) as f32
+            })
+            .collect()
     }
+
+    pub fn push(&mut self, samples: &[f32]) {
+        let block = self.cos_w.len();
+        let mut rest = samples;
+        while !rest.is_empty() {
+            let take = (block - self.in_block).min(rest.len());
+            let (part, tail) = rest.split_at(take);
+            let range = self.in_block..self.in_block + take;
+            let (re, im) = dot2(part, &self.cos_w[range.clone()], &self.sin_w[range]);
+            self.acc = (self.acc.0 + re, self.acc.1 + im);
+            let (re, im) = self.acc;
+            self.in_block += take;
+            if self.in_block == block {
+                self.sums.push((re, im));
+                self.acc = (0.0, 0.0);
+                self.in_block = 0;
+            }
+            rest = tail;
+        }
+    }
+}
+
+/// `(Σx, Σx², max, min, count of non-zero)` of a block, in eight independent lanes.
+fn moments(x: &[f32]) -> (f64, f64, f32, f32, u64) {
+    const L: usize = 8;
+    let (mut sum, mut sq, mut max, mut min, mut nonzero) =
+        ([0f64; L], [0f64; L], [f32::MIN; L], [f32::MAX; L], [0u32; L]);
+    let chunks = x.chunks_exact(L);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..L {
+            let v = f64::from(c[k]);
+            sum[k] += v;
+            sq[k] += v * v;
+            max[k] = max[k].max(c[k]);
+            min[k] = min[k].min(c[k]);
+            nonzero[k] += u32::from(c[k] != 0.0);
+        }
+    }
+    let mut out = (
+        sum.iter().sum::<f64>(),
+        sq.iter().sum::<f64>(),
+        max.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)),
+        min.iter().fold(f32::INFINITY, |a, &b| a.min(b)),
+        nonzero.iter().map(|&n| u64::from(n)).sum::<u64>(),
+    );
+    for &v in rest {
+        out.0 += f64::from(v);
+        out.1 += f64::from(v) * f64::from(v);
+        out.2 = out.2.max(v);
+        out.3 = out.3.min(v);
+        out.4 += u64::from(v != 0.0);
+    }
+    out
+}
+
+/// `(Σ x·c, Σ x·s)` in eight independent lanes, so that the loop vectorises.
+fn dot2(x: &[f32], c: &[f32], s: &[f32]) -> (f64, f64) {
+    const L: usize = 8;
+    let (mut re, mut im) = ([0f32; L], [0f32; L]);
+    let (xc, cc, sc) = (x.chunks_exact(L), c.chunks_exact(L), s.chunks_exact(L));
+    let (xr, cr, sr) = (xc.remainder(), cc.remainder(), sc.remainder());
+    for ((x, c), s) in xc.zip(cc).zip(sc) {
+        for k in 0..L {
+            re[k] += x[k] * c[k];
+            im[k] += x[k] * s[k];
+        }
+    }
+    let mut out = (re.iter().map(|&v| f64::from(v)).sum::<f64>(), im.iter().map(|&v| f64::from(v)).sum::<f64>());
+    for ((&x, &c), &s) in xr.iter().zip(cr).zip(sr) {
+        out.0 += f64::from(x * c);
+        out.1 += f64::from(x * s);
+    }
+    out
+}
+
+/// Samples in one envelope block at `rate_hz`.
+pub fn block_len(rate_hz: u32) -> usize {
+    ((f64::from(rate_hz) * BLOCK_S).round() as usize).max(1)
+}
+
+/// Where the tone is in one channel: its steady part, and the sounds outside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located {
+    pub steady: Region,
+    pub outside: Vec<SoundEvent>,
 }
 
 impl EnvelopeBuilder {
     /// An envelope of the broadband level, and of the band of `tone_hz` when it is known.
     pub fn new(rate_hz: u32, tone_hz: Option<f64>) -> EnvelopeBuilder {
-        let block = ((f64::from(rate_hz) * BLOCK_S).round() as usize).max(1);
-        let band = tone_hz.filter(|f| *f > 0.0 && *f < f64::from(rate_hz) / 2.0).map(|f| {
-            let w = 2.0 * std::f64::consts::PI * f / f64::from(rate_hz);
-            let window: Vec<f64> =
-                (0..block).map(|k| (std::f64::consts::PI * (k as f64 + 0.5) / block as f64).sin().powi(2)).collect();
-            let gain = window.iter().sum();
-            ToneBand { step: (w.cos(), w.sin()), phasor: (1.0, 0.0), acc: (0.0, 0.0), window, gain, rms: Vec::new() }
-        });
         EnvelopeBuilder {
-            block,
-            acc: 0.0,
+            rate_hz: f64::from(rate_hz),
+            block: block_len(rate_hz),
+            acc: (0.0, 0.0),
             in_block: 0,
-            rms: Vec::new(),
-            band,
+            moments: Vec::new(),
+            sum: 0.0,
+            band: tone_hz.and_then(|f| ToneBand::new(rate_hz, f)),
             max: f32::NEG_INFINITY,
             min: f32::INFINITY,
             nonzero: 0,
             frames: 0,
         }
+    }
+
+    /// Whether the tone's band is being gathered.
+    pub fn has_band(&self) -> bool {
+        self.band.is_some()
+    }
+
+    /// Sets the tone's band, gathered in a pass of its own over the same samples.
+    pub fn set_band(&mut self, band: ToneBand) {
+        self.band = Some(band);
     }
 
     pub fn push(&mut self, samples: &[f32]) {
@@ -105,36 +236,39 @@ impl EnvelopeBuilder {
         while !rest.is_empty() {
             let take = (self.block - self.in_block).min(rest.len());
             let (part, tail) = rest.split_at(take);
-            let (mut sq, mut max, mut min, mut nonzero) = (0.0f64, self.max, self.min, 0u64);
-            for &v in part {
-                sq += f64::from(v) * f64::from(v);
-                max = max.max(v);
-                min = min.min(v);
-                nonzero += u64::from(v != 0.0);
-            }
-            (self.max, self.min) = (max, min);
+            let (sum, sq, max, min, nonzero) = moments(part);
+            (self.max, self.min) = (self.max.max(max), self.min.min(min));
             self.nonzero += nonzero;
-            self.acc += sq;
-            if let Some(band) = &mut self.band {
-                band.push(part, self.in_block);
-            }
+            self.sum += sum;
+            self.acc = (self.acc.0 + sum, self.acc.1 + sq);
             self.in_block += take;
             if self.in_block == self.block {
-                self.rms.push((self.acc / self.block as f64).sqrt() as f32);
-                if let Some(band) = &mut self.band {
-                    band.close();
-                }
-                self.acc = 0.0;
+                let n = self.block as f64;
+                self.moments.push((self.acc.0 / n, self.acc.1 / n));
+                self.acc = (0.0, 0.0);
                 self.in_block = 0;
             }
             rest = tail;
         }
+        if let Some(band) = &mut self.band {
+            band.push(samples);
+        }
         self.frames += samples.len() as u64;
     }
 
-    /// The block envelope (complete blocks only).
-    pub fn envelope(&self) -> &[f32] {
-        &self.rms
+    /// The capture's mean, full scale = 1.0.
+    pub fn mean(&self) -> f64 {
+        if self.frames == 0 {
+            0.0
+        } else {
+            self.sum / self.frames as f64
+        }
+    }
+
+    /// The block envelope about the capture's mean, rms (complete blocks only).
+    pub fn envelope(&self) -> Vec<f32> {
+        let dc = self.mean();
+        self.moments.iter().map(|&(m, ms)| (ms - 2.0 * dc * m + dc * dc).max(0.0).sqrt() as f32).collect()
     }
 
     pub fn block_len(&self) -> usize {
@@ -144,26 +278,57 @@ impl EnvelopeBuilder {
     /// The steady span of the tone, as a frame range, and whether an onset was found: from the
     /// envelope that shows the tone with more contrast.
     pub fn steady_region(&self) -> Region {
-        let broadband = self.region_in(&self.rms);
-        let Some(band) = &self.band else { return broadband.0 };
-        let narrow = self.region_in(&band.rms);
-        match (broadband.0.onset_found, narrow.0.onset_found) {
-            (true, true) if broadband.1 >= narrow.1 => broadband.0,
-            (_, true) => narrow.0,
-            _ => broadband.0,
+        self.locate().steady
+    }
+
+    /// The steady span of the tone and the sounds outside it.
+    pub fn locate(&self) -> Located {
+        let rms = self.envelope();
+        let broadband = self.span_in(&rms, &rms, None);
+        let chosen = match &self.band {
+            None => broadband,
+            Some(band) => {
+                let narrow_rms = band.envelope(self.mean());
+                let narrow = self.span_in(&narrow_rms, &rms, Some(&narrow_rms));
+                // The band, unless the tone shows far more clearly across the whole band (a tone
+                // far off its nominal frequency leaves its band).
+                match (&broadband, &narrow) {
+                    (Some(b), Some(n)) if b.contrast > 10.0 * n.contrast => broadband,
+                    (_, Some(_)) => narrow,
+                    _ => broadband,
+                }
+            }
+        };
+        let Some(span) = chosen else {
+            return Located { steady: self.whole(), outside: Vec::new() };
+        };
+        let edge = self.edge_frames();
+        let start = span.blocks.0 as u64 * self.block as u64 + edge;
+        let end = (span.blocks.1 as u64 * self.block as u64).saturating_sub(edge);
+        if end <= start + 64 {
+            return Located { steady: self.whole(), outside: Vec::new() };
+        }
+        Located {
+            steady: Region { start, end, onset_found: true },
+            outside: self.outside(&rms, span.blocks, span.loud),
         }
     }
 
-    /// The steady span in one envelope, and the envelope's contrast (loud end over quiet end).
-    fn region_in(&self, env: &[f32]) -> (Region, f64) {
-        let edge = (EDGE_S / BLOCK_S * self.block as f64).round() as u64;
-        let whole = Region {
-            start: edge.min(self.frames / 4),
-            end: self.frames - edge.min(self.frames / 4),
-            onset_found: false,
-        };
+    fn edge_frames(&self) -> u64 {
+        (EDGE_S / BLOCK_S * self.block as f64).round() as u64
+    }
+
+    /// The whole capture less the edges: where a tone without onset is measured.
+    fn whole(&self) -> Region {
+        let edge = self.edge_frames();
+        Region { start: edge.min(self.frames / 4), end: self.frames - edge.min(self.frames / 4), onset_found: false }
+    }
+
+    /// The tone's span of blocks in one envelope, `None` when it shows no onset. With `band`, a
+    /// neighbouring loud run joins the core only when it carries the tone (see the module's notes).
+    fn span_in(&self, env: &[f32], broadband: &[f32], band: Option<&[f32]>) -> Option<Span> {
         if env.len() < 8 {
-            return (whole, 1.0);
+            return None;
         }
         let mut sorted = env.to_vec();
         sorted.sort_by(|a, b| a.total_cmp(b));
@@ -171,34 +336,91 @@ impl EnvelopeBuilder {
         let (quiet, loud) = (pick(0.05), pick(0.90));
         let contrast = if quiet > 0.0 { loud / quiet } else { f64::INFINITY };
         if loud <= 0.0 || loud < quiet * 10f64.powf(10.0 / 20.0) {
-            return (whole, contrast);
+            return None;
         }
         let threshold = loud * 0.1;
-        let bridge = (BRIDGE_S / BLOCK_S).round() as usize;
-        // Longest run of loud blocks, quiet runs shorter than `bridge` bridged.
-        let mut best: Option<(usize, usize)> = None;
-        let mut current: Option<(usize, usize)> = None;
+        // Maximal runs of loud blocks.
+        let mut runs: Vec<(usize, usize)> = Vec::new();
         for (i, &v) in env.iter().enumerate() {
             if f64::from(v) >= threshold {
-                current = match current {
-                    Some((s, e)) if i - e <= bridge => Some((s, i + 1)),
-                    _ => Some((i, i + 1)),
-                };
-                if let Some((s, e)) = current {
-                    if best.is_none_or(|(bs, be)| e - s > be - bs) {
-                        best = Some((s, e));
-                    }
+                match runs.last_mut() {
+                    Some(r) if r.1 == i => r.1 = i + 1,
+                    _ => runs.push((i, i + 1)),
                 }
             }
         }
-        let Some((s, e)) = best else { return (whole, contrast) };
-        let start = s as u64 * self.block as u64 + edge;
-        let end = (e as u64 * self.block as u64).saturating_sub(edge);
-        if end <= start + 64 {
-            return (whole, contrast);
+        let core = (0..runs.len()).max_by_key(|&k| (runs[k].1 - runs[k].0, std::cmp::Reverse(k)))?;
+        // How much of a run's energy lies in the tone's band (1 for a pure tone).
+        let purity = |r: (usize, usize)| -> f64 {
+            band.map_or(1.0, |b| {
+                let (t, all) = (r.0..r.1).fold((0.0, 0.0), |(t, all), i| {
+                    (t + f64::from(b[i]).powi(2), all + f64::from(broadband[i]).powi(2))
+                });
+                if all > 0.0 {
+                    (t / all).sqrt()
+                } else {
+                    0.0
+                }
+            })
+        };
+        let core_purity = purity(runs[core]);
+        let joins = |r: (usize, usize)| purity(r) >= 0.5 * core_purity;
+        let bridge = (BRIDGE_S / BLOCK_S).round() as usize;
+        let (mut lo, mut hi) = (core, core);
+        while lo > 0 && runs[lo].0 - runs[lo - 1].1 <= bridge && joins(runs[lo - 1]) {
+            lo -= 1;
         }
-        (Region { start, end, onset_found: true }, contrast)
+        while hi + 1 < runs.len() && runs[hi + 1].0 - runs[hi].1 <= bridge && joins(runs[hi + 1]) {
+            hi += 1;
+        }
+        Some(Span { blocks: (runs[lo].0, runs[hi].1), contrast, loud })
     }
+
+    /// Runs of blocks before and after the tone's span that stand out of the quiet.
+    fn outside(&self, env: &[f32], (first, last): (usize, usize), loud: f64) -> Vec<SoundEvent> {
+        let guard = (OUTSIDE_GUARD_S / BLOCK_S).round() as usize;
+        let before = 0..first.saturating_sub(guard);
+        let after = (last + guard).min(env.len())..env.len();
+        let mut quiet: Vec<f32> = env[before.clone()].iter().chain(&env[after.clone()]).copied().collect();
+        if quiet.len() < 4 {
+            return Vec::new();
+        }
+        let mid = quiet.len() / 2;
+        let floor = f64::from(*quiet.select_nth_unstable_by(mid, |a, b| a.total_cmp(b)).1);
+        let over =
+            (floor * 10f64.powf(OUTSIDE_OVER_FLOOR_DB / 20.0)).max(loud * 10f64.powf(-OUTSIDE_UNDER_TONE_DB / 20.0));
+        let mut events = Vec::new();
+        for range in [before, after] {
+            let mut run: Option<usize> = None;
+            for i in range.clone().chain(std::iter::once(range.end)) {
+                let hot = i < range.end && f64::from(env[i]) > over;
+                match (hot, run) {
+                    (true, None) => run = Some(i),
+                    (false, Some(r0)) => {
+                        events.push((r0, i));
+                        run = None;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        events
+            .into_iter()
+            .map(|(a, b)| SoundEvent {
+                at_s: (a * self.block) as f64 / self.rate_hz,
+                ms: ((b - a) * self.block) as f64 / self.rate_hz * 1000.0,
+            })
+            .collect()
+    }
+}
+
+/// The tone's span in an envelope, in blocks `[start, end)`, with the envelope's contrast and
+/// loud level (rms).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Span {
+    blocks: (usize, usize),
+    contrast: f64,
+    loud: f64,
 }
 
 /// A span of frames `[start, end)`.

@@ -5,7 +5,12 @@
 //! 1. the envelope and sample statistics of every channel ([`locate`]);
 //! 2. one steady segment per channel (0.5 s, longer for tones below 36 Hz) for the
 //!    spectral measurements ([`tone`]);
-//! 3. the whole steady part again for gaps, discontinuities and clipping ([`dropouts`]).
+//! 3. the whole steady part again for gaps, discontinuities, level steps and clipping
+//!    ([`dropouts`]).
+//!
+//! When the tone's frequency is not given, a pass between 2 and 3 gathers the envelope of the
+//! tone's own band, now that it is known, and places the tone again from it ([`locate`]): a burst
+//! of noise after a tone that ended early, or a click before it, is then no part of it.
 //!
 //! Units: levels in dBFS where a full-scale sine's peak (for tones) or rms (for noise and hum)
 //! is 0 dBFS; frequencies in Hz; times in seconds from the start of the capture. Decibel values
@@ -40,10 +45,11 @@ pub(crate) mod tests_support {
     }
 }
 
-pub use dropouts::Dropout;
+pub use dropouts::{Dropout, LevelStep};
+pub use locate::SoundEvent;
 pub use spectrum::Spectrum;
 
-use locate::{EnvelopeBuilder, Region};
+use locate::{EnvelopeBuilder, Located, Region, ToneBand};
 use serde::Serialize;
 
 /// The lowest decibel value reported, standing for "nothing at all".
@@ -148,6 +154,10 @@ pub struct ChannelAnalysis {
     /// Mean sample value over the steady part, full scale = 1.0.
     pub dc_offset: f64,
     pub dropouts: Vec<Dropout>,
+    /// Abrupt lasting changes of the tone's level by 1 dB or more (spec §5, v1.1).
+    pub level_steps: Vec<LevelStep>,
+    /// Sounds before the tone begins or after it ends (spec §5, v1.1).
+    pub outside_events: Vec<SoundEvent>,
     pub clipped: bool,
     pub digital_silence: bool,
     /// Whether a tone stood clearly above the noise.
@@ -183,6 +193,18 @@ pub fn rms_dbfs(rms: f64) -> f64 {
 
 /// Measures a recording of a single sine, channel by channel.
 pub fn analyze(src: &mut dyn SampleSource, opts: &AnalyzeOptions) -> Result<Analysis, AnalysisError> {
+    // FFT plans and windows are kept per thread: a set's captures share a few segment lengths.
+    thread_local! {
+        static SPECTRUM: std::cell::RefCell<Spectrum> = std::cell::RefCell::new(Spectrum::default());
+    }
+    SPECTRUM.with(|s| analyze_with(src, opts, &mut s.borrow_mut()))
+}
+
+fn analyze_with(
+    src: &mut dyn SampleSource,
+    opts: &AnalyzeOptions,
+    spectrum: &mut Spectrum,
+) -> Result<Analysis, AnalysisError> {
     let rate = src.sample_rate();
     let rate_f = f64::from(rate);
     let nch = src.channels();
@@ -212,8 +234,55 @@ pub fn analyze(src: &mut dyn SampleSource, opts: &AnalyzeOptions) -> Result<Anal
         }
         pos += got as u64;
     }
-    let mut regions: Vec<Region> = env.iter().map(EnvelopeBuilder::steady_region).collect();
+    let mut located: Vec<Located> = env.iter().map(EnvelopeBuilder::locate).collect();
+
+    // Pass 2: the spectral measurements on a steady segment.
+    let mut segments = Vec::with_capacity(nch);
+    let mut spans = Vec::with_capacity(nch);
+    for (c, l) in located.iter().enumerate() {
+        let (m, span) = measure_span(src, l.steady, c, rate_f, opts.search(), spectrum, &mut buf)?;
+        segments.push(m);
+        spans.push(span);
+    }
+
+    // The tone's band, now that its frequency is known, places it again.
+    let mut bands: Vec<Option<ToneBand>> = (0..nch)
+        .map(|c| {
+            let tone = segments[c].fundamental.filter(|f| f.present && !env[c].has_band())?;
+            ToneBand::new(rate, tone.freq_hz)
+        })
+        .collect();
+    if bands.iter().any(Option::is_some) {
+        let mut pos = 0u64;
+        while pos < frames {
+            src.read(pos, CHUNK_FRAMES, &mut buf)?;
+            let got = buf[0].len();
+            if got == 0 {
+                break;
+            }
+            for (band, b) in bands.iter_mut().zip(&buf) {
+                if let Some(band) = band {
+                    band.push(b);
+                }
+            }
+            pos += got as u64;
+        }
+        for (c, band) in bands.into_iter().enumerate() {
+            let Some(band) = band else { continue };
+            env[c].set_band(band);
+            let again = env[c].locate();
+            // The segment measured stands as long as it lies inside the tone's new span.
+            let measured = spans[c];
+            if measured.start < again.steady.start || measured.end > again.steady.end {
+                let f = segments[c].fundamental.map_or(opts.search(), |f| tone::ToneSearch::Near(f.freq_hz));
+                (segments[c], spans[c]) = measure_span(src, again.steady, c, rate_f, f, spectrum, &mut buf)?;
+            }
+            located[c] = again;
+        }
+    }
+
     // A channel without a tone of its own is measured where the loudest channel's tone is.
+    let mut regions: Vec<Region> = located.iter().map(|l| l.steady).collect();
     let loudest = (0..nch)
         .filter(|&c| regions[c].onset_found)
         .max_by(|&a, &b| env[a].max.abs().max(env[a].min.abs()).total_cmp(&env[b].max.abs().max(env[b].min.abs())));
@@ -221,18 +290,10 @@ pub fn analyze(src: &mut dyn SampleSource, opts: &AnalyzeOptions) -> Result<Anal
         for c in 0..nch {
             if !regions[c].onset_found {
                 regions[c] = Region { onset_found: false, ..regions[l] };
+                let (m, span) = measure_span(src, regions[c], c, rate_f, opts.search(), spectrum, &mut buf)?;
+                (segments[c], spans[c]) = (m, span);
             }
         }
-    }
-
-    // Pass 2: the spectral measurements on a steady segment.
-    let mut spectrum = Spectrum::default();
-    let mut segments = Vec::with_capacity(nch);
-    let mut spans = Vec::with_capacity(nch);
-    for (c, region) in regions.iter().enumerate() {
-        let (m, span) = measure_span(src, *region, c, rate_f, opts.search(), &mut spectrum, &mut buf)?;
-        segments.push(m);
-        spans.push(span);
     }
 
     // Pass 3: gaps, discontinuities and clipping over each steady part.
@@ -250,6 +311,7 @@ pub fn analyze(src: &mut dyn SampleSource, opts: &AnalyzeOptions) -> Result<Anal
                     quantum: src.quantum(),
                     max: f64::from(env[c].max),
                     min: f64::from(env[c].min),
+                    dc: m.dc,
                 },
                 regions[c].start,
             )
@@ -284,8 +346,12 @@ pub fn analyze(src: &mut dyn SampleSource, opts: &AnalyzeOptions) -> Result<Anal
 
     let mut results = Vec::with_capacity(nch);
     for (c, scanner) in scanners.into_iter().enumerate() {
-        let (events, clipped) = scanner.finish();
-        // A dropout inside the measured segment biases it: measure again on the longest clean span.
+        let scan = scanner.finish();
+        // A dropout or a level step inside the measured segment biases it: measure again on the
+        // longest span clear of both.
+        let mut events = scan.dropouts.clone();
+        events.extend(scan.level_steps.iter().map(|s| Dropout { at_s: s.at_s, ms: 0.0 }));
+        events.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
         let margin = (0.005 * rate_f) as u64;
         let hit = |r: &Region| {
             events.iter().any(|d| {
@@ -296,21 +362,33 @@ pub fn analyze(src: &mut dyn SampleSource, opts: &AnalyzeOptions) -> Result<Anal
         };
         if hit(&spans[c]) {
             let clean = clean_spans(regions[c], &events, rate_f, margin).into_iter().max_by_key(Region::len);
-            if let Some(clean) = clean.filter(|r| r.len() as f64 >= 0.1 * rate_f) {
-                let freq = segments[c]
-                    .fundamental
-                    .filter(|f| f.present)
-                    .map_or(opts.search(), |f| tone::ToneSearch::Near(f.freq_hz));
-                segments[c] = measure_span(src, clean, c, rate_f, freq, &mut spectrum, &mut buf)?.0;
+            let tone = segments[c].fundamental.filter(|f| f.present);
+            let freq = tone.map_or(opts.search(), |f| tone::ToneSearch::Near(f.freq_hz));
+            match clean.filter(|r| r.len() as f64 >= 0.1 * rate_f) {
+                Some(clean) => segments[c] = measure_span(src, clean, c, rate_f, freq, spectrum, &mut buf)?.0,
+                // No long clean stretch (a short capture with several gaps): the whole steady
+                // part, the gaps left out.
+                None => {
+                    let span = regions[c].centred(tone::segment_len_for(tone.map(|f| f.freq_hz), rate_f) as u64);
+                    let seg = read_segment(src, span, c, &mut buf)?;
+                    let mut keep = vec![true; seg.len()];
+                    for d in &events {
+                        let s = ((d.at_s * rate_f) as u64).saturating_sub(margin);
+                        let e = (d.at_s * rate_f) as u64 + (d.ms / 1000.0 * rate_f) as u64 + margin;
+                        let (lo, hi) = (s.max(span.start) - span.start, e.min(span.end).saturating_sub(span.start));
+                        keep.iter_mut().take(hi as usize).skip(lo as usize).for_each(|k| *k = false);
+                    }
+                    segments[c] = tone::measure_segment_masked(&seg, rate_f, freq, spectrum, Some(&keep));
+                }
             }
         }
-        results.push((events, clipped));
+        results.push(scan);
     }
 
     let channels: Vec<ChannelAnalysis> = results
         .into_iter()
         .enumerate()
-        .map(|(c, (events, clipped))| {
+        .map(|(c, scan)| {
             let m = &segments[c];
             let tone = m.fundamental;
             let present = tone.is_some_and(|f| f.present);
@@ -324,8 +402,10 @@ pub fn analyze(src: &mut dyn SampleSource, opts: &AnalyzeOptions) -> Result<Anal
                 hum_dbfs: m.hum.as_ref().map(|h| rms_dbfs(h.rms)),
                 hum_mains_hz: m.hum.as_ref().map(|h| h.mains_hz),
                 dc_offset: m.dc,
-                dropouts: events,
-                clipped: clipped && present,
+                dropouts: scan.dropouts,
+                level_steps: scan.level_steps,
+                outside_events: if present { std::mem::take(&mut located[c].outside) } else { Vec::new() },
+                clipped: (scan.clipped || m.flat_top) && present,
                 digital_silence: silent,
                 tone_present: present && !silent,
                 steady_start_s: regions[c].start as f64 / rate_f,

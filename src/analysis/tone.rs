@@ -89,6 +89,9 @@ pub struct SegmentMeasurement {
     pub noise_rms: f64,
     pub hum: Option<Hum>,
     pub window: WindowKind,
+    /// Whether the tone's peaks are held flat below where its fundamental would take them
+    /// (see [`flat_topped`]).
+    pub flat_top: bool,
 }
 
 impl SegmentMeasurement {
@@ -137,6 +140,19 @@ pub enum ToneSearch {
 
 /// Measures a steady segment `x` sampled at `rate_hz`, looking for the tone as `search` says.
 pub fn measure_segment(x: &[f64], rate_hz: f64, search: ToneSearch, spectrum: &mut Spectrum) -> SegmentMeasurement {
+    measure_segment_masked(x, rate_hz, search, spectrum, None)
+}
+
+/// [`measure_segment`] with the samples where `keep` is false (gaps) left out: the fit gives them
+/// no weight, the residual is zero there, and the residual's power is scaled by the window energy
+/// kept, `Σw²/Σ(w²·keep)`. A short capture whose gaps leave no long clean stretch is measured so.
+pub fn measure_segment_masked(
+    x: &[f64],
+    rate_hz: f64,
+    search: ToneSearch,
+    spectrum: &mut Spectrum,
+    keep: Option<&[bool]>,
+) -> SegmentMeasurement {
     let n = x.len();
     let mean = x.iter().sum::<f64>() / n.max(1) as f64;
     if n < 64 {
@@ -147,6 +163,7 @@ pub fn measure_segment(x: &[f64], rate_hz: f64, search: ToneSearch, spectrum: &m
             noise_rms: 0.0,
             hum: None,
             window: WindowKind::Hann,
+            flat_top: false,
         };
     }
     let nyquist = rate_hz / 2.0;
@@ -176,19 +193,45 @@ pub fn measure_segment(x: &[f64], rate_hz: f64, search: ToneSearch, spectrum: &m
     let window = spectrum.window(kind, n);
 
     // 2. Fit the fundamental (or only DC when there is no tone).
+    fn with_mask<'a>(w: &'a [f64], keep: Option<&[bool]>) -> std::borrow::Cow<'a, [f64]> {
+        match keep {
+            Some(k) => w.iter().zip(k).map(|(&w, &k)| if k { w } else { 0.0 }).collect(),
+            None => std::borrow::Cow::Borrowed(w),
+        }
+    }
     let fit = if omega0 > 0.0 {
         if spacing >= HANN_FIT_MIN_SPACING_BINS {
-            fit_sine(x, &spectrum.window(WindowKind::Hann, n).w, omega0, present)
+            let hann = spectrum.window(WindowKind::Hann, n);
+            fit_sine(x, &with_mask(&hann.w, keep), omega0, present)
         } else {
-            fit_sine(x, &window.w, omega0, present)
+            fit_sine(x, &with_mask(&window.w, keep), omega0, present)
         }
     } else {
-        fit_dc(x, &window.w)
+        fit_dc(x, &with_mask(&window.w, keep))
     };
-    let residual = fit.residual(x);
+    let mut residual = fit.residual(x);
+    if let Some(k) = keep {
+        residual.iter_mut().zip(k).filter(|(_, &k)| !k).for_each(|(r, _)| *r = 0.0);
+    }
+    // The window energy the gaps took away.
+    let kept_share = |w: &Window| -> f64 {
+        let kept: f64 = with_mask(&w.w, keep).iter().map(|v| v * v).sum();
+        if kept > 0.0 {
+            w.sum_sq / kept
+        } else {
+            1.0
+        }
+    };
+    let scaled = |mut p: Vec<f64>, w: &Window| -> Vec<f64> {
+        if keep.is_some() {
+            let g = kept_share(w);
+            p.iter_mut().for_each(|v| *v *= g);
+        }
+        p
+    };
 
     // 3. Spectrum of the residual.
-    let power = spectrum.power(&residual, &window);
+    let power = scaled(spectrum.power(&residual, &window), &window);
     let lobe = kind.lobe_bins();
     let last_bin = power.len() - 1;
     let to_bin = |f: f64| f / bin_hz;
@@ -273,7 +316,7 @@ pub fn measure_segment(x: &[f64], rate_hz: f64, search: ToneSearch, spectrum: &m
         band_noise(&power, &tonal, band, &window)
     } else {
         let w7 = spectrum.window(WindowKind::BlackmanHarris7, n);
-        let p7 = spectrum.power(&residual, &w7);
+        let p7 = scaled(spectrum.power(&residual, &w7), &w7);
         let mut t7 = vec![false; p7.len()];
         let l7 = WindowKind::BlackmanHarris7.lobe_bins();
         let mut centres: Vec<f64> = harmonic_centres.iter().map(|&(_, c)| c).collect();
@@ -300,7 +343,48 @@ pub fn measure_segment(x: &[f64], rate_hz: f64, search: ToneSearch, spectrum: &m
         noise_rms: noise_ms.sqrt(),
         hum: best,
         window: kind,
+        flat_top: present && flat_topped(x, &residual, fit.c, fit.amplitude()),
     }
+}
+
+/// Whether a tone is clipped, from its fitted fundamental: a clipped sine's fundamental reaches
+/// above the held level, so at the sampled instants the fitted sine `s(n)` (DC taken off) rises
+/// past the largest sample by a deficit `D`, while the samples where it does (`s(n)` over that
+/// largest sample) are held flat: they do not follow `s`. On either polarity, clipped when
+/// `D > A₁/100`, at least 3 samples are there, and the slope of the samples against `s` over them
+/// is under 0.1 (a hard clip gives 0; a third harmonic that compresses the peaks gives `1 − 9h`
+/// for a share `h`, so 0.55 at 5 % THD). Noise cannot make a deficit (it raises the largest sample)
+/// and does not bias the slope (`s` is noiseless), so neither test needs the noise level, which
+/// the aliases of a digital clip would inflate anyway. This holds at any frequency (a 6 kHz peak at 48 kHz is a single sample)
+/// and for flat tops scaled below full scale (clipped earlier in the chain), and a sine sampled
+/// at a few fixed phases (12 kHz at 48 kHz) has no deficit: `s` is taken at the same instants.
+/// (At such a rate a peak lowered by distortion cannot be told from a clipped one.)
+pub fn flat_topped(x: &[f64], residual: &[f64], dc: f64, amplitude: f64) -> bool {
+    let min_deficit = 0.01 * amplitude;
+    [1.0, -1.0].into_iter().any(|sign: f64| {
+        // Samples and the model, DC off, the polarity turned up.
+        let pairs = x.iter().zip(residual).map(|(&v, &r)| (sign * (v - dc), sign * (v - r - dc)));
+        let (x_max, s_max) = pairs.clone().fold((f64::MIN, f64::MIN), |(a, b), (v, s)| (a.max(v), b.max(s)));
+        if s_max - x_max <= min_deficit {
+            return false;
+        }
+        // Least-squares slope of the samples on the model where the model passes the largest sample.
+        let (mut n, mut ss, mut sv, mut sss, mut ssv) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for (v, s) in pairs.filter(|&(_, s)| s >= x_max) {
+            n += 1.0;
+            ss += s;
+            sv += v;
+            sss += s * s;
+            ssv += s * v;
+        }
+        if n < 3.0 {
+            return false;
+        }
+        // A tone at a fixed few phases of the rate (6 kHz at 48 kHz) puts every such sample at one
+        // value of `s`: no slope to take, and the deficit alone tells.
+        let var = (sss - ss * ss / n).max(0.0);
+        var <= n * (1e-3 * amplitude).powi(2) || (ssv - ss * sv / n) / var < 0.1
+    })
 }
 
 /// The closest two lines come, in bins: the tone's harmonics (spaced `f0`) and the hum lines

@@ -29,6 +29,13 @@ pub struct Synth {
     pub gaps: Vec<(f64, f64)>,
     /// Samples lost at `(time s, count)`: the tone jumps ahead.
     pub lost: Vec<(f64, usize)>,
+    /// Clipped earlier in the chain: the tone (with its harmonics) held within `±limit`, then
+    /// scaled by `gain` (1.0: clipped where it is recorded).
+    pub clip: Option<(f64, f64)>,
+    /// Level steps `(time s, dB)`: the tone's gain changes abruptly and stays (cumulative).
+    pub steps: Vec<(f64, f64)>,
+    /// Bursts of white noise `(start s, length ms, rms)`, added to everything.
+    pub bursts: Vec<(f64, f64, f64)>,
     pub seed: u64,
 }
 
@@ -47,6 +54,9 @@ impl Synth {
             dc: 0.0,
             gaps: Vec::new(),
             lost: Vec::new(),
+            clip: None,
+            steps: Vec::new(),
+            bursts: Vec::new(),
             seed: 1,
         }
     }
@@ -62,6 +72,8 @@ impl Synth {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let normal = Normal::new(0.0, self.noise_sigma.max(1e-300)).expect("valid sigma");
         let lead = (self.lead_s * rate).round() as usize;
+        let mut burst_rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x9e37_79b9);
+        let normal_unit = Normal::new(0.0, 1.0).expect("valid sigma");
         let mut skip = 0usize;
         let mut out = Vec::with_capacity(n);
         for i in 0..n {
@@ -100,8 +112,19 @@ impl Synth {
                                 * r
                                 * (2.0 * PI * f * f64::from(*k) * t + 0.7 * f64::from(*k)).sin();
                         }
+                        let gain_db: f64 = self.steps.iter().filter(|(at, _)| t_abs >= *at).map(|(_, d)| d).sum();
+                        s *= 10f64.powf(gain_db / 20.0);
+                        if let Some((limit, gain)) = self.clip {
+                            s = s.clamp(-limit, limit) * gain;
+                        }
                         v += s;
                     }
+                }
+            }
+            let t_abs = i as f64 / rate;
+            for (at, ms, rms) in &self.bursts {
+                if t_abs >= *at && t_abs < at + ms / 1000.0 {
+                    v += rms * normal_unit.sample(&mut burst_rng);
                 }
             }
             out.push(v);
