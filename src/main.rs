@@ -518,7 +518,7 @@ type Row = (&'static str, fn(&ChannelAnalysis) -> String);
 fn print_analysis(file: &std::path::Path, a: &Analysis) {
     outln!("{}: {} Hz, {} channel(s), {:.3} s", file.display(), a.sample_rate, a.channels.len(), a.duration_s);
     let names = ["left", "right"];
-    let rows: [Row; 12] = [
+    let rows: [Row; 14] = [
         ("frequency", |c| opt(c.frequency_hz, 4, "Hz")),
         ("level", |c| opt(c.level_dbfs, 3, "dBFS")),
         ("THD", |c| opt(c.thd_percent, 4, "%")),
@@ -534,6 +534,28 @@ fn print_analysis(file: &std::path::Path, a: &Analysis) {
                 "none".into()
             } else {
                 c.dropouts.iter().map(|d| format!("{:.4} s ({:.1} ms)", d.at_s, d.ms)).collect::<Vec<_>>().join(", ")
+            }
+        }),
+        ("level steps", |c| {
+            if c.level_steps.is_empty() {
+                "none".into()
+            } else {
+                c.level_steps
+                    .iter()
+                    .map(|s| format!("{:.3} s ({:+.1} dB)", s.at_s, s.db))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        }),
+        ("outside tone", |c| {
+            if c.outside_events.is_empty() {
+                "none".into()
+            } else {
+                c.outside_events
+                    .iter()
+                    .map(|e| format!("{:.3} s ({:.0} ms)", e.at_s, e.ms))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             }
         }),
         ("clipped", |c| yes_no(c.clipped)),

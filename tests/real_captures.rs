@@ -213,6 +213,27 @@ fn sounds_before_and_after_the_tone_are_outside_events() {
     }
 }
 
+/// Noise that fills most of the lead, before playback began, is one outside event; the same noise
+/// throughout the capture (a noisy room) is none.
+#[test]
+fn noise_before_playback_is_an_outside_event() {
+    for rate in [44_100, 48_000] {
+        let mut s = Synth::tone(rate, SampleFormat::S24, 1_000.0, -12.0);
+        (s.lead_s, s.tone_s, s.tail_s) = (0.5, 0.5, 0.3);
+        s.noise_sigma = 1e-5;
+        s.bursts = vec![(0.05, 400.0, 0.01)];
+        let c = measure(&s);
+        assert_eq!(c.outside_events.len(), 1, "{rate}: {:?}", c.outside_events);
+        let e = c.outside_events[0];
+        assert!((e.at_s - 0.05).abs() <= 0.010 && (e.ms - 400.0).abs() <= 10.0, "{rate}: {e:?}");
+        assert!(c.dropouts.is_empty(), "{rate}: {:?}", c.dropouts);
+        s.bursts.clear();
+        s.noise_sigma = 0.01;
+        let c = measure(&s);
+        assert!(c.outside_events.is_empty(), "{rate}, noisy room: {:?}", c.outside_events);
+    }
+}
+
 /// A quiet lead and tail have no outside events, even with hum and noise in them.
 #[test]
 fn a_quiet_lead_and_tail_have_no_outside_events() {

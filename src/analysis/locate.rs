@@ -15,7 +15,7 @@
 //!
 //! # Outside events
 //! Where the tone's span was found, the blocks before it and after it (15 ms of guard either side
-//! for the fades) should be quiet. Their median rms is the quiet floor; runs of blocks 10 dB over
+//! for the fades) should be quiet. Their 10th percentile rms is the quiet floor; runs of blocks 10 dB over
 //! it, and over −60 dB relative to the tone, are sounds outside the tone (clicks, pops, bursts),
 //! reported to the block (5 ms).
 //!
@@ -86,10 +86,16 @@ pub struct ToneBand {
 }
 
 impl ToneBand {
-    /// The band of `freq_hz` in blocks of [`BLOCK_S`]; `None` for a frequency the rate cannot hold.
+    /// The band of `freq_hz` in blocks of [`BLOCK_S`]; `None` for a frequency the rate cannot hold
+    /// or under 300 Hz (too few periods a block for a steady envelope).
     pub fn new(rate_hz: u32, freq_hz: f64) -> Option<ToneBand> {
         let rate = f64::from(rate_hz);
         if !(freq_hz > 0.0 && freq_hz < rate / 2.0) {
+            return None;
+        }
+        // Below 1.5 periods a block, the tone's image at −f falls inside the window's main lobe
+        // and the envelope beats with the tone's phase.
+        if freq_hz * BLOCK_S < 1.5 {
             return None;
         }
         let block = block_len(rate_hz);
@@ -385,8 +391,10 @@ impl EnvelopeBuilder {
         if quiet.len() < 4 {
             return Vec::new();
         }
-        let mid = quiet.len() / 2;
-        let floor = f64::from(*quiet.select_nth_unstable_by(mid, |a, b| a.total_cmp(b)).1);
+        // The quiet floor is a low percentile: noise that fills most of the lead still stands
+        // out of the quiet rest.
+        let low = quiet.len() / 10;
+        let floor = f64::from(*quiet.select_nth_unstable_by(low, |a, b| a.total_cmp(b)).1);
         let over =
             (floor * 10f64.powf(OUTSIDE_OVER_FLOOR_DB / 20.0)).max(loud * 10f64.powf(-OUTSIDE_UNDER_TONE_DB / 20.0));
         let mut events = Vec::new();

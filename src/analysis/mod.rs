@@ -367,7 +367,7 @@ fn analyze_with(
             match clean.filter(|r| r.len() as f64 >= 0.1 * rate_f) {
                 Some(clean) => segments[c] = measure_span(src, clean, c, rate_f, freq, spectrum, &mut buf)?.0,
                 // No long clean stretch (a short capture with several gaps): the whole steady
-                // part, the gaps left out.
+                // part, the gaps left out when they are at most a quarter of it.
                 None => {
                     let span = regions[c].centred(tone::segment_len_for(tone.map(|f| f.freq_hz), rate_f) as u64);
                     let seg = read_segment(src, span, c, &mut buf)?;
@@ -378,7 +378,10 @@ fn analyze_with(
                         let (lo, hi) = (s.max(span.start) - span.start, e.min(span.end).saturating_sub(span.start));
                         keep.iter_mut().take(hi as usize).skip(lo as usize).for_each(|k| *k = false);
                     }
-                    segments[c] = tone::measure_segment_masked(&seg, rate_f, freq, spectrum, Some(&keep));
+                    // Masking modulates the harmonics into the noise: only a small share.
+                    if keep.iter().filter(|k| !**k).count() * 4 <= keep.len() {
+                        segments[c] = tone::measure_segment_masked(&seg, rate_f, freq, spectrum, Some(&keep));
+                    }
                 }
             }
         }

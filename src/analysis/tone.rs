@@ -312,24 +312,27 @@ pub fn measure_segment_masked(
 
     // Noise over the whole band from the mean of its non-tonal bins, always through the 7-term
     // window: a narrower one resolves lines but leaks them into the noise.
-    let noise_ms = if kind == WindowKind::BlackmanHarris7 {
-        band_noise(&power, &tonal, band, &window)
-    } else {
-        let w7 = spectrum.window(WindowKind::BlackmanHarris7, n);
-        let p7 = scaled(spectrum.power(&residual, &w7), &w7);
-        let mut t7 = vec![false; p7.len()];
-        let l7 = WindowKind::BlackmanHarris7.lobe_bins();
-        let mut centres: Vec<f64> = harmonic_centres.iter().map(|&(_, c)| c).collect();
-        centres.extend(hum_lines.iter().map(|&(_, f)| to_bin(f)));
-        if present {
-            centres.push(to_bin(f0));
+    // Through narrower windows when the 7-term's lobes leave no bin between the lines (a low
+    // tone's harmonics on a short segment).
+    let mut centres: Vec<f64> = harmonic_centres.iter().map(|&(_, c)| c).collect();
+    centres.extend(hum_lines.iter().map(|&(_, f)| to_bin(f)));
+    if present {
+        centres.push(to_bin(f0));
+    }
+    let mut noise_through = |k: WindowKind| -> Option<f64> {
+        if k == kind {
+            return band_noise(&power, &tonal, band, &window);
         }
-        for c in centres {
-            let (lo, hi) = lobe_range(c, l7, last_bin);
-            t7[lo..=hi].iter_mut().for_each(|t| *t = true);
+        let w = spectrum.window(k, n);
+        let p = scaled(spectrum.power(&residual, &w), &w);
+        let mut t = vec![false; p.len()];
+        for &c in &centres {
+            let (lo, hi) = lobe_range(c, k.lobe_bins(), last_bin);
+            t[lo..=hi].iter_mut().for_each(|t| *t = true);
         }
-        band_noise(&p7, &t7, band, &w7)
+        band_noise(&p, &t, band, &w)
     };
+    let noise_ms = WindowKind::BY_PREFERENCE.into_iter().find_map(&mut noise_through).unwrap_or(0.0);
 
     SegmentMeasurement {
         fundamental: (omega0 > 0.0).then(|| Fundamental {
@@ -422,16 +425,14 @@ fn choose_window(spacing: f64) -> WindowKind {
 /// Blackman–Harris's 2.63: a level with 25 % less scatter).
 const HANN_FIT_MIN_SPACING_BINS: f64 = 24.0;
 
-/// Mean-square noise in `band` from the mean power of its non-tonal bins times its width.
-fn band_noise(power: &[f64], tonal: &[bool], band: (usize, usize), window: &Window) -> f64 {
+/// Mean-square noise in `band` from the mean power of its non-tonal bins times its width; `None`
+/// when every bin is in a line's lobe.
+fn band_noise(power: &[f64], tonal: &[bool], band: (usize, usize), window: &Window) -> Option<f64> {
     if band.1 < band.0 {
-        return 0.0;
+        return Some(0.0);
     }
     let (sum, count) = (band.0..=band.1).filter(|&m| !tonal[m]).fold((0.0, 0usize), |(s, k), m| (s + power[m], k + 1));
-    if count == 0 {
-        return 0.0;
-    }
-    mean_square(sum / count as f64 * (band.1 - band.0 + 1) as f64, window)
+    (count > 0).then(|| mean_square(sum / count as f64 * (band.1 - band.0 + 1) as f64, window))
 }
 
 /// Bins `centre ± lobe`, clipped to the spectrum.

@@ -12,7 +12,7 @@
 use crate::analysis::align::align;
 use crate::analysis::spectrum::Spectrum;
 use crate::analysis::sweep::{sweep_response, ResponsePoint, SweepOptions};
-use crate::analysis::{analyze, AnalyzeOptions, Dropout, StereoAnalysis, DB_FLOOR};
+use crate::analysis::{analyze, AnalyzeOptions, Dropout, LevelStep, SoundEvent, StereoAnalysis, DB_FLOOR};
 use crate::capture::{read_wav, CaptureEntry, CaptureSet, Direction, Drive, PathSpec, WavError};
 use crate::stimulus::Stimulus;
 use serde::Serialize;
@@ -45,6 +45,14 @@ pub struct EarMeasure {
     pub dropouts: Vec<Dropout>,
     /// Gaps whose samples are exact zeros (digital zero-fill, not an analog break).
     pub zero_filled: usize,
+    /// Tone: abrupt lasting changes of its level (a contact whose resistance changed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub level_steps: Vec<LevelStep>,
+    /// Tone: sounds before it began or after it ended, where the capture should be quiet.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub outside_events: Vec<SoundEvent>,
+    /// Tone: the waveform is flat-topped.
+    pub clipped: bool,
     /// Sweep: the capture carries the stimulus inverted.
     pub inverted: Option<bool>,
     /// Sweep: normalised correlation with the stimulus (1 = a clean copy).
@@ -185,6 +193,9 @@ pub fn measure_capture(
                     digital_silence: c.digital_silence,
                     zero_filled: count_zero_filled(x, &c.dropouts, rate),
                     dropouts: c.dropouts.clone(),
+                    level_steps: c.level_steps.clone(),
+                    outside_events: c.outside_events.clone(),
+                    clipped: c.clipped,
                     inverted: None,
                     correlation: None,
                     response: Vec::new(),
@@ -208,6 +219,9 @@ pub fn measure_capture(
                 digital_silence: x.iter().all(|v| *v == 0.0),
                 zero_filled: 0,
                 dropouts: Vec::new(),
+                level_steps: Vec::new(),
+                outside_events: Vec::new(),
+                clipped: false,
                 inverted: None,
                 correlation: None,
                 response: Vec::new(),

@@ -356,7 +356,7 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
                     @for p in paths(d) {
                         h3 { (p.to_string()) }
                         table class="captures" {
-                            tr { th { "" } th { "capture" } th { "direction" } th { "stimulus" } th { "drive" } th { "level (dBFS)" } th { "frequency (Hz)" } th { "THD (%)" } th { "noise (dBFS)" } th { "hum (dBFS)" } th { "gaps" } th { "latency (ms)" } }
+                            tr { th { "" } th { "capture" } th { "direction" } th { "stimulus" } th { "drive" } th { "level (dBFS)" } th { "frequency (Hz)" } th { "THD (%)" } th { "noise (dBFS)" } th { "hum (dBFS)" } th { "gaps" } th { "level steps" } th { "outside tone" } th { "latency (ms)" } }
                             @for c in d.captures.iter().filter(|c| c.measurements.path == p) {
                                 @let mm = &c.measurements;
                                 @let bad = failing(d, &c.file);
@@ -372,10 +372,12 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
                                     td { (per_ear(mm, |e| Some(format!("{:.1}", e.noise_floor_dbfs)))) }
                                     td { (per_ear(mm, |e| e.hum_dbfs.map(|v| format!("{v:.1}")))) }
                                     td { (per_ear(mm, |e| Some(if e.dropouts.is_empty() { "0 ✓".into() } else { format!("{} ✗", e.dropouts.len()) }))) }
+                                    td { (per_ear(mm, |e| Some(if e.level_steps.is_empty() { "—".into() } else { e.level_steps.iter().map(|s| format!("{:+.1} dB @ {:.2} s", s.db, s.at_s)).collect::<Vec<_>>().join(", ") }))) }
+                                    td { (per_ear(mm, |e| Some(if e.outside_events.is_empty() { "—".into() } else { e.outside_events.iter().map(|o| format!("{:.0} ms @ {:.2} s", o.ms, o.at_s)).collect::<Vec<_>>().join(", ") }))) }
                                     td { (entry(&c.file).and_then(|e| e.latency_s).map_or("—".to_string(), |l| format!("{:.1}", l * 1e3))) }
                                 }
                                 @if let Some(e) = entry(&c.file).filter(|e| !e.stream_events.is_empty()) {
-                                    tr class="events" { td { "⚠" } td colspan="11" { "stream: " (e.stream_events.join("; ")) } }
+                                    tr class="events" { td { "⚠" } td colspan="13" { "stream: " (e.stream_events.join("; ")) } }
                                 }
                             }
                         }
