@@ -19,7 +19,7 @@ fn rig(name: &str) -> RigFile {
 }
 
 fn bench_for(rig: &RigFile) -> VirtualBench {
-    VirtualBench::new(rig.components.iter().map(|c| (c.id.get_ref().as_str(), c.kind)), 1)
+    VirtualBench::for_rig(&rig, 1)
 }
 
 fn virtual_run(c: &mut Criterion) {

@@ -18,7 +18,7 @@ use std::sync::atomic::AtomicBool;
 /// A faulty qa-bench run in `dir`: the DUT's right ear dead.
 fn faulty_set(dir: &Path) -> CaptureSet {
     let rig = RigFile::load(Path::new("qa-bench")).expect("rig");
-    let mut bench = VirtualBench::new(rig.components.iter().map(|c| (c.id.get_ref().as_str(), c.kind)), 5);
+    let mut bench = VirtualBench::for_rig(&rig, 5);
     bench.inject(&InjectedFault::parse("dut:channel_dead").expect("fault")).expect("ok");
     run_plan(&rig, &mut bench, dir, &AtomicBool::new(false), &mut |_| {}).expect("run");
     CaptureSet::load(dir).expect("set")

@@ -15,7 +15,7 @@ fn qa_bench() -> RigFile {
 }
 
 fn bench_for(rig: &RigFile) -> VirtualBench {
-    VirtualBench::new(rig.components.iter().map(|c| (c.id.get_ref().as_str(), c.kind)), 3)
+    VirtualBench::for_rig(&rig, 3)
 }
 
 /// A virtual bench whose audio device disappears after `ok` captures.
@@ -163,7 +163,7 @@ fn the_virtual_bench_is_reproducible_from_its_seed() {
     let rig = qa_bench();
     let make = |seed: u64| {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut bench = VirtualBench::new(rig.components.iter().map(|c| (c.id.get_ref().as_str(), c.kind)), seed);
+        let mut bench = VirtualBench::for_rig(&rig, seed);
         bench
             .inject(&jackbench::rig::virtual_bench::InjectedFault::parse("dut:intermittent").expect("fault"))
             .expect("ok");

@@ -58,6 +58,11 @@ pub struct Component {
     pub reference: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serial: Option<String>,
+    /// Headsets (a jackbench extension of the contract): the product model. Headsets of one
+    /// model are compared at the full response mask; others only by what no healthy headset
+    /// shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 /// One `[[stimulus]]`: an id and the signal (its `kind` and parameters).

@@ -116,6 +116,8 @@ struct Obs {
 /// The diagnosis of already measured captures.
 pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Limits) -> Diagnosis {
     let kinds: Kinds = set.manifest.components.iter().map(|c| (c.id.as_str(), (c.kind, c.reference))).collect();
+    let models: BTreeMap<&str, &str> =
+        set.manifest.components.iter().filter_map(|c| Some((c.id.as_str(), c.model.as_deref()?))).collect();
     let mut faults: Vec<Fault> = Vec::new();
     let mut suspects: Vec<Suspect> = Vec::new();
     // (capture, symptom) pairs already explained by a fault found earlier.
@@ -124,7 +126,7 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
     for step in STEPS {
         // What the earlier steps explained, as this step sees it.
         let before = explained.clone();
-        let ctx = Context { m: &measured, limits, explained: &before };
+        let ctx = Context { m: &measured, limits, explained: &before, models: &models };
         let obs: Vec<Obs> =
             (step.observe)(&ctx).into_iter().filter(|o| !explained.contains(&(o.capture, step.symptom))).collect();
         if !obs.iter().any(|o| o.shown) {
@@ -302,12 +304,23 @@ struct Context<'a> {
     /// (capture, symptom) pairs a fault found earlier explains: such captures are no peers
     /// for that symptom (a path with a known fault does not define what is normal).
     explained: &'a BTreeSet<(usize, Symptom)>,
+    /// Component id → product model, where the manifest names one.
+    models: &'a BTreeMap<&'a str, &'a str>,
 }
 
 impl Context<'_> {
     /// Whether capture `j` may stand as a normal peer for `symptom`.
     fn peer(&self, j: usize, symptom: Symptom) -> bool {
         !self.explained.contains(&(j, symptom))
+    }
+
+    /// Whether two captures' responses may be held to the full mask: the same headset (or none),
+    /// or headsets the manifest names as one model. Headsets of different or unknown models are
+    /// voiced differently (a presence peak here, a dip there) and are compared with
+    /// [`CROSS_MODEL_DB`] to spare.
+    fn same_voicing(&self, a: &Measured, b: &Measured) -> bool {
+        let (ha, hb) = (a.path.headset.as_str(), b.path.headset.as_str());
+        ha == hb || self.models.get(ha).zip(self.models.get(hb)).is_some_and(|(x, y)| x == y)
     }
 }
 
@@ -411,7 +424,8 @@ const STEPS: &[Step] = &[
         ..Step::of(&[S::LowLevel], BOTH, observe_low_level)
     },
     Step::of(&[S::Imbalance], OUT, observe_imbalance),
-    Step::of(&[S::Distortion], BOTH, observe_distortion),
+    // A distorting path compresses the sweep where it is loudest: its response is no measurement.
+    Step { explains: &[S::Response], ..Step::of(&[S::Distortion], BOTH, observe_distortion) },
     Step::of(&[S::Response], BOTH, observe_response),
     Step { explains: &[S::Noise], ..Step::of(&[S::Hum], BOTH, observe_hum) },
     Step::of(&[S::Noise], BOTH, observe_noise),
@@ -899,14 +913,18 @@ fn observe_response(ctx: &Context) -> Vec<Obs> {
         let mut tested = false;
         for (e, ear) in m.ears.iter().enumerate().filter(|(e, x)| m.driven(*e) && x.present && !x.response.is_empty()) {
             let mine = shape(ear);
+            // Each peer's shape less what its voicing may differ by.
             let peers: Vec<Vec<(f64, f64)>> = ctx
                 .m
                 .iter()
                 .enumerate()
                 .filter(|(j, p)| *j != i && class_key(p) == key && ctx.peer(*j, Symptom::Response))
-                .filter_map(|(_, p)| p.ears.get(e))
-                .filter(|x| x.present && !x.response.is_empty())
-                .map(shape)
+                .filter_map(|(_, p)| {
+                    let spare = if ctx.same_voicing(m, p) { 0.0 } else { CROSS_MODEL_DB };
+                    p.ears.get(e).map(|x| (x, spare))
+                })
+                .filter(|(x, _)| x.present && !x.response.is_empty())
+                .map(|(x, spare)| shape(x).into_iter().map(|(f, v)| (f, v - spare)).collect())
                 .collect();
             if peers.is_empty() {
                 continue;
@@ -941,6 +959,12 @@ fn observe_response(ctx: &Context) -> Vec<Obs> {
     }
     out
 }
+
+/// How much more than the mask a response may fall under a headset of another (or an unknown)
+/// model's before it counts, dB: voicings differ by up to about 10 dB over half an octave (a
+/// presence peak of 6–10 dB at 2–4 kHz, a dip above it), while a lost top octave or a dead band
+/// takes 20 dB or more.
+pub const CROSS_MODEL_DB: f64 = 12.0;
 
 /// Consecutive response points (1/6 octave apart) a response fault must span: half an octave.
 const RESPONSE_SPAN: usize = 3;

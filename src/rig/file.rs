@@ -146,6 +146,10 @@ pub struct RigComponent {
     pub reference: bool,
     #[serde(default)]
     pub serial: Option<String>,
+    /// Headsets: the product model (units of one model are voiced alike; the diagnosis compares
+    /// responses at the full mask only between headsets of one model).
+    #[serde(default)]
+    pub model: Option<String>,
     /// Drivers on real rigs: the audio host and device.
     #[serde(default)]
     pub host: Option<String>,
@@ -558,6 +562,7 @@ impl RigFile {
                 label: c.label.clone(),
                 reference: c.reference,
                 serial: c.serial.clone(),
+                model: c.model.clone(),
             })
             .collect()
     }

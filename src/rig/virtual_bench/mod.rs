@@ -102,10 +102,62 @@ pub fn fault_amount(symptom: Symptom, severity: f64) -> f64 {
     }
 }
 
+/// One peaking section of a voicing (RBJ cookbook): centre, Q, gain in dB.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Peak {
+    fc: f64,
+    q: f64,
+    gain_db: f64,
+}
+
+/// How a headset model sounds: a bass rise, a presence peak around 2–4 kHz of 6–10 dB and a dip
+/// above it on each ear; an electret's presence rise and a little bass cut on the microphone.
+/// Drawn from the model's name, so units of one model are voiced alike; each unit then spreads
+/// around its model (gains by 0.4 dB, centres by 3 %, each ear by 0.2 dB more).
+#[derive(Debug, Clone, PartialEq)]
+struct Voicing {
+    ears: [Vec<Peak>; 2],
+    mic: Vec<Peak>,
+}
+
+impl Voicing {
+    fn new(model: &str, unit_rng: &mut ChaCha8Rng) -> Voicing {
+        let mut m = ChaCha8Rng::seed_from_u64(fnv(model) ^ 0x0076_6f69_6369_6e67);
+        let mut pick = |lo: f64, hi: f64| m.random_range(lo..hi);
+        let ear = vec![
+            Peak { fc: pick(60.0, 150.0), q: 0.7, gain_db: pick(2.0, 6.0) },
+            Peak { fc: pick(2_000.0, 4_000.0), q: pick(1.5, 2.5), gain_db: pick(6.0, 10.0) },
+            Peak { fc: pick(5_500.0, 9_000.0), q: pick(2.0, 3.0), gain_db: -pick(3.0, 8.0) },
+        ];
+        let mic = vec![
+            Peak { fc: pick(80.0, 200.0), q: 0.7, gain_db: -pick(0.0, 3.0) },
+            Peak { fc: pick(3_000.0, 6_000.0), q: 1.0, gain_db: pick(3.0, 6.0) },
+        ];
+        let mut spread = |peaks: &[Peak], sd_db: f64| -> Vec<Peak> {
+            peaks
+                .iter()
+                .map(|p| {
+                    let n = |sd: f64, rng: &mut ChaCha8Rng| Normal::new(0.0, sd).map_or(0.0, |n| n.sample(rng));
+                    Peak {
+                        fc: p.fc * (1.0 + n(0.03, unit_rng).clamp(-0.06, 0.06)),
+                        q: p.q,
+                        gain_db: p.gain_db + n(sd_db, unit_rng).clamp(-2.0 * sd_db, 2.0 * sd_db),
+                    }
+                })
+                .collect()
+        };
+        let unit = spread(&ear, 0.4);
+        Voicing { ears: [spread(&unit, 0.2), spread(&unit, 0.2)], mic: spread(&mic, 0.4) }
+    }
+}
+
 /// One component's natural spread and faults.
 #[derive(Debug, Clone)]
 struct Part {
     kind: ComponentKind,
+    /// The headset model whose voicing this unit has (headsets only).
+    model: Option<String>,
+    voicing: Option<Voicing>,
     gain_db: f64,
     ear_db: [f64; 2],
     noise_db: f64,
@@ -117,7 +169,9 @@ struct Part {
 }
 
 impl Part {
-    fn new(kind: ComponentKind, seed: u64, id: &str) -> Part {
+    /// A part of `kind`; a headset is voiced as its `model` (its own id when none is given: a
+    /// model of its own).
+    fn new(kind: ComponentKind, seed: u64, id: &str, model: Option<&str>) -> Part {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ fnv(id));
         let mut spread = |sd: f64, max: f64| -> f64 {
             let n = Normal::new(0.0, sd).map_or(0.0, |n| n.sample(&mut rng));
@@ -127,7 +181,22 @@ impl Part {
             (spread(0.3, 0.5), spread(0.2, 0.3), spread(0.2, 0.3), spread(0.8, 1.5), spread(1.5, 3.0));
         let side = usize::from(rng.random_bool(0.5));
         let mains_hz = if rng.random_bool(0.5) { 50.0 } else { 60.0 };
-        Part { kind, gain_db, ear_db: [e0, e1], noise_db, crosstalk_db: -52.0 + xt, side, mains_hz, faults: Vec::new() }
+        let voicing = (kind == ComponentKind::Headset)
+            .then(|| model.unwrap_or(id))
+            .filter(|m| *m != IDEAL_MODEL)
+            .map(|m| Voicing::new(m, &mut rng));
+        Part {
+            kind,
+            model: model.map(str::to_string),
+            voicing,
+            gain_db,
+            ear_db: [e0, e1],
+            noise_db,
+            crosstalk_db: -52.0 + xt,
+            side,
+            mains_hz,
+            faults: Vec::new(),
+        }
     }
 
     fn fault(&self, s: Symptom) -> Option<f64> {
@@ -138,6 +207,9 @@ impl Part {
         self.faults.iter().any(|(f, _)| *f == s)
     }
 }
+
+/// The model name of a headset with a flat response (the idealised part some tests need).
+pub const IDEAL_MODEL: &str = "ideal";
 
 /// A stable hash of a component id, so a part's spread does not depend on the others.
 fn fnv(s: &str) -> u64 {
@@ -154,7 +226,21 @@ pub struct VirtualBench {
 impl VirtualBench {
     /// A bench of `components` (id, kind), spread drawn from `seed`.
     pub fn new<'a>(components: impl IntoIterator<Item = (&'a str, ComponentKind)>, seed: u64) -> VirtualBench {
-        let parts = components.into_iter().map(|(id, kind)| (id.to_string(), Part::new(kind, seed, id))).collect();
+        let parts =
+            components.into_iter().map(|(id, kind)| (id.to_string(), Part::new(kind, seed, id, None))).collect();
+        VirtualBench { parts, seed, captures_made: 0 }
+    }
+
+    /// The bench of a rig file's components, headsets voiced as the models the file names.
+    pub fn for_rig(rig: &crate::rig::file::RigFile, seed: u64) -> VirtualBench {
+        let parts = rig
+            .components
+            .iter()
+            .map(|c| {
+                let id = c.id.get_ref().as_str();
+                (id.to_string(), Part::new(c.kind, seed, id, c.model.as_deref()))
+            })
+            .collect();
         VirtualBench { parts, seed, captures_made: 0 }
     }
 
@@ -187,7 +273,7 @@ impl VirtualBench {
     /// own spread, drawn from `unit_seed`, and no faults.
     pub fn swap_in(&mut self, id: &str, unit_seed: u64) -> Result<(), String> {
         let part = self.parts.get_mut(id).ok_or_else(|| format!("\"{id}\" is not a component of this rig"))?;
-        *part = Part::new(part.kind, unit_seed, id);
+        *part = Part::new(part.kind, unit_seed, id, part.model.clone().as_deref());
         Ok(())
     }
 
@@ -250,6 +336,23 @@ fn biquad(x: &mut [f64], rate: f64, fc: f64, high_pass: bool) {
     };
     let (a0, a1, a2) = (1.0 + alpha, -2.0 * c, 1.0 - alpha);
     let (b0, b1, b2, a1, a2) = (b0 / a0, b1 / a0, b2 / a0, a1 / a0, a2 / a0);
+    let (mut x1, mut x2, mut y1, mut y2) = (0.0, 0.0, 0.0, 0.0);
+    for v in x.iter_mut() {
+        let y = b0 * *v + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
+        (x2, x1, y2, y1) = (x1, *v, y1, y);
+        *v = y;
+    }
+}
+
+/// A peaking section (RBJ cookbook) in place.
+fn peak(x: &mut [f64], rate: f64, p: Peak) {
+    let w = 2.0 * PI * (p.fc / rate).min(0.49);
+    let a = 10f64.powf(p.gain_db / 40.0);
+    let alpha = w.sin() / (2.0 * p.q);
+    let c = w.cos();
+    let a0 = 1.0 + alpha / a;
+    let (b0, b1, b2, a1, a2) =
+        ((1.0 + alpha * a) / a0, -2.0 * c / a0, (1.0 - alpha * a) / a0, -2.0 * c / a0, (1.0 - alpha / a) / a0);
     let (mut x1, mut x2, mut y1, mut y2) = (0.0, 0.0, 0.0, 0.0);
     for v in x.iter_mut() {
         let y = b0 * *v + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
@@ -478,6 +581,11 @@ fn routing(ch: &mut [Vec<f64>], p: &Part) {
 
 /// A part's effect on the output channels: dead lines, imbalance, response, distortion, gaps.
 fn output_stage(ch: &mut [Vec<f64>], p: &Part, rate: f64, a: f64, rng: &mut ChaCha8Rng) {
+    if let Some(v) = &p.voicing {
+        for (c, ear) in ch.iter_mut().zip(&v.ears) {
+            ear.iter().for_each(|&q| peak(c, rate, q));
+        }
+    }
     if let Some(left) = p.fault(Symptom::OutputDead) {
         ch.iter_mut().for_each(|c| c.iter_mut().for_each(|v| *v *= db(left)));
     }
@@ -509,6 +617,9 @@ fn output_stage(ch: &mut [Vec<f64>], p: &Part, rate: f64, a: f64, rng: &mut ChaC
 
 /// A part's effect on the microphone signal.
 fn input_stage(x: &mut [f64], p: &Part, rate: f64, a: f64, rng: &mut ChaCha8Rng) {
+    if let Some(v) = &p.voicing {
+        v.mic.iter().for_each(|&q| peak(x, rate, q));
+    }
     if let Some(left) = p.fault(Symptom::InputDead) {
         x.iter_mut().for_each(|v| *v *= db(left));
     }
