@@ -19,7 +19,7 @@ fn rig(name: &str) -> RigFile {
 }
 
 fn bench_for(rig: &RigFile) -> VirtualBench {
-    VirtualBench::for_rig(&rig, 1)
+    VirtualBench::for_rig(rig, 1)
 }
 
 fn virtual_run(c: &mut Criterion) {

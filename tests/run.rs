@@ -15,7 +15,7 @@ fn qa_bench() -> RigFile {
 }
 
 fn bench_for(rig: &RigFile) -> VirtualBench {
-    VirtualBench::for_rig(&rig, 3)
+    VirtualBench::for_rig(rig, 3)
 }
 
 /// A virtual bench whose audio device disappears after `ok` captures.

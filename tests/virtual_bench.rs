@@ -32,7 +32,7 @@ fn rigs() -> Vec<RigFile> {
 /// Runs the rig's plan with `faults` injected and diagnoses the capture set it wrote.
 fn run(rig: &RigFile, faults: &[InjectedFault], seed: u64) -> Diagnosis {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut bench = VirtualBench::for_rig(&rig, seed);
+    let mut bench = VirtualBench::for_rig(rig, seed);
     for f in faults {
         bench.inject(f).expect("allowed fault");
     }

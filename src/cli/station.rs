@@ -15,7 +15,7 @@ use jackbench::rig::{AudioEndpoint, Rack, RigFile, Station, SwitchMatrix};
 
 /// The virtual bench of a rig, with the faults asked for.
 pub fn virtual_bench(rig: &RigFile, faults: &[String], seed: u64) -> Result<VirtualBench, Failure> {
-    let mut bench = VirtualBench::for_rig(&rig, seed);
+    let mut bench = VirtualBench::for_rig(rig, seed);
     for f in faults {
         let fault = InjectedFault::parse(f).map_err(|e| anyhow::anyhow!("--fault {e}"))?;
         bench.inject(&fault).map_err(|e| anyhow::anyhow!("--fault {f}: {e}"))?;
