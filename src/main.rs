@@ -2,10 +2,10 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use jackbench::analysis::{self, Analysis, AnalyzeOptions, ChannelAnalysis};
+use jackbench::analysis::{self, AnalyzeOptions};
 use jackbench::bench;
 use jackbench::capture::{self, Audio, CaptureSet, SampleFormat, WavSource};
-use jackbench::diagnosis::{self, Diagnosis, Verdict};
+use jackbench::diagnosis::{self, Verdict};
 use jackbench::report;
 use jackbench::rig::file::SwitchKind;
 use jackbench::rig::RigFile;
@@ -248,6 +248,9 @@ macro_rules! out {
 
 mod cli;
 
+use cli::devices::{doctor, list_devices, DoctorArgs};
+use cli::measure::{print_analysis, print_diagnosis};
+
 /// How to get a build that drives sound cards.
 #[cfg(not(feature = "audio"))]
 const NO_AUDIO: &str =
@@ -448,26 +451,6 @@ fn run_bench(
     Ok(if d.verdict == Verdict::Pass { 0 } else { 1 })
 }
 
-fn print_diagnosis(dir: &std::path::Path, d: &Diagnosis) {
-    let verdict = match d.verdict {
-        Verdict::Pass => "PASS",
-        Verdict::Fail => "FAIL",
-    };
-    outln!("{}: {verdict} ({} captures measured)", dir.display(), d.captures.len());
-    for (i, f) in d.faults.iter().enumerate() {
-        outln!();
-        outln!("{}. {} — {} (confidence {:.0} %)", i + 1, f.component, f.code, 100.0 * f.confidence);
-        outln!("   evidence: {}", f.evidence);
-        outln!("   fix:      {}", f.remedy);
-    }
-    for s in &d.suspects {
-        outln!();
-        outln!("suspects for {}: {} (the set cannot tell them apart)", s.symptom, s.components.join(", "));
-        outln!("   evidence: {}", s.evidence);
-        outln!("   next:     swap one of them for a known-good part and run again");
-    }
-}
-
 fn write_stimulus(kind: StimulusKind) -> anyhow::Result<()> {
     let (stimulus, out) = match kind {
         StimulusKind::Sine { freq, level, seconds, out } => {
@@ -506,223 +489,4 @@ fn write_stimulus(kind: StimulusKind) -> anyhow::Result<()> {
         if out.channels == 1 { "" } else { "s" }
     );
     Ok(())
-}
-
-fn opt(v: Option<f64>, digits: usize, unit: &str) -> String {
-    v.map_or_else(|| "—".to_string(), |v| format!("{v:.digits$} {unit}"))
-}
-
-/// One row of the analysis table: its label and how a channel's value is shown.
-type Row = (&'static str, fn(&ChannelAnalysis) -> String);
-
-fn print_analysis(file: &std::path::Path, a: &Analysis) {
-    outln!("{}: {} Hz, {} channel(s), {:.3} s", file.display(), a.sample_rate, a.channels.len(), a.duration_s);
-    let names = ["left", "right"];
-    let rows: [Row; 14] = [
-        ("frequency", |c| opt(c.frequency_hz, 4, "Hz")),
-        ("level", |c| opt(c.level_dbfs, 3, "dBFS")),
-        ("THD", |c| opt(c.thd_percent, 4, "%")),
-        ("THD+N", |c| opt(c.thd_n_db, 2, "dB")),
-        ("noise floor", |c| format!("{:.2} dBFS", c.noise_floor_dbfs)),
-        ("hum", |c| match (c.hum_dbfs, c.hum_mains_hz) {
-            (Some(h), Some(m)) => format!("{h:.2} dBFS ({m:.0} Hz)"),
-            _ => "none".into(),
-        }),
-        ("DC offset", |c| format!("{:+.6}", c.dc_offset)),
-        ("dropouts", |c| {
-            if c.dropouts.is_empty() {
-                "none".into()
-            } else {
-                c.dropouts.iter().map(|d| format!("{:.4} s ({:.1} ms)", d.at_s, d.ms)).collect::<Vec<_>>().join(", ")
-            }
-        }),
-        ("level steps", |c| {
-            if c.level_steps.is_empty() {
-                "none".into()
-            } else {
-                c.level_steps
-                    .iter()
-                    .map(|s| format!("{:.3} s ({:+.1} dB)", s.at_s, s.db))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            }
-        }),
-        ("outside tone", |c| {
-            if c.outside_events.is_empty() {
-                "none".into()
-            } else {
-                c.outside_events
-                    .iter()
-                    .map(|e| format!("{:.3} s ({:.0} ms)", e.at_s, e.ms))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            }
-        }),
-        ("clipped", |c| yes_no(c.clipped)),
-        ("digital silence", |c| yes_no(c.digital_silence)),
-        ("tone found", |c| yes_no(c.tone_present)),
-        ("steady part", |c| format!("{:.3}–{:.3} s", c.steady_start_s, c.steady_end_s)),
-    ];
-    out!("{:<16}", "");
-    for (i, _) in a.channels.iter().enumerate() {
-        out!("{:<26}", if a.channels.len() == 1 { "mono" } else { names.get(i).copied().unwrap_or("?") });
-    }
-    outln!();
-    for (label, f) in rows {
-        out!("{label:<16}");
-        for c in &a.channels {
-            out!("{:<26}", f(c));
-        }
-        outln!();
-    }
-    if let Some(st) = &a.stereo {
-        if let (Some(b), Some(p), Some(inv)) = (st.balance_db, st.phase_deg, st.inverted) {
-            let polarity = if inv { "inverted" } else { "same" };
-            outln!("{:<16}{b:+.2} dB (left − right), phase {p:+.1}°, polarity {polarity}", "balance");
-        }
-        if let Some(x) = st.crosstalk_db {
-            outln!("{:<16}{x:.1} dB", "crosstalk");
-        }
-    }
-}
-
-fn yes_no(b: bool) -> String {
-    if b { "yes" } else { "no" }.into()
-}
-
-/// `jackbench devices`.
-#[cfg(feature = "audio")]
-fn list_devices(json: bool) -> Result<u8, Failure> {
-    use jackbench::rig::soundcard::{list_devices, ConfigRange};
-    let hosts = list_devices();
-    if json {
-        outln!("{}", serde_json::to_string_pretty(&hosts)?);
-        return Ok(0);
-    }
-    // The ranges of a device in one line: channel counts, rates, sample formats.
-    let show = |ranges: &[ConfigRange]| -> String {
-        let ch = (ranges.iter().map(|r| r.channels).min(), ranges.iter().map(|r| r.channels).max());
-        let hz = (ranges.iter().map(|r| r.min_rate_hz).min(), ranges.iter().map(|r| r.max_rate_hz).max());
-        let mut formats: Vec<&str> = ranges.iter().map(|r| r.format.as_str()).collect();
-        formats.sort_unstable();
-        formats.dedup();
-        let span = |(a, b): (Option<u32>, Option<u32>), unit: &str| match (a, b) {
-            (Some(a), Some(b)) if a == b => format!("{a}{unit}"),
-            (Some(a), Some(b)) => format!("{a}–{b}{unit}"),
-            _ => "?".into(),
-        };
-        format!(
-            "{} channels, {}, {}",
-            span((ch.0.map(u32::from), ch.1.map(u32::from)), ""),
-            span(hz, " Hz"),
-            formats.join(" ")
-        )
-    };
-    for h in &hosts {
-        outln!("{}{}", h.host, if h.default { " (default host)" } else { "" });
-        if let Some(e) = &h.error {
-            outln!("  cannot list its devices: {e}");
-        }
-        if h.devices.is_empty() && h.error.is_none() {
-            outln!("  no devices");
-        }
-        for d in &h.devices {
-            let mut marks = Vec::new();
-            if d.default_output {
-                marks.push("default output");
-            }
-            if d.default_input {
-                marks.push("default input");
-            }
-            let marks = if marks.is_empty() { String::new() } else { format!(" [{}]", marks.join(", ")) };
-            outln!("  {}{marks}", d.name);
-            if let Some(desc) = &d.description {
-                outln!("      {desc}");
-            }
-            if !d.outputs.is_empty() {
-                outln!("      output: {}", show(&d.outputs));
-            }
-            if !d.inputs.is_empty() {
-                outln!("      input:  {}", show(&d.inputs));
-            }
-        }
-    }
-    Ok(0)
-}
-
-#[cfg(not(feature = "audio"))]
-fn list_devices(_json: bool) -> Result<u8, Failure> {
-    Err(anyhow::anyhow!(
-        "this jackbench was built without the `audio` feature, so it knows no sound devices: {NO_AUDIO}"
-    )
-    .into())
-}
-
-/// The options of `jackbench doctor`.
-#[cfg_attr(not(feature = "audio"), allow(dead_code))]
-struct DoctorArgs {
-    device: String,
-    output: Option<String>,
-    input: Option<String>,
-    host: Option<String>,
-    rate: u32,
-    no_loopback: bool,
-    loop_gain: Option<f64>,
-    json: bool,
-}
-
-/// `jackbench doctor`.
-#[cfg(feature = "audio")]
-fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
-    use jackbench::doctor::{examine, DoctorOptions, Status};
-    use jackbench::rig::live::DeviceRef;
-    if !(capture::wav::MIN_RATE_HZ..=capture::wav::MAX_RATE_HZ).contains(&args.rate) {
-        return Err(anyhow::anyhow!("--rate {} Hz is outside 8000..=192000", args.rate).into());
-    }
-    if let Some(h) = &args.host {
-        // An unknown host means the checks cannot run at all.
-        jackbench::rig::soundcard::host(Some(h))?;
-    }
-    let dev = |name: &Option<String>| DeviceRef::new(args.host.as_deref(), name.as_deref().unwrap_or(&args.device));
-    let opts = DoctorOptions {
-        output: dev(&args.output),
-        input: dev(&args.input),
-        rate_hz: args.rate,
-        loopback: !args.no_loopback,
-        loop_gain_db: args.loop_gain,
-    };
-    if !args.json {
-        eprintln!("checking {} (output) and {} (input)…", opts.output, opts.input);
-    }
-    let report = examine(&opts);
-    if args.json {
-        outln!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        for c in &report.checks {
-            let mark = match c.status {
-                Status::Ok => "ok  ",
-                Status::Warn => "WARN",
-                Status::Fail => "FAIL",
-                Status::Skip => "skip",
-            };
-            outln!("{mark}  {:<9} {}", c.id, c.detail);
-            if let Some(fix) = &c.fix {
-                if c.status != Status::Ok {
-                    outln!("      {:<9} fix: {fix}", "");
-                }
-            }
-        }
-        for e in &report.measured.stream_events {
-            outln!("      stream: {e}");
-        }
-    }
-    Ok(report.exit_code())
-}
-
-#[cfg(not(feature = "audio"))]
-fn doctor(_args: DoctorArgs) -> Result<u8, Failure> {
-    Err(anyhow::anyhow!(
-        "this jackbench was built without the `audio` feature, so it cannot open sound devices: {NO_AUDIO}"
-    )
-    .into())
 }

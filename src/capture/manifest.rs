@@ -170,7 +170,7 @@ pub struct Manifest {
     pub rig: Option<String>,
     /// Extension: the limits in force when the set was made (diagnosis uses them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limits: Option<crate::diagnosis::Limits>,
+    pub limits: Option<super::Limits>,
     #[serde(rename = "component", default)]
     pub components: Vec<Component>,
     #[serde(rename = "stimulus", default)]

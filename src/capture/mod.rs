@@ -1,8 +1,10 @@
 //! Captures on disk: WAV files in the formats of the capture-set contract, and the capture-set
 //! manifest that says what each file is (spec §1–2).
 
+pub mod limits;
 pub mod manifest;
 pub mod wav;
 
+pub use limits::Limits;
 pub use manifest::{CaptureEntry, CaptureSet, Component, ComponentKind, Direction, Drive, Manifest, PathSpec};
 pub use wav::{read_wav, write_wav, Audio, SampleFormat, WavError, WavSource};

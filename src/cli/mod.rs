@@ -1,5 +1,8 @@
 //! The command line's pieces that are more than a call into the library: choosing a rig's
-//! station, and the lab's batch loop and queries.
+//! station, the lab's batch loop and queries, the sound devices and the doctor, and the tables
+//! that `analyze` and `diagnose` print.
 
+pub mod devices;
 pub mod lab;
+pub mod measure;
 pub mod station;

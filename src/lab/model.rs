@@ -4,7 +4,7 @@
 //! model = "hs-200"                      # must match the file's name
 //! description = "HS-200 stereo headset"
 //!
-//! [limits]                              # any limit of diagnosis::Limits; the rest keep the rig's
+//! [limits]                              # any limit of capture::Limits; the rest keep the rig's
 //! playback_gain_db = [1.0, 13.0]        # level window, dB
 //! record_gain_db = [-19.0, -7.0]        # microphone sensitivity window, dB
 //! record_noise_dbfs = [-88.0, -76.0]    # microphone noise window, dBFS
@@ -16,7 +16,7 @@
 //!
 //! Errors name the file, the line and the field.
 
-use crate::diagnosis::Limits;
+use crate::capture::Limits;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 

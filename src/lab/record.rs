@@ -22,8 +22,9 @@
 //! stored as a number that means nothing.
 
 use crate::analysis::sweep::ResponsePoint;
+use crate::capture::Limits;
 use crate::capture::{ComponentKind, Direction, Drive, Manifest, PathSpec};
-use crate::diagnosis::{Diagnosis, Limits, Measured, Verdict};
+use crate::diagnosis::{Diagnosis, Measured, Verdict};
 use serde::Serialize;
 
 /// One measurement of a unit, judged.

@@ -5,8 +5,9 @@ pub mod plot;
 
 use crate::analysis::spectrum::Spectrum;
 use crate::analysis::window::WindowKind;
+use crate::capture::Limits;
 use crate::capture::{read_wav, CaptureSet, Direction, Drive, PathSpec};
-use crate::diagnosis::{Diagnosis, Limits, Measured, Verdict};
+use crate::diagnosis::{Diagnosis, Measured, Verdict};
 use base64::Engine;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use std::path::{Path, PathBuf};

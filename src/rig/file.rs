@@ -40,13 +40,13 @@
 //! stimulus = "tone-1k"
 //! drive = "left"
 //!
-//! [limits]                   # see diagnosis::Limits; defaults where not given
+//! [limits]                   # see capture::Limits; defaults where not given
 //! thd_max_percent = 1.0
 //! ```
 
 use crate::capture::manifest::{Component, ComponentKind, Direction, Drive, PathSpec, StimulusEntry};
+use crate::capture::Limits;
 use crate::capture::SampleFormat;
-use crate::diagnosis::Limits;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

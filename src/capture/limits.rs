@@ -1,5 +1,7 @@
 //! The limits in force: what counts as a fault. The defaults are the fault definitions of spec
 //! §3 and a common product limit for THD; a rig file or a capture set's manifest may set its own.
+//! Data of the contract (a manifest carries them), so they live here, below the rig files that
+//! set them and the diagnosis that applies them.
 
 use serde::{Deserialize, Serialize};
 

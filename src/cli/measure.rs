@@ -1,0 +1,107 @@
+//! What `analyze` and `diagnose` print for a person: the measurement table of a recording, and a
+//! verdict with its faults, evidence and fixes.
+
+use jackbench::analysis::{Analysis, ChannelAnalysis};
+use jackbench::diagnosis::{Diagnosis, Verdict};
+
+pub(crate) fn print_diagnosis(dir: &std::path::Path, d: &Diagnosis) {
+    let verdict = match d.verdict {
+        Verdict::Pass => "PASS",
+        Verdict::Fail => "FAIL",
+    };
+    outln!("{}: {verdict} ({} captures measured)", dir.display(), d.captures.len());
+    for (i, f) in d.faults.iter().enumerate() {
+        outln!();
+        outln!("{}. {} — {} (confidence {:.0} %)", i + 1, f.component, f.code, 100.0 * f.confidence);
+        outln!("   evidence: {}", f.evidence);
+        outln!("   fix:      {}", f.remedy);
+    }
+    for s in &d.suspects {
+        outln!();
+        outln!("suspects for {}: {} (the set cannot tell them apart)", s.symptom, s.components.join(", "));
+        outln!("   evidence: {}", s.evidence);
+        outln!("   next:     swap one of them for a known-good part and run again");
+    }
+}
+
+pub(crate) fn opt(v: Option<f64>, digits: usize, unit: &str) -> String {
+    v.map_or_else(|| "—".to_string(), |v| format!("{v:.digits$} {unit}"))
+}
+
+/// One row of the analysis table: its label and how a channel's value is shown.
+type Row = (&'static str, fn(&ChannelAnalysis) -> String);
+
+pub(crate) fn print_analysis(file: &std::path::Path, a: &Analysis) {
+    outln!("{}: {} Hz, {} channel(s), {:.3} s", file.display(), a.sample_rate, a.channels.len(), a.duration_s);
+    let names = ["left", "right"];
+    let rows: [Row; 14] = [
+        ("frequency", |c| opt(c.frequency_hz, 4, "Hz")),
+        ("level", |c| opt(c.level_dbfs, 3, "dBFS")),
+        ("THD", |c| opt(c.thd_percent, 4, "%")),
+        ("THD+N", |c| opt(c.thd_n_db, 2, "dB")),
+        ("noise floor", |c| format!("{:.2} dBFS", c.noise_floor_dbfs)),
+        ("hum", |c| match (c.hum_dbfs, c.hum_mains_hz) {
+            (Some(h), Some(m)) => format!("{h:.2} dBFS ({m:.0} Hz)"),
+            _ => "none".into(),
+        }),
+        ("DC offset", |c| format!("{:+.6}", c.dc_offset)),
+        ("dropouts", |c| {
+            if c.dropouts.is_empty() {
+                "none".into()
+            } else {
+                c.dropouts.iter().map(|d| format!("{:.4} s ({:.1} ms)", d.at_s, d.ms)).collect::<Vec<_>>().join(", ")
+            }
+        }),
+        ("level steps", |c| {
+            if c.level_steps.is_empty() {
+                "none".into()
+            } else {
+                c.level_steps
+                    .iter()
+                    .map(|s| format!("{:.3} s ({:+.1} dB)", s.at_s, s.db))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        }),
+        ("outside tone", |c| {
+            if c.outside_events.is_empty() {
+                "none".into()
+            } else {
+                c.outside_events
+                    .iter()
+                    .map(|e| format!("{:.3} s ({:.0} ms)", e.at_s, e.ms))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        }),
+        ("clipped", |c| yes_no(c.clipped)),
+        ("digital silence", |c| yes_no(c.digital_silence)),
+        ("tone found", |c| yes_no(c.tone_present)),
+        ("steady part", |c| format!("{:.3}–{:.3} s", c.steady_start_s, c.steady_end_s)),
+    ];
+    out!("{:<16}", "");
+    for (i, _) in a.channels.iter().enumerate() {
+        out!("{:<26}", if a.channels.len() == 1 { "mono" } else { names.get(i).copied().unwrap_or("?") });
+    }
+    outln!();
+    for (label, f) in rows {
+        out!("{label:<16}");
+        for c in &a.channels {
+            out!("{:<26}", f(c));
+        }
+        outln!();
+    }
+    if let Some(st) = &a.stereo {
+        if let (Some(b), Some(p), Some(inv)) = (st.balance_db, st.phase_deg, st.inverted) {
+            let polarity = if inv { "inverted" } else { "same" };
+            outln!("{:<16}{b:+.2} dB (left − right), phase {p:+.1}°, polarity {polarity}", "balance");
+        }
+        if let Some(x) = st.crosstalk_db {
+            outln!("{:<16}{x:.1} dB", "crosstalk");
+        }
+    }
+}
+
+pub(crate) fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.into()
+}

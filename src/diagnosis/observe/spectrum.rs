@@ -1,0 +1,178 @@
+//! Observations in frequency: the driver's rate, distortion, the response against its peers, hum
+//! and the noise floor.
+
+use super::*;
+
+pub(in crate::diagnosis) fn observe_rate(ctx: &Context) -> Vec<Obs> {
+    let limit = ctx.limits.rate_error_max_percent / 100.0 * DETECT;
+    let mut out = Vec::new();
+    for (i, m) in ctx.m.iter().enumerate() {
+        let ratios: Vec<f64> =
+            m.ears.iter().enumerate().filter(|(e, _)| m.driven(*e)).filter_map(|(_, x)| x.freq_ratio).collect();
+        if ratios.is_empty() {
+            continue;
+        }
+        let err = ratios.iter().map(|r| r - 1.0).sum::<f64>() / ratios.len() as f64;
+        out.push(obs(i, err.abs() >= limit, err.abs() / limit, format!("tone off by {:+.2} %", 100.0 * err)));
+    }
+    out
+}
+
+pub(in crate::diagnosis) fn observe_distortion(ctx: &Context) -> Vec<Obs> {
+    let limit = ctx.limits.thd_max_percent;
+    let mut out = Vec::new();
+    for (i, m) in ctx.m.iter().enumerate() {
+        if !matches!(m.signal, crate::stimulus::Stimulus::Sine { .. }) {
+            continue;
+        }
+        let thd: Vec<f64> = m
+            .ears
+            .iter()
+            .enumerate()
+            .filter(|(e, _)| m.driven(*e) && carries(ctx, i, *e))
+            .filter_map(|(_, x)| x.thd_percent)
+            .collect();
+        let Some(max) = thd.iter().copied().reduce(f64::max) else { continue };
+        out.push(obs(i, max >= limit, max / limit, format!("THD {max:.2} % at the stimulus tone")));
+    }
+    out
+}
+
+/// Response shape (each response less its own mid-band gain) against the best peer's at every
+/// frequency of the mask band; shown when it falls below by more than the limit.
+pub(in crate::diagnosis) fn observe_response(ctx: &Context) -> Vec<Obs> {
+    let limit = ctx.limits.response_max_db * DETECT;
+    let (lo, hi) = (ctx.limits.response_band_hz[0], ctx.limits.response_band_hz[1]);
+    let shape = |x: &EarMeasure| -> Vec<(f64, f64)> {
+        let g = x.gain_db.unwrap_or(0.0);
+        x.response.iter().filter(|p| p.freq_hz >= lo && p.freq_hz <= hi).map(|p| (p.freq_hz, p.gain_db - g)).collect()
+    };
+    let mut out = Vec::new();
+    for (i, m) in ctx.m.iter().enumerate() {
+        let key = class_key(m);
+        let mut worst: Option<(f64, f64)> = None;
+        let mut tested = false;
+        for (e, ear) in m.ears.iter().enumerate().filter(|(e, x)| m.driven(*e) && x.present && !x.response.is_empty()) {
+            let mine = shape(ear);
+            // Each peer's shape less what its voicing may differ by.
+            let peers: Vec<Vec<(f64, f64)>> = ctx
+                .m
+                .iter()
+                .enumerate()
+                .filter(|(j, p)| *j != i && class_key(p) == key && ctx.peer(*j, Symptom::Response))
+                .filter_map(|(_, p)| {
+                    let spare = if ctx.same_voicing(m, p) { 0.0 } else { CROSS_MODEL_DB };
+                    p.ears.get(e).map(|x| (x, spare))
+                })
+                .filter(|(x, _)| x.present && !x.response.is_empty())
+                .map(|(x, spare)| shape(x).into_iter().map(|(f, v)| (f, v - spare)).collect())
+                .collect();
+            if peers.is_empty() {
+                continue;
+            }
+            tested = true;
+            // The shortfall at each point; a response fault is broad, so what counts is the
+            // smallest shortfall over RESPONSE_SPAN consecutive points (a gap or a click notches
+            // a narrow band only).
+            let short: Vec<(f64, f64)> = mine
+                .iter()
+                .enumerate()
+                .filter_map(|(k, &(f, v))| {
+                    let best = peers
+                        .iter()
+                        .filter_map(|p| p.get(k).filter(|q| (q.0 - f).abs() < 1e-6).map(|q| q.1))
+                        .fold(f64::NEG_INFINITY, f64::max);
+                    best.is_finite().then_some((f, best - v))
+                })
+                .collect();
+            for w in short.windows(RESPONSE_SPAN) {
+                let least = w.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+                if worst.is_none_or(|(_, d)| least > d) {
+                    worst = Some((w[RESPONSE_SPAN / 2].0, least));
+                }
+            }
+        }
+        if !tested {
+            continue;
+        }
+        let (f, d) = worst.unwrap_or((0.0, 0.0));
+        out.push(obs(i, d >= limit, d / limit, format!("response {d:.1} dB under its peers at {f:.0} Hz")));
+    }
+    out
+}
+
+/// How much more than the mask a response may fall under a headset of another (or an unknown)
+/// model's before it counts, dB: voicings differ by up to about 10 dB over half an octave (a
+/// presence peak of 6–10 dB at 2–4 kHz, a dip above it), while a lost top octave or a dead band
+/// takes 20 dB or more.
+pub const CROSS_MODEL_DB: f64 = 12.0;
+
+/// Consecutive response points (1/6 octave apart) a response fault must span: half an octave.
+pub(in crate::diagnosis) const RESPONSE_SPAN: usize = 3;
+
+pub(in crate::diagnosis) fn observe_hum(ctx: &Context) -> Vec<Obs> {
+    let over = ctx.limits.hum_over_floor_db;
+    let mut out = Vec::new();
+    for (i, m) in ctx.m.iter().enumerate() {
+        let ears: Vec<&EarMeasure> = m.ears.iter().filter(|e| !e.digital_silence).collect();
+        if ears.is_empty() || matches!(m.signal, crate::stimulus::Stimulus::LogSweep { .. }) {
+            continue;
+        }
+        let excess = ears
+            .iter()
+            .map(|e| e.hum_dbfs.map_or(f64::NEG_INFINITY, |h| h - e.noise_floor_dbfs))
+            .fold(f64::NEG_INFINITY, f64::max);
+        let shown = excess >= over;
+        out.push(obs(
+            i,
+            shown,
+            if shown { excess / over } else { 0.0 },
+            format!("mains hum {excess:.0} dB over the noise floor"),
+        ));
+    }
+    out
+}
+
+pub(in crate::diagnosis) fn observe_noise(ctx: &Context) -> Vec<Obs> {
+    let limit = ctx.limits.noise_rise_max_db * NOISE_DETECT;
+    let mut out = Vec::new();
+    for (i, m) in ctx.m.iter().enumerate() {
+        if !matches!(m.signal, crate::stimulus::Stimulus::Silence { .. } | crate::stimulus::Stimulus::Sine { .. }) {
+            continue;
+        }
+        let key = class_key(m);
+        let floor = |p: &Measured| {
+            p.ears
+                .iter()
+                .map(|e| e.noise_floor_dbfs)
+                .filter(|f| *f > crate::analysis::DB_FLOOR)
+                .fold(f64::NEG_INFINITY, f64::max)
+        };
+        let mine = floor(m);
+        if !mine.is_finite() {
+            continue;
+        }
+        // The quietest peer that kept its level (a lowered digital gain lowers the floor too).
+        let quietest = ctx
+            .m
+            .iter()
+            .enumerate()
+            .filter(|(j, p)| *j != i && class_key(p) == key && ctx.peer(*j, Symptom::Noise))
+            .filter(|(j, p)| {
+                !p.has_signal() || level_deficit(ctx, *j).is_none_or(|d| d < ctx.limits.level_drop_max_db * DETECT)
+            })
+            .map(|(_, p)| floor(p))
+            .filter(|f| f.is_finite())
+            .fold(f64::INFINITY, f64::min);
+        if !quietest.is_finite() {
+            continue;
+        }
+        let rise = mine - quietest;
+        out.push(obs(i, rise >= limit, rise / limit, format!("noise floor {rise:.0} dB above the quietest peer")));
+    }
+    out
+}
+
+/// The noise rise is defined at 20 dB; counted from half of it (floors of healthy parts agree
+/// within a few dB).
+pub(in crate::diagnosis) const NOISE_DETECT: f64 = 0.5;
