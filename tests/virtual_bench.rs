@@ -226,6 +226,46 @@ fn two_faults_on_different_components() {
     assert!(share >= 0.95, "{:.1} % right", 100.0 * share);
 }
 
+/// Two faults on paths they share, where one symptom hides or imitates the other (issue #12): a
+/// driver's channel swap beside a port's imbalance, a driver's low gain beside a distorting port
+/// or speaker, a driver's dropouts beside a worn contact. Each must be found or named among
+/// suspects, and nothing else may be blamed.
+#[test]
+fn two_faults_on_shared_paths() {
+    let rigs = rigs();
+    let by_name = |n: &str| rigs.iter().position(|r| r.name == n).expect("rig");
+    let pairs: [(&str, &str, &str); 12] = [
+        ("qa-bench", "hda:channel_swap", "front-jack:imbalance"),
+        ("qa-bench", "hda:channel_swap", "dut:imbalance"),
+        ("qa-bench", "hda:low_gain", "front-jack:distortion"),
+        ("qa-bench", "hda:low_gain", "dut:distortion"),
+        ("qa-bench", "hda:dropouts", "dut:intermittent"),
+        ("qa-bench", "hda:dropouts", "rear-jack:intermittent"),
+        ("repair-laptop", "laptop-audio:channel_swap", "laptop-jack:imbalance"),
+        ("repair-laptop", "laptop-audio:low_gain", "laptop-jack:distortion"),
+        ("repair-laptop", "laptop-audio:dropouts", "customer-adapter:intermittent"),
+        ("qa-splitter", "usb-audio:channel_swap", "usb-dongle:imbalance"),
+        ("qa-splitter", "pc-hda:low_gain", "rear-pair:distortion"),
+        ("qa-splitter", "pc-hda:dropouts", "splitter-a:intermittent"),
+    ];
+    let tally = Mutex::new(Tally::default());
+    par_each(&pairs, |(rig, a, b)| {
+        let rig = &rigs[by_name(rig)];
+        let faults = [InjectedFault::parse(a).expect("a"), InjectedFault::parse(b).expect("b")];
+        let d = run(rig, &faults, 91);
+        record(&tally, rig, &d, &faults, &format!("{} {a} + {b}", rig.name));
+    });
+    let t = tally.into_inner().expect("tally");
+    let share = report("pairs on shared paths", &t);
+    // A swap no longer hides an imbalance (all four such pairs are right). Still open (issue #12,
+    // the target being every pair right or a suspect and nothing else blamed): a driver's
+    // dropouts beside a worn contact (the gaps are split per capture, not per event, so one
+    // reading takes them all), and a driver's low gain beside a distorting port. This floor
+    // keeps what is reached from slipping back.
+    assert!(t.wrong.iter().all(|w| !w.contains("channel_swap")), "a swap hid an imbalance: {:?}", t.wrong);
+    assert!(share >= 0.75 && t.extra.len() <= 4, "{:.1} % right, {} wrongly blamed", 100.0 * share, t.extra.len());
+}
+
 #[test]
 fn every_sample_format_and_rate() {
     let rigs = rigs();

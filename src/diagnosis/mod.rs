@@ -403,7 +403,9 @@ const STEPS: &[Step] = &[
         explains: &[S::Imbalance, S::Polarity, S::ChannelSwap, S::LowLevel, S::Response],
         ..Step::of(&[S::ChannelDead], OUT, observe_channel_dead)
     },
-    Step { explains: &[S::Imbalance, S::LowLevel], ..Step::of(&[S::ChannelSwap], OUT, observe_channel_swap) },
+    // A swap moves one-sided drive to the other ear (its level is lost there), but leaves the
+    // balance of drive = both as it was: an imbalance beside it is a fault of its own.
+    Step { explains: &[S::LowLevel], ..Step::of(&[S::ChannelSwap], OUT, observe_channel_swap) },
     Step::of(&[S::Polarity], OUT, observe_polarity),
     // A sweep played at the wrong rate is another sweep: its response is no measurement.
     Step { explains: &[S::Response], ..Step::of(&[S::RateMismatch], BOTH, observe_rate) },
