@@ -287,6 +287,25 @@ proptest! {
         prop_assert!((c.dc_offset - s.dc).abs() <= 1e-4 + 0.01 * s.dc.abs(), "DC {} for {}", c.dc_offset, s.dc);
     }
 
+    /// A distorting speaker (harmonics up to 5 %, in any phase) is no clipped one, in any format.
+    #[test]
+    fn distortion_is_not_clipping(
+        h2 in 0.0f64..0.03,
+        h3 in 0.0f64..0.05,
+        level in -40.0f64..-1.0,
+        log_freq in (60f64).ln()..(8_000f64).ln(),
+        rate in prop::sample::select(vec![44_100u32, 48_000, 96_000]),
+        format in prop::sample::select(vec![SampleFormat::S16, SampleFormat::S24, SampleFormat::F32]),
+    ) {
+        let freq = log_freq.exp();
+        let mut s = Synth::tone(rate, format, freq, level);
+        s.harmonics = vec![(2, h2), (3, h3)];
+        s.noise_sigma = 10f64.powf((level - 70.0) / 20.0);
+        let c = measure(&s);
+        prop_assert!(!c.clipped, "false clip");
+        prop_assert!(c.dropouts.is_empty(), "dropouts {:?}", c.dropouts);
+    }
+
     /// Clipped anywhere along the chain, at any frequency and rate: seen.
     #[test]
     fn clipping_is_seen_whatever_its_circumstances(
