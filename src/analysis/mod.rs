@@ -222,18 +222,7 @@ fn analyze_with(
     // Pass 1: envelope and statistics.
     let known = if opts.silence { None } else { opts.freq_hz };
     let mut env: Vec<EnvelopeBuilder> = (0..nch).map(|_| EnvelopeBuilder::new(rate, known)).collect();
-    let mut pos = 0u64;
-    while pos < frames {
-        src.read(pos, CHUNK_FRAMES, &mut buf)?;
-        let got = buf[0].len();
-        if got == 0 {
-            break;
-        }
-        for (e, b) in env.iter_mut().zip(&buf) {
-            e.push(b);
-        }
-        pos += got as u64;
-    }
+    for_each_chunk(src, &mut buf, |chunk| env.iter_mut().zip(chunk).for_each(|(e, b)| e.push(b)))?;
     let mut located: Vec<Located> = env.iter().map(EnvelopeBuilder::locate).collect();
 
     // Pass 2: the spectral measurements on a steady segment.
@@ -253,20 +242,13 @@ fn analyze_with(
         })
         .collect();
     if bands.iter().any(Option::is_some) {
-        let mut pos = 0u64;
-        while pos < frames {
-            src.read(pos, CHUNK_FRAMES, &mut buf)?;
-            let got = buf[0].len();
-            if got == 0 {
-                break;
-            }
-            for (band, b) in bands.iter_mut().zip(&buf) {
-                if let Some(band) = band {
-                    band.push(b);
-                }
-            }
-            pos += got as u64;
-        }
+        for_each_chunk(src, &mut buf, |chunk| {
+            bands
+                .iter_mut()
+                .zip(chunk)
+                .filter_map(|(band, b)| Some((band.as_mut()?, b)))
+                .for_each(|(band, b)| band.push(b))
+        })?;
         for (c, band) in bands.into_iter().enumerate() {
             let Some(band) = band else { continue };
             env[c].set_band(band);
@@ -431,6 +413,25 @@ fn analyze_with(
         channels,
         stereo,
     })
+}
+
+/// Streams the whole recording through `f`, a chunk of every channel at a time.
+fn for_each_chunk(
+    src: &mut dyn SampleSource,
+    buf: &mut [Vec<f32>],
+    mut f: impl FnMut(&[Vec<f32>]),
+) -> Result<(), SourceError> {
+    let (frames, mut pos) = (src.frames(), 0u64);
+    while pos < frames {
+        src.read(pos, CHUNK_FRAMES, buf)?;
+        let got = buf[0].len();
+        if got == 0 {
+            break;
+        }
+        f(buf);
+        pos += got as u64;
+    }
+    Ok(())
 }
 
 /// Channels whose tone levels differ by more than this, in dB, are one driven channel and

@@ -45,35 +45,9 @@ pub(crate) fn print_analysis(file: &std::path::Path, a: &Analysis) {
             _ => "none".into(),
         }),
         ("DC offset", |c| format!("{:+.6}", c.dc_offset)),
-        ("dropouts", |c| {
-            if c.dropouts.is_empty() {
-                "none".into()
-            } else {
-                c.dropouts.iter().map(|d| format!("{:.4} s ({:.1} ms)", d.at_s, d.ms)).collect::<Vec<_>>().join(", ")
-            }
-        }),
-        ("level steps", |c| {
-            if c.level_steps.is_empty() {
-                "none".into()
-            } else {
-                c.level_steps
-                    .iter()
-                    .map(|s| format!("{:.3} s ({:+.1} dB)", s.at_s, s.db))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            }
-        }),
-        ("outside tone", |c| {
-            if c.outside_events.is_empty() {
-                "none".into()
-            } else {
-                c.outside_events
-                    .iter()
-                    .map(|e| format!("{:.3} s ({:.0} ms)", e.at_s, e.ms))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            }
-        }),
+        ("dropouts", |c| list(&c.dropouts, |d| format!("{:.4} s ({:.1} ms)", d.at_s, d.ms))),
+        ("level steps", |c| list(&c.level_steps, |s| format!("{:.3} s ({:+.1} dB)", s.at_s, s.db))),
+        ("outside tone", |c| list(&c.outside_events, |e| format!("{:.3} s ({:.0} ms)", e.at_s, e.ms))),
         ("clipped", |c| yes_no(c.clipped)),
         ("digital silence", |c| yes_no(c.digital_silence)),
         ("tone found", |c| yes_no(c.tone_present)),
@@ -99,6 +73,15 @@ pub(crate) fn print_analysis(file: &std::path::Path, a: &Analysis) {
         if let Some(x) = st.crosstalk_db {
             outln!("{:<16}{x:.1} dB", "crosstalk");
         }
+    }
+}
+
+/// Events as a comma-separated list, or "none".
+fn list<T>(items: &[T], show: impl Fn(&T) -> String) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.iter().map(show).collect::<Vec<_>>().join(", ")
     }
 }
 
