@@ -52,6 +52,8 @@ pub(in crate::diagnosis) fn observe_response(ctx: &Context) -> Vec<Obs> {
         let key = class_key(m);
         let mut worst: Option<(f64, f64)> = None;
         let mut tested = false;
+        // Whether every peer was a headset of another (or an unknown) model.
+        let mut only_other_models = true;
         for (e, ear) in m.ears.iter().enumerate().filter(|(e, x)| m.driven(*e) && x.present && !x.response.is_empty()) {
             let mine = shape(ear);
             // Each peer's shape less what its voicing may differ by.
@@ -65,7 +67,10 @@ pub(in crate::diagnosis) fn observe_response(ctx: &Context) -> Vec<Obs> {
                     p.ears.get(e).map(|x| (x, spare))
                 })
                 .filter(|(x, _)| x.present && !x.response.is_empty())
-                .map(|(x, spare)| shape(x).into_iter().map(|(f, v)| (f, v - spare)).collect())
+                .map(|(x, spare)| {
+                    only_other_models &= spare > 0.0;
+                    shape(x).into_iter().map(|(f, v)| (f, v - spare)).collect()
+                })
                 .collect();
             if peers.is_empty() {
                 continue;
@@ -96,7 +101,12 @@ pub(in crate::diagnosis) fn observe_response(ctx: &Context) -> Vec<Obs> {
             continue;
         }
         let (f, d) = worst.unwrap_or((0.0, 0.0));
-        out.push(obs(i, d >= limit, d / limit, format!("response {d:.1} dB under its peers at {f:.0} Hz")));
+        let beyond = if only_other_models {
+            format!(" beyond the {CROSS_MODEL_DB:.0} dB another headset model's voicing may differ by")
+        } else {
+            String::new()
+        };
+        out.push(obs(i, d >= limit, d / limit, format!("response {d:.1} dB under its peers at {f:.0} Hz{beyond}")));
     }
     out
 }
