@@ -198,10 +198,24 @@ fn healthy_benches_raise_no_alarm() {
     assert!(t.false_alarms.is_empty(), "{} false alarms", t.false_alarms.len());
 }
 
-#[test]
-fn two_faults_on_different_components() {
+/// Runs each `(rig, fault, fault)` on its rig with `seed`, and tallies and prints the outcomes.
+fn run_pairs(name: &str, pairs: &[(&str, &str, &str)], seed: u64) -> (Tally, f64) {
     let rigs = rigs();
     let by_name = |n: &str| rigs.iter().position(|r| r.name == n).expect("rig");
+    let tally = Mutex::new(Tally::default());
+    par_each(pairs, |(rig, a, b)| {
+        let rig = &rigs[by_name(rig)];
+        let faults = [InjectedFault::parse(a).expect("a"), InjectedFault::parse(b).expect("b")];
+        let d = run(rig, &faults, seed);
+        record(&tally, rig, &d, &faults, &format!("{} {a} + {b}", rig.name));
+    });
+    let t = tally.into_inner().expect("tally");
+    let share = report(name, &t);
+    (t, share)
+}
+
+#[test]
+fn two_faults_on_different_components() {
     let pairs: [(&str, &str, &str); 10] = [
         ("qa-bench", "dut:channel_dead", "rear-jack:hum"),
         ("qa-bench", "dut:distortion", "hda:rate_mismatch"),
@@ -214,15 +228,7 @@ fn two_faults_on_different_components() {
         ("qa-splitter", "splitter-a:channel_dead", "usb-audio:rate_mismatch"),
         ("qa-splitter", "dut:distortion", "usb-dongle:hum"),
     ];
-    let tally = Mutex::new(Tally::default());
-    par_each(&pairs, |(rig, a, b)| {
-        let rig = &rigs[by_name(rig)];
-        let faults = [InjectedFault::parse(a).expect("a"), InjectedFault::parse(b).expect("b")];
-        let d = run(rig, &faults, 77);
-        record(&tally, rig, &d, &faults, &format!("{} {a} + {b}", rig.name));
-    });
-    let t = tally.into_inner().expect("tally");
-    let share = report("pairs of faults", &t);
+    let (_, share) = run_pairs("pairs of faults", &pairs, 77);
     assert!(share >= 0.95, "{:.1} % right", 100.0 * share);
 }
 
@@ -232,8 +238,6 @@ fn two_faults_on_different_components() {
 /// suspects, and nothing else may be blamed.
 #[test]
 fn two_faults_on_shared_paths() {
-    let rigs = rigs();
-    let by_name = |n: &str| rigs.iter().position(|r| r.name == n).expect("rig");
     let pairs: [(&str, &str, &str); 12] = [
         ("qa-bench", "hda:channel_swap", "front-jack:imbalance"),
         ("qa-bench", "hda:channel_swap", "dut:imbalance"),
@@ -248,15 +252,7 @@ fn two_faults_on_shared_paths() {
         ("qa-splitter", "pc-hda:low_gain", "rear-pair:distortion"),
         ("qa-splitter", "pc-hda:dropouts", "splitter-a:intermittent"),
     ];
-    let tally = Mutex::new(Tally::default());
-    par_each(&pairs, |(rig, a, b)| {
-        let rig = &rigs[by_name(rig)];
-        let faults = [InjectedFault::parse(a).expect("a"), InjectedFault::parse(b).expect("b")];
-        let d = run(rig, &faults, 91);
-        record(&tally, rig, &d, &faults, &format!("{} {a} + {b}", rig.name));
-    });
-    let t = tally.into_inner().expect("tally");
-    let share = report("pairs on shared paths", &t);
+    let (t, share) = run_pairs("pairs on shared paths", &pairs, 91);
     // A swap no longer hides an imbalance (all four such pairs are right). Still open (issue #12,
     // the target being every pair right or a suspect and nothing else blamed): a driver's
     // dropouts beside a worn contact (the gaps are split per capture, not per event, so one
