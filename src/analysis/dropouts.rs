@@ -45,6 +45,7 @@
 //! `arccos(1 − δ/A)/π`: clipped when it is over four times that plus 0.2 %. Only samples in runs of
 //! two or more count: a lone sample that lands on each peak of a sampled sine is no plateau.
 
+use super::median;
 use biquad::{Biquad, Coefficients, DirectForm2Transposed, Hertz, Type};
 use std::f64::consts::PI;
 
@@ -556,7 +557,7 @@ impl DropoutScanner {
             .collect();
         // A median of w values scatters by about 1.25·σ/√w; the difference of two by √2 times that.
         let noise = 8.0 * 1.25 * scatter * (2.0 / w as f64).sqrt();
-        let mut picks: Vec<usize> = (0..db.len())
+        let picks: Vec<usize> = (0..db.len())
             .filter(|&j| {
                 let c = change[j].abs();
                 c >= STEP_MIN_DB
@@ -565,7 +566,6 @@ impl DropoutScanner {
                         .all(|k| change[k].abs() <= c && (k >= j || change[k].abs() < c))
             })
             .collect();
-        picks.dedup();
         // Sizes between the medians of the whole stretches either side; drop what falls under 1 dB.
         let mut steps = Vec::new();
         for (n, &j) in picks.iter().enumerate() {
@@ -590,10 +590,4 @@ impl DropoutScanner {
         }
         steps
     }
-}
-
-/// The median of a non-empty set of values.
-fn median(mut v: Vec<f64>) -> f64 {
-    let mid = v.len() / 2;
-    *v.select_nth_unstable_by(mid, |a, b| a.total_cmp(b)).1
 }

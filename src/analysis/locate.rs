@@ -2,32 +2,35 @@
 //! 5 ms fades, and a tail follows; only the steady part between the fades is measured.
 //!
 //! The envelope is the rms of 5 ms blocks about the capture's mean (a DC offset as large as the
-//! tone would hide its onset), gathered while streaming as each block's mean and mean square
-//! (16 bytes a block and channel, 32 with the tone band: an hour of stereo is under 50 MB). Blocks within 20 dB of the loud end of the envelope (its
-//! 90th percentile) are loud; the longest run of loud blocks is the tone's core. Neighbouring loud
-//! runs less than 0.3 s away join it (the quiet between them was a dropout, not the tone's end)
-//! when they carry the tone: with a tone band (below) a run joins when its share of energy in the
-//! tone's band is at least half the core's, so a burst of noise or a click after a tone that ended
-//! early stays outside it. The steady part is that span less 12 ms at each end: the 5 ms fade plus
-//! the block the onset fell in, with margin. When the envelope's quiet and loud ends are within
-//! 10 dB there is no onset to find (a soak recording, or no tone at all): the whole capture less
-//! 12 ms at each end is used and the spectral test decides whether a tone is there.
+//! tone would hide its onset), gathered while streaming as each block's mean and variance
+//! (single precision, 8 bytes a block and channel, 16 with the tone band: an hour of stereo is
+//! under 25 MB).
+//! Blocks within 20 dB of the loud end of the envelope (its 90th percentile) are loud; the longest
+//! run of loud blocks is the tone's core. Neighbouring loud runs less than 0.3 s away join it (the
+//! quiet between them was a dropout, not the tone's end) when they carry the tone: with a tone
+//! band (below) a run joins when its share of energy in the tone's band is at least half the
+//! core's, so a burst of noise or a click after a tone that ended early stays outside it. The
+//! steady part is that span less 12 ms at each end: the 5 ms fade plus the block the onset fell
+//! in, with margin. When the envelope's quiet and loud ends are within 10 dB there is no onset to
+//! find (a soak recording, or no tone at all): the whole capture less 12 ms at each end is used and
+//! the spectral test decides whether a tone is there.
 //!
 //! # Outside events
 //! Where the tone's span was found, the blocks before it and after it (15 ms of guard either side
-//! for the fades) should be quiet. Their 10th percentile rms is the quiet floor; runs of blocks 10 dB over
-//! it, and over −60 dB relative to the tone, are sounds outside the tone (clicks, pops, bursts),
-//! reported to the block (5 ms).
+//! for the fades) should be quiet. Their 10th percentile rms is the quiet floor; runs of blocks
+//! 10 dB over it, and over −60 dB relative to the tone, are sounds outside the tone (clicks, pops,
+//! bursts), reported to the block (5 ms).
 //!
-//! When the tone's frequency is known, a second envelope is gathered beside the broadband one: the
-//! tone's own band, each block's samples Hann-weighted and correlated with a complex exponential
-//! at that frequency (a band some 400 Hz wide for 5 ms blocks; the magnitude needs no phase
-//! reference, so one table per block length serves every block). When it is not known, `analyze`
-//! gathers the band in a second pass once the tone is found. Hum or a raised noise floor can sit within 10 dB of a tone
-//! across the band and hide its onset from the broadband envelope, but hardly inside the tone's
-//! band. The span is taken from whichever envelope shows the tone with more contrast (a tone far
-//! off its nominal frequency, a driver at the wrong rate, leaves its band; the broadband one still
-//! sees it).
+//! # The tone's band
+//! When the tone's frequency is known (from 300 Hz: below, a 5 ms block holds too few periods),
+//! a second envelope is gathered beside the broadband one: the tone's own band, each block's
+//! samples Hann-weighted and correlated with a complex exponential at that frequency (a band some
+//! 400 Hz wide; the magnitude needs no phase reference, so one table serves every block). When it
+//! is not known, `analyze` gathers the band in a second pass once the tone is found. Hum or a
+//! raised noise floor can sit within 10 dB of a tone across the band and hide its onset from the
+//! broadband envelope, but hardly inside the tone's band. The span is taken from the band unless
+//! the broadband envelope shows the tone with over 20 dB more contrast (a tone far off its nominal
+//! frequency, a driver at the wrong rate, leaves its band; the broadband one still sees it).
 
 /// Block length of the envelope, in seconds.
 pub const BLOCK_S: f64 = 0.005;
@@ -56,8 +59,9 @@ pub struct EnvelopeBuilder {
     block: usize,
     acc: (f64, f64),
     in_block: usize,
-    /// Each block's mean and mean square.
-    moments: Vec<(f64, f64)>,
+    /// Each block's mean and variance about it (about the capture's mean, the rms is then exact
+    /// in single precision however large the offset).
+    moments: Vec<(f32, f32)>,
     sum: f64,
     band: Option<ToneBand>,
     pub max: f32,
@@ -82,7 +86,7 @@ pub struct ToneBand {
     /// What a DC of 1.0 accumulates in a block (taken off with the capture's mean).
     dc_response: (f64, f64),
     /// Each block's sum.
-    sums: Vec<(f64, f64)>,
+    sums: Vec<(f32, f32)>,
 }
 
 impl ToneBand {
@@ -115,7 +119,7 @@ impl ToneBand {
         self.sums
             .iter()
             .map(|&(re, im)| {
-                let amplitude = 2.0 * (re - dc * c).hypot(im - dc * s) / self.gain;
+                let amplitude = 2.0 * (f64::from(re) - dc * c).hypot(f64::from(im) - dc * s) / self.gain;
                 (amplitude / std::f64::consts::SQRT_2) as f32
             })
             .collect()
@@ -133,7 +137,7 @@ impl ToneBand {
             let (re, im) = self.acc;
             self.in_block += take;
             if self.in_block == block {
-                self.sums.push((re, im));
+                self.sums.push((re as f32, im as f32));
                 self.acc = (0.0, 0.0);
                 self.in_block = 0;
             }
@@ -250,7 +254,8 @@ impl EnvelopeBuilder {
             self.in_block += take;
             if self.in_block == self.block {
                 let n = self.block as f64;
-                self.moments.push((self.acc.0 / n, self.acc.1 / n));
+                let mean = self.acc.0 / n;
+                self.moments.push((mean as f32, (self.acc.1 / n - mean * mean).max(0.0) as f32));
                 self.acc = (0.0, 0.0);
                 self.in_block = 0;
             }
@@ -274,7 +279,7 @@ impl EnvelopeBuilder {
     /// The block envelope about the capture's mean, rms (complete blocks only).
     pub fn envelope(&self) -> Vec<f32> {
         let dc = self.mean();
-        self.moments.iter().map(|&(m, ms)| (ms - 2.0 * dc * m + dc * dc).max(0.0).sqrt() as f32).collect()
+        self.moments.iter().map(|&(m, var)| (f64::from(var) + (f64::from(m) - dc).powi(2)).sqrt() as f32).collect()
     }
 
     pub fn block_len(&self) -> usize {

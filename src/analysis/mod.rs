@@ -177,6 +177,12 @@ pub struct HarmonicLevel {
     pub level_dbfs: f64,
 }
 
+/// The median of a non-empty set of values (the upper one of an even count).
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
+    let mid = v.len() / 2;
+    *v.select_nth_unstable_by(mid, |a, b| a.total_cmp(b)).1
+}
+
 /// `20·log10(v)`, floored at [`DB_FLOOR`].
 pub fn db(v: f64) -> f64 {
     if v > 0.0 {
@@ -224,12 +230,13 @@ fn analyze_with(
     let mut env: Vec<EnvelopeBuilder> = (0..nch).map(|_| EnvelopeBuilder::new(rate, known)).collect();
     for_each_chunk(src, &mut buf, |chunk| env.iter_mut().zip(chunk).for_each(|(e, b)| e.push(b)))?;
     let mut located: Vec<Located> = env.iter().map(EnvelopeBuilder::locate).collect();
+    let mut regions = steady_regions(&located, &env);
 
     // Pass 2: the spectral measurements on a steady segment.
     let mut segments = Vec::with_capacity(nch);
     let mut spans = Vec::with_capacity(nch);
-    for (c, l) in located.iter().enumerate() {
-        let (m, span) = measure_span(src, l.steady, c, rate_f, opts.search(), spectrum, &mut buf)?;
+    for (c, r) in regions.iter().enumerate() {
+        let (m, span) = measure_span(src, *r, c, rate_f, opts.search(), spectrum, &mut buf)?;
         segments.push(m);
         spans.push(span);
     }
@@ -250,30 +257,17 @@ fn analyze_with(
                 .for_each(|(band, b)| band.push(b))
         })?;
         for (c, band) in bands.into_iter().enumerate() {
-            let Some(band) = band else { continue };
-            env[c].set_band(band);
-            let again = env[c].locate();
-            // The segment measured stands as long as it lies inside the tone's new span.
-            let measured = spans[c];
-            if measured.start < again.steady.start || measured.end > again.steady.end {
-                let f = segments[c].fundamental.map_or(opts.search(), |f| tone::ToneSearch::Near(f.freq_hz));
-                (segments[c], spans[c]) = measure_span(src, again.steady, c, rate_f, f, spectrum, &mut buf)?;
+            if let Some(band) = band {
+                env[c].set_band(band);
+                located[c] = env[c].locate();
             }
-            located[c] = again;
         }
-    }
-
-    // A channel without a tone of its own is measured where the loudest channel's tone is.
-    let mut regions: Vec<Region> = located.iter().map(|l| l.steady).collect();
-    let loudest = (0..nch)
-        .filter(|&c| regions[c].onset_found)
-        .max_by(|&a, &b| env[a].max.abs().max(env[a].min.abs()).total_cmp(&env[b].max.abs().max(env[b].min.abs())));
-    if let Some(l) = loudest {
+        // A segment measured stands as long as it lies inside its channel's new span.
+        regions = steady_regions(&located, &env);
         for c in 0..nch {
-            if !regions[c].onset_found {
-                regions[c] = Region { onset_found: false, ..regions[l] };
-                let (m, span) = measure_span(src, regions[c], c, rate_f, opts.search(), spectrum, &mut buf)?;
-                (segments[c], spans[c]) = (m, span);
+            if spans[c].start < regions[c].start || spans[c].end > regions[c].end {
+                let f = segments[c].fundamental.map_or(opts.search(), |f| tone::ToneSearch::Near(f.freq_hz));
+                (segments[c], spans[c]) = measure_span(src, regions[c], c, rate_f, f, spectrum, &mut buf)?;
             }
         }
     }
@@ -337,9 +331,8 @@ fn analyze_with(
         let margin = (0.005 * rate_f) as u64;
         let hit = |r: &Region| {
             events.iter().any(|d| {
-                let s = (d.at_s * rate_f) as u64;
-                let e = s + (d.ms / 1000.0 * rate_f) as u64;
-                s < r.end + margin && e + margin > r.start
+                let (s, e) = event_frames(d, rate_f, margin);
+                s < r.end && e > r.start
             })
         };
         if hit(&spans[c]) {
@@ -355,8 +348,7 @@ fn analyze_with(
                     let seg = read_segment(src, span, c, &mut buf)?;
                     let mut keep = vec![true; seg.len()];
                     for d in &events {
-                        let s = ((d.at_s * rate_f) as u64).saturating_sub(margin);
-                        let e = (d.at_s * rate_f) as u64 + (d.ms / 1000.0 * rate_f) as u64 + margin;
+                        let (s, e) = event_frames(d, rate_f, margin);
                         let (lo, hi) = (s.max(span.start) - span.start, e.min(span.end).saturating_sub(span.start));
                         keep.iter_mut().take(hi as usize).skip(lo as usize).for_each(|k| *k = false);
                     }
@@ -413,6 +405,19 @@ fn analyze_with(
         channels,
         stereo,
     })
+}
+
+/// Each channel's steady part; a channel without a tone of its own is measured where the loudest
+/// channel's tone is.
+fn steady_regions(located: &[Located], env: &[EnvelopeBuilder]) -> Vec<Region> {
+    let mut regions: Vec<Region> = located.iter().map(|l| l.steady).collect();
+    let peak = |c: usize| env[c].max.abs().max(env[c].min.abs());
+    let loudest = (0..regions.len()).filter(|&c| regions[c].onset_found).max_by(|&a, &b| peak(a).total_cmp(&peak(b)));
+    if let Some(l) = loudest {
+        let tone = regions[l];
+        regions.iter_mut().filter(|r| !r.onset_found).for_each(|r| *r = Region { onset_found: false, ..tone });
+    }
+    regions
 }
 
 /// Streams the whole recording through `f`, a chunk of every channel at a time.
@@ -509,13 +514,18 @@ fn measure_span(
     Ok((m, span))
 }
 
+/// The frames `[start, end)` an event touches, widened by `margin` either side.
+fn event_frames(d: &Dropout, rate_f: f64, margin: u64) -> (u64, u64) {
+    let s = (d.at_s * rate_f) as u64;
+    (s.saturating_sub(margin), s + (d.ms / 1000.0 * rate_f) as u64 + margin)
+}
+
 /// The parts of `region` that no dropout (widened by `margin` frames) touches.
 fn clean_spans(region: Region, events: &[Dropout], rate_f: f64, margin: u64) -> Vec<Region> {
     let mut out = Vec::new();
     let mut start = region.start;
     for d in events {
-        let s = ((d.at_s * rate_f) as u64).saturating_sub(margin);
-        let e = (d.at_s * rate_f) as u64 + (d.ms / 1000.0 * rate_f) as u64 + margin;
+        let (s, e) = event_frames(d, rate_f, margin);
         if s > start {
             out.push(Region { start, end: s.min(region.end), onset_found: region.onset_found });
         }

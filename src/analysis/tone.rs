@@ -510,15 +510,14 @@ fn find_peak(
     // would pass for a tone.
     let guard = 2 * WindowKind::BlackmanHarris4.lobe_bins();
     let reach = (peak / 4).max(32);
-    let mut around: Vec<f64> = (peak.saturating_sub(reach).max(3)..=(peak + reach).min(last))
+    let around: Vec<f64> = (peak.saturating_sub(reach).max(3)..=(peak + reach).min(last))
         .filter(|m| m.abs_diff(peak) > guard)
         .map(|m| power[m])
         .collect();
     if around.is_empty() {
         return None;
     }
-    let mid = around.len() / 2;
-    let median = *around.select_nth_unstable_by(mid, |a, b| a.total_cmp(b)).1;
+    let median = super::median(around);
     // An exponential bin's median is ln 2 of its mean.
     let density = median / std::f64::consts::LN_2;
     if p.is_nan() || p <= 100.0 * density || p <= 0.0 {
