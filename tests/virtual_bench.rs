@@ -253,13 +253,10 @@ fn two_faults_on_shared_paths() {
         ("qa-splitter", "pc-hda:dropouts", "splitter-a:intermittent"),
     ];
     let (t, share) = run_pairs("pairs on shared paths", &pairs, 91);
-    // A swap no longer hides an imbalance (all four such pairs are right). Still open (issue #12,
-    // the target being every pair right or a suspect and nothing else blamed): a driver's
-    // dropouts beside a worn contact (the gaps are split per capture, not per event, so one
-    // reading takes them all), and a driver's low gain beside a distorting port. This floor
-    // keeps what is reached from slipping back.
-    assert!(t.wrong.iter().all(|w| !w.contains("channel_swap")), "a swap hid an imbalance: {:?}", t.wrong);
-    assert!(share >= 0.75 && t.extra.len() <= 4, "{:.1} % right, {} wrongly blamed", 100.0 * share, t.extra.len());
+    // Each gap is read for its origin (both ears at once or zero-filled: lost samples; one line:
+    // a contact), and a quiet capture is no test of distortion: every pair is found, with
+    // nothing else blamed.
+    assert!(t.wrong.is_empty() && t.extra.is_empty(), "{:.1} % right: {:?} {:?}", 100.0 * share, t.wrong, t.extra);
 }
 
 #[test]

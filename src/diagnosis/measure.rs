@@ -45,6 +45,9 @@ pub struct EarMeasure {
     pub dropouts: Vec<Dropout>,
     /// Gaps whose samples are exact zeros (digital zero-fill, not an analog break).
     pub zero_filled: usize,
+    /// For each of `dropouts`: whether it is such a zero-filled gap.
+    #[serde(skip)]
+    pub zero_fill: Vec<bool>,
     /// Tone: abrupt lasting changes of its level (a contact whose resistance changed).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub level_steps: Vec<LevelStep>,
@@ -178,8 +181,7 @@ pub fn measure_capture(
         let ears = a
             .channels
             .iter()
-            .zip(&kept.channels)
-            .map(|(c, x)| {
+            .map(|c| {
                 let present = tone_freq.is_some() && c.tone_present;
                 EarMeasure {
                     present,
@@ -191,7 +193,8 @@ pub fn measure_capture(
                     hum_dbfs: c.hum_dbfs,
                     hum_mains_hz: c.hum_mains_hz,
                     digital_silence: c.digital_silence,
-                    zero_filled: count_zero_filled(x, &c.dropouts, rate),
+                    zero_filled: 0,
+                    zero_fill: Vec::new(),
                     dropouts: c.dropouts.clone(),
                     level_steps: c.level_steps.clone(),
                     outside_events: c.outside_events.clone(),
@@ -218,6 +221,7 @@ pub fn measure_capture(
                 hum_mains_hz: None,
                 digital_silence: x.iter().all(|v| *v == 0.0),
                 zero_filled: 0,
+                zero_fill: Vec::new(),
                 dropouts: Vec::new(),
                 level_steps: Vec::new(),
                 outside_events: Vec::new(),
@@ -261,7 +265,6 @@ pub fn measure_capture(
                     let noise = quiet_rms(x, rate);
                     ear.dropouts =
                         crate::analysis::sweep::sweep_gaps(&y, &signal, al.delay_samples, rate, &r.response, noise);
-                    ear.zero_filled = count_zero_filled(x, &ear.dropouts, rate);
                     ear.response = r.response;
                 }
             }
@@ -282,27 +285,28 @@ pub fn measure_capture(
         stereo,
     })
     .map(|mut m| {
-        for e in &mut m.ears {
+        for (e, x) in m.ears.iter_mut().zip(&kept.channels) {
             if e.digital_silence {
                 e.noise_floor_dbfs = DB_FLOOR;
             }
+            e.zero_fill = zero_filled(x, &e.dropouts, rate);
+            e.zero_filled = e.zero_fill.iter().filter(|z| **z).count();
         }
         m
     })
 }
 
-/// How many of the gaps are exact digital zeros over most of their length.
-fn count_zero_filled(x: &[f32], dropouts: &[Dropout], rate_hz: f64) -> usize {
+/// For each gap: whether its samples are exact digital zeros over most of its length.
+fn zero_filled(x: &[f32], dropouts: &[Dropout], rate_hz: f64) -> Vec<bool> {
     dropouts
         .iter()
-        .filter(|d| d.ms > 0.0)
-        .filter(|d| {
+        .map(|d| {
             let s = ((d.at_s * rate_hz) as usize).min(x.len());
             let e = (((d.at_s + d.ms / 1000.0) * rate_hz) as usize).min(x.len());
             let zeros = x[s..e].iter().filter(|v| **v == 0.0).count();
-            e > s && zeros * 2 > e - s
+            d.ms > 0.0 && e > s && zeros * 2 > e - s
         })
-        .count()
+        .collect()
 }
 
 /// The rms of the quietest 5 ms block of a capture: its noise, where the stimulus is not.

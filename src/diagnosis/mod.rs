@@ -409,17 +409,25 @@ const STEPS: &[Step] = &[
     Step::of(&[S::Polarity], OUT, observe_polarity),
     // A sweep played at the wrong rate is another sweep: its response is no measurement.
     Step { explains: &[S::Response], ..Step::of(&[S::RateMismatch], BOTH, observe_rate) },
+    // Gaps are random: a faulty part shows them in some captures only, while healthy parts
+    // practically never do, so two shown captures are enough, or three gaps in one (a single gap
+    // may be a glitch). Lost samples first: the driver's dropouts then explain the gaps of
+    // unknown origin on its captures, and the analog breaks beside them are a contact's.
+    Step {
+        whole: true,
+        tolerance: 0.9,
+        need: Evidence { captures: 2, events: 3 },
+        explains: &[S::Dropouts, S::Distortion, S::LowLevel, S::Response, S::Imbalance],
+        ..Step::of(&[S::Dropouts], BOTH, observe_digital_gaps)
+    },
     Step {
         family: &[S::Intermittent, S::Dropouts],
         whole: true,
-        // Gaps are random: a faulty part shows them in some captures only, while healthy parts
-        // practically never do, so two shown captures are enough, or three gaps in one (a single
-        // gap may be a glitch).
         tolerance: 0.9,
         need: Evidence { captures: 2, events: 3 },
         split: Some(split_gaps),
         explains: &[S::Dropouts, S::Distortion, S::LowLevel, S::Response, S::Imbalance],
-        ..Step::of(&[S::Intermittent], BOTH, observe_gaps)
+        ..Step::of(&[S::Intermittent], BOTH, observe_analog_gaps)
     },
     Step {
         family: &[S::LowLevel, S::LowGain],
@@ -486,31 +494,9 @@ fn noise_follows_level(ctx: &Context, components: &[String]) -> Option<bool> {
     Some(votes.iter().filter(|v| **v).count() * 2 > votes.len())
 }
 
-/// Gaps: the driver's `dropouts` when its signature says so, else a contact's `intermittent`.
+/// Gaps the digital test left: a contact's `intermittent` when any of them was an analog break;
+/// when all could have been either, a driver and the other parts stay suspects together.
 fn split_gaps(ctx: &Context, ex: &Explanation, covered: &[&Obs], kinds: &Kinds) -> Vec<(String, Symptom)> {
-    split_driver(ex, kinds, Symptom::Dropouts, Symptom::Intermittent, || Some(gaps_look_digital(ctx, covered)))
-}
-
-/// Zero-filled gaps, or gaps on both ears at the same instants: the digital side lost samples.
-fn gaps_look_digital(ctx: &Context, covered: &[&Obs]) -> bool {
-    let (mut digital, mut analog) = (0, 0);
-    for o in covered {
-        let m = &ctx.m[o.capture];
-        let zero_filled: usize = m.ears.iter().map(|e| e.zero_filled).sum();
-        let gaps: usize = m.ears.iter().map(|e| e.dropouts.iter().filter(|d| d.ms > 0.0).count()).sum();
-        if m.ears.len() == 2 && m.ears.iter().all(|e| e.present) {
-            let (l, r) = (&m.ears[0].dropouts, &m.ears[1].dropouts);
-            let together = l.iter().filter(|a| r.iter().any(|b| (a.at_s - b.at_s).abs() < 0.002)).count();
-            if !l.is_empty() && together == l.len() && together == r.len() {
-                digital += 1;
-            } else {
-                analog += 1;
-            }
-        } else if gaps > 0 && zero_filled * 2 > gaps {
-            digital += 1;
-        } else {
-            analog += 1;
-        }
-    }
-    digital > analog
+    let analog = covered.iter().any(|o| gap_origins(&ctx.m[o.capture]).analog > 0);
+    split_driver(ex, kinds, Symptom::Dropouts, Symptom::Intermittent, || if analog { Some(false) } else { None })
 }

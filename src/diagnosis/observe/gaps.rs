@@ -1,30 +1,102 @@
 //! Observations of gaps and discontinuities (and, as evidence beside them, level steps and sounds
 //! outside the tone).
+//!
+//! Each gap is read for where it came from. Samples the driver lost are lost on every channel at
+//! once, and on the record side they are exact zeros; a worn contact breaks one line, and the
+//! analog noise after it goes on. Where a capture cannot tell (one ear driven through the
+//! analog chain), the gap is of unknown origin: a driver's dropouts found elsewhere explain it,
+//! or else it counts for the parts it passed.
 
 use super::*;
 
-pub(in crate::diagnosis) fn observe_gaps(ctx: &Context) -> Vec<Obs> {
+/// A capture's gaps and clicks by origin.
+#[derive(Debug, Default, Clone, Copy)]
+pub(in crate::diagnosis) struct GapOrigins {
+    /// On both ears at the same instant, or zero-filled: samples lost.
+    pub digital: usize,
+    /// On one ear of two, or a recorded gap with noise in it: an analog break.
+    pub analog: usize,
+    /// One driven ear through the analog chain: either.
+    pub unknown: usize,
+}
+
+/// Two gaps closer than this are one event on both ears, s.
+const TOGETHER_S: f64 = 0.002;
+
+/// The ears a capture's gaps are read on: driven and present on tones and sweeps, every ear not
+/// digitally silent on silence.
+fn testable(m: &Measured) -> Vec<&EarMeasure> {
+    match &m.signal {
+        crate::stimulus::Stimulus::Sine { .. } | crate::stimulus::Stimulus::LogSweep { .. } => {
+            m.ears.iter().enumerate().filter(|(e, x)| m.driven(*e) && x.present).map(|(_, x)| x).collect()
+        }
+        crate::stimulus::Stimulus::Silence { .. } => m.ears.iter().filter(|x| !x.digital_silence).collect(),
+        _ => Vec::new(),
+    }
+}
+
+pub(in crate::diagnosis) fn gap_origins(m: &Measured) -> GapOrigins {
+    let ears = testable(m);
+    let mut o = GapOrigins::default();
+    if m.direction == Direction::Playback && ears.len() == 2 {
+        let (l, r) = (&ears[0].dropouts, &ears[1].dropouts);
+        let near = |a: &crate::analysis::Dropout, other: &[crate::analysis::Dropout]| {
+            other.iter().any(|b| (a.at_s - b.at_s).abs() < TOGETHER_S)
+        };
+        o.digital = l.iter().filter(|a| near(a, r)).count();
+        o.analog = l.iter().filter(|a| !near(a, r)).count() + r.iter().filter(|b| !near(b, l)).count();
+        return o;
+    }
+    for x in ears {
+        for (k, _) in x.dropouts.iter().enumerate() {
+            if x.zero_fill.get(k).copied().unwrap_or(false) {
+                o.digital += 1;
+            } else if m.direction == Direction::Record {
+                o.analog += 1;
+            } else {
+                o.unknown += 1;
+            }
+        }
+    }
+    o
+}
+
+/// Gaps that show samples were lost: the driver's dropouts.
+pub(in crate::diagnosis) fn observe_digital_gaps(ctx: &Context) -> Vec<Obs> {
+    observe_gap_events(ctx, |_, g| g.digital)
+}
+
+/// Gaps that show an analog break, and those of unknown origin that no driver's dropouts explain.
+pub(in crate::diagnosis) fn observe_analog_gaps(ctx: &Context) -> Vec<Obs> {
+    observe_gap_events(ctx, |i, g| {
+        g.analog + if ctx.explained.contains(&(i, Symptom::Dropouts)) { 0 } else { g.unknown }
+    })
+}
+
+fn observe_gap_events(ctx: &Context, count: impl Fn(usize, &GapOrigins) -> usize) -> Vec<Obs> {
     let mut out = Vec::new();
     for (i, m) in ctx.m.iter().enumerate() {
-        // Tone captures (gaps and discontinuities in the tone) and silence captures (zero-fills).
-        let testable: Vec<&EarMeasure> = match &m.signal {
-            crate::stimulus::Stimulus::Sine { .. } => {
-                m.ears.iter().enumerate().filter(|(e, x)| m.driven(*e) && x.present).map(|(_, x)| x).collect()
-            }
-            crate::stimulus::Stimulus::Silence { .. } => m.ears.iter().filter(|x| !x.digital_silence).collect(),
-            crate::stimulus::Stimulus::LogSweep { .. } => {
-                m.ears.iter().enumerate().filter(|(e, x)| m.driven(*e) && x.present).map(|(_, x)| x).collect()
-            }
-            _ => Vec::new(),
-        };
+        let testable = testable(m);
         if testable.is_empty() {
             continue;
         }
-        let events: usize = testable.iter().map(|x| x.dropouts.len()).sum();
+        let origins = gap_origins(m);
+        let events = count(i, &origins);
+        let all: usize = testable.iter().map(|x| x.dropouts.len()).sum();
         let longest = testable.iter().flat_map(|x| x.dropouts.iter().map(|d| d.ms)).fold(0.0, f64::max);
         // Level steps and sounds outside the tone are told beside the gaps, as what else the
         // capture showed; they are not gaps.
-        let mut note = format!("{events} gap(s) or click(s), longest {longest:.1} ms");
+        let mut note = format!("{all} gap(s) or click(s), longest {longest:.1} ms");
+        let mut origin = Vec::new();
+        if origins.digital > 0 {
+            origin.push(format!("{} on both ears at once or zero-filled", origins.digital));
+        }
+        if origins.analog > 0 {
+            origin.push(format!("{} on one line only", origins.analog));
+        }
+        if !origin.is_empty() {
+            note += &format!(" ({})", origin.join(", "));
+        }
         let steps: Vec<String> = testable
             .iter()
             .flat_map(|x| &x.level_steps)

@@ -33,6 +33,12 @@ pub(in crate::diagnosis) fn observe_distortion(ctx: &Context) -> Vec<Obs> {
             .filter_map(|(_, x)| x.thd_percent)
             .collect();
         let Some(max) = thd.iter().copied().reduce(f64::max) else { continue };
+        // A nonlinearity grows with the level through it: a capture that lost level (a driver's
+        // low gain ahead of a distorting jack) did not test it, and its clean tone is no alibi.
+        let quiet = level_deficit(ctx, i).is_some_and(|d| d >= ctx.limits.level_drop_max_db * DETECT);
+        if max < limit && quiet {
+            continue;
+        }
         out.push(obs(i, max >= limit, max / limit, format!("THD {max:.2} % at the stimulus tone")));
     }
     out
