@@ -135,7 +135,7 @@ fn the_default_run_passes_and_an_injected_fault_is_named() {
 fn bad_runs_exit_2_with_a_clear_message() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cases: [(&[&str], &str); 4] = [
-        (&["run", "--fault", "dut:hum"], "lives on a port only"),
+        (&["run", "--fault", "dut:hum"], "dut is a headset, and hum is a fault of a port only"),
         (&["run", "--fault", "nobody:noise"], "not a component"),
         (&["run", "--fault", "dut:humming"], "not a symptom"),
         (&["run", "--rig", "no/such/rig.toml"], "no/such/rig.toml"),

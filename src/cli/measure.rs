@@ -18,9 +18,9 @@ pub(crate) fn print_diagnosis(dir: &std::path::Path, d: &Diagnosis) {
     }
     for s in &d.suspects {
         outln!();
-        outln!("suspects for {}: {} (the set cannot tell them apart)", s.symptom, s.components.join(", "));
+        outln!("suspects for {}: {} ({})", s.symptom, s.components.join(", "), s.why());
         outln!("   evidence: {}", s.evidence);
-        outln!("   next:     swap one of them for a known-good part and run again");
+        outln!("   next:     {}", s.next_step());
     }
 }
 

@@ -51,12 +51,35 @@ pub struct Fault {
     pub remedy: String,
 }
 
-/// Components the set cannot tell apart for a symptom.
+/// Components the set cannot tell apart for a symptom; or reference parts that alone would
+/// explain a symptom the other parts explain too (`presumed_good`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Suspect {
     pub components: Vec<String>,
     pub symptom: Symptom,
     pub evidence: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub presumed_good: bool,
+}
+
+impl Suspect {
+    /// Why they are suspects, for a reader.
+    pub fn why(&self) -> &'static str {
+        if self.presumed_good {
+            "reference parts, presumed good: the faults above explain it as well"
+        } else {
+            "the set cannot tell them apart"
+        }
+    }
+
+    /// What a technician does next.
+    pub fn next_step(&self) -> &'static str {
+        if self.presumed_good {
+            "replace the parts found faulty and run again; if the symptom stays, check these reference parts"
+        } else {
+            "swap one of them for a known-good part and run again"
+        }
+    }
 }
 
 /// A capture's file and its measurements.
@@ -161,7 +184,17 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
             let (id, side) = split_side(sided);
             step.sides.contains(&side) && kinds.get(id).is_some_and(|(k, _)| step.blames(*k))
         };
-        for mut ex in localise(&tests, allowed, step.tolerance, step.need) {
+        let (explanations, presumed_good) = presume_references_good(&tests, &allowed, step, &kinds);
+        for ex in &presumed_good {
+            let covered: Vec<&Obs> = ex.covers.iter().map(|&i| &obs[i]).collect();
+            let mut comps: Vec<String> = ex.components.iter().map(|c| split_side(c).0.to_string()).collect();
+            comps.dedup();
+            let evidence = evidence_for(&measured, &Explanation { components: comps.clone(), ..ex.clone() }, &covered);
+            if !suspects.iter().any(|s| s.components == comps && s.symptom == step.symptom) {
+                suspects.push(Suspect { components: comps, symptom: step.symptom, evidence, presumed_good: true });
+            }
+        }
+        for mut ex in explanations {
             // Back from sides to components.
             let mut ids: Vec<String> = ex.components.iter().map(|c| split_side(c).0.to_string()).collect();
             ids.dedup();
@@ -215,7 +248,7 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
                 let symptom = resolved[0].1;
                 let comps: Vec<String> = resolved.into_iter().map(|(c, _)| c).collect();
                 if !suspects.iter().any(|s| s.components == comps && s.symptom == symptom) {
-                    suspects.push(Suspect { components: comps, symptom, evidence });
+                    suspects.push(Suspect { components: comps, symptom, evidence, presumed_good: false });
                 }
             }
         }
@@ -229,6 +262,60 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
         suspects,
         captures: measured.into_iter().map(|m| CaptureReport { file: m.file.clone(), measurements: m }).collect(),
     }
+}
+
+/// Localises a step's symptom with the reference parts presumed good. An explanation that blames
+/// only reference parts stands only when the other parts cannot explain the same captures as
+/// well: with no clean capture through them (a deterministic symptom) and with no more faults
+/// in all. When they can, they are blamed instead and the reference parts are returned apart,
+/// to be named among the suspects. (A dead customer adapter and a dead customer headset on the
+/// bench jack's two paths: the bench jack and the headset would explain it, and so do the adapter
+/// and the headset. A dead reference adapter on every path stays one fault, not a jack and a
+/// headset.) Random symptoms are left to the fit: their clean captures do not rule a part out.
+fn presume_references_good(
+    tests: &[Testable],
+    allowed: &dyn Fn(&str) -> bool,
+    step: &Step,
+    kinds: &Kinds,
+) -> (Vec<Explanation>, Vec<Explanation>) {
+    let reference = |sided: &str| kinds.get(split_side(sided).0).is_some_and(|k| k.1);
+    let found = localise(tests, allowed, step.tolerance, step.need);
+    if step.tolerance > 0.0 {
+        return (found, Vec::new());
+    }
+    let (mut out, mut presumed) = (Vec::new(), Vec::new());
+    for (n, ex) in found.iter().enumerate() {
+        if !ex.components.iter().all(|c| reference(c)) {
+            out.push(ex.clone());
+            continue;
+        }
+        // The same captures, with the shown ones this explanation does not cover left out.
+        let only: Vec<Testable> = tests
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                if t.shown && !ex.covers.contains(&i) {
+                    Testable { components: Vec::new(), shown: false, events: 0 }
+                } else {
+                    t.clone()
+                }
+            })
+            .collect();
+        let others = localise(&only, |c| allowed(c) && !reference(c), 0.0, step.need);
+        let covers_all = others.iter().map(|o| o.covers.len()).sum::<usize>() == ex.covers.len();
+        // Parts the other explanations of this step do not blame already.
+        let blamed_elsewhere = |o: &Explanation| {
+            found.iter().enumerate().any(|(k, f)| k != n && f.components.iter().any(|c| o.components.contains(c)))
+        };
+        let new_faults = others.iter().filter(|o| !blamed_elsewhere(o)).count();
+        if covers_all && new_faults <= 1 {
+            out.extend(others);
+            presumed.push(ex.clone());
+        } else {
+            out.push(ex.clone());
+        }
+    }
+    (out, presumed)
 }
 
 /// Which side of a component a signal crosses: its output (towards the ears) or its input

@@ -103,8 +103,8 @@ pub fn fault_records(d: &Diagnosis) -> Vec<FaultRecord> {
         component: s.components.join(","),
         code: format!("suspect.{}", s.symptom.name()),
         confidence: None,
-        evidence: s.evidence.clone(),
-        remedy: "swap one of them for a known-good part and test again".into(),
+        evidence: format!("{} ({})", s.evidence, s.why()),
+        remedy: s.next_step().into(),
     }));
     for (i, f) in out.iter_mut().enumerate() {
         f.rank = i as i64 + 1;

@@ -325,8 +325,9 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
                         @for s in &d.suspects {
                             div class="card suspect" {
                                 h3 { "Suspects: " (s.components.join(", ")) " — " code { (s.symptom.name()) } }
+                                p { (s.why()) "." }
                                 p { b { "Evidence: " } (s.evidence) }
-                                p { b { "Next: " } "swap one of them for a known-good part and run again." }
+                                p { b { "Next: " } (s.next_step()) "." }
                             }
                         }
                     }

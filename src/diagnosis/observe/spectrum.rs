@@ -45,7 +45,9 @@ pub(in crate::diagnosis) fn observe_distortion(ctx: &Context) -> Vec<Obs> {
 }
 
 /// Response shape (each response less its own mid-band gain) against the best peer's at every
-/// frequency of the mask band; shown when it falls below by more than the limit.
+/// frequency of the mask band; shown when it falls below by more than the limit. Peers of another
+/// headset model are held to the mask with [`CROSS_MODEL_DB`] to spare; the two ears of one
+/// capture (one headset) are held to each other with none, whatever the model.
 pub(in crate::diagnosis) fn observe_response(ctx: &Context) -> Vec<Obs> {
     let limit = ctx.limits.response_max_db * DETECT;
     let (lo, hi) = (ctx.limits.response_band_hz[0], ctx.limits.response_band_hz[1]);
@@ -56,12 +58,21 @@ pub(in crate::diagnosis) fn observe_response(ctx: &Context) -> Vec<Obs> {
     let mut out = Vec::new();
     for (i, m) in ctx.m.iter().enumerate() {
         let key = class_key(m);
-        let mut worst: Option<(f64, f64)> = None;
-        let mut tested = false;
-        // Whether every peer was a headset of another (or an unknown) model.
-        let mut only_other_models = true;
-        for (e, ear) in m.ears.iter().enumerate().filter(|(e, x)| m.driven(*e) && x.present && !x.response.is_empty()) {
+        let ears: Vec<(usize, &EarMeasure)> =
+            m.ears.iter().enumerate().filter(|(e, x)| m.driven(*e) && x.present && !x.response.is_empty()).collect();
+        // (frequency, shortfall, what it was measured against)
+        let mut worst: Option<(f64, f64, String)> = None;
+        let mut keep = |found: Option<(f64, f64)>, against: String| {
+            if let Some((f, d)) = found {
+                if worst.as_ref().is_none_or(|w| d > w.1) {
+                    worst = Some((f, d, against));
+                }
+            }
+        };
+        for &(e, ear) in &ears {
             let mine = shape(ear);
+            // Whether every peer was a headset of another (or an unknown) model.
+            let mut only_other_models = true;
             // Each peer's shape less what its voicing may differ by.
             let peers: Vec<Vec<(f64, f64)>> = ctx
                 .m
@@ -81,40 +92,46 @@ pub(in crate::diagnosis) fn observe_response(ctx: &Context) -> Vec<Obs> {
             if peers.is_empty() {
                 continue;
             }
-            tested = true;
-            // The shortfall at each point; a response fault is broad, so what counts is the
-            // smallest shortfall over RESPONSE_SPAN consecutive points (a gap or a click notches
-            // a narrow band only).
-            let short: Vec<(f64, f64)> = mine
-                .iter()
-                .enumerate()
-                .filter_map(|(k, &(f, v))| {
-                    let best = peers
-                        .iter()
-                        .filter_map(|p| p.get(k).filter(|q| (q.0 - f).abs() < 1e-6).map(|q| q.1))
-                        .fold(f64::NEG_INFINITY, f64::max);
-                    best.is_finite().then_some((f, best - v))
-                })
-                .collect();
-            for w in short.windows(RESPONSE_SPAN) {
-                let least = w.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
-                if worst.is_none_or(|(_, d)| least > d) {
-                    worst = Some((w[RESPONSE_SPAN / 2].0, least));
-                }
-            }
+            let against = if only_other_models {
+                format!("its peers, beyond the {CROSS_MODEL_DB:.0} dB another headset model's voicing may differ by")
+            } else {
+                "its peers".to_string()
+            };
+            keep(Some(shortfall(&mine, &peers).unwrap_or((0.0, 0.0))), against);
         }
-        if !tested {
-            continue;
+        // The two ears of one headset are voiced alike: one that lost a band against the other
+        // is a fault on any model.
+        if let [(_, l), (_, r)] = ears[..] {
+            let (l, r) = (shape(l), shape(r));
+            keep(shortfall(&l, std::slice::from_ref(&r)), "the right ear".to_string());
+            keep(shortfall(&r, std::slice::from_ref(&l)), "the left ear".to_string());
         }
-        let (f, d) = worst.unwrap_or((0.0, 0.0));
-        let beyond = if only_other_models {
-            format!(" beyond the {CROSS_MODEL_DB:.0} dB another headset model's voicing may differ by")
-        } else {
-            String::new()
-        };
-        out.push(obs(i, d >= limit, d / limit, format!("response {d:.1} dB under its peers at {f:.0} Hz{beyond}")));
+        let Some((f, d, against)) = worst else { continue };
+        out.push(obs(i, d >= limit, d / limit, format!("response {d:.1} dB under {against} at {f:.0} Hz")));
     }
     out
+}
+
+/// The worst shortfall of a response shape under the best of `peers`, as (frequency, dB): a
+/// response fault is broad, so what counts at each place is the smallest shortfall over
+/// [`RESPONSE_SPAN`] consecutive points (a gap or a click notches a narrow band only). `None`
+/// when the shapes share too few points.
+fn shortfall(mine: &[(f64, f64)], peers: &[Vec<(f64, f64)>]) -> Option<(f64, f64)> {
+    let short: Vec<(f64, f64)> = mine
+        .iter()
+        .enumerate()
+        .filter_map(|(k, &(f, v))| {
+            let best = peers
+                .iter()
+                .filter_map(|p| p.get(k).filter(|q| (q.0 - f).abs() < 1e-6).map(|q| q.1))
+                .fold(f64::NEG_INFINITY, f64::max);
+            best.is_finite().then_some((f, best - v))
+        })
+        .collect();
+    short
+        .windows(RESPONSE_SPAN)
+        .map(|w| (w[RESPONSE_SPAN / 2].0, w.iter().map(|p| p.1).fold(f64::INFINITY, f64::min)))
+        .reduce(|a, b| if b.1 > a.1 { b } else { a })
 }
 
 /// How much more than the mask a response may fall under a headset of another (or an unknown)

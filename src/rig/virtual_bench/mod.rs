@@ -257,11 +257,12 @@ impl VirtualBench {
         if FaultCode::new(part.kind, fault.symptom).is_none() {
             let kinds: Vec<&str> = fault.symptom.kinds().iter().map(|k| k.name()).collect();
             return Err(format!(
-                "{} is a {}, and {} lives on a {} only",
+                "{} is {} {}, and {} is a fault of {} only",
                 fault.component,
+                article(part.kind.name()),
                 part.kind,
                 fault.symptom,
-                kinds.join(" or ")
+                kinds.iter().map(|k| format!("{} {k}", article(k))).collect::<Vec<_>>().join(" or ")
             ));
         }
         part.faults.retain(|(s, _)| *s != fault.symptom);
@@ -424,6 +425,15 @@ fn poisson(mean: f64, rng: &mut ChaCha8Rng) -> usize {
             return k;
         }
         k += 1;
+    }
+}
+
+/// "a" or "an" before a component kind's name.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
     }
 }
 
