@@ -13,12 +13,15 @@
 //! 3. **Localise** each symptom by substitution ([`localise`]): the component of an allowed kind
 //!    shared by the shown captures and absent from the clean ones. Symptoms are taken in order of
 //!    dominance, and a fault found explains its captures for the symptoms after it (a pinout
-//!    mismatch silences the microphone: that is not a second fault `input_dead`).
+//!    mismatch silences the microphone: that is not a second fault `input_dead`). Gaps are read
+//!    one by one for their origin (`observe/gaps.rs`): lost samples (both ears at once, or exact
+//!    zeros) are the driver's `dropouts`, localised first; analog breaks (one line) are a
+//!    contact's `intermittent`. Reference parts are presumed good
+//!    (`presume_references_good`).
 //! 4. **Split** equivalents by signature: level lost in a driver *and* its jack is the driver's
 //!    `low_gain` when the noise floor fell with the level (digital gain), the jack's `low_level`
-//!    when it did not; gaps are the driver's `dropouts` when they are zero-filled or hit both ears
-//!    at once, a contact's `intermittent` otherwise. What still cannot be split is reported in
-//!    `suspects`.
+//!    when it did not; gaps of unknown origin through a driver and a contact stay suspects. What
+//!    still cannot be split is reported in `suspects`.
 //! 5. **Rank** by confidence: the share of the component's testable captures that show the
 //!    symptom, times how far past its threshold the measurement went.
 
