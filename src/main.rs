@@ -56,7 +56,8 @@ enum Command {
         #[command(flatten)]
         hw: cli::station::Hardware,
         /// Inject a fault into the virtual bench: COMPONENT:SYMPTOM[:SEVERITY], SEVERITY mild,
-        /// moderate (default), severe or 0..1. Repeat for several.
+        /// moderate (default), severe or 0..1. Repeat for several. `jackbench faults` lists the
+        /// symptoms and each rig's components.
         #[arg(long = "fault", value_name = "COMPONENT:SYMPTOM[:SEVERITY]")]
         faults: Vec<String>,
         /// Seed of the virtual bench (part-to-part spread, noise, delays).
@@ -68,6 +69,13 @@ enum Command {
         /// Print the diagnosis as JSON instead of a summary.
         #[arg(long)]
         json: bool,
+    },
+    /// List the faults `run --fault` can inject: the symptoms, and each rig's components with
+    /// the symptoms each can carry.
+    Faults {
+        /// One rig file (or built-in rig's name); default: every built-in rig.
+        #[arg(long)]
+        rig: Option<PathBuf>,
     },
     /// Render the report of a capture set: report.html (self-contained), PNG plots and
     /// diagnosis.json (exit 0 pass, 1 fail, 2 unusable input).
@@ -299,6 +307,19 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
     })
 }
 
+/// An error and its causes, each said once: most of ours already name their cause in their own
+/// message ("PATH: cannot read: No such file"), so a cause already in the text is not repeated.
+fn error_text(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text = format!("{text}: {c}");
+        }
+    }
+    text
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -307,7 +328,7 @@ fn main() -> ExitCode {
         // The reader of an export or a listing stopped early (`| head`): nothing is wrong.
         Err(f) if is_broken_pipe(&f.error) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("jackbench: {:#}", f.error);
+            eprintln!("jackbench: {}", error_text(&f.error));
             ExitCode::from(f.code)
         }
     }
@@ -332,6 +353,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Run { rig, hw, faults, seed, out, json } => run_bench(&rig, &hw, &faults, seed, out, json),
         Command::Devices { json } => list_devices(json),
+        Command::Faults { rig } => cli::faults::faults(rig.as_deref()),
         Command::Batch(args) => cli::lab::run_batch(&args),
         Command::History { serial, db, json } => cli::lab::history(&serial, db.as_deref(), json),
         Command::Export(args) => cli::lab::export(&args),

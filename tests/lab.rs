@@ -158,6 +158,13 @@ fn a_virtual_batch_stores_every_unit_with_the_fault_it_was_given() {
             .expect("runs");
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(matches!(out.status.code(), Some(0 | 1)), "{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+        // The batch says where its results went, with the exact --db to read them back.
+        let done = stdout.lines().find(|l| l.starts_with("batch ")).unwrap_or_default();
+        let hint = match db.backend {
+            "postgres" => format!("`jackbench summary --db '{}'` shows the yield (with the password", shown(&db.url)),
+            _ => format!("`jackbench summary --db {}` shows the yield", db.url),
+        };
+        assert!(done.contains(&hint), "{done}");
         let mut d = Database::open(&db.url).expect("opened");
         let units = store::units(&mut d, &Filter::default()).expect("units");
         assert_eq!(units.len(), 12, "{}", db.backend);
@@ -368,4 +375,88 @@ fn the_operator_scans_serials_until_an_empty_line() {
     let units = store::units(&mut d, &Filter::default()).expect("units");
     let serials: Vec<&str> = units.iter().map(|u| u.serial.as_str()).collect();
     assert_eq!(serials, ["A-1", "A-2"], "the empty line ended the batch before A-3");
+}
+
+/// Commands that only read never create a database (issue #13): a missing SQLite file, a
+/// PostgreSQL database without jackbench's tables, a file that is not SQLite, or a URL scheme
+/// jackbench does not speak is exit 2 naming it, and nothing is created; each reader says which
+/// database it read.
+#[test]
+fn readers_never_create_a_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("nothere").join("r.db");
+    let readers: [&[&str]; 4] =
+        [&["history", "SN-001"], &["summary"], &["export", "--format", "csv"], &["export", "--format", "json"]];
+    let run = |args: &[&str], db: &str| jackbench().current_dir(dir.path()).args(args).args(["--db", db]).output();
+    let missing_url = missing.to_string_lossy().into_owned();
+    for args in readers {
+        let out = run(args, &missing_url).expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(&format!("{missing_url}: no results database there")), "{args:?}: {err}");
+        assert!(!dir.path().join("nothere").exists(), "{args:?} created the directory");
+    }
+    let out = run(&["export", "--format", "csv", "--out", "units.csv"], &missing_url).expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!dir.path().join("units.csv").exists(), "an export of nothing was written");
+    for url in ["mysql://localhost/x", "mysql:results"] {
+        let out = run(&["summary"], url).expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("jackbench does not speak `mysql:` databases"), "{err}");
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).expect("listed").count(), 0, "nothing created for any of them");
+    std::fs::write(dir.path().join("notes.db"), "not a database").expect("written");
+    let out = run(&["summary"], "notes.db").expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(2) && err.contains("notes.db: not a jackbench results database"), "{err}");
+
+    for db in lab_data::all() {
+        if db.backend == "postgres" {
+            // A PostgreSQL database with no jackbench tables stays without them.
+            let out = run(&["summary"], &db.url).expect("runs");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.code() == Some(2) && err.contains("not a jackbench results database"), "{err}");
+            let mut c = postgres::Client::connect(&db.url, postgres::NoTls).expect("connects");
+            let tables: i64 = c
+                .query_one("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()", &[])
+                .expect("counted")
+                .get(0);
+            assert_eq!(tables, 0, "summary created tables");
+        }
+        fill(&db, 8, 1, 4);
+        for args in readers {
+            let out = run(args, &db.url).expect("runs");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{} {args:?}: {err}", db.backend);
+            assert!(err.lines().any(|l| l == format!("results: {}", shown(&db.url))), "{} {args:?}: {err}", db.backend);
+        }
+    }
+}
+
+/// A database URL as jackbench shows it: the password, if any, as `***`.
+fn shown(url: &str) -> String {
+    match url.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.split_once('@')?))) {
+        Some((scheme, (creds, host))) => match creds.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// A --serials file that is not there is named with its flag, and nothing is created (issue #13).
+#[test]
+fn a_missing_serials_file_is_named_with_its_flag() {
+    let dir = lab(1);
+    let out = jackbench()
+        .current_dir(dir.path())
+        .args(["batch", "--rig", "qa-bench", "--model", "hs-100", "--serials", "tray.txt", "--virtual"])
+        .args(["--db", "results.sqlite", "--out", "reports/tray"])
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("tray.txt: the --serials file cannot be read"), "{err}");
+    assert!(!dir.path().join("results.sqlite").exists() && !dir.path().join("reports").exists());
 }

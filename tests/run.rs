@@ -138,7 +138,10 @@ fn bad_runs_exit_2_with_a_clear_message() {
         (&["run", "--fault", "dut:hum"], "dut is a headset, and hum is a fault of a port only"),
         (&["run", "--fault", "nobody:noise"], "not a component"),
         (&["run", "--fault", "dut:humming"], "not a symptom"),
-        (&["run", "--rig", "no/such/rig.toml"], "no/such/rig.toml"),
+        (
+            &["run", "--rig", "no/such/rig.toml"],
+            "no/such/rig.toml: no such rig file, and no built-in rig of that name (the built-in rigs: qa-bench, repair-laptop,",
+        ),
     ];
     for (args, says) in cases {
         let mut all = args.to_vec();
@@ -149,6 +152,15 @@ fn bad_runs_exit_2_with_a_clear_message() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(says), "{args:?}: {err}");
     }
+    // The OS's reason is said once, not once per layer.
+    let o = jackbench(&["run", "--rig", dir.path().join("rig.toml").to_str().expect("utf-8")]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("os error").count(), 0, "{err}");
+    let unreadable = dir.path().join("a-folder.toml");
+    std::fs::create_dir_all(&unreadable).expect("mkdir");
+    let o = jackbench(&["run", "--rig", unreadable.to_str().expect("utf-8")]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.code() == Some(2) && err.matches("os error").count() == 1, "{err}");
     let rig = dir.path().join("bad.toml");
     let text = jackbench::rig::file::BUILT_IN[0].1.replacen("adapter = \"direct\"", "adapter = \"duct-tape\"", 1);
     std::fs::write(&rig, text).expect("write");
@@ -174,4 +186,49 @@ fn the_virtual_bench_is_reproducible_from_its_seed() {
     let (a, b, c) = (make(11), make(11), make(12));
     assert_eq!(a, b, "the same seed gives the same captures, byte for byte");
     assert_ne!(a, c, "another seed gives other noise, delays and spread");
+}
+
+/// What a newcomer trips over gets a message that says what to do (issue #13): a folder that
+/// is not a capture set, a batch folder given where one unit's set is meant, and the faults a
+/// rig's components can be given.
+#[test]
+fn a_newcomers_mistakes_are_answered_with_what_to_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let batch = dir.path().join("tray");
+    let unit = batch.join("SN-1");
+    let o = jackbench(&["run", "--seed", "2", "--out", unit.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    for command in ["report", "diagnose"] {
+        let o = jackbench(&[command, batch.to_str().expect("utf-8")]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        let says = format!(
+            "{}: a batch folder, not a capture set: each unit's capture set is in its serial's folder underneath (e.g. {})",
+            batch.display(),
+            unit.display()
+        );
+        assert!(err.contains(&says), "{err}");
+        let o = jackbench(&[command, dir.path().join("tray").join("SN-1").join("captures").to_str().expect("utf-8")]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            o.status.code() == Some(2) && err.contains("captures: not a capture set (it has no capture-set.toml)"),
+            "{err}"
+        );
+    }
+    let o = jackbench(&["faults", "--rig", "repair-laptop"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success());
+    assert!(out.contains("  hum               mains hum; on a port\n"), "{out}");
+    assert!(out.contains(
+        "  intermittent      sound drops out at moments (a worn contact); on a port, an adapter or a headset"
+    ));
+    assert!(out.contains("customer-adapter  Customer's adapter (adapter): output_dead, channel_dead,"), "{out}");
+    assert!(out.contains("loop-plug") && !out.contains("qa-bench"), "{out}");
+    let o = jackbench(&["faults"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    for name in ["qa-bench", "repair-laptop", "qa-splitter", "loopback-check", "qa-relay"] {
+        assert!(out.contains(&format!("\n{name} (rigs/{name}.toml):\n")), "{name}: {out}");
+    }
+    let o = jackbench(&["run", "--rig", "repair-laptop", "--fault", "dut:channel_dead"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("`jackbench faults` lists what each can carry"));
 }

@@ -184,6 +184,10 @@ pub struct Manifest {
 pub enum ManifestError {
     #[error("{}: cannot read: {source}", path.display())]
     Read { path: PathBuf, source: std::io::Error },
+    #[error("{}: not a capture set (it has no {MANIFEST_FILE})", dir.display())]
+    NotASet { dir: PathBuf },
+    #[error("{}: a batch folder, not a capture set: each unit's capture set is in its serial's folder underneath (e.g. {})", dir.display(), example.display())]
+    BatchFolder { dir: PathBuf, example: PathBuf },
     #[error("{}: {message}", path.display())]
     Syntax { path: PathBuf, message: String },
     #[error("{}: {field}: {message}", path.display())]
@@ -327,8 +331,24 @@ impl CaptureSet {
     /// Reads and checks `dir/capture-set.toml`, and that every capture's file exists.
     pub fn load(dir: &Path) -> Result<CaptureSet, ManifestError> {
         let path = dir.join(MANIFEST_FILE);
-        let text =
-            std::fs::read_to_string(&path).map_err(|source| ManifestError::Read { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| {
+            if source.kind() != std::io::ErrorKind::NotFound || !dir.is_dir() {
+                return ManifestError::Read { path: path.clone(), source };
+            }
+            // A folder of capture sets (a batch's): name one of them.
+            let mut sets: Vec<PathBuf> = std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.join(MANIFEST_FILE).is_file())
+                .collect();
+            sets.sort();
+            match sets.into_iter().next() {
+                Some(example) => ManifestError::BatchFolder { dir: dir.to_path_buf(), example },
+                None => ManifestError::NotASet { dir: dir.to_path_buf() },
+            }
+        })?;
         let manifest = Manifest::parse(&text, &path)?;
         manifest.validate(&path)?;
         for (i, c) in manifest.captures.iter().enumerate() {

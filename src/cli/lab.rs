@@ -9,6 +9,7 @@ use jackbench::lab::config::LabConfig;
 use jackbench::lab::db::Database;
 use jackbench::lab::model::{ProductModel, LIMITS_DIR};
 use jackbench::lab::record::limits_text;
+use jackbench::lab::shell_word;
 use jackbench::lab::store::{self, Filter};
 use jackbench::lab::summary;
 use jackbench::rig::file::SwitchKind;
@@ -135,7 +136,8 @@ fn filter(since: Option<&str>, model: Option<&str>) -> Result<Filter, Failure> {
 
 /// `jackbench history SERIAL`.
 pub fn history(serial: &str, db: Option<&str>, json: bool) -> Result<u8, Failure> {
-    let mut db = Database::open(&config()?.db(db))?;
+    let mut db = Database::open_existing(&config()?.db(db))?;
+    eprintln!("results: {}", db.name());
     let units = store::history(&mut db, serial)?;
     if json {
         outln!("{}", serde_json::to_string_pretty(&units)?);
@@ -176,7 +178,8 @@ pub fn history(serial: &str, db: Option<&str>, json: bool) -> Result<u8, Failure
 
 /// `jackbench export`.
 pub fn export(args: &ExportArgs) -> Result<u8, Failure> {
-    let mut db = Database::open(&config()?.db(args.db.as_deref()))?;
+    let mut db = Database::open_existing(&config()?.db(args.db.as_deref()))?;
+    eprintln!("results: {}", db.name());
     let f = filter(args.since.as_deref(), args.model.as_deref())?;
     let mut out: Box<dyn Write> = match &args.out {
         Some(p) => Box::new(std::io::BufWriter::new(
@@ -253,7 +256,8 @@ pub fn export(args: &ExportArgs) -> Result<u8, Failure> {
 
 /// `jackbench summary`.
 pub fn summarize(args: &SummaryArgs) -> Result<u8, Failure> {
-    let mut db = Database::open(&config()?.db(args.db.as_deref()))?;
+    let mut db = Database::open_existing(&config()?.db(args.db.as_deref()))?;
+    eprintln!("results: {}", db.name());
     let f = filter(args.since.as_deref(), args.model.as_deref())?;
     let s = store::summary(&mut db, &f)?;
     if args.json {
@@ -483,13 +487,20 @@ pub fn run_batch(args: &BatchArgs) -> Result<u8, Failure> {
     };
     if let Some(why) = interrupted {
         eprintln!(
-            "jackbench: the batch stopped ({why}); {tested} unit(s) are stored. Go on with: jackbench batch --resume --out {}",
-            dir.display()
+            "jackbench: the batch stopped ({why}); {tested} unit(s) are stored in {}. Go on with: jackbench batch --resume --out {}",
+            batch.db.name(),
+            shell_word(&dir.display().to_string())
         );
         return Ok(2);
     }
     batch.finish()?;
-    outln!("batch {} done: {passed} of {tested} passed; `jackbench summary` shows the yield", batch.settings.id);
+    let hidden = if batch.db.name().contains(":***@") { " (with the password where *** stands)" } else { "" };
+    outln!(
+        "batch {} done: {passed} of {tested} passed; the results are in {}: `jackbench summary --db {}` shows the yield{hidden}",
+        batch.settings.id,
+        batch.db.name(),
+        shell_word(batch.db.name())
+    );
     Ok(u8::from(passed < tested))
 }
 

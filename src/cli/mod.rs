@@ -3,6 +3,7 @@
 //! that `analyze` and `diagnose` print.
 
 pub mod devices;
+pub mod faults;
 pub mod lab;
 pub mod measure;
 pub mod station;

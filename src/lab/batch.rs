@@ -115,7 +115,10 @@ pub fn latest_unfinished(reports: &Path) -> Option<PathBuf> {
 
 /// Reads serials: one per line; blank lines and `#` comments are skipped.
 pub fn read_serials(path: &Path) -> Result<Vec<String>, BatchError> {
-    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    let text = std::fs::read_to_string(path).map_err(|e| BatchError::Io {
+        path: path.to_path_buf(),
+        message: format!("the --serials file cannot be read: {e}"),
+    })?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let s = line.split('#').next().unwrap_or("").trim();

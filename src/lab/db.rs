@@ -111,6 +111,41 @@ pub enum DbError {
     Query { db: String, message: String },
     #[error("{db}: its schema is version {found}, newer than this jackbench's {known}: upgrade jackbench")]
     TooNew { db: String, found: i64, known: i64 },
+    #[error("{db}: its schema is version {found}, older than this jackbench's {known}: `jackbench batch --db {}` upgrades it", super::shell_word(.db))]
+    TooOld { db: String, found: i64, known: i64 },
+    #[error("{db}: no results database there (`jackbench batch --db {}` creates one)", super::shell_word(.db))]
+    Missing { db: String },
+    #[error("{db}: not a jackbench results database (no schema_migration table)")]
+    NotResults { db: String },
+    #[error("{db}: jackbench does not speak `{scheme}:` databases; give a file path, sqlite:PATH or postgres://USER@HOST/NAME")]
+    Scheme { db: String, scheme: String },
+}
+
+/// What a database URL names.
+enum Target {
+    Postgres,
+    Sqlite(PathBuf),
+}
+
+/// Parses a database URL: `postgres://…` or `postgresql://…`, `sqlite:PATH` (or `sqlite://PATH`)
+/// or a plain path. Any other scheme (`mysql://…`, `mysql:…`) is refused rather than taken for a
+/// file name; a one-letter prefix is a Windows drive.
+fn target(url: &str) -> Result<Target, DbError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Target::Postgres);
+    }
+    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        return Ok(Target::Sqlite(PathBuf::from(path)));
+    }
+    if let Some((scheme, _)) = url.split_once(':') {
+        let word = scheme.len() >= 2
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
+        if word {
+            return Err(DbError::Scheme { db: redact(url), scheme: scheme.to_string() });
+        }
+    }
+    Ok(Target::Sqlite(PathBuf::from(url)))
 }
 
 enum Conn {
@@ -273,28 +308,80 @@ impl Tx<'_> {
 
 impl Database {
     /// Opens `url` (`postgres://…` or `postgresql://…` for PostgreSQL; `sqlite:PATH` or a plain
-    /// path for SQLite, created with its directory when missing) and migrates its schema.
+    /// path for SQLite, created with its directory when missing) and migrates its schema: what a
+    /// command that stores results opens.
     pub fn open(url: &str) -> Result<Database, DbError> {
         let name = redact(url);
         let open_err = |message: String| DbError::Open { db: name.clone(), message };
-        let conn = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let client = postgres::Client::connect(url, postgres::NoTls).map_err(|e| open_err(e.to_string()))?;
-            Conn::Postgres(Box::new(client))
-        } else {
-            let path = PathBuf::from(url.strip_prefix("sqlite:").unwrap_or(url));
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| open_err(format!("cannot create {}: {e}", dir.display())))?;
+        let conn = match target(url)? {
+            Target::Postgres => Conn::Postgres(Box::new(
+                postgres::Client::connect(url, postgres::NoTls).map_err(|e| open_err(e.to_string()))?,
+            )),
+            Target::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| open_err(format!("cannot create {}: {e}", dir.display())))?;
+                }
+                let c = rusqlite::Connection::open(&path).map_err(|e| open_err(e.to_string()))?;
+                c.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_err(e.to_string()))?;
+                c.pragma_update(None, "journal_mode", "WAL").map_err(|e| open_err(format!("WAL mode: {e}")))?;
+                c.pragma_update(None, "synchronous", "NORMAL").map_err(|e| open_err(e.to_string()))?;
+                c.pragma_update(None, "foreign_keys", "ON").map_err(|e| open_err(e.to_string()))?;
+                Conn::Sqlite(c)
             }
-            let c = rusqlite::Connection::open(&path).map_err(|e| open_err(e.to_string()))?;
-            c.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_err(e.to_string()))?;
-            c.pragma_update(None, "journal_mode", "WAL").map_err(|e| open_err(format!("WAL mode: {e}")))?;
-            c.pragma_update(None, "synchronous", "NORMAL").map_err(|e| open_err(e.to_string()))?;
-            c.pragma_update(None, "foreign_keys", "ON").map_err(|e| open_err(e.to_string()))?;
-            Conn::Sqlite(c)
         };
         let mut db = Database { conn, name };
         db.migrate()?;
         Ok(db)
+    }
+
+    /// Opens an existing results database read-only: what a command that only reads opens
+    /// (`history`, `export`, `summary`). Nothing is created; a missing file, a database without
+    /// jackbench's tables, or one whose schema is not this version's, is an error naming it.
+    pub fn open_existing(url: &str) -> Result<Database, DbError> {
+        let name = redact(url);
+        let open_err = |message: String| DbError::Open { db: name.clone(), message };
+        let conn = match target(url)? {
+            Target::Postgres => {
+                let mut client =
+                    postgres::Client::connect(url, postgres::NoTls).map_err(|e| open_err(e.to_string()))?;
+                client
+                    .batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                    .map_err(|e| open_err(e.to_string()))?;
+                Conn::Postgres(Box::new(client))
+            }
+            Target::Sqlite(path) => {
+                if !path.is_file() {
+                    return Err(DbError::Missing { db: name });
+                }
+                let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let c = rusqlite::Connection::open_with_flags(&path, flags).map_err(|e| open_err(e.to_string()))?;
+                c.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_err(e.to_string()))?;
+                Conn::Sqlite(c)
+            }
+        };
+        let mut db = Database { conn, name };
+        let exists = match db.backend() {
+            "postgres" => "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'schema_migration' AND table_schema = current_schema()",
+            _ => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migration'",
+        };
+        let not_results = |e: DbError| match e {
+            // A file that is not SQLite at all.
+            DbError::Query { db, message } if message.contains("not a database") => DbError::NotResults { db },
+            e => e,
+        };
+        let found = db.query(exists, &[]).map_err(not_results)?;
+        if found.first().and_then(|r| r.first()).and_then(Value::int).unwrap_or(0) == 0 {
+            return Err(DbError::NotResults { db: db.name.clone() });
+        }
+        let rows = db.query("SELECT MAX(version) FROM schema_migration", &[])?;
+        let found = rows.first().and_then(|r| r.first()).and_then(Value::int).unwrap_or(0);
+        let known = MIGRATIONS.iter().map(|m| m.0).max().unwrap_or(0);
+        match found.cmp(&known) {
+            std::cmp::Ordering::Greater => Err(DbError::TooNew { db: db.name.clone(), found, known }),
+            std::cmp::Ordering::Less => Err(DbError::TooOld { db: db.name.clone(), found, known }),
+            std::cmp::Ordering::Equal => Ok(db),
+        }
     }
 
     /// What the database was opened as (passwords hidden).

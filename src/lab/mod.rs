@@ -16,3 +16,13 @@ pub mod model;
 pub mod record;
 pub mod store;
 pub mod summary;
+
+/// `word` as one word of a POSIX shell command line: as it is when it is plain, else quoted.
+pub fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "_-./:@%+=,".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}

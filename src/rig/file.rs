@@ -250,6 +250,8 @@ fn default_tail() -> f64 {
 pub enum RigFileError {
     #[error("{}: cannot read: {source}", path.display())]
     Read { path: PathBuf, source: std::io::Error },
+    #[error("{}: no such rig file, and no built-in rig of that name (the built-in rigs: {})", path.display(), built_in_names())]
+    Unknown { path: PathBuf },
     #[error("{}: {message}", path.display())]
     Syntax { path: PathBuf, message: String },
     #[error("{}:{line}: {field}: {message}", path.display())]
@@ -287,6 +289,15 @@ impl Doc<'_> {
     }
 }
 
+/// The built-in rigs' names, for messages: "qa-bench, repair-laptop, …".
+fn built_in_names() -> String {
+    BUILT_IN
+        .iter()
+        .map(|(name, _)| name.trim_start_matches("rigs/").trim_end_matches(".toml"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl RigFile {
     /// Reads and checks a rig file. A path that does not exist but names a built-in rig
     /// (`qa-bench`, `rigs/qa-bench.toml`) loads the built-in copy.
@@ -300,6 +311,9 @@ impl RigFile {
                 });
                 match built_in {
                     Some((name, text)) => RigFile::parse(text, Path::new(name)),
+                    None if source.kind() == std::io::ErrorKind::NotFound => {
+                        Err(RigFileError::Unknown { path: path.to_path_buf() })
+                    }
                     None => Err(RigFileError::Read { path: path.to_path_buf(), source }),
                 }
             }

@@ -252,7 +252,11 @@ impl VirtualBench {
             k
         };
         let part = self.parts.get_mut(&fault.component).ok_or_else(|| {
-            format!("\"{}\" is not a component of this rig (it has {})", fault.component, known.join(", "))
+            format!(
+                "\"{}\" is not a component of this rig (it has {}; `jackbench faults` lists what each can carry)",
+                fault.component,
+                known.join(", ")
+            )
         })?;
         if FaultCode::new(part.kind, fault.symptom).is_none() {
             let kinds: Vec<&str> = fault.symptom.kinds().iter().map(|k| k.name()).collect();
