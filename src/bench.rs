@@ -100,11 +100,11 @@ pub fn run_plan(
                 break;
             }
         };
+        // Every part of the path in the name: driver, port, adapter, headset.
         let file = format!(
-            "captures/{:02}-{}-{}-{}{}-{}.wav",
+            "captures/{:02}-{}-{}{}-{}.wav",
             i + 1,
-            path.port,
-            path.headset,
+            path.ids().join("-"),
             plan.direction.name(),
             plan.drive.map_or(String::new(), |d| format!("-{}", d.name())),
             stimulus.id

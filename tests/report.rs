@@ -61,8 +61,20 @@ fn every_plot_is_a_picture_and_the_page_holds_everything() {
     );
     let rows = doc.select(&sel("table.captures tr.ok, table.captures tr.bad")).count();
     assert_eq!(rows, set.manifest.captures.len(), "a row per capture");
-    let bad = doc.select(&sel("table.captures tr.bad")).count();
-    assert_eq!(bad, d.faults[0].captures.len());
+    // Every capture a fault was found on is marked, and so is every capture with a value out,
+    // in its cell: the one-sided tone to the dead ear shows its level as out (issue #13).
+    let cells =
+        |row: scraper::ElementRef| -> Vec<String> { row.select(&sel("td")).map(|c| c.text().collect()).collect() };
+    let bad: Vec<Vec<String>> = doc.select(&sel("table.captures tr.bad")).map(cells).collect();
+    for file in &d.faults[0].captures {
+        assert!(bad.iter().any(|r| &r[1] == file), "{file} is not marked");
+    }
+    let level_out: Vec<&Vec<String>> = bad.iter().filter(|r| r[5].contains('✗')).collect();
+    assert!(
+        level_out.iter().any(|r| !d.faults[0].captures.contains(&r[1]) && r[4] != "both"),
+        "the one-sided tone to the dead ear: {bad:?}"
+    );
+    assert!(bad.iter().all(|r| d.faults[0].captures.contains(&r[1]) || r.iter().any(|c| c.contains('✗'))));
     let images: Vec<&str> = doc.select(&sel("img")).filter_map(|e| e.value().attr("src")).collect();
     assert_eq!(images.len(), pngs.len());
     assert!(images.iter().all(|s| s.starts_with("data:image/png;base64,")), "images are inlined");

@@ -123,7 +123,20 @@ fn the_default_run_passes_and_an_injected_fault_is_named() {
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("customer-adapter — adapter.pinout_mismatch") && out.contains("fix:"), "{out}");
+    // The fault in words a technician reads without a manual, the code after it; the evidence
+    // says what was played, through which parts, what came back and what the comparison showed.
+    assert!(out.contains("\n1. Customer's adapter: CTIA/OMTP pinout mismatch (mic and ground swapped)\n"), "{out}");
+    assert!(out.contains("\n   code:     adapter.pinout_mismatch on customer-adapter (confidence "), "{out}");
+    let evidence = out.lines().find(|l| l.starts_with("   evidence: ")).unwrap_or_default();
+    assert!(
+        evidence.starts_with(
+            "   evidence: A 1 kHz tone played to the left ear through Bench USB audio interface → Bench reference jack → \
+             Customer's adapter → Golden reference headset: it came back in both ears alike, one in opposite polarity \
+             to the other (mic and ground swapped) ("
+        ) && evidence.contains(". The same test through Bench USB audio interface → Bench reference jack → No adapter (direct) → Customer's headset was normal ("),
+        "{evidence}"
+    );
+    assert!(out.contains("fix:"), "{out}");
     // The set re-diagnoses offline to the same verdict.
     let o = jackbench(&["diagnose", faulty.to_str().expect("utf-8"), "--json"]);
     assert_eq!(o.status.code(), Some(1));
@@ -231,4 +244,23 @@ fn a_newcomers_mistakes_are_answered_with_what_to_do() {
     }
     let o = jackbench(&["run", "--rig", "repair-laptop", "--fault", "dut:channel_dead"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("`jackbench faults` lists what each can carry"));
+}
+
+/// A fix matches the measured fault (issue #13): a tone 0.7 % off is a faulty clock, a tone
+/// 8 % off a device at 44.1 kHz under a 48 kHz stream.
+#[test]
+fn the_fix_for_a_wrong_rate_fits_how_far_off_the_tones_are() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (severity, says) in [
+        ("mild", "Tones come back 0.70 % low, which no pair of standard sample rates explains"),
+        ("severe", "The device runs at 44.1 kHz where the stream is 48 kHz (tones 8.1 % low)"),
+    ] {
+        let out = dir.path().join(severity);
+        let fault = format!("laptop-audio:rate_mismatch:{severity}");
+        let o = jackbench(&["run", "--rig", "repair-laptop", "--fault", &fault, "--out", out.to_str().expect("utf-8")]);
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(1), "{text}");
+        assert!(text.contains("1. Laptop audio driver: the sample rate is wrong (tones off pitch)\n"), "{text}");
+        assert!(text.contains(&format!("   fix:      {says}")), "{severity}: {text}");
+    }
 }

@@ -518,7 +518,11 @@ fn print_unit(r: &batch::UnitResult, color: bool) {
         outln!("  (virtual bench: given {}:{} at severity {:.2})", f.component, f.symptom.name(), f.severity);
     }
     for f in &r.record.faults {
-        outln!("  {}. {} — {}", f.rank, f.component, f.code);
+        let title = r.diagnosis.faults.iter().find(|d| d.component == f.component && d.code.to_string() == f.code);
+        match title {
+            Some(d) => outln!("  {}. {}\n     code:     {} on {}", f.rank, d.title, f.code, f.component),
+            None => outln!("  {}. {} — {}", f.rank, f.component, f.code),
+        }
         outln!("     evidence: {}", f.evidence);
         outln!("     fix:      {}", f.remedy);
     }

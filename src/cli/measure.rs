@@ -12,13 +12,15 @@ pub(crate) fn print_diagnosis(dir: &std::path::Path, d: &Diagnosis) {
     outln!("{}: {verdict} ({} captures measured)", dir.display(), d.captures.len());
     for (i, f) in d.faults.iter().enumerate() {
         outln!();
-        outln!("{}. {} — {} (confidence {:.0} %)", i + 1, f.component, f.code, 100.0 * f.confidence);
+        outln!("{}. {}", i + 1, f.title);
+        outln!("   code:     {} on {} (confidence {:.0} %)", f.code, f.component, 100.0 * f.confidence);
         outln!("   evidence: {}", f.evidence);
         outln!("   fix:      {}", f.remedy);
     }
     for s in &d.suspects {
         outln!();
-        outln!("suspects for {}: {} ({})", s.symptom, s.components.join(", "), s.why());
+        outln!("suspects: {}", s.title);
+        outln!("   code:     {} on one of {} ({})", s.symptom, s.components.join(", "), s.why());
         outln!("   evidence: {}", s.evidence);
         outln!("   next:     {}", s.next_step());
     }

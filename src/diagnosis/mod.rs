@@ -25,6 +25,7 @@
 //! 5. **Rank** by confidence: the share of the component's testable captures that show the
 //!    symptom, times how far past its threshold the measurement went.
 
+mod evidence;
 pub mod fault;
 pub mod localise;
 pub mod measure;
@@ -48,6 +49,8 @@ pub const DIAGNOSIS_FORMAT: &str = "jackbench-diagnosis/1";
 pub struct Fault {
     pub component: String,
     pub code: FaultCode,
+    /// The fault in words: "Customer's adapter: CTIA/OMTP pinout mismatch (mic and ground swapped)".
+    pub title: String,
     pub confidence: f64,
     pub captures: Vec<String>,
     pub evidence: String,
@@ -60,6 +63,8 @@ pub struct Fault {
 pub struct Suspect {
     pub components: Vec<String>,
     pub symptom: Symptom,
+    /// The suspicion in words: "Bench reference jack or Customer's adapter: no sound in either ear".
+    pub title: String,
     pub evidence: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub presumed_good: bool,
@@ -144,6 +149,8 @@ struct Obs {
 /// The diagnosis of already measured captures.
 pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Limits) -> Diagnosis {
     let kinds: Kinds = set.manifest.components.iter().map(|c| (c.id.as_str(), (c.kind, c.reference))).collect();
+    let labels: evidence::Labels =
+        set.manifest.components.iter().map(|c| (c.id.as_str(), c.label.as_deref().unwrap_or(c.id.as_str()))).collect();
     let models: BTreeMap<&str, &str> =
         set.manifest.components.iter().filter_map(|c| Some((c.id.as_str(), c.model.as_deref()?))).collect();
     let mut faults: Vec<Fault> = Vec::new();
@@ -192,9 +199,22 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
             let covered: Vec<&Obs> = ex.covers.iter().map(|&i| &obs[i]).collect();
             let mut comps: Vec<String> = ex.components.iter().map(|c| split_side(c).0.to_string()).collect();
             comps.dedup();
-            let evidence = evidence_for(&measured, &Explanation { components: comps.clone(), ..ex.clone() }, &covered);
+            let evidence = evidence::sentence(
+                &labels,
+                &measured,
+                &Explanation { components: comps.clone(), ..ex.clone() },
+                &covered,
+                &obs,
+            );
             if !suspects.iter().any(|s| s.components == comps && s.symptom == step.symptom) {
-                suspects.push(Suspect { components: comps, symptom: step.symptom, evidence, presumed_good: true });
+                let title = evidence::title(&labels, &comps, step.symptom.describe());
+                suspects.push(Suspect {
+                    components: comps,
+                    symptom: step.symptom,
+                    title,
+                    evidence,
+                    presumed_good: true,
+                });
             }
         }
         for mut ex in explanations {
@@ -215,7 +235,7 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
                     resolved = non_ref;
                 }
             }
-            let evidence = evidence_for(&measured, &ex, &covered);
+            let evidence = evidence::sentence(&labels, &measured, &ex, &covered, &obs);
             let files: Vec<String> = covered.iter().map(|o| measured[o.capture].file.clone()).collect();
             if resolved.len() == 1 {
                 let (component, symptom) = resolved.remove(0);
@@ -237,12 +257,13 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
                     continue;
                 }
                 faults.push(Fault {
+                    title: evidence::title(&labels, std::slice::from_ref(&component), code.symptom.describe()),
                     component,
                     code,
                     confidence: (confidence * 100.0).round() / 100.0,
                     captures: files,
                     evidence,
-                    remedy: code.remedy().to_string(),
+                    remedy: evidence::remedy(code, &measured, &covered),
                 });
             } else if !resolved.is_empty() {
                 for o in &covered {
@@ -251,7 +272,8 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
                 let symptom = resolved[0].1;
                 let comps: Vec<String> = resolved.into_iter().map(|(c, _)| c).collect();
                 if !suspects.iter().any(|s| s.components == comps && s.symptom == symptom) {
-                    suspects.push(Suspect { components: comps, symptom, evidence, presumed_good: false });
+                    let title = evidence::title(&labels, &comps, symptom.describe());
+                    suspects.push(Suspect { components: comps, symptom, title, evidence, presumed_good: false });
                 }
             }
         }
@@ -366,21 +388,6 @@ fn explain_component(
             }
         }
     }
-}
-
-fn evidence_for(measured: &[Measured], ex: &Explanation, covered: &[&Obs]) -> String {
-    let mut notes: Vec<String> = covered.iter().map(|o| o.note.clone()).collect();
-    notes.sort();
-    notes.dedup();
-    let shown: Vec<&str> = notes.iter().map(String::as_str).take(3).collect();
-    let through = ex.components.join(" / ");
-    let example = covered.first().map_or(String::new(), |o| format!(" (e.g. {})", measured[o.capture].file));
-    format!(
-        "{} on {} capture(s) through {through}{example}; {} capture(s) through it without",
-        shown.join("; "),
-        covered.len(),
-        ex.misses
-    )
 }
 
 /// Each component's kind and whether it is a reference part, by id.

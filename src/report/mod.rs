@@ -95,6 +95,34 @@ fn failing(d: &Diagnosis, file: &str) -> bool {
     d.faults.iter().any(|f| f.captures.iter().any(|c| c == file))
 }
 
+/// Whether an ear that was played to (or a microphone that was spoken to) gave nothing back:
+/// no signal, or only the residue a dead line leaves, 45 dB or more under the best of the same
+/// test (the diagnosis's `DEAD_DB`).
+fn silent_where_played(d: &Diagnosis, m: &Measured, ear: usize) -> bool {
+    if !(m.has_signal() && m.driven(ear)) {
+        return false;
+    }
+    let Some(e) = m.ears.get(ear) else { return false };
+    let best = d
+        .captures
+        .iter()
+        .map(|c| &c.measurements)
+        .filter(|p| p.direction == m.direction && p.stimulus == m.stimulus)
+        .flat_map(|p| p.ears.iter().enumerate().filter(|(i, _)| p.driven(*i)).filter_map(|(_, x)| x.gain_db))
+        .fold(f64::NEG_INFINITY, f64::max);
+    !e.present || e.gain_db.is_some_and(|g| g < best - 45.0)
+}
+
+/// Whether a cell of the capture's row is marked ✗: nothing where a signal was played, THD over
+/// its limit, gaps.
+fn out_of_limits(d: &Diagnosis, m: &Measured, limits: &Limits) -> bool {
+    m.ears.iter().enumerate().any(|(i, e)| {
+        silent_where_played(d, m, i)
+            || (m.driven(i) && e.thd_percent.is_some_and(|v| v > limits.thd_max_percent))
+            || !e.dropouts.is_empty()
+    })
+}
+
 fn safe_name(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
 }
@@ -275,18 +303,9 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
     let headline = if pass {
         "PASS: every path measured within its limits".to_string()
     } else {
-        let name =
-            |id: &str| m.component(id).and_then(|c| c.label.clone()).map_or(id.to_string(), |l| format!("{l} ({id})"));
-        let mut parts: Vec<String> = d
-            .faults
-            .iter()
-            .map(|f| format!("{}: {} [{}]", name(&f.component), f.code.symptom.describe(), f.code))
-            .collect();
-        parts.extend(
-            d.suspects
-                .iter()
-                .map(|s| format!("one of {}: {} [{}]", s.components.join(", "), s.symptom.describe(), s.symptom)),
-        );
+        let mut parts: Vec<String> =
+            d.faults.iter().map(|f| format!("{} [{} on {}]", f.title, f.code, f.component)).collect();
+        parts.extend(d.suspects.iter().map(|s| format!("one of {} [{}]", s.title, s.symptom)));
         format!("FAIL: {}", parts.join("; "))
     };
     let mut images = Vec::new();
@@ -316,7 +335,8 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
                         h2 { "Faults" }
                         @for f in &d.faults {
                             div class="card" {
-                                h3 { (f.component) " — " code { (f.code.to_string()) } }
+                                h3 { (f.title) }
+                                p class="code" { code { (f.code.to_string()) } " on " code { (f.component) } }
                                 p class="confidence" { "confidence " (format!("{:.0} %", 100.0 * f.confidence)) }
                                 p { b { "Evidence: " } (f.evidence) }
                                 p { b { "Fix: " } (f.remedy) }
@@ -324,7 +344,8 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
                         }
                         @for s in &d.suspects {
                             div class="card suspect" {
-                                h3 { "Suspects: " (s.components.join(", ")) " — " code { (s.symptom.name()) } }
+                                h3 { "Suspects: " (s.title) }
+                                p class="code" { code { (s.symptom.name()) } " on one of " code { (s.components.join(", ")) } }
                                 p { (s.why()) "." }
                                 p { b { "Evidence: " } (s.evidence) }
                                 p { b { "Next: " } (s.next_step()) "." }
@@ -354,21 +375,25 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
                 section {
                     h2 { "Measurements" }
                     p class="note" { "Limits: THD ≤ " (format!("{:.1}", limits.thd_max_percent)) " %, balance within ±"
-                        (format!("{:.0}", limits.imbalance_max_db)) " dB, no gaps. ✓ within, ✗ outside; rows of captures a fault was found on are marked." }
+                        (format!("{:.0}", limits.imbalance_max_db)) " dB, no gaps; a signal back wherever one was played. ✓ within, ✗ outside (the value that is out is marked); rows of captures that are out or that a fault was found on are marked." }
                     @for p in paths(d) {
                         h3 { (p.to_string()) }
                         table class="captures" {
                             tr { th { "" } th { "capture" } th { "direction" } th { "stimulus" } th { "drive" } th { "level (dBFS)" } th { "frequency (Hz)" } th { "THD (%)" } th { "noise (dBFS)" } th { "hum (dBFS)" } th { "gaps" } th { "level steps" } th { "outside tone" } th { "latency (ms)" } }
                             @for c in d.captures.iter().filter(|c| c.measurements.path == p) {
                                 @let mm = &c.measurements;
-                                @let bad = failing(d, &c.file);
+                                @let bad = failing(d, &c.file) || out_of_limits(d, mm, limits);
                                 tr class=(if bad { "bad" } else { "ok" }) {
                                     td { (if bad { "✗" } else { "✓" }) }
                                     td { (c.file) }
                                     td { (mm.direction.name()) }
                                     td { (mm.stimulus) }
                                     td { (mm.drive.map_or("", |d| d.name())) }
-                                    td { (per_ear(mm, |e| e.level_dbfs.map(|v| format!("{v:.1}")))) }
+                                    td { (per_ear_at(mm, |i, e| match (e.level_dbfs, silent_where_played(d, mm, i)) {
+                                        (Some(v), true) => Some(format!("{v:.1} ✗")),
+                                        (None, true) => Some("none ✗".into()),
+                                        (v, false) => v.map(|v| format!("{v:.1}")),
+                                    })) }
                                     td { (per_ear(mm, |e| e.freq_ratio.and_then(|r| tone_freq(mm).map(|f| format!("{:.1}", r * f))))) }
                                     td { (per_driven_ear(mm, |e| e.thd_percent.map(|v| format!("{v:.3}{}", if v <= limits.thd_max_percent { " ✓" } else { " ✗" })))) }
                                     td { (per_ear(mm, |e| Some(format!("{:.1}", e.noise_floor_dbfs)))) }
@@ -415,6 +440,11 @@ fn per_driven_ear(m: &Measured, f: impl Fn(&crate::diagnosis::EarMeasure) -> Opt
         .map(|(i, e)| if m.driven(i) { f(e).unwrap_or_else(|| "—".into()) } else { "—".into() })
         .collect::<Vec<_>>()
         .join(" / ")
+}
+
+/// One value per ear from its index and measurement, "L / R" for two.
+fn per_ear_at(m: &Measured, f: impl Fn(usize, &crate::diagnosis::EarMeasure) -> Option<String>) -> String {
+    m.ears.iter().enumerate().map(|(i, e)| f(i, e).unwrap_or_else(|| "—".into())).collect::<Vec<_>>().join(" / ")
 }
 
 /// One value per ear, "L / R" for two.

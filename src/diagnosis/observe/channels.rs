@@ -33,7 +33,7 @@ pub(in crate::diagnosis) fn observe_pinout(ctx: &Context) -> Vec<Obs> {
                 if let (Some(a), Some(b)) = (l.level_dbfs, r.level_dbfs) {
                     let inverted = m.stereo.and_then(|s| s.inverted).unwrap_or(false);
                     let alike = (a - b).abs() < 6.0;
-                    out.push(obs(i, alike && inverted, 2.0, "one-sided drive reaches both ears in opposite polarity"));
+                    out.push(obs(i, alike && inverted, 2.0, "it came back in both ears alike, one in opposite polarity to the other (mic and ground swapped)"));
                 } else if l.present || r.present {
                     out.push(obs(i, false, 0.0, ""));
                 }
@@ -81,8 +81,11 @@ pub(in crate::diagnosis) fn observe_channel_swap(ctx: &Context) -> Vec<Obs> {
             continue; // a pinout's signature, not a swap
         }
         let swapped = other_l >= own_l + 10.0 && other_l >= typical - 12.0;
-        let side = m.drive.map_or("?", |d| d.name());
-        out.push(obs(i, swapped, 2.0, format!("drive = {side} plays in the other ear")));
+        let other = match m.drive {
+            Some(Drive::Left) => "right",
+            _ => "left",
+        };
+        out.push(obs(i, swapped, 2.0, format!("it came back in the {other} ear instead")));
     }
     out
 }
@@ -102,7 +105,7 @@ pub(in crate::diagnosis) fn observe_polarity(ctx: &Context) -> Vec<Obs> {
             (None, Some(a), Some(b)) => a != b,
             _ => continue,
         };
-        out.push(obs(i, inverted, 2.0, "one ear in opposite polarity to the other with drive = both"));
+        out.push(obs(i, inverted, 2.0, "one ear came back in opposite polarity to the other"));
     }
     out
 }

@@ -86,7 +86,7 @@ fn observe_gap_events(ctx: &Context, count: impl Fn(usize, &GapOrigins) -> usize
         let longest = testable.iter().flat_map(|x| x.dropouts.iter().map(|d| d.ms)).fold(0.0, f64::max);
         // Level steps and sounds outside the tone are told beside the gaps, as what else the
         // capture showed; they are not gaps.
-        let mut note = format!("{all} gap(s) or click(s), longest {longest:.1} ms");
+        let mut note = format!("it came back with {all} gap(s) or click(s), the longest {longest:.1} ms");
         let mut origin = Vec::new();
         if origins.digital > 0 {
             origin.push(format!("{} on both ears at once or zero-filled", origins.digital));

@@ -10,7 +10,7 @@ pub(in crate::diagnosis) fn observe_digital_silence(ctx: &Context) -> Vec<Obs> {
         .filter(|(_, m)| is_input_side(m))
         .map(|(i, m)| {
             let zero = m.ears.iter().all(|e| e.digital_silence);
-            obs(i, zero, 2.0, format!("{} capture is exact digital zeros", m.direction.name()))
+            obs(i, zero, 2.0, "the recording was exact digital zeros".to_string())
         })
         .collect()
 }
@@ -39,7 +39,7 @@ pub(in crate::diagnosis) fn observe_input_dead(ctx: &Context) -> Vec<Obs> {
         .enumerate()
         .filter(|(_, m)| m.has_signal() && is_input_side(m))
         .filter(|(_, m)| !m.ears.iter().all(|e| e.digital_silence))
-        .map(|(i, _)| obs(i, !carries(ctx, i, 0), 2.0, "microphone carries no stimulus"))
+        .map(|(i, _)| obs(i, !carries(ctx, i, 0), 2.0, "the microphone picked up none of it"))
         .collect()
 }
 
@@ -53,7 +53,7 @@ pub(in crate::diagnosis) fn observe_channel_dead(ctx: &Context) -> Vec<Obs> {
             let (l, r) = (carries(ctx, i, 0), carries(ctx, i, 1));
             if l || r {
                 let side = if l { "right" } else { "left" };
-                out.push(obs(i, l != r, 2.0, format!("{side} ear silent with drive = both")));
+                out.push(obs(i, l != r, 2.0, format!("the {side} ear stayed silent")));
             }
         }
     }
@@ -127,12 +127,10 @@ pub(in crate::diagnosis) fn noise_drop(ctx: &Context, capture: usize) -> Option<
 
 pub(in crate::diagnosis) fn observe_low_level(ctx: &Context) -> Vec<Obs> {
     let limit = ctx.limits.level_drop_max_db * DETECT;
-    ctx.m
-        .iter()
-        .enumerate()
-        .filter_map(|(i, m)| {
+    (0..ctx.m.len())
+        .filter_map(|i| {
             let d = level_deficit(ctx, i)?;
-            Some(obs(i, d >= limit, d / limit, format!("{} level {d:.1} dB below its peers", m.direction.name())))
+            Some(obs(i, d >= limit, d / limit, format!("it came back {d:.1} dB below what a working path delivers")))
         })
         .collect()
 }
@@ -150,7 +148,16 @@ pub(in crate::diagnosis) fn observe_imbalance(ctx: &Context) -> Vec<Obs> {
             continue;
         }
         let d = l - r;
-        out.push(obs(i, d.abs() >= limit, d.abs() / limit, format!("left − right = {d:+.1} dB")));
+        out.push(obs(
+            i,
+            d.abs() >= limit,
+            d.abs() / limit,
+            if d >= 0.0 {
+                format!("the left ear came back {d:.1} dB louder than the right")
+            } else {
+                format!("the right ear came back {:.1} dB louder than the left", -d)
+            },
+        ));
     }
     out
 }

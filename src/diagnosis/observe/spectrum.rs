@@ -13,7 +13,12 @@ pub(in crate::diagnosis) fn observe_rate(ctx: &Context) -> Vec<Obs> {
             continue;
         }
         let err = ratios.iter().map(|r| r - 1.0).sum::<f64>() / ratios.len() as f64;
-        out.push(obs(i, err.abs() >= limit, err.abs() / limit, format!("tone off by {:+.2} %", 100.0 * err)));
+        out.push(obs(
+            i,
+            err.abs() >= limit,
+            err.abs() / limit,
+            format!("the tone came back {:.2} % {}", 100.0 * err.abs(), if err > 0.0 { "high" } else { "low" }),
+        ));
     }
     out
 }
@@ -39,7 +44,7 @@ pub(in crate::diagnosis) fn observe_distortion(ctx: &Context) -> Vec<Obs> {
         if max < limit && quiet {
             continue;
         }
-        out.push(obs(i, max >= limit, max / limit, format!("THD {max:.2} % at the stimulus tone")));
+        out.push(obs(i, max >= limit, max / limit, format!("it came back with {max:.2} % THD")));
     }
     out
 }
@@ -107,7 +112,12 @@ pub(in crate::diagnosis) fn observe_response(ctx: &Context) -> Vec<Obs> {
             keep(shortfall(&r, std::slice::from_ref(&l)), "the left ear".to_string());
         }
         let Some((f, d, against)) = worst else { continue };
-        out.push(obs(i, d >= limit, d / limit, format!("response {d:.1} dB under {against} at {f:.0} Hz")));
+        out.push(obs(
+            i,
+            d >= limit,
+            d / limit,
+            format!("its response fell {d:.1} dB under {against} around {f:.0} Hz"),
+        ));
     }
     out
 }
@@ -160,7 +170,7 @@ pub(in crate::diagnosis) fn observe_hum(ctx: &Context) -> Vec<Obs> {
             i,
             shown,
             if shown { excess / over } else { 0.0 },
-            format!("mains hum {excess:.0} dB over the noise floor"),
+            format!("mains hum stood {excess:.0} dB over the noise floor"),
         ));
     }
     out
@@ -201,7 +211,12 @@ pub(in crate::diagnosis) fn observe_noise(ctx: &Context) -> Vec<Obs> {
             continue;
         }
         let rise = mine - quietest;
-        out.push(obs(i, rise >= limit, rise / limit, format!("noise floor {rise:.0} dB above the quietest peer")));
+        out.push(obs(
+            i,
+            rise >= limit,
+            rise / limit,
+            format!("its noise floor stood {rise:.0} dB above the quietest other path"),
+        ));
     }
     out
 }
