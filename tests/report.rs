@@ -75,9 +75,23 @@ fn every_plot_is_a_picture_and_the_page_holds_everything() {
         "the one-sided tone to the dead ear: {bad:?}"
     );
     assert!(bad.iter().all(|r| d.faults[0].captures.contains(&r[1]) || r.iter().any(|c| c.contains('✗'))));
+    // The plots that carry evidence or limits are inlined (the summary plots, and every plot of
+    // a marked capture); the others are linked to their files beside the page, so a report
+    // mails well (issue #13: 5-6.5 MB before).
     let images: Vec<&str> = doc.select(&sel("img")).filter_map(|e| e.value().attr("src")).collect();
-    assert_eq!(images.len(), pngs.len());
     assert!(images.iter().all(|s| s.starts_with("data:image/png;base64,")), "images are inlined");
+    let links: Vec<&str> = doc.select(&sel("details a")).filter_map(|e| e.value().attr("href")).collect();
+    assert_eq!(images.len() + links.len(), pngs.len());
+    assert!(links.iter().all(|l| dir.path().join(l).is_file()), "{links:?}");
+    let marked: Vec<String> =
+        bad.iter().map(|r| r[1].trim_start_matches("captures/").trim_end_matches(".wav").to_string()).collect();
+    let captions: Vec<String> = doc.select(&sel("figcaption")).map(|e| e.text().collect()).collect();
+    for m in &marked {
+        assert!(captions.iter().any(|c| c.contains(m.as_str())), "{m}: its plots are inlined");
+    }
+    assert!(links.iter().all(|l| !marked.iter().any(|m| l.contains(m.as_str()))), "no marked capture only linked");
+    let size = std::fs::metadata(dir.path().join("report.html")).expect("page").len();
+    assert!(size < 1_500_000 && images.len() >= 4, "{size} bytes, {} plots inlined", images.len());
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("diagnosis.json")).expect("json"))
             .expect("parses");

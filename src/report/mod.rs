@@ -45,6 +45,9 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
 struct Figure {
     file: PathBuf,
     caption: String,
+    /// Carries evidence or limits (the summary plots, and the plots of captures that are out or
+    /// that a fault was found on): inlined in the page at full size. The others are linked.
+    inline: bool,
 }
 
 /// Writes the report of `set` and its diagnosis `d` into `out`; returns the files written.
@@ -58,7 +61,9 @@ pub fn write_report(
     let plots_dir = out.join("plots");
     std::fs::create_dir_all(&plots_dir).map_err(|source| ReportError::Write { path: plots_dir.clone(), source })?;
     let mut written = Vec::new();
-    let figures = if formats.png || formats.html { draw_plots(set, d, limits, &plots_dir)? } else { Vec::new() };
+    // Without PNG files kept beside the page, only the plots it inlines are drawn.
+    let figures =
+        if formats.png || formats.html { draw_plots(set, d, limits, &plots_dir, formats.png)? } else { Vec::new() };
     if formats.png {
         written.extend(figures.iter().map(|f| f.file.clone()));
     }
@@ -127,7 +132,13 @@ fn safe_name(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
 }
 
-fn draw_plots(set: &CaptureSet, d: &Diagnosis, limits: &Limits, dir: &Path) -> Result<Vec<Figure>, ReportError> {
+fn draw_plots(
+    set: &CaptureSet,
+    d: &Diagnosis,
+    limits: &Limits,
+    dir: &Path,
+    all: bool,
+) -> Result<Vec<Figure>, ReportError> {
     let mut figs = Vec::new();
     let paths = paths(d);
     let label = |p: &PathSpec| format!("{} / {} / {}", p.port, p.adapter, p.headset);
@@ -148,7 +159,11 @@ fn draw_plots(set: &CaptureSet, d: &Diagnosis, limits: &Limits, dir: &Path) -> R
     blamed.extend(d.suspects.iter().flat_map(|s| s.components.iter().cloned()));
     let file = dir.join("matrix.png");
     plot::matrix(&file, "Paths and the components they use (red: blamed)", &rows, &components, &blamed)?;
-    figs.push(Figure { file, caption: "Which paths passed, and the components the diagnosis blames".into() });
+    figs.push(Figure {
+        file,
+        caption: "Which paths passed, and the components the diagnosis blames".into(),
+        inline: true,
+    });
 
     // Balance and crosstalk per playback path.
     let mut bal_rows = Vec::new();
@@ -176,6 +191,7 @@ fn draw_plots(set: &CaptureSet, d: &Diagnosis, limits: &Limits, dir: &Path) -> R
                 limits.imbalance_max_db,
                 legend.join("; ")
             ),
+            inline: true,
         });
     }
 
@@ -212,13 +228,23 @@ fn draw_plots(set: &CaptureSet, d: &Diagnosis, limits: &Limits, dir: &Path) -> R
             &curves,
             Some((&best, limits.response_max_db)),
         )?;
-        figs.push(Figure { file, caption: format!("Frequency response of every {name} path from its sweep") });
+        figs.push(Figure {
+            file,
+            caption: format!("Frequency response of every {name} path from its sweep"),
+            inline: true,
+        });
     }
 
     // Per capture: spectrum of tones, envelope of every capture.
     let mut spectrum = Spectrum::default();
     for (i, c) in d.captures.iter().enumerate() {
         let m = &c.measurements;
+        let inline = failing(d, &c.file)
+            || out_of_limits(d, m, limits)
+            || m.ears.iter().any(|e| !e.level_steps.is_empty() || !e.outside_events.is_empty());
+        if !(inline || all) {
+            continue;
+        }
         let audio = read_wav(&set.dir.join(&c.file))?;
         let ears: Vec<&str> =
             if m.direction == Direction::Playback { vec!["left ear", "right ear"] } else { vec!["microphone"] };
@@ -242,6 +268,7 @@ fn draw_plots(set: &CaptureSet, d: &Diagnosis, limits: &Limits, dir: &Path) -> R
             figs.push(Figure {
                 file,
                 caption: format!("Spectrum of {} (fundamental, harmonics and hum marked)", c.file),
+                inline,
             });
         }
         let dropouts: Vec<&[crate::analysis::Dropout]> = m.ears.iter().map(|e| e.dropouts.as_slice()).collect();
@@ -253,7 +280,7 @@ fn draw_plots(set: &CaptureSet, d: &Diagnosis, limits: &Limits, dir: &Path) -> R
             .collect();
         let file = dir.join(format!("{stem}-envelope.png"));
         plot::envelope(&file, &format!("Envelope: {}", c.file), audio.rate_hz, &channels)?;
-        figs.push(Figure { file, caption: format!("{} over time (gaps and clicks shaded red)", c.file) });
+        figs.push(Figure { file, caption: format!("{} over time (gaps and clicks shaded red)", c.file), inline });
     }
     Ok(figs)
 }
@@ -309,7 +336,17 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
         format!("FAIL: {}", parts.join("; "))
     };
     let mut images = Vec::new();
-    for f in figures {
+    let linked: Vec<(String, &String)> = figures
+        .iter()
+        .filter(|f| !f.inline)
+        .map(|f| {
+            (
+                format!("plots/{}", f.file.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned())),
+                &f.caption,
+            )
+        })
+        .collect();
+    for f in figures.iter().filter(|f| f.inline) {
         let bytes = std::fs::read(&f.file).map_err(|source| ReportError::Write { path: f.file.clone(), source })?;
         images.push((base64::engine::general_purpose::STANDARD.encode(bytes), &f.caption));
     }
@@ -416,6 +453,16 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
                         figure {
                             img src=(format!("data:image/png;base64,{data}")) alt=(caption);
                             figcaption { (caption) }
+                        }
+                    }
+                    @if !linked.is_empty() {
+                        details {
+                            summary { "Plots of the other captures, all within their limits: " (linked.len()) " PNG files in plots/ beside this report" }
+                            ul {
+                                @for (href, caption) in &linked {
+                                    li { a href=(href) { (caption) } }
+                                }
+                            }
                         }
                     }
                 }

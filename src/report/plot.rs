@@ -32,6 +32,56 @@ fn err(path: &Path) -> impl Fn(String) -> PlotError + '_ {
     move |message| PlotError { file: path.display().to_string(), message }
 }
 
+/// Rewrites a drawn plot as an indexed-colour PNG. A plot holds a few colours and their
+/// antialiased blends: its own colours when there are at most 256 of them, else a NeuQuant
+/// palette of 256, look the same at about a third of the bytes, which keeps a report that
+/// inlines its plots small enough to mail.
+fn compact(path: &Path) -> Result<(), String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let mut reader = decoder.read_info().map_err(|e| e.to_string())?;
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).map_err(|e| e.to_string())?;
+    let (width, height) = (info.width, info.height);
+    let rgba: Vec<u8> = match info.color_type {
+        png::ColorType::Rgb => {
+            buf[..info.buffer_size()].chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect()
+        }
+        png::ColorType::Rgba => buf[..info.buffer_size()].to_vec(),
+        _ => return Ok(()),
+    };
+    let mut exact: Vec<[u8; 4]> = Vec::new();
+    let mut seen = std::collections::HashMap::new();
+    for p in rgba.chunks_exact(4) {
+        let c = [p[0], p[1], p[2], p[3]];
+        if !seen.contains_key(&c) {
+            seen.insert(c, exact.len() as u8);
+            exact.push(c);
+            if exact.len() > 256 {
+                break;
+            }
+        }
+    }
+    let (palette, indices): (Vec<u8>, Vec<u8>) = if exact.len() <= 256 {
+        let indices = rgba.chunks_exact(4).map(|p| seen.get(&[p[0], p[1], p[2], p[3]]).copied().unwrap_or(0)).collect();
+        (exact.iter().flat_map(|c| [c[0], c[1], c[2]]).collect(), indices)
+    } else {
+        let nq = color_quant::NeuQuant::new(10, 256, &rgba);
+        let palette = nq.color_map_rgb();
+        (palette, rgba.chunks_exact(4).map(|p| nq.index_of(p) as u8).collect())
+    };
+    let out = std::fs::File::create(path).map_err(|e| e.to_string())?;
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(out), width, height);
+    encoder.set_color(png::ColorType::Indexed);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_palette(palette);
+    encoder.set_compression(png::Compression::Best);
+    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+    writer.write_image_data(&indices).map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())
+}
+
 /// The series legend, drawn the same way on every line plot.
 fn legend<'a, CT: plotters::coord::CoordTranslate>(
     chart: &mut ChartContext<'a, BitMapBackend<'a>, CT>,
@@ -106,7 +156,8 @@ pub fn spectrum(
             .map_err(|x| e(x.to_string()))?;
     }
     legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(&e)?;
-    root.present().map_err(|x| e(x.to_string()))
+    root.present().map_err(|x| e(x.to_string()))?;
+    compact(path).map_err(&e)
 }
 
 /// One path's response curve.
@@ -176,7 +227,8 @@ pub fn response(
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
     }
     legend(&mut chart, SeriesLabelPosition::LowerLeft).map_err(&e)?;
-    root.present().map_err(|x| e(x.to_string()))
+    root.present().map_err(|x| e(x.to_string()))?;
+    compact(path).map_err(&e)
 }
 
 /// Envelope plots are lower than the others: there is one per capture.
@@ -234,7 +286,8 @@ pub fn envelope(
         }
     }
     legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(&e)?;
-    root.present().map_err(|x| e(x.to_string()))
+    root.present().map_err(|x| e(x.to_string()))?;
+    compact(path).map_err(&e)
 }
 
 /// The path × component matrix: which components each path uses, whether the path passed,
@@ -279,7 +332,8 @@ pub fn matrix(
                 .map_err(|x| e(x.to_string()))?;
         }
     }
-    root.present().map_err(|x| e(x.to_string()))
+    root.present().map_err(|x| e(x.to_string()))?;
+    compact(path).map_err(&e)
 }
 
 /// Left/right balance and crosstalk per path, as horizontal bars (dB).
@@ -352,7 +406,8 @@ pub fn balance(
         rows.iter().enumerate().filter_map(|(i, r)| r.2.map(|v| (i, v.clamp(-100.0, 0.0)))).collect(),
         None,
     )?;
-    root.present().map_err(|x| e(x.to_string()))
+    root.present().map_err(|x| e(x.to_string()))?;
+    compact(path).map_err(&e)
 }
 
 /// Series colours, in order.
@@ -422,7 +477,8 @@ pub fn bars(
         chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, RED.filled()))).map_err(|x| e(x.to_string()))?;
         legend(&mut chart, SeriesLabelPosition::LowerRight).map_err(&e)?;
     }
-    root.present().map_err(|x| e(x.to_string()))
+    root.present().map_err(|x| e(x.to_string()))?;
+    compact(path).map_err(&e)
 }
 
 /// A histogram: one line of counts per series over bins of `width` from `lo`, with the
@@ -478,5 +534,6 @@ pub fn histogram(
         chart.draw_series(LineSeries::new([(v, 0.0), (v, top)], RED.stroke_width(2))).map_err(|x| e(x.to_string()))?;
     }
     legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(&e)?;
-    root.present().map_err(|x| e(x.to_string()))
+    root.present().map_err(|x| e(x.to_string()))?;
+    compact(path).map_err(&e)
 }

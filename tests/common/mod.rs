@@ -205,7 +205,9 @@ pub struct PngLook {
 
 /// Decodes a PNG file and measures what is on it.
 pub fn look_at_png(path: &std::path::Path) -> PngLook {
-    let decoder = png::Decoder::new(std::fs::File::open(path).expect("open"));
+    let mut decoder = png::Decoder::new(std::fs::File::open(path).expect("open"));
+    // Indexed plots are looked at in their colours.
+    decoder.set_transformations(png::Transformations::EXPAND);
     let mut reader = decoder.read_info().expect("a PNG");
     let mut buf = vec![0; reader.output_buffer_size()];
     let info = reader.next_frame(&mut buf).expect("a frame");
