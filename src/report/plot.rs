@@ -55,8 +55,9 @@ fn compact(path: &Path) -> Result<(), String> {
     let mut seen = std::collections::HashMap::new();
     for p in rgba.chunks_exact(4) {
         let c = [p[0], p[1], p[2], p[3]];
-        if !seen.contains_key(&c) {
-            seen.insert(c, exact.len() as u8);
+        if let std::collections::hash_map::Entry::Vacant(v) = seen.entry(c) {
+            // Past 256 the index wraps, but then the palette is NeuQuant's.
+            v.insert(exact.len() as u8);
             exact.push(c);
             if exact.len() > 256 {
                 break;
