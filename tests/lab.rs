@@ -87,6 +87,9 @@ fn a_summary_follows_from_the_stored_units() {
         assert!((sp.mean - mean).abs() < 1e-9 && (sp.sd - sd).abs() < 1e-6, "{sp:?} vs {mean} {sd}");
         assert!(sp.min.abs() < 1e-12 && (sp.max - 1.4).abs() < 1e-12, "{sp:?}");
         assert_eq!(sp.outside, thd.iter().filter(|v| **v > 1.0).count() as i64);
+        // One THD per unit: the units counted are the measurements' units (issue #13: the
+        // `units out` column counts units, as its header says).
+        assert_eq!((sp.units, sp.units_outside), (30, sp.outside));
         assert_eq!(sp.limit_high, Some(1.0));
         // Histograms hold every measurement once.
         for h in &s.histograms {
@@ -459,4 +462,43 @@ fn a_missing_serials_file_is_named_with_its_flag() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("tray.txt: the --serials file cannot be read"), "{err}");
     assert!(!dir.path().join("results.sqlite").exists() && !dir.path().join("reports").exists());
+}
+
+/// Numbers that explain themselves (issue #13): a unit failed on a fault with no stored
+/// measurement out says what showed it; the summary counts units with and outside each quantity
+/// and says why counts differ; no made-up operator is stored.
+#[test]
+fn numbers_explain_themselves() {
+    let db = lab_data::sqlite();
+    // SN-4 fails (every fourth unit) with its THD (0.4 %) and gain within their limits.
+    fill(&db, 8, 1, 4);
+    let out = jackbench().args(["history", "SN-4", "--db", &db.url]).output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\n     shown by: synthetic\n"), "{text}");
+    assert!(text.contains("\n  outside limits: none of the stored measurements (see \"shown by\")\n"), "{text}");
+    let out = jackbench().args(["summary", "--db", &db.url]).output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("units out"), "{text}");
+    assert!(text.contains("so the counts differ between quantities"), "{text}");
+
+    let dir = lab(1);
+    let out = jackbench()
+        .current_dir(dir.path())
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .args(["batch", "--rig", "qa-bench", "--model", "hs-100", "--serials", "serials.txt", "--virtual"])
+        .args(["--db", "results.sqlite", "--out", "reports/tray"])
+        .output()
+        .expect("runs");
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut d = Database::open(&dir.path().join("results.sqlite").to_string_lossy()).expect("opened");
+    let units = store::units(&mut d, &Filter::default()).expect("units");
+    assert_eq!(units.len(), 1);
+    assert_eq!(units[0].operator, "", "no operator was given");
+    let out = jackbench()
+        .current_dir(dir.path())
+        .args(["history", "HS-0001", "--db", "results.sqlite"])
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("operator (not given)"));
 }

@@ -149,27 +149,47 @@ pub fn history(serial: &str, db: Option<&str>, json: bool) -> Result<u8, Failure
     }
     outln!("{serial}: {} test(s), newest first", units.len());
     for u in &units {
+        let operator = if u.operator.is_empty() { "(not given)" } else { u.operator.as_str() };
         outln!(
-            "\n{}  {}  model {}  bench {}  rig {}  operator {}",
+            "\n{}  {}  model {}  bench {}  rig {}  operator {operator}",
             u.tested_at,
             u.verdict.to_uppercase(),
             u.model,
             u.bench,
             u.rig,
-            u.operator
         );
-        for f in &u.faults {
-            let confidence = f.confidence.map_or(String::new(), |c| format!(" ({:.0} %)", 100.0 * c));
-            outln!("  {}. {} — {}{confidence}", f.rank, f.component, f.code);
-            outln!("     fix: {}", f.remedy);
-        }
         let failing: Vec<String> = store::unit_measurements(&mut db, u.id)?
             .iter()
             .filter(|m| !m.pass)
             .map(|m| format!("{} {:.2} {}", m.name, m.value, m.unit))
             .collect();
+        // The parts' labels, from the unit's capture set where it is still there.
+        let labels: std::collections::BTreeMap<String, String> =
+            jackbench::capture::CaptureSet::load(std::path::Path::new(&u.capture_set))
+                .map(|set| {
+                    set.manifest.components.iter().filter_map(|c| Some((c.id.clone(), c.label.clone()?))).collect()
+                })
+                .unwrap_or_default();
+        for f in &u.faults {
+            let confidence = f.confidence.map_or(String::new(), |c| format!(" ({:.0} %)", 100.0 * c));
+            match jackbench::diagnosis::FaultCode::parse(&f.code) {
+                Some(code) => {
+                    let who = labels.get(&f.component).unwrap_or(&f.component);
+                    outln!("  {}. {who}: {}{confidence}", f.rank, code.symptom.describe());
+                    outln!("     code: {} on {}", f.code, f.component);
+                }
+                None => outln!("  {}. {} — {}{confidence}", f.rank, f.component, f.code),
+            }
+            // No stored measurement is out: what showed the fault is its evidence.
+            if failing.is_empty() {
+                outln!("     shown by: {}", f.evidence);
+            }
+            outln!("     fix: {}", f.remedy);
+        }
         if !failing.is_empty() {
             outln!("  outside limits: {}", failing.join(", "));
+        } else if !u.faults.is_empty() {
+            outln!("  outside limits: none of the stored measurements (see \"shown by\")");
         }
         outln!("  captures: {}", u.capture_set);
     }
@@ -535,6 +555,8 @@ fn print_unit(r: &batch::UnitResult, color: bool) {
         .collect();
     if !outside.is_empty() {
         outln!("  outside limits: {}", outside.join("; "));
+    } else if !r.record.faults.is_empty() {
+        outln!("  outside limits: none of the stored measurements; the evidence above is what showed the fault");
     }
     outln!("  report: {}/report.html", r.record.capture_set);
 }

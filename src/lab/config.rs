@@ -63,12 +63,14 @@ impl LabConfig {
             .unwrap_or_else(|| "bench".into())
     }
 
-    /// The operator: `flag`, else the file's, else the login name.
+    /// The operator: `flag`, else the file's, else the login name (`USER`, `LOGNAME`); empty when
+    /// none is known, so that no made-up name is stored.
     pub fn operator(&self, flag: Option<&str>) -> String {
         flag.map(str::to_string)
             .or_else(|| self.operator.clone())
             .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
-            .unwrap_or_else(|| "operator".into())
+            .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))
+            .unwrap_or_default()
     }
 }
 

@@ -337,6 +337,11 @@ pub struct Spread {
     pub limit_high: Option<f64>,
     /// Measurements outside their limits.
     pub outside: i64,
+    /// Units with a measurement of the quantity (a unit whose fault hides it, a dead microphone's
+    /// gain say, has none).
+    pub units: i64,
+    /// Units with at least one measurement of the quantity outside its limits.
+    pub units_outside: i64,
 }
 
 /// A histogram of one quantity, one series per bench: `counts[bench][bin]`.
@@ -382,6 +387,8 @@ struct Group {
     outside: i64,
     low: Option<f64>,
     high: Option<f64>,
+    units: std::collections::BTreeSet<i64>,
+    units_outside: std::collections::BTreeSet<i64>,
 }
 
 impl Group {
@@ -394,10 +401,16 @@ impl Group {
             outside: 0,
             low: None,
             high: None,
+            units: Default::default(),
+            units_outside: Default::default(),
         }
     }
 
-    fn add(&mut self, v: f64, pass: bool, low: Option<f64>, high: Option<f64>) {
+    fn add(&mut self, unit: i64, v: f64, pass: bool, low: Option<f64>, high: Option<f64>) {
+        self.units.insert(unit);
+        if !pass {
+            self.units_outside.insert(unit);
+        }
         self.values.push(v);
         self.min = self.min.min(v);
         self.max = self.max.max(v);
@@ -428,6 +441,8 @@ impl Group {
             limit_low: self.low,
             limit_high: self.high,
             outside: self.outside,
+            units: self.units.len() as i64,
+            units_outside: self.units_outside.len() as i64,
         }
     }
 }
@@ -484,7 +499,7 @@ pub fn summary(db: &mut Database, filter: &Filter) -> Result<Summary, DbError> {
     let mut groups: BTreeMap<String, BTreeMap<String, Group>> = BTreeMap::new();
     db.scan(
         &format!(
-            "SELECT m.quantity, u.bench, m.value, m.pass, m.limit_low, m.limit_high, m.unit \
+            "SELECT m.quantity, u.bench, m.value, m.pass, m.limit_low, m.limit_high, m.unit, u.id \
              FROM measurement m JOIN unit u ON u.id = m.unit_id {clause}"
         ),
         &params,
@@ -498,7 +513,8 @@ pub fn summary(db: &mut Database, filter: &Filter) -> Result<Summary, DbError> {
                 Some(g) => g,
                 None => by_bench.entry(bench.to_string()).or_insert_with(|| Group::new(row[6].text())),
             };
-            g.add(row[2].real().unwrap_or(f64::NAN), row[3].int() == Some(1), row[4].real(), row[5].real());
+            let unit = row[7].int().unwrap_or(-1);
+            g.add(unit, row[2].real().unwrap_or(f64::NAN), row[3].int() == Some(1), row[4].real(), row[5].real());
         },
     )?;
     let mut spreads = Vec::new();

@@ -46,20 +46,36 @@ pub fn text(s: &Summary, filter: &Filter) -> String {
             );
         }
     }
-    let _ = writeln!(out, "\nmeasurements (per bench; outside = measurements out of their limits):");
+    let _ = writeln!(out, "\nmeasurements (per bench):");
     let _ = writeln!(
         out,
-        "  {:<22} {:<16} {:>7} {:>9} {:>8} {:>9} {:>9} {:>19} {:>8}",
-        "quantity", "bench", "n", "mean", "sd", "min", "max", "limits", "outside"
+        "  {:<22} {:<16} {:>6} {:>6} {:>9} {:>8} {:>9} {:>9} {:>19} {:>9}",
+        "quantity", "bench", "units", "n", "mean", "sd", "min", "max", "limits", "units out"
     );
     for sp in &s.spreads {
         let limits = super::record::limits_text(sp.limit_low, sp.limit_high);
         let _ = writeln!(
             out,
-            "  {:<22} {:<16} {:>7} {:>9.2} {:>8.2} {:>9.2} {:>9.2} {:>19} {:>8}  {}",
-            sp.quantity, sp.bench, sp.count, sp.mean, sp.sd, sp.min, sp.max, limits, sp.outside, sp.unit
+            "  {:<22} {:<16} {:>6} {:>6} {:>9.2} {:>8.2} {:>9.2} {:>9.2} {:>19} {:>9}  {}",
+            sp.quantity,
+            sp.bench,
+            sp.units,
+            sp.count,
+            sp.mean,
+            sp.sd,
+            sp.min,
+            sp.max,
+            limits,
+            sp.units_outside,
+            sp.unit
         );
     }
+    let _ = writeln!(
+        out,
+        "  units: units with the quantity; n: its measurements (one per port or path a unit was tested on);\n  \
+         units out: units with a measurement outside its limits. A unit whose fault hides a quantity (a dead\n  \
+         microphone has no gain) has none of it, so the counts differ between quantities."
+    );
     out
 }
 
