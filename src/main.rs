@@ -382,7 +382,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             if json {
                 outln!("{}", serde_json::to_string_pretty(&d)?);
             } else {
-                print_diagnosis(&dir, &d);
+                print_diagnosis(&dir, &d, &limits);
             }
             Ok(if d.verdict == Verdict::Pass { 0 } else { 1 })
         }
@@ -463,7 +463,7 @@ fn run_bench(
     if json {
         outln!("{}", serde_json::to_string_pretty(&d)?);
     } else {
-        print_diagnosis(&out, &d);
+        print_diagnosis(&out, &d, &rig.limits);
     }
     // The report (diagnosis.json included) beside the capture set, once the verdict is out.
     report::write_report(&set, &d, &rig.limits, &out, report::Formats::default())?;

@@ -264,3 +264,26 @@ fn the_fix_for_a_wrong_rate_fits_how_far_off_the_tones_are() {
         assert!(text.contains(&format!("   fix:      {says}")), "{severity}: {text}");
     }
 }
+
+/// The terminal lists the captures whose own values are out, with the value (issue #13: a dead
+/// ear's one-sided tone read "-56.1 / —" and was not marked).
+#[test]
+fn the_terminal_lists_what_is_out_of_each_capture() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("dead-ear");
+    let o = jackbench(&["run", "--fault", "dut:channel_dead", "--seed", "4", "--out", out.to_str().expect("utf-8")]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    let listed: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != "captures out of their limits:")
+        .skip(1)
+        .take_while(|l| l.starts_with("   ✗ "))
+        .collect();
+    let one_sided = listed
+        .iter()
+        .filter(|l| l.contains("-dut-playback-left-tone") || l.contains("-dut-playback-right-tone"))
+        .count();
+    assert!(one_sided >= 2, "the dead ear's one-sided tones on both jacks: {listed:?}");
+    assert!(listed.iter().all(|l| l.contains("ear: nothing came back")), "{listed:?}");
+}

@@ -4,7 +4,7 @@
 use jackbench::analysis::{Analysis, ChannelAnalysis};
 use jackbench::diagnosis::{Diagnosis, Verdict};
 
-pub(crate) fn print_diagnosis(dir: &std::path::Path, d: &Diagnosis) {
+pub(crate) fn print_diagnosis(dir: &std::path::Path, d: &Diagnosis, limits: &jackbench::capture::Limits) {
     let verdict = match d.verdict {
         Verdict::Pass => "PASS",
         Verdict::Fail => "FAIL",
@@ -23,6 +23,20 @@ pub(crate) fn print_diagnosis(dir: &std::path::Path, d: &Diagnosis) {
         outln!("   code:     {} on one of {} ({})", s.symptom, s.components.join(", "), s.why());
         outln!("   evidence: {}", s.evidence);
         outln!("   next:     {}", s.next_step());
+    }
+    // The captures whose own values are out, each with what is out.
+    let out: Vec<(String, Vec<String>)> = d
+        .captures
+        .iter()
+        .map(|c| (c.file.clone(), jackbench::report::out_marks(d, &c.measurements, limits)))
+        .filter(|(_, marks)| !marks.is_empty())
+        .collect();
+    if !out.is_empty() {
+        outln!();
+        outln!("captures out of their limits:");
+        for (file, marks) in out {
+            outln!("   ✗ {file}: {}", marks.join("; "));
+        }
     }
 }
 

@@ -118,14 +118,32 @@ fn silent_where_played(d: &Diagnosis, m: &Measured, ear: usize) -> bool {
     !e.present || e.gain_db.is_some_and(|g| g < best - 45.0)
 }
 
-/// Whether a cell of the capture's row is marked ✗: nothing where a signal was played, THD over
-/// its limit, gaps.
+/// Whether a cell of the capture's row is marked ✗ (see [`out_marks`]).
 fn out_of_limits(d: &Diagnosis, m: &Measured, limits: &Limits) -> bool {
-    m.ears.iter().enumerate().any(|(i, e)| {
-        silent_where_played(d, m, i)
-            || (m.driven(i) && e.thd_percent.is_some_and(|v| v > limits.thd_max_percent))
-            || !e.dropouts.is_empty()
-    })
+    !out_marks(d, m, limits).is_empty()
+}
+
+/// What of a capture is out, in words, one entry per ear and value: nothing back where a signal
+/// was played, THD over its limit, gaps. The report marks these cells ✗; the terminal lists them.
+pub fn out_marks(d: &Diagnosis, m: &Measured, limits: &Limits) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, e) in m.ears.iter().enumerate() {
+        let ear = match (m.direction, i) {
+            (Direction::Playback, 0) => "left ear",
+            (Direction::Playback, _) => "right ear",
+            _ => "microphone",
+        };
+        if silent_where_played(d, m, i) {
+            out.push(format!("{ear}: nothing came back"));
+        }
+        if let Some(v) = e.thd_percent.filter(|v| m.driven(i) && *v > limits.thd_max_percent) {
+            out.push(format!("{ear}: THD {v:.2} % > {:.1} %", limits.thd_max_percent));
+        }
+        if !e.dropouts.is_empty() {
+            out.push(format!("{ear}: {} gap(s) or click(s)", e.dropouts.len()));
+        }
+    }
+    out
 }
 
 fn safe_name(s: &str) -> String {
