@@ -198,9 +198,10 @@ pub fn history(serial: &str, db: Option<&str>, json: bool) -> Result<u8, Failure
 
 /// `jackbench export`.
 pub fn export(args: &ExportArgs) -> Result<u8, Failure> {
+    // The arguments first: a bad --since is said whatever the database.
+    let f = filter(args.since.as_deref(), args.model.as_deref())?;
     let mut db = Database::open_existing(&config()?.db(args.db.as_deref()))?;
     eprintln!("results: {}", db.name());
-    let f = filter(args.since.as_deref(), args.model.as_deref())?;
     let mut out: Box<dyn Write> = match &args.out {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", p.display()))?,
@@ -276,9 +277,10 @@ pub fn export(args: &ExportArgs) -> Result<u8, Failure> {
 
 /// `jackbench summary`.
 pub fn summarize(args: &SummaryArgs) -> Result<u8, Failure> {
+    // The arguments first: a bad --since is said whatever the database.
+    let f = filter(args.since.as_deref(), args.model.as_deref())?;
     let mut db = Database::open_existing(&config()?.db(args.db.as_deref()))?;
     eprintln!("results: {}", db.name());
-    let f = filter(args.since.as_deref(), args.model.as_deref())?;
     let s = store::summary(&mut db, &f)?;
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&s)?);
