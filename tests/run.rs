@@ -211,6 +211,15 @@ fn a_newcomers_mistakes_are_answered_with_what_to_do() {
     let unit = batch.join("SN-1");
     let o = jackbench(&["run", "--seed", "2", "--out", unit.to_str().expect("utf-8")]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    // Without a batch's settings beside them, it is a folder of runs.
+    let o = jackbench(&["diagnose", batch.to_str().expect("utf-8")]);
+    let says = format!(
+        "{}: a folder of capture sets, not a capture set: give one of them (e.g. {})",
+        batch.display(),
+        unit.display()
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains(&says), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(batch.join("batch.toml"), "").expect("written");
     for command in ["report", "diagnose"] {
         let o = jackbench(&[command, batch.to_str().expect("utf-8")]);
         let err = String::from_utf8_lossy(&o.stderr);

@@ -188,6 +188,8 @@ pub enum ManifestError {
     NotASet { dir: PathBuf },
     #[error("{}: a batch folder, not a capture set: each unit's capture set is in its serial's folder underneath (e.g. {})", dir.display(), example.display())]
     BatchFolder { dir: PathBuf, example: PathBuf },
+    #[error("{}: a folder of capture sets, not a capture set: give one of them (e.g. {})", dir.display(), example.display())]
+    SetsFolder { dir: PathBuf, example: PathBuf },
     #[error("{}: {message}", path.display())]
     Syntax { path: PathBuf, message: String },
     #[error("{}: {field}: {message}", path.display())]
@@ -344,8 +346,11 @@ impl CaptureSet {
                 .filter(|p| p.join(MANIFEST_FILE).is_file())
                 .collect();
             sets.sort();
+            // A batch writes its settings beside its units' sets (lab::batch::BATCH_FILE).
+            let batch = dir.join("batch.toml").is_file();
             match sets.into_iter().next() {
-                Some(example) => ManifestError::BatchFolder { dir: dir.to_path_buf(), example },
+                Some(example) if batch => ManifestError::BatchFolder { dir: dir.to_path_buf(), example },
+                Some(example) => ManifestError::SetsFolder { dir: dir.to_path_buf(), example },
                 None => ManifestError::NotASet { dir: dir.to_path_buf() },
             }
         })?;
