@@ -197,8 +197,7 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
         let (explanations, presumed_good) = presume_references_good(&tests, &allowed, step, &kinds);
         for ex in &presumed_good {
             let covered: Vec<&Obs> = ex.covers.iter().map(|&i| &obs[i]).collect();
-            let mut comps: Vec<String> = ex.components.iter().map(|c| split_side(c).0.to_string()).collect();
-            comps.dedup();
+            let comps = unsided(&ex.components);
             let evidence = evidence::sentence(
                 &labels,
                 &measured,
@@ -218,10 +217,7 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
             }
         }
         for mut ex in explanations {
-            // Back from sides to components.
-            let mut ids: Vec<String> = ex.components.iter().map(|c| split_side(c).0.to_string()).collect();
-            ids.dedup();
-            ex.components = ids;
+            ex.components = unsided(&ex.components);
             let covered: Vec<&Obs> = ex.covers.iter().map(|&i| &obs[i]).collect();
             let mut resolved = match step.split {
                 Some(split) => split(&ctx, &ex, &covered, &kinds),
@@ -365,6 +361,13 @@ fn sided_components(m: &Measured) -> Vec<String> {
         Direction::Record => ids.iter().map(|id| format!("{id}@in")).collect(),
         Direction::Loopback => ids[..3].iter().flat_map(|id| [format!("{id}@out"), format!("{id}@in")]).collect(),
     }
+}
+
+/// Back from sides to components: `["hda@out", "hda@in", "dut@out"]` → `["hda", "dut"]`.
+fn unsided(sided: &[String]) -> Vec<String> {
+    let mut ids: Vec<String> = sided.iter().map(|c| split_side(c).0.to_string()).collect();
+    ids.dedup();
+    ids
 }
 
 fn split_side(sided: &str) -> (&str, Side) {
