@@ -43,10 +43,9 @@ pub struct EarMeasure {
     pub digital_silence: bool,
     /// Gaps (`ms` > 0) and discontinuities (`ms` = 0).
     pub dropouts: Vec<Dropout>,
-    /// Gaps whose samples are exact zeros (digital zero-fill, not an analog break).
-    pub zero_filled: usize,
-    /// For each of `dropouts`: whether it is such a zero-filled gap.
-    #[serde(skip)]
+    /// For each of `dropouts`: whether its samples are exact zeros (digital zero-fill, not an
+    /// analog break). Serialised as `zero_filled`, their count.
+    #[serde(rename = "zero_filled", serialize_with = "count_true")]
     pub zero_fill: Vec<bool>,
     /// Tone: abrupt lasting changes of its level (a contact whose resistance changed).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -193,7 +192,6 @@ pub fn measure_capture(
                     hum_dbfs: c.hum_dbfs,
                     hum_mains_hz: c.hum_mains_hz,
                     digital_silence: c.digital_silence,
-                    zero_filled: 0,
                     zero_fill: Vec::new(),
                     dropouts: c.dropouts.clone(),
                     level_steps: c.level_steps.clone(),
@@ -220,7 +218,6 @@ pub fn measure_capture(
                 hum_dbfs: None,
                 hum_mains_hz: None,
                 digital_silence: x.iter().all(|v| *v == 0.0),
-                zero_filled: 0,
                 zero_fill: Vec::new(),
                 dropouts: Vec::new(),
                 level_steps: Vec::new(),
@@ -290,10 +287,13 @@ pub fn measure_capture(
                 e.noise_floor_dbfs = DB_FLOOR;
             }
             e.zero_fill = zero_filled(x, &e.dropouts, rate);
-            e.zero_filled = e.zero_fill.iter().filter(|z| **z).count();
         }
         m
     })
+}
+
+fn count_true<S: serde::Serializer>(flags: &[bool], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(flags.iter().filter(|f| **f).count() as u64)
 }
 
 /// For each gap: whether its samples are exact digital zeros over most of its length.
