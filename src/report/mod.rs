@@ -7,7 +7,7 @@ use crate::analysis::spectrum::Spectrum;
 use crate::analysis::window::WindowKind;
 use crate::capture::Limits;
 use crate::capture::{read_wav, CaptureSet, Direction, Drive, PathSpec};
-use crate::diagnosis::{Diagnosis, Measured, Verdict};
+use crate::diagnosis::{Diagnosis, Measured, Verdict, DEAD_DB};
 use base64::Engine;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use std::path::{Path, PathBuf};
@@ -101,8 +101,8 @@ fn failing(d: &Diagnosis, file: &str) -> bool {
 }
 
 /// Whether an ear that was played to (or a microphone that was spoken to) gave nothing back:
-/// no signal, or only the residue a dead line leaves, 45 dB or more under the best of the same
-/// test (the diagnosis's `DEAD_DB`).
+/// no signal, or only the residue a dead line leaves, [`DEAD_DB`] or more under the best of the
+/// same test (the diagnosis's own rule for a channel that carries nothing).
 fn silent_where_played(d: &Diagnosis, m: &Measured, ear: usize) -> bool {
     if !(m.has_signal() && m.driven(ear)) {
         return false;
@@ -115,7 +115,7 @@ fn silent_where_played(d: &Diagnosis, m: &Measured, ear: usize) -> bool {
         .filter(|p| p.direction == m.direction && p.stimulus == m.stimulus)
         .flat_map(|p| p.ears.iter().enumerate().filter(|(i, _)| p.driven(*i)).filter_map(|(_, x)| x.gain_db))
         .fold(f64::NEG_INFINITY, f64::max);
-    !e.present || e.gain_db.is_some_and(|g| g < best - 45.0)
+    !e.present || e.gain_db.is_some_and(|g| g < best - DEAD_DB)
 }
 
 /// Whether a cell of the capture's row is marked ✗ (see [`out_marks`]).
@@ -499,12 +499,7 @@ fn tone_freq(m: &Measured) -> Option<f64> {
 
 /// One value per ear, "L / R" for two, "—" for an ear the stimulus does not drive.
 fn per_driven_ear(m: &Measured, f: impl Fn(&crate::diagnosis::EarMeasure) -> Option<String>) -> String {
-    m.ears
-        .iter()
-        .enumerate()
-        .map(|(i, e)| if m.driven(i) { f(e).unwrap_or_else(|| "—".into()) } else { "—".into() })
-        .collect::<Vec<_>>()
-        .join(" / ")
+    per_ear_at(m, |i, e| if m.driven(i) { f(e) } else { None })
 }
 
 /// One value per ear from its index and measurement, "L / R" for two.
@@ -514,7 +509,7 @@ fn per_ear_at(m: &Measured, f: impl Fn(usize, &crate::diagnosis::EarMeasure) -> 
 
 /// One value per ear, "L / R" for two.
 fn per_ear(m: &Measured, f: impl Fn(&crate::diagnosis::EarMeasure) -> Option<String>) -> String {
-    m.ears.iter().map(|e| f(e).unwrap_or_else(|| "—".into())).collect::<Vec<_>>().join(" / ")
+    per_ear_at(m, |_, e| f(e))
 }
 
 const CSS: &str = r#"

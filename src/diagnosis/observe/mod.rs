@@ -54,7 +54,7 @@ pub(in crate::diagnosis) fn carries(ctx: &Context, capture: usize, ear: usize) -
 }
 
 /// How far under the best peer a channel may be and still carry the stimulus, dB.
-pub(in crate::diagnosis) const DEAD_DB: f64 = 45.0;
+pub const DEAD_DB: f64 = 45.0;
 
 /// Share of a limit at which a measurement counts: limits are the spec's fault definitions,
 /// and a fault at its definition must be caught despite part-to-part spread.
