@@ -34,6 +34,11 @@
 //!      excitation does;
 //!    - `crest_db = 20·log10(peak r / rms r)`: the residual's crest factor, dB. Noise alone gives
 //!      10–12 dB over a band's stretch; rubbing impulses 20 dB and more, whatever the noise.
+//!    - `noise_db = 20·log10(rms n / rms x)`, `n` the capture's quiet parts (before the sweep, and
+//!      30 ms after it) through the same high-pass at the band's centre: the noise the band
+//!      would show on its own, so `peak_db − noise_db` reads a rub against the noise of its own
+//!      band, whatever the noise's colour (a path that lost its top octaves has little noise
+//!      above the cut-off, and little residual).
 
 use super::db;
 use super::Dropout;
@@ -60,12 +65,18 @@ impl Default for RubBuzzOptions {
 pub struct RubBuzzPoint {
     /// The band's centre, Hz (the excitation, not the residual's frequency).
     pub freq_hz: f64,
+    /// The signal's rms over the band's stretch, dBFS (0 dBFS: a full-scale sine's rms).
+    pub signal_dbfs: f64,
     /// Residual rms over the signal's rms, dB: higher-order harmonic distortion.
     pub hohd_db: f64,
     /// Recurring residual peak over the signal's rms, dB: the peak ratio.
     pub peak_db: f64,
     /// Recurring residual peak over the residual's rms, dB: its crest factor.
     pub crest_db: f64,
+    /// The capture's noise through the band's high-pass (its quiet parts, before and after the
+    /// sweep), rms over the signal's rms, dB. `peak_db − noise_db` is the peak over the noise
+    /// the band would show on its own: 10–13 dB for noise alone, whatever its colour or level.
+    pub noise_db: f64,
 }
 
 /// Butterworth pole Qs of an 8th-order high-pass, one per second-order section.
@@ -109,6 +120,24 @@ pub fn tracking_high_pass(y: &[f64], rate_hz: f64, cutoff: impl Fn(usize) -> f64
         .collect()
 }
 
+/// The rms of `parts` through the high-pass at a fixed `cutoff_hz`, each part's start left out:
+/// twelve time constants of the filter and 10 ms more (near Nyquist the bilinear filter rings
+/// longer than its analog model, and a DC offset starts it with a step); 0 when nothing is left.
+fn band_noise(parts: &[&[f64]], rate_hz: f64, cutoff_hz: f64) -> f64 {
+    let skip = ((12.0 * BUTTERWORTH8_Q[3] / (std::f64::consts::PI * cutoff_hz) + 0.01) * rate_hz).ceil() as usize;
+    let (mut sum, mut count) = (0.0, 0usize);
+    for part in parts.iter().filter(|p| p.len() > skip) {
+        let r = tracking_high_pass(part, rate_hz, |_| cutoff_hz);
+        sum += r[skip..].iter().map(|v| v * v).sum::<f64>();
+        count += r.len() - skip;
+    }
+    if count == 0 {
+        0.0
+    } else {
+        (sum / count as f64).sqrt()
+    }
+}
+
 /// Rub & buzz over frequency of `y`, a capture of the log sweep `stimulus` at `rate_hz` whose
 /// impulse response peaks `delay_s` into the capture. `gaps` are left out (see the module's
 /// method). Empty when the stimulus is not a sweep or no band fits.
@@ -128,6 +157,14 @@ pub fn rub_buzz(
     // The excitation at a capture time, Hz; held at the sweep's ends outside it.
     let excitation = |t: f64| start_hz * ((t - delay_s) / l).clamp(0.0, seconds / l).exp();
     let residual = tracking_high_pass(y, rate_hz, |n| opts.order * excitation(n as f64 / rate_hz));
+    // The quiet parts: before the sweep (10 ms of margin) and after it (30 ms for its decay).
+    let quiet: Vec<&[f64]> = [
+        &y[..((delay_s - 0.01) * rate_hz).max(0.0) as usize],
+        &y[(((delay_s + seconds + 0.03) * rate_hz).max(0.0) as usize).min(y.len())..],
+    ]
+    .into_iter()
+    .filter(|q| !q.is_empty())
+    .collect();
 
     let per_octave = f64::from(opts.bands_per_octave.max(1));
     let half = 0.5 / per_octave;
@@ -179,11 +216,14 @@ pub fn rub_buzz(
         let peak = peaks.get(1).copied().unwrap_or(peaks[0]);
         let rms_r = (sum_r2 / count as f64).sqrt();
         let rms_x = var_x.sqrt();
+        let noise = band_noise(&quiet, rate_hz, opts.order * centre);
         points.push(RubBuzzPoint {
             freq_hz: centre,
+            signal_dbfs: db(rms_x * std::f64::consts::SQRT_2),
             hohd_db: db(rms_r / rms_x),
             peak_db: db(peak / rms_x),
             crest_db: db(peak / rms_r.max(f64::MIN_POSITIVE)),
+            noise_db: db(noise.max(f64::MIN_POSITIVE) / rms_x),
         });
     }
     points
@@ -262,8 +302,11 @@ mod tests {
                 let want = db(noise * passed.sqrt() / a_rms);
                 // Tolerance ±1.5 dB: band edges, the estimate of an rms over a short stretch.
                 assert!((p.hohd_db - want).abs() < 1.5, "case {k} {} Hz: hohd {} vs {want}", p.freq_hz, p.hohd_db);
-                // The second-largest period peak of Gaussian noise: 2.5 to 4.2 σ.
+                // The second-largest period peak of Gaussian noise: 2.5 to 4.2 σ, against the
+                // residual's rms and against the band's noise alike.
                 assert!((7.0..13.5).contains(&p.crest_db), "case {k} {} Hz: crest {}", p.freq_hz, p.crest_db);
+                let over = p.peak_db - p.noise_db;
+                assert!((7.0..13.5).contains(&over), "case {k} {} Hz: peak over noise {over}", p.freq_hz);
             }
         }
     }

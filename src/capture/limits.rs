@@ -28,6 +28,9 @@ pub struct Limits {
     pub response_max_db: f64,
     /// The band of the response mask, Hz.
     pub response_band_hz: [f64; 2],
+    /// How far a headset's recurring high-order residual (rub & buzz: its peak over the capture's
+    /// own noise floor, per band) may rise above that of the other headsets in the set, dB.
+    pub rub_buzz_max_db: f64,
     /// Absolute windows of a working path's gain (capture level less stimulus level), dB, per
     /// direction. Without them, levels are only judged against other paths of the same set, so
     /// a part that every path shares (the only driver of a bench) cannot be found too quiet.
@@ -62,6 +65,7 @@ impl Default for Limits {
             cancellation_min_db: 20.0,
             response_max_db: 6.0,
             response_band_hz: [100.0, 10_000.0],
+            rub_buzz_max_db: 8.0,
             playback_gain_db: None,
             record_gain_db: None,
             loopback_gain_db: None,

@@ -10,8 +10,9 @@
 //! second channel, which the contract says is identical, is ignored).
 
 use crate::analysis::align::align;
+use crate::analysis::rub_buzz::{rub_buzz, RubBuzzOptions, RubBuzzPoint};
 use crate::analysis::spectrum::Spectrum;
-use crate::analysis::sweep::{sweep_response, ResponsePoint, SweepOptions};
+use crate::analysis::sweep::{sweep_response, DistortionPoint, ResponsePoint, SweepOptions};
 use crate::analysis::{analyze, AnalyzeOptions, Dropout, LevelStep, SoundEvent, StereoAnalysis, DB_FLOOR};
 use crate::capture::{read_wav, CaptureEntry, CaptureSet, Direction, Drive, PathSpec, WavError};
 use crate::stimulus::Stimulus;
@@ -53,7 +54,8 @@ pub struct EarMeasure {
     /// Tone: sounds before it began or after it ended, where the capture should be quiet.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub outside_events: Vec<SoundEvent>,
-    /// Tone: the waveform is flat-topped.
+    /// Tone: the waveform is flat-topped. Sweep: the capture reached full scale (the recording
+    /// overloaded, so its distortion is the bench's).
     pub clipped: bool,
     /// Sweep: the capture carries the stimulus inverted.
     pub inverted: Option<bool>,
@@ -62,6 +64,12 @@ pub struct EarMeasure {
     /// Sweep: the frequency response, dB relative to the stimulus.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub response: Vec<ResponsePoint>,
+    /// Sweep: THD over frequency (orders 2 to 5), from the harmonic impulse responses.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub thd: Vec<DistortionPoint>,
+    /// Sweep: rub & buzz over frequency (1/3-octave bands; see [`crate::analysis::rub_buzz`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rub_buzz: Vec<RubBuzzPoint>,
 }
 
 /// One capture, measured.
@@ -200,6 +208,8 @@ pub fn measure_capture(
                     inverted: None,
                     correlation: None,
                     response: Vec::new(),
+                    thd: Vec::new(),
+                    rub_buzz: Vec::new(),
                 }
             })
             .collect();
@@ -226,6 +236,8 @@ pub fn measure_capture(
                 inverted: None,
                 correlation: None,
                 response: Vec::new(),
+                thd: Vec::new(),
+                rub_buzz: Vec::new(),
             })
             .collect();
         (ears, None)
@@ -235,6 +247,7 @@ pub fn measure_capture(
         let reference = signal.render(kept.rate_hz);
         for (ear, x) in ears.iter_mut().zip(&kept.channels) {
             let y: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+            ear.clipped = reaches_full_scale(&y);
             let Some(al) = align(&y, &reference, rate, spectrum) else { continue };
             ear.present = al.correlation >= SWEEP_PRESENT_CORRELATION && !ear.digital_silence;
             ear.inverted = Some(al.inverted());
@@ -245,7 +258,7 @@ pub fn measure_capture(
             let mut gain_db = crate::analysis::db(al.gain.abs());
             if matches!(signal, Stimulus::LogSweep { .. }) {
                 if let Some(r) =
-                    sweep_response(&y, &signal, rate, &SweepOptions { points_per_octave: 6, max_order: 3 }, spectrum)
+                    sweep_response(&y, &signal, rate, &SweepOptions { points_per_octave: 6, max_order: 5 }, spectrum)
                 {
                     let mut mid: Vec<f64> = r
                         .response
@@ -262,7 +275,9 @@ pub fn measure_capture(
                     let noise = quiet_rms(x, rate);
                     ear.dropouts =
                         crate::analysis::sweep::sweep_gaps(&y, &signal, al.delay_samples, rate, &r.response, noise);
+                    ear.rub_buzz = rub_buzz(&y, &signal, rate, r.delay_s, &ear.dropouts, &RubBuzzOptions::default());
                     ear.response = r.response;
+                    ear.thd = r.thd;
                 }
             }
             ear.gain_db = Some(gain_db);
@@ -308,6 +323,14 @@ fn zero_filled(x: &[f32], dropouts: &[Dropout], rate_hz: f64) -> Vec<bool> {
         })
         .collect()
 }
+
+/// Whether a capture holds full scale for two samples running or more: an overloaded recording.
+fn reaches_full_scale(y: &[f64]) -> bool {
+    y.windows(2).any(|w| w[0].abs() >= FULL_SCALE && w[1].abs() >= FULL_SCALE)
+}
+
+/// The level a clamped sample sits at or above: full scale, less the last step of a 16-bit format.
+const FULL_SCALE: f64 = 1.0 - 2.0 / 32_768.0;
 
 /// The rms of the quietest 5 ms block of a capture: its noise, where the stimulus is not.
 fn quiet_rms(y: &[f32], rate_hz: f64) -> f64 {

@@ -518,7 +518,7 @@ const STEPS: &[Step] = &[
         whole: true,
         tolerance: 0.9,
         need: Evidence { captures: 2, events: 3 },
-        explains: &[S::Dropouts, S::Distortion, S::LowLevel, S::Response, S::Imbalance],
+        explains: &[S::Dropouts, S::Distortion, S::RubBuzz, S::LowLevel, S::Response, S::Imbalance],
         ..Step::of(&[S::Dropouts], BOTH, observe_digital_gaps)
     },
     Step {
@@ -527,7 +527,7 @@ const STEPS: &[Step] = &[
         tolerance: 0.9,
         need: Evidence { captures: 2, events: 3 },
         split: Some(split_gaps),
-        explains: &[S::Dropouts, S::Distortion, S::LowLevel, S::Response, S::Imbalance],
+        explains: &[S::Dropouts, S::Distortion, S::RubBuzz, S::LowLevel, S::Response, S::Imbalance],
         ..Step::of(&[S::Intermittent], BOTH, observe_analog_gaps)
     },
     Step {
@@ -538,7 +538,9 @@ const STEPS: &[Step] = &[
     },
     Step::of(&[S::Imbalance], OUT, observe_imbalance),
     // A distorting path compresses the sweep where it is loudest: its response is no measurement.
-    Step { explains: &[S::Response], ..Step::of(&[S::Distortion], BOTH, observe_distortion) },
+    // A path that distorts a 1 kHz tone has high-order residual too: rub & buzz is what THD misses.
+    Step { explains: &[S::Response, S::RubBuzz], ..Step::of(&[S::Distortion], BOTH, observe_distortion) },
+    Step::of(&[S::RubBuzz], OUT, observe_rub_buzz),
     Step::of(&[S::Response], BOTH, observe_response),
     Step { explains: &[S::Noise], ..Step::of(&[S::Hum], BOTH, observe_hum) },
     Step::of(&[S::Noise], BOTH, observe_noise),

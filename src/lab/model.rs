@@ -5,7 +5,7 @@
 //! description = "HS-200 stereo headset"
 //!
 //! [limits]                              # any limit of capture::Limits; the rest keep the rig's
-//! playback_gain_db = [1.0, 13.0]        # level window, dB
+//! playback_gain_db = [-12.0, 0.0]       # level window, dB
 //! record_gain_db = [-19.0, -7.0]        # microphone sensitivity window, dB
 //! record_noise_dbfs = [-88.0, -76.0]    # microphone noise window, dBFS
 //! thd_max_percent = 1.0
@@ -132,6 +132,7 @@ impl ProductModel {
             ("level_drop_max_db", l.level_drop_max_db),
             ("noise_rise_max_db", l.noise_rise_max_db),
             ("response_max_db", l.response_max_db),
+            ("rub_buzz_max_db", l.rub_buzz_max_db),
             ("rate_error_max_percent", l.rate_error_max_percent),
             ("cancellation_min_db", l.cancellation_min_db),
         ];
@@ -182,7 +183,7 @@ mod tests {
         let base = Limits { level_drop_max_db: 5.0, loopback_gain_db: Some([-19.0, -7.0]), ..Limits::default() };
         let l = m.limits(&base);
         assert_eq!(l.thd_max_percent, 3.0);
-        assert_eq!(l.playback_gain_db, Some([0.0, 14.0]));
+        assert_eq!(l.playback_gain_db, Some([-13.0, 1.0]));
         assert_eq!(l.response_band_hz, [150.0, 8000.0]);
         // Not in the file: the rig's.
         assert_eq!((l.level_drop_max_db, l.loopback_gain_db), (5.0, Some([-19.0, -7.0])));

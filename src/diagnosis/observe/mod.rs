@@ -34,11 +34,12 @@ pub(in crate::diagnosis) fn carries(ctx: &Context, capture: usize, ear: usize) -
     let Some(x) = m.ears.get(ear) else { return false };
     let Some(gain) = x.gain_db.filter(|_| x.present) else { return false };
     // A sweep that is present counts however much of it gaps or a lost octave took away: a dead
-    // line is told by its level. With a calibrated gain window, a channel carries what is not far
-    // under its floor (noise cannot fake that); without one, what stands 20 dB clear of its own
-    // noise floor does.
+    // line is told by its level. With a calibrated gain window, a channel carries what is within
+    // DEAD_DB of the window's middle, a working path's gain (noise cannot fake that, and the
+    // other channel's crosstalk, 52 ± 3 dB under it, stays out); without one, what stands 20 dB
+    // clear of its own noise floor does.
     let clear = match ctx.limits.gain_window(m.direction) {
-        Some([lo, _]) => gain >= lo - DEAD_DB,
+        Some([lo, hi]) => gain >= (lo + hi) / 2.0 - DEAD_DB,
         None => x.level_dbfs.is_some_and(|l| l - x.noise_floor_dbfs >= 20.0),
     };
     if !clear {

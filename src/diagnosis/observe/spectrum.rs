@@ -49,6 +49,101 @@ pub(in crate::diagnosis) fn observe_distortion(ctx: &Context) -> Vec<Obs> {
     out
 }
 
+/// Rub & buzz: a playback sweep's recurring high-order residual on a driven ear, read per band
+/// as its peak over the noise of the same band (so a noisier path, a quieter one, or one that
+/// lost its top octaves reads alike), against the median of the same band on the other headsets' captures of the class
+/// (without any, against [`NOISE_PEAK_DB`], what noise alone reaches). Shown when it stands the
+/// limit over them in [`RUB_BUZZ_SPAN`] neighbouring bands: a defect rubs over a band of
+/// frequencies near the speaker's resonance, where a stray click reaches one. A capture that
+/// lost level did not move the speaker as far, and one that reached full scale has the
+/// harmonics of its own clipping, so neither is a test.
+pub(in crate::diagnosis) fn observe_rub_buzz(ctx: &Context) -> Vec<Obs> {
+    let limit = ctx.limits.rub_buzz_max_db * DETECT;
+    let over_noise = |x: &EarMeasure| -> Vec<(f64, f64)> {
+        x.rub_buzz.iter().map(|p| (p.freq_hz, p.peak_db - p.noise_db.max(RUB_BUZZ_FLOOR_DB - NOISE_PEAK_DB))).collect()
+    };
+    let mut out = Vec::new();
+    for (i, m) in ctx.m.iter().enumerate() {
+        if m.direction != Direction::Playback || !matches!(m.signal, crate::stimulus::Stimulus::LogSweep { .. }) {
+            continue;
+        }
+        if level_deficit(ctx, i).is_some_and(|d| d >= ctx.limits.level_drop_max_db * DETECT) {
+            continue;
+        }
+        let key = class_key(m);
+        let peers: Vec<&Measured> = ctx
+            .m
+            .iter()
+            .enumerate()
+            .filter(|(j, p)| {
+                *j != i && class_key(p) == key && p.path.headset != m.path.headset && ctx.peer(*j, Symptom::RubBuzz)
+            })
+            .map(|(_, p)| p)
+            .collect();
+        // (excess, band from, band to, ear)
+        let mut worst: Option<(f64, f64, f64, usize)> = None;
+        let mut tested = false;
+        for (e, x) in m.ears.iter().enumerate() {
+            // An overloaded recording has the harmonics of its own clipping.
+            if !m.driven(e) || !carries(ctx, i, e) || x.rub_buzz.is_empty() || x.clipped {
+                continue;
+            }
+            tested = true;
+            let excess: Vec<(f64, f64)> = over_noise(x)
+                .into_iter()
+                .map(|(f, v)| {
+                    let mut refs: Vec<f64> = peers
+                        .iter()
+                        .filter_map(|p| p.ears.get(e))
+                        .filter(|y| y.present)
+                        .filter_map(|y| over_noise(y).into_iter().find(|q| (q.0 - f).abs() < 1e-6).map(|q| q.1))
+                        .collect();
+                    refs.sort_by(f64::total_cmp);
+                    // Noise alone reaches 10–13 dB; a peer quieter than that in a band sets no
+                    // stricter mark.
+                    let reference = refs.get(refs.len() / 2).map_or(NOISE_PEAK_DB, |r| r.max(NOISE_PEAK_DB - 3.0));
+                    (f, v - reference)
+                })
+                .collect();
+            for w in excess.windows(RUB_BUZZ_SPAN) {
+                let least = w.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+                if worst.is_none_or(|b| least > b.0) {
+                    worst = Some((least, w[0].0, w[RUB_BUZZ_SPAN - 1].0, e));
+                }
+            }
+        }
+        if !tested {
+            continue;
+        }
+        let (d, lo, hi, e) = worst.unwrap_or((0.0, 0.0, 0.0, 0));
+        let against = if peers.is_empty() { "what noise alone reaches" } else { "the other headsets'" };
+        out.push(obs(
+            i,
+            d >= limit,
+            d / limit,
+            format!(
+                "its {} ear's impulsive residual (rub & buzz) stood {d:.0} dB over {against} from {} to {}",
+                if e == 0 { "left" } else { "right" },
+                crate::diagnosis::evidence::hz(lo),
+                crate::diagnosis::evidence::hz(hi)
+            ),
+        ));
+    }
+    out
+}
+
+/// A residual peak under this, dB re the signal, is no rub & buzz whatever the noise under it
+/// (where a path's band has almost no noise, a peak of a millionth of the signal would
+/// otherwise stand out): production limits sit at −40 to −60 dB.
+pub const RUB_BUZZ_FLOOR_DB: f64 = -80.0;
+
+/// Neighbouring 1/3-octave bands a rub & buzz must span: two.
+pub(in crate::diagnosis) const RUB_BUZZ_SPAN: usize = 2;
+
+/// What the second-largest period peak of noise alone reaches over the band's noise rms, dB:
+/// Gaussian noise's peaks over a band's few periods are 3 to 4.5 σ.
+pub const NOISE_PEAK_DB: f64 = 12.0;
+
 /// Response shape (each response less its own mid-band gain) against the best peer's at every
 /// frequency of the mask band; shown when it falls below by more than the limit. Peers of another
 /// headset model are held to the mask with [`CROSS_MODEL_DB`] to spare; the two ears of one

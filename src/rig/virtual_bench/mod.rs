@@ -28,8 +28,10 @@ use rand_distr::{Distribution, Normal};
 use std::collections::HashMap;
 use std::f64::consts::PI;
 
-/// Calibration of the nominal bench, dB from the stimulus's level to the capture's.
-pub const PLAYBACK_GAIN_DB: f64 = 7.0;
+/// Calibration of the nominal bench, dB from the stimulus's level to the capture's. The ear
+/// couplers keep headroom: a −12 dBFS sweep through the loudest voicing (a 10 dB presence peak
+/// on a 6 dB bass rise, parts at the top of their spread) stays 5 dB under full scale.
+pub const PLAYBACK_GAIN_DB: f64 = -6.0;
 pub const RECORD_GAIN_DB: f64 = -13.0;
 /// The loopback plug's divider, dB.
 pub const PLUG_DB: f64 = -20.0;
@@ -98,6 +100,8 @@ pub fn fault_amount(symptom: Symptom, severity: f64) -> f64 {
         Symptom::RateMismatch => lerp(0.993, 44_100.0 / 48_000.0),
         // What is left of a dead signal, dB.
         Symptom::OutputDead | Symptom::ChannelDead | Symptom::InputDead => lerp(-70.0, -120.0),
+        // A rub's ring or a buzz's rattle, dB of the excursion that sets it off.
+        Symptom::RubBuzz => lerp(-50.0, -20.0),
         _ => 1.0,
     }
 }
@@ -151,6 +155,39 @@ impl Voicing {
     }
 }
 
+/// A speaker's moving parts, for rub & buzz: the excursion follows the drive through a
+/// second-order low-pass at the resonance `f0_hz` (unit gain below it, `q` at it, falling 12 dB an
+/// octave above), so it is largest in a band near the resonance. Drawn per unit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Mechanics {
+    f0_hz: f64,
+    q: f64,
+    /// The ring of a rubbing coil, Hz.
+    ring_hz: f64,
+    /// A loose part that rattles (true) or a voice coil that rubs (false).
+    buzz: bool,
+    /// The defect is in both earpieces.
+    both_ears: bool,
+}
+
+/// The excursion, in full-scale units of the drive, past which a damaged speaker rubs or
+/// buzzes: a −12 dBFS sweep reaches it from about 0.45 to 1.25 times the resonance, a 1 kHz tone
+/// at that level never.
+const EXCURSION_LIMIT: f64 = 0.3;
+
+impl Mechanics {
+    fn new(seed: u64) -> Mechanics {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6d65_6368_616e_6963);
+        Mechanics {
+            f0_hz: rng.random_range(120.0..300.0),
+            q: rng.random_range(1.6..2.4),
+            ring_hz: rng.random_range(4_000.0..8_000.0),
+            buzz: rng.random_bool(0.5),
+            both_ears: rng.random_bool(0.3),
+        }
+    }
+}
+
 /// One component's natural spread and faults.
 #[derive(Debug, Clone)]
 struct Part {
@@ -158,6 +195,7 @@ struct Part {
     /// The headset model whose voicing this unit has (headsets only).
     model: Option<String>,
     voicing: Option<Voicing>,
+    mechanics: Mechanics,
     gain_db: f64,
     ear_db: [f64; 2],
     noise_db: f64,
@@ -189,6 +227,7 @@ impl Part {
             kind,
             model: model.map(str::to_string),
             voicing,
+            mechanics: Mechanics::new(seed ^ fnv(id)),
             gain_db,
             ear_db: [e0, e1],
             noise_db,
@@ -380,6 +419,60 @@ fn distort(x: &mut [f64], thd_percent: f64, a: f64) {
     // Scaled back so the fundamental keeps its level: a damaged speaker is no louder.
     let norm = 1.0 / (1.0 + 3.0 * u);
     x.iter_mut().for_each(|v| *v = norm * (*v + c3 * *v * *v * *v));
+}
+
+/// The diaphragm's excursion under the drive `x`: a second-order low-pass (RBJ cookbook) at the
+/// resonance with its Q, unit gain below it.
+fn excursion(x: &[f64], rate: f64, f0: f64, q: f64) -> Vec<f64> {
+    let w = 2.0 * PI * (f0 / rate).min(0.49);
+    let alpha = w.sin() / (2.0 * q);
+    let c = w.cos();
+    let a0 = 1.0 + alpha;
+    let (b0, b1, b2, a1, a2) =
+        ((1.0 - c) / 2.0 / a0, (1.0 - c) / a0, (1.0 - c) / 2.0 / a0, -2.0 * c / a0, (1.0 - alpha) / a0);
+    let (mut x1, mut x2, mut y1, mut y2) = (0.0, 0.0, 0.0, 0.0);
+    x.iter()
+        .map(|&v| {
+            let y = b0 * v + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
+            (x2, x1, y2, y1) = (x1, v, y1, y);
+            y
+        })
+        .collect()
+}
+
+/// A voice coil that rubs its gap: at each peak of the excursion beyond [`EXCURSION_LIMIT`], a
+/// short ring (`ring_hz`, decaying in 0.12 ms, 1 ms long) of `rel` times the excursion, in its
+/// direction.
+fn rub_coil(out: &mut [f64], excursion: &[f64], rate: f64, ring_hz: f64, rel: f64) {
+    let len = ((0.001 * rate) as usize).max(1);
+    let ring: Vec<f64> = (0..len)
+        .map(|i| {
+            let t = i as f64 / rate;
+            (-t / 0.000_12).exp() * (2.0 * PI * ring_hz * t).sin()
+        })
+        .collect();
+    for n in 1..excursion.len().saturating_sub(1) {
+        let (prev, e, next) = (excursion[n - 1].abs(), excursion[n].abs(), excursion[n + 1].abs());
+        if e > EXCURSION_LIMIT && e >= prev && e > next {
+            let amp = rel * excursion[n];
+            for (o, r) in out[n..].iter_mut().zip(&ring) {
+                *o += amp * r;
+            }
+        }
+    }
+}
+
+/// A loose part that rattles while the excursion is beyond [`EXCURSION_LIMIT`]: noise above
+/// 2 kHz of `rel`/4 times the excursion (rms; its peaks come near a rub's), gated by it.
+fn buzz(out: &mut [f64], excursion: &[f64], rate: f64, rel: f64, rng: &mut ChaCha8Rng) {
+    let mut rattle = vec![0.0; out.len()];
+    add_noise(&mut rattle, 1.0, rng);
+    biquad(&mut rattle, rate, 2_000.0, true);
+    for ((o, r), e) in out.iter_mut().zip(&rattle).zip(excursion) {
+        if e.abs() > EXCURSION_LIMIT {
+            *o += 0.25 * rel * e.abs() * r;
+        }
+    }
 }
 
 /// Mains hum of total rms `rms` (fundamental and two harmonics).
@@ -595,6 +688,14 @@ fn routing(ch: &mut [Vec<f64>], p: &Part) {
 
 /// A part's effect on the output channels: dead lines, imbalance, response, distortion, gaps.
 fn output_stage(ch: &mut [Vec<f64>], p: &Part, rate: f64, a: f64, rng: &mut ChaCha8Rng) {
+    // A speaker rubs where the drive moves it far: its excursion comes from the drive itself.
+    let rub = p.fault(Symptom::RubBuzz).map(|level_db| {
+        let m = p.mechanics;
+        let ears: Vec<usize> = if m.both_ears { vec![0, 1] } else { vec![p.side] };
+        let excursions: Vec<(usize, Vec<f64>)> =
+            ears.into_iter().filter_map(|e| ch.get(e).map(|c| (e, excursion(c, rate, m.f0_hz, m.q)))).collect();
+        (m, db(level_db), excursions)
+    });
     if let Some(v) = &p.voicing {
         for (c, ear) in ch.iter_mut().zip(&v.ears) {
             ear.iter().for_each(|&q| peak(c, rate, q));
@@ -621,6 +722,15 @@ fn output_stage(ch: &mut [Vec<f64>], p: &Part, rate: f64, a: f64, rng: &mut ChaC
     }
     if let Some(thd) = p.fault(Symptom::Distortion) {
         ch.iter_mut().for_each(|c| distort(c, thd, a));
+    }
+    if let Some((m, rel, excursions)) = rub {
+        for (e, x) in excursions {
+            if m.buzz {
+                buzz(&mut ch[e], &x, rate, rel, rng);
+            } else {
+                rub_coil(&mut ch[e], &x, rate, m.ring_hz, rel);
+            }
+        }
     }
     if let Some(per_s) = p.fault(Symptom::Intermittent) {
         // A worn contact hits one line at a time.
