@@ -2,6 +2,7 @@
 //! elements (frames) per second: divide by the sample rate for "× real time".
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use jackbench::analysis::rub_buzz::{rub_buzz, RubBuzzOptions};
 use jackbench::analysis::spectrum::Spectrum;
 use jackbench::analysis::sweep::{sweep_response, SweepOptions};
 use jackbench::analysis::{analyze, AnalyzeOptions};
@@ -57,5 +58,39 @@ fn bench_sweep(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_analyze, bench_sweep);
+/// THD and rub & buzz over frequency of one 0.5 s sweep capture (0.8 s of audio), as the
+/// diagnosis measures every playback sweep: the deconvolution with orders 2 to 5, then the
+/// tracking high-pass and its bands. Issue #14's target: under 20 ms.
+fn bench_distortion(c: &mut Criterion) {
+    let sweep = Stimulus::LogSweep { start_hz: 20.0, stop_hz: 20_000.0, level_dbfs: -12.0, seconds: 0.5 };
+    let r = f64::from(RATE);
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let y: Vec<f64> = (0..(0.8 * r) as usize)
+        .map(|i| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let s = 0.5 * sweep.value_at(i as f64 / r - 0.1);
+            s + 0.02 * s * s * s + (state as f64 / u64::MAX as f64 - 0.5) * 1e-4
+        })
+        .collect();
+    let mut g = c.benchmark_group("distortion");
+    g.sample_size(20);
+    g.throughput(Throughput::Elements(y.len() as u64));
+    let mut spectrum = Spectrum::default();
+    let opts = SweepOptions { points_per_octave: 6, max_order: 5 };
+    g.bench_function(BenchmarkId::new("thd_and_rub_buzz_48k", "0.5s_sweep"), |b| {
+        b.iter(|| {
+            let resp = sweep_response(black_box(&y), &sweep, r, &opts, &mut spectrum).expect("measured");
+            let rb = rub_buzz(&y, &sweep, r, resp.delay_s, &[], &RubBuzzOptions::default());
+            (resp.thd.len(), rb.len())
+        })
+    });
+    g.bench_function(BenchmarkId::new("rub_buzz_only_48k", "0.5s_sweep"), |b| {
+        b.iter(|| rub_buzz(black_box(&y), &sweep, r, 0.1, &[], &RubBuzzOptions::default()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_analyze, bench_sweep, bench_distortion);
 criterion_main!(benches);

@@ -199,7 +199,7 @@ fn a_virtual_batch_stores_every_unit_with_the_fault_it_was_given() {
         let m = store::measurements(&mut d, &Filter::default()).expect("measurements");
         let gains: Vec<_> = m.iter().filter(|r| r.name == "front-jack.playback_gain_db").collect();
         assert!(gains.len() + faulty >= 12 && gains.len() <= 12, "{} gains", gains.len());
-        assert!(gains.iter().all(|r| r.limit_low == Some(1.0) && r.limit_high == Some(13.0)));
+        assert!(gains.iter().all(|r| r.limit_low == Some(-12.0) && r.limit_high == Some(0.0)));
     }
 }
 
