@@ -33,9 +33,13 @@ fn every_plot_is_a_picture_and_the_page_holds_everything() {
     assert_eq!(d.faults.len(), 1);
     let files = write_report(&set, &d, &limits, dir.path(), Formats::default()).expect("report");
     let pngs: Vec<_> = files.iter().filter(|f| f.extension().is_some_and(|x| x == "png")).collect();
-    // Matrix, balance, two responses, a spectrum per tone capture, an envelope per capture.
+    // Matrix, balance, two responses, playback rub & buzz and THD over frequency, a spectrum per
+    // tone capture, an envelope per capture.
     let tones = set.manifest.captures.iter().filter(|c| c.stimulus == "tone-1k").count();
-    assert_eq!(pngs.len(), 4 + tones + set.manifest.captures.len());
+    assert_eq!(pngs.len(), 6 + tones + set.manifest.captures.len());
+    for name in ["rub-buzz-playback.png", "thd-playback.png"] {
+        assert!(pngs.iter().any(|p| p.ends_with(name)), "no {name}");
+    }
     for p in &pngs {
         let common::PngLook { width: w, height: h, inked, colours, .. } = common::look_at_png(p);
         assert!(w >= 640 && h >= 150, "{}: {w}×{h}", p.display());

@@ -34,7 +34,7 @@ mod observe;
 pub use crate::capture::Limits;
 pub use fault::{FaultCode, Symptom};
 pub use measure::{EarMeasure, Measured};
-pub use observe::DEAD_DB;
+pub use observe::{DEAD_DB, NOISE_PEAK_DB};
 
 use crate::capture::{CaptureSet, ComponentKind, Direction};
 use localise::{localise, Evidence, Explanation, Testable};

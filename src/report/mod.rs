@@ -253,6 +253,76 @@ fn draw_plots(
         });
     }
 
+    // Playback distortion over frequency from the sweeps: THD, and rub & buzz as the diagnosis
+    // reads it (each band's recurring residual peak over that band's own noise), worse ear.
+    let sweeps: Vec<&Measured> = d
+        .captures
+        .iter()
+        .map(|c| &c.measurements)
+        .filter(|m| m.direction == Direction::Playback && m.ears.iter().any(|e| !e.rub_buzz.is_empty()))
+        .collect();
+    if !sweeps.is_empty() {
+        let worse = |m: &Measured, f: &dyn Fn(&crate::diagnosis::EarMeasure) -> Vec<(f64, f64)>| {
+            let per_ear: Vec<Vec<(f64, f64)>> = m.ears.iter().map(f).collect();
+            let n = per_ear.iter().map(Vec::len).min().unwrap_or(0);
+            (0..n)
+                .map(|k| (per_ear[0][k].0, per_ear.iter().map(|v| v[k].1).fold(f64::NEG_INFINITY, f64::max)))
+                .collect::<Vec<_>>()
+        };
+        let rb: Vec<plot::Curve> = sweeps
+            .iter()
+            .map(|m| plot::Curve {
+                label: label(&m.path),
+                points: worse(m, &|e| e.rub_buzz.iter().map(|p| (p.freq_hz, p.peak_db - p.noise_db)).collect()),
+                reference: reference(&m.path),
+            })
+            .collect();
+        let mark = crate::diagnosis::NOISE_PEAK_DB + limits.rub_buzz_max_db;
+        let line = [(20.0, mark), (20_000.0, mark)];
+        let file = dir.join("rub-buzz-playback.png");
+        plot::over_frequency(
+            &file,
+            "Rub & buzz, playback (worse ear)",
+            "Residual peak over its band's noise (dB)",
+            &rb,
+            Some((&format!("noise alone + {:.0} dB", limits.rub_buzz_max_db), &line)),
+        )?;
+        figs.push(Figure {
+            file,
+            caption: format!(
+                "Rub & buzz per 1/3-octave band of the sweep: the residual above 10× the excitation, its recurring peak over \
+                 the band's own noise (noise alone reaches about {:.0} dB); a headset is judged against the other headsets",
+                crate::diagnosis::NOISE_PEAK_DB
+            ),
+            inline: true,
+        });
+        let thd: Vec<plot::Curve> = sweeps
+            .iter()
+            .map(|m| plot::Curve {
+                label: label(&m.path),
+                points: worse(m, &|e| e.thd.iter().map(|p| (p.freq_hz, p.level_db)).collect()),
+                reference: reference(&m.path),
+            })
+            .collect();
+        let thd_limit = 20.0 * (limits.thd_max_percent / 100.0).log10();
+        let line = [(20.0, thd_limit), (20_000.0, thd_limit)];
+        let file = dir.join("thd-playback.png");
+        plot::over_frequency(
+            &file,
+            "THD over frequency, playback (worse ear)",
+            "THD (dB re fundamental)",
+            &thd,
+            Some((&format!("THD limit {:.1} %", limits.thd_max_percent), &line)),
+        )?;
+        figs.push(Figure {
+            file,
+            caption:
+                "THD (harmonics 2–5) against the sweep's excitation frequency, from its harmonic impulse responses"
+                    .into(),
+            inline: false,
+        });
+    }
+
     // Per capture: spectrum of tones, envelope of every capture.
     let mut spectrum = Spectrum::default();
     for (i, c) in d.captures.iter().enumerate() {

@@ -108,6 +108,23 @@ pub struct Mark {
     pub color: RGBColor,
 }
 
+/// Engineering ticks of a frequency axis from `lo` to `hi`: 10, 20, 50, 100 … 10k, 20k.
+fn frequency_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    (0..6)
+        .flat_map(|e| [1.0, 2.0, 5.0].map(|m| m * 10f64.powi(e)))
+        .filter(|f| *f >= lo * 0.999 && *f <= hi * 1.001)
+        .collect()
+}
+
+/// A tick's label: `50`, `500`, `1k`, `20k`.
+fn hz_label(f: &f64) -> String {
+    if *f >= 1000.0 {
+        format!("{}k", f / 1000.0)
+    } else {
+        format!("{f}")
+    }
+}
+
 /// The spectrum of one or two channels (dBFS against log frequency) with marks.
 pub fn spectrum(
     path: &Path,
@@ -127,10 +144,11 @@ pub fn spectrum(
         .margin(12)
         .x_label_area_size(44)
         .y_label_area_size(64)
-        .build_cartesian_2d((10.0..hi).log_scale(), floor..10.0)
+        .build_cartesian_2d((10.0..hi).log_scale().with_key_points(frequency_ticks(10.0, hi)), floor..10.0)
         .map_err(|x| e(x.to_string()))?;
     chart
         .configure_mesh()
+        .x_label_formatter(&hz_label)
         .x_desc("Frequency (Hz)")
         .y_desc("Level (dBFS)")
         .label_style((SANS, 14))
@@ -193,10 +211,11 @@ pub fn response(
         .margin(12)
         .x_label_area_size(44)
         .y_label_area_size(64)
-        .build_cartesian_2d((20.0..20_000.0).log_scale(), lo..hi)
+        .build_cartesian_2d((20.0..20_000.0).log_scale().with_key_points(frequency_ticks(20.0, 20_000.0)), lo..hi)
         .map_err(|x| e(x.to_string()))?;
     chart
         .configure_mesh()
+        .x_label_formatter(&hz_label)
         .x_desc("Frequency (Hz)")
         .y_desc("Gain re stimulus (dB)")
         .label_style((SANS, 14))
@@ -228,6 +247,62 @@ pub fn response(
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
     }
     legend(&mut chart, SeriesLabelPosition::LowerLeft).map_err(&e)?;
+    root.present().map_err(|x| e(x.to_string()))?;
+    compact(path).map_err(&e)
+}
+
+/// Curves over log frequency (20 Hz–20 kHz) in any unit, with an upper limit line: distortion
+/// and rub & buzz against frequency.
+pub fn over_frequency(
+    path: &Path,
+    title: &str,
+    y_desc: &str,
+    curves: &[Curve],
+    limit: Option<(&str, &[(f64, f64)])>,
+) -> Result<(), PlotError> {
+    register_font();
+    let e = err(path);
+    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+    let values = curves
+        .iter()
+        .flat_map(|c| c.points.iter().map(|p| p.1))
+        .chain(limit.iter().flat_map(|l| l.1.iter().map(|p| p.1)));
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) = if lo.is_finite() { ((lo - 3.0).floor(), (hi + 6.0).ceil().max(lo + 10.0)) } else { (0.0, 10.0) };
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, (SANS, 20))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d((20.0..20_000.0).log_scale().with_key_points(frequency_ticks(20.0, 20_000.0)), lo..hi)
+        .map_err(|x| e(x.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_label_formatter(&hz_label)
+        .x_desc("Excitation frequency (Hz)")
+        .y_desc(y_desc)
+        .label_style((SANS, 14))
+        .draw()
+        .map_err(|x| e(x.to_string()))?;
+    if let Some((label, line)) = limit {
+        let red = RGBColor(200, 30, 30);
+        chart
+            .draw_series(LineSeries::new(line.iter().copied(), red.stroke_width(2)))
+            .map_err(|x| e(x.to_string()))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], red.stroke_width(2)));
+    }
+    let palette = [RGBColor(31, 119, 180), RGBColor(44, 160, 44), RGBColor(148, 103, 189), RGBColor(255, 127, 14)];
+    for (i, c) in curves.iter().enumerate() {
+        let color = if c.reference { RGBColor(60, 60, 60) } else { palette[i % palette.len()] };
+        chart
+            .draw_series(LineSeries::new(c.points.iter().copied(), color.stroke_width(if c.reference { 1 } else { 2 })))
+            .map_err(|x| e(x.to_string()))?
+            .label(if c.reference { format!("{} (reference)", c.label) } else { c.label.clone() })
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(&e)?;
     root.present().map_err(|x| e(x.to_string()))?;
     compact(path).map_err(&e)
 }

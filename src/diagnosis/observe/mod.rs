@@ -10,6 +10,7 @@ mod spectrum;
 pub(in crate::diagnosis) use channels::*;
 pub(in crate::diagnosis) use gaps::*;
 pub(in crate::diagnosis) use level::*;
+pub use spectrum::NOISE_PEAK_DB;
 pub(in crate::diagnosis) use spectrum::*;
 
 use super::{Context, Obs};
