@@ -70,6 +70,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure golden units of a product model and write its limits (limits/MODEL.toml):
+    /// response masks, rub & buzz and THD over frequency, sensitivity and balance windows
+    /// (exit 0 written, 2 refused: too few units, a golden unit that fails or is an outlier).
+    Calibrate(cli::calibrate::CalibrateArgs),
     /// List the faults `run --fault` can inject: the symptoms, and each rig's components with
     /// the symptoms each can carry.
     Faults {
@@ -355,6 +359,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Devices { json } => list_devices(json),
         Command::Faults { rig } => cli::faults::faults(rig.as_deref()),
         Command::Batch(args) => cli::lab::run_batch(&args),
+        Command::Calibrate(args) => cli::calibrate::calibrate(&args),
         Command::History { serial, db, json } => cli::lab::history(&serial, db.as_deref(), json),
         Command::Export(args) => cli::lab::export(&args),
         Command::Summary(args) => cli::lab::summarize(&args),

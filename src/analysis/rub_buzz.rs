@@ -107,16 +107,23 @@ impl Svf {
 }
 
 /// The residual of `y` above a high-pass whose cut-off at sample `n` is `cutoff(n)` Hz, read
-/// every [`CUTOFF_STEP`] samples (a sweep's excitation moves by under 0.5 % in that time, even a
-/// 0.5 s sweep over three decades).
+/// every [`CUTOFF_STEP`] samples and interpolated between (a sweep's excitation moves by under
+/// 0.5 % in that time, even a 0.5 s sweep over three decades).
 pub fn tracking_high_pass(y: &[f64], rate_hz: f64, cutoff: impl Fn(usize) -> f64) -> Vec<f64> {
     let mut sections = [Svf::default(); 4];
     let ks = BUTTERWORTH8_Q.map(|q| 1.0 / q);
     let limit = 0.49 * rate_hz;
+    let g_at = |n: usize| (std::f64::consts::PI * cutoff(n).clamp(1.0, limit) / rate_hz).tan();
     let mut out = Vec::with_capacity(y.len());
+    let mut g0 = g_at(0);
     for (b, block) in y.chunks(CUTOFF_STEP).enumerate() {
-        let g = (std::f64::consts::PI * cutoff(b * CUTOFF_STEP).clamp(1.0, limit) / rate_hz).tan();
-        out.extend(block.iter().map(|&v| sections.iter_mut().zip(ks).fold(v, |x, (s, k)| s.high_pass(x, g, k))));
+        // Linear between the block's ends: a cut-off that steps would leave a click at each step.
+        let g1 = g_at((b + 1) * CUTOFF_STEP);
+        out.extend(block.iter().enumerate().map(|(i, &v)| {
+            let g = g0 + (g1 - g0) * i as f64 / CUTOFF_STEP as f64;
+            sections.iter_mut().zip(ks).fold(v, |x, (s, k)| s.high_pass(x, g, k))
+        }));
+        g0 = g1;
     }
     out
 }

@@ -40,6 +40,57 @@ pub struct Limits {
     /// The noise floor of a working record path, dBFS: tells a driver's lowered digital gain
     /// (the floor falls with the level) from an analog loss when no other path can.
     pub record_noise_dbfs: Option<[f64; 2]>,
+    /// Limits over frequency measured on known-good units of a product model (`jackbench
+    /// calibrate`); headsets of that model are held to them besides their peers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub golden: Option<GoldenLimits>,
+}
+
+/// Limits over frequency from golden units: each unit's curves, their mean ± max(k·σ, a floor).
+/// Curves are lists of points; a mask point is `[Hz, low dB, high dB]`, an upper limit `[Hz, dB]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoldenLimits {
+    /// The product model whose headsets these limits hold (by the rig's `model` of each).
+    pub model: String,
+    /// Each playback ear's response shape (gain less its 200 Hz–5 kHz median), dB: the mask.
+    pub left_response_db: Vec<[f64; 3]>,
+    pub right_response_db: Vec<[f64; 3]>,
+    /// The microphone's response shape, dB: the mask.
+    #[serde(default)]
+    pub mic_response_db: Vec<[f64; 3]>,
+    /// Rub & buzz: the highest peak ratio per 1/3-octave band of excitation, per ear, dB re the
+    /// signal (see `analysis::rub_buzz`).
+    pub left_rub_buzz_db: Vec<[f64; 2]>,
+    pub right_rub_buzz_db: Vec<[f64; 2]>,
+    /// Left less right level of the playback sweep (mid-band), dB: the golden units' window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance_db: Option<[f64; 2]>,
+    /// THD over frequency (orders 2–5), highest per ear, dB re the fundamental.
+    #[serde(default)]
+    pub left_thd_db: Vec<[f64; 2]>,
+    #[serde(default)]
+    pub right_thd_db: Vec<[f64; 2]>,
+}
+
+impl GoldenLimits {
+    /// An ear's response mask (0 left, 1 right).
+    pub fn response(&self, ear: usize) -> &[[f64; 3]] {
+        if ear == 0 {
+            &self.left_response_db
+        } else {
+            &self.right_response_db
+        }
+    }
+
+    /// An ear's rub & buzz limit.
+    pub fn rub_buzz(&self, ear: usize) -> &[[f64; 2]] {
+        if ear == 0 {
+            &self.left_rub_buzz_db
+        } else {
+            &self.right_rub_buzz_db
+        }
+    }
 }
 
 impl Limits {
@@ -70,6 +121,7 @@ impl Default for Limits {
             record_gain_db: None,
             loopback_gain_db: None,
             record_noise_dbfs: None,
+            golden: None,
         }
     }
 }

@@ -315,7 +315,7 @@ enum Serials {
 }
 
 /// Asks on stderr, reads a line from stdin; `None` when stdin is closed.
-fn ask(question: &str) -> Option<String> {
+pub fn ask(question: &str) -> Option<String> {
     eprint!("{question}");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
@@ -326,6 +326,36 @@ fn ask(question: &str) -> Option<String> {
 }
 
 /// `jackbench batch`.
+/// The bench a batch or a calibration tests its units on: the virtual bench (each unit a new
+/// part, given a random fault at `fault_rate`), switched by itself or by the rig's real matrix, or
+/// the rig's real hardware. With a sentence saying which, for the operator.
+pub fn open_bench(rig: &RigFile, hw: &Hardware, fault_rate: f64, seed: u64) -> Result<(Bench, String), Failure> {
+    let sound = station::sound(rig, hw)?;
+    if fault_rate > 0.0 && sound.is_some() {
+        return Err(anyhow::anyhow!("--fault-rate injects faults into the virtual bench: add --virtual").into());
+    }
+    let matrix = station::matrix(rig, hw)?;
+    Ok(match (sound, matrix) {
+        (None, m) => {
+            let vb = station::virtual_bench(rig, &[], seed)?;
+            let how = m.as_ref().map_or(String::new(), |(_, h)| format!(", {h}"));
+            let rate = if fault_rate > 0.0 {
+                format!(", {:.0} % of units given a random fault", 100.0 * fault_rate)
+            } else {
+                String::new()
+            };
+            (
+                Bench::Virtual { bench: vb, switch: m.map(|(s, _)| s), fault_rate, seed },
+                format!("the virtual bench (seed {seed}{rate}){how}"),
+            )
+        }
+        (Some((endpoint, what)), Some((switch, how))) => {
+            (Bench::Real(Box::new(jackbench::rig::Rack { endpoint, switch })), format!("{what}, {how}"))
+        }
+        (Some(_), None) => return Err(station::no_virtual_switch(rig)),
+    })
+}
+
 pub fn run_batch(args: &BatchArgs) -> Result<u8, Failure> {
     let cfg = config()?;
     let (settings, dir) = if args.resume {
@@ -384,35 +414,7 @@ pub fn run_batch(args: &BatchArgs) -> Result<u8, Failure> {
         virtual_audio: settings.virtual_audio,
         relay_port: settings.relay_port.clone(),
     };
-    let sound = station::sound(&rig, &hw)?;
-    if settings.fault_rate > 0.0 && sound.is_some() {
-        return Err(anyhow::anyhow!("--fault-rate injects faults into the virtual bench: add --virtual").into());
-    }
-    let matrix = station::matrix(&rig, &hw)?;
-    let (mut bench, what) = match (sound, matrix) {
-        (None, m) => {
-            let vb = station::virtual_bench(&rig, &[], settings.seed)?;
-            let how = m.as_ref().map_or(String::new(), |(_, h)| format!(", {h}"));
-            let rate = if settings.fault_rate > 0.0 {
-                format!(", {:.0} % of units given a random fault", 100.0 * settings.fault_rate)
-            } else {
-                String::new()
-            };
-            (
-                Bench::Virtual {
-                    bench: vb,
-                    switch: m.map(|(s, _)| s),
-                    fault_rate: settings.fault_rate,
-                    seed: settings.seed,
-                },
-                format!("the virtual bench (seed {}{rate}){how}", settings.seed),
-            )
-        }
-        (Some((endpoint, what)), Some((switch, how))) => {
-            (Bench::Real(Box::new(jackbench::rig::Rack { endpoint, switch })), format!("{what}, {how}"))
-        }
-        (Some(_), None) => return Err(station::no_virtual_switch(&rig)),
-    };
+    let (mut bench, what) = open_bench(&rig, &hw, settings.fault_rate, settings.seed)?;
     let switch_kind = if settings.simulate { SwitchKind::Virtual } else { rig.switch.kind };
     let mut batch = Batch::open(&dir, settings, rig, model)?;
     let stop = stop_flag();

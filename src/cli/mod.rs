@@ -2,6 +2,7 @@
 //! station, the lab's batch loop and queries, the sound devices and the doctor, and the tables
 //! that `analyze` and `diagnose` print.
 
+pub mod calibrate;
 pub mod devices;
 pub mod faults;
 pub mod lab;

@@ -153,7 +153,7 @@ fn path(labels: &Labels, m: &Measured) -> String {
 }
 
 /// "1 kHz", "500 Hz", "20 kHz".
-pub(in crate::diagnosis) fn hz(f: f64) -> String {
+pub fn hz(f: f64) -> String {
     if f >= 1000.0 {
         let k = f / 1000.0;
         if (k - k.round()).abs() < 1e-9 {

@@ -32,6 +32,7 @@ pub mod measure;
 mod observe;
 
 pub use crate::capture::Limits;
+pub use evidence::hz as hz_text;
 pub use fault::{FaultCode, Symptom};
 pub use measure::{EarMeasure, Measured};
 pub use observe::{DEAD_DB, NOISE_PEAK_DB};
@@ -415,6 +416,12 @@ impl Context<'_> {
     /// Whether capture `j` may stand as a normal peer for `symptom`.
     fn peer(&self, j: usize, symptom: Symptom) -> bool {
         !self.explained.contains(&(j, symptom))
+    }
+
+    /// The golden units' limits that hold the capture's headset: those of its model.
+    fn golden_for(&self, m: &Measured) -> Option<&crate::capture::GoldenLimits> {
+        let g = self.limits.golden.as_ref()?;
+        (self.models.get(m.path.headset.as_str()) == Some(&g.model.as_str())).then_some(g)
     }
 
     /// Whether two captures' responses may be held to the full mask: the same headset (or none),

@@ -167,7 +167,7 @@ fn unit_seed(batch_seed: u64, serial: &str) -> u64 {
 
 impl Bench {
     /// Puts the next unit in place; on the virtual bench, the fault it was given, if any.
-    fn prepare(&mut self, dut: &str, serial: &str) -> Result<Option<InjectedFault>, BatchError> {
+    pub fn prepare(&mut self, dut: &str, serial: &str) -> Result<Option<InjectedFault>, BatchError> {
         let Bench::Virtual { bench, fault_rate, seed, .. } = self else { return Ok(None) };
         let unit_seed = unit_seed(*seed, serial);
         bench.swap_in(dut, unit_seed).map_err(BatchError::Rig)?;
@@ -186,7 +186,7 @@ impl Bench {
         Ok(Some(fault))
     }
 
-    fn with_station<R>(&mut self, f: impl FnOnce(&mut dyn Station) -> R) -> R {
+    pub fn with_station<R>(&mut self, f: impl FnOnce(&mut dyn Station) -> R) -> R {
         match self {
             Bench::Virtual { bench, switch: None, .. } => f(bench),
             Bench::Virtual { bench, switch: Some(s), .. } => f(&mut Rack { endpoint: bench, switch: s.as_mut() }),

@@ -7,9 +7,11 @@
 //! - [`db`]: SQLite or PostgreSQL behind one interface, with versioned migrations;
 //! - [`store`]: writing units (one transaction each) and the queries: history, export, summary;
 //! - [`batch`]: the batch loop: serials, the run, the verdict, the record; resumable;
+//! - [`calibrate`]: a model's limits from golden units (masks, rub & buzz, THD, windows);
 //! - [`summary`]: the summary as text and as an HTML report with plots.
 
 pub mod batch;
+pub mod calibrate;
 pub mod config;
 pub mod db;
 pub mod model;

@@ -23,11 +23,28 @@ use std::path::{Path, PathBuf};
 /// The directory of limits files, relative to the lab directory.
 pub const LIMITS_DIR: &str = "limits";
 
+/// Where a model's calibrated limits came from (`jackbench calibrate`), kept in its file.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalibrationRecord {
+    /// When, RFC 3339.
+    pub date: String,
+    pub bench: String,
+    pub rig: String,
+    /// The golden units' serials.
+    pub serials: Vec<String>,
+    pub jackbench: String,
+    /// Standard deviations from the mean to each limit.
+    pub k: f64,
+}
+
 /// A product model and the limits its units are judged against.
 #[derive(Debug, Clone)]
 pub struct ProductModel {
     pub model: String,
     pub description: Option<String>,
+    /// Set when the limits were measured on golden units.
+    pub calibration: Option<CalibrationRecord>,
     /// Where it was read from.
     pub source: PathBuf,
     /// The `[limits]` keys the file sets.
@@ -55,6 +72,8 @@ struct Typed {
     model: String,
     #[serde(default)]
     description: Option<String>,
+    #[serde(default)]
+    calibration: Option<CalibrationRecord>,
     #[serde(default)]
     limits: Limits,
 }
@@ -145,7 +164,13 @@ impl ProductModel {
             Some(toml::Value::Table(t)) => t,
             _ => toml::Table::new(),
         };
-        Ok(ProductModel { model: typed.model, description: typed.description, source: path.to_path_buf(), overrides })
+        Ok(ProductModel {
+            model: typed.model,
+            description: typed.description,
+            calibration: typed.calibration,
+            source: path.to_path_buf(),
+            overrides,
+        })
     }
 
     /// The rig's limits with this model's laid over them.
@@ -157,6 +182,52 @@ impl ProductModel {
         // Every key was checked by parse(); the merge of two valid tables is valid.
         toml::Value::Table(table).try_into().unwrap_or_else(|_| base.clone())
     }
+}
+
+/// Writes `dir/<model>.toml` with calibrated `limits` and where they came from. The keys a
+/// calibration sets (`playback_gain_db`, `record_gain_db`, `golden`) are
+/// replaced; the file's other limits and its description are kept. Written to a temporary file
+/// and renamed, then read back. Returns the path.
+pub fn write_calibrated(
+    dir: &Path,
+    model: &str,
+    limits: &Limits,
+    record: &CalibrationRecord,
+) -> Result<PathBuf, ModelError> {
+    let path = dir.join(format!("{model}.toml"));
+    let syntax = |message: String| ModelError::Syntax { path: path.clone(), message };
+    std::fs::create_dir_all(dir).map_err(|source| ModelError::Read { path: dir.to_path_buf(), source })?;
+    let mut doc: toml::Table = match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text).map_err(|e: toml::de::Error| syntax(e.to_string()))?,
+        Err(_) => toml::Table::new(),
+    };
+    doc.insert("model".into(), toml::Value::String(model.to_string()));
+    let record = toml::Value::try_from(record).map_err(|e| syntax(e.to_string()))?;
+    doc.insert("calibration".into(), record);
+    let mut table = match doc.remove("limits") {
+        Some(toml::Value::Table(t)) => t,
+        _ => toml::Table::new(),
+    };
+    let all = toml::Table::try_from(limits).map_err(|e| syntax(e.to_string()))?;
+    for key in ["playback_gain_db", "record_gain_db", "golden"] {
+        match all.get(key) {
+            Some(v) => table.insert(key.to_string(), v.clone()),
+            None => table.remove(key),
+        };
+    }
+    doc.insert("limits".into(), toml::Value::Table(table));
+    let body = toml::to_string(&doc).map_err(|e| syntax(e.to_string()))?;
+    let text = format!(
+        "# Limits of {model}. [limits.golden] and the windows were measured on golden units by\n\
+         # `jackbench calibrate` ([calibration] says when, where and on which units); the other\n\
+         # limits are kept from before.\n{body}"
+    );
+    let tmp = dir.join(format!(".{model}.toml.partial"));
+    let write_err = |source| ModelError::Read { path: path.clone(), source };
+    std::fs::write(&tmp, text).map_err(write_err)?;
+    std::fs::rename(&tmp, &path).map_err(write_err)?;
+    ProductModel::load(dir, model)?;
+    Ok(path)
 }
 
 /// The line a key is first set on (1 when not found).

@@ -194,18 +194,68 @@ pub fn response(
     curves: &[Curve],
     mask: Option<(&[(f64, f64)], f64)>,
 ) -> Result<(), PlotError> {
-    register_font();
-    let e = err(path);
-    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
     let all = curves.iter().flat_map(|c| c.points.iter().map(|p| p.1));
     let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     // At least 30 dB of range under the best curve, at most 80, 6 dB of headroom.
-    let (lo, hi) = if lo.is_finite() {
+    let range = if lo.is_finite() {
         ((lo - 3.0).min(hi - 30.0).max(hi - 80.0).floor(), (hi + 6.0).ceil())
     } else {
         (-40.0, 10.0)
     };
+    let lines: Vec<Line> = mask
+        .map(|(best, depth)| Line {
+            label: format!("limit mask ({depth:.0} dB under the best path)"),
+            points: best.iter().map(|&(f, v)| (f, v - depth)).collect(),
+            color: RGBColor(150, 150, 150),
+        })
+        .into_iter()
+        .collect();
+    let axes = ("Frequency (Hz)", "Gain re stimulus (dB)");
+    curves_over_frequency(path, title, axes, range, curves, &lines, SeriesLabelPosition::LowerLeft)
+}
+
+/// Curves over log frequency (20 Hz–20 kHz) in any unit, with an upper limit line: distortion
+/// and rub & buzz against the sweep's excitation frequency.
+pub fn over_frequency(
+    path: &Path,
+    title: &str,
+    y_desc: &str,
+    curves: &[Curve],
+    limit: Option<(&str, &[(f64, f64)])>,
+) -> Result<(), PlotError> {
+    let lines: Vec<Line> = limit
+        .map(|(label, points)| Line { label: label.to_string(), points: points.to_vec(), color: RGBColor(200, 30, 30) })
+        .into_iter()
+        .collect();
+    let values = curves.iter().flat_map(|c| c.points.iter()).chain(lines.iter().flat_map(|l| l.points.iter()));
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let range = if lo.is_finite() { ((lo - 3.0).floor(), (hi + 6.0).ceil().max(lo + 10.0)) } else { (0.0, 10.0) };
+    let axes = ("Excitation frequency (Hz)", y_desc);
+    curves_over_frequency(path, title, axes, range, curves, &lines, SeriesLabelPosition::UpperRight)
+}
+
+/// A limit or mask line.
+struct Line {
+    label: String,
+    points: Vec<(f64, f64)>,
+    color: RGBColor,
+}
+
+/// The chart both of the above draw: log frequency 20 Hz–20 kHz with engineering ticks, `y` over
+/// `range`, the limit lines under the curves; reference paths thin and grey.
+fn curves_over_frequency(
+    path: &Path,
+    title: &str,
+    (x_desc, y_desc): (&str, &str),
+    (lo, hi): (f64, f64),
+    curves: &[Curve],
+    lines: &[Line],
+    legend_at: SeriesLabelPosition,
+) -> Result<(), PlotError> {
+    register_font();
+    let e = err(path);
+    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, (SANS, 20))
         .margin(12)
@@ -216,18 +266,18 @@ pub fn response(
     chart
         .configure_mesh()
         .x_label_formatter(&hz_label)
-        .x_desc("Frequency (Hz)")
-        .y_desc("Gain re stimulus (dB)")
+        .x_desc(x_desc)
+        .y_desc(y_desc)
         .label_style((SANS, 14))
         .draw()
         .map_err(|x| e(x.to_string()))?;
-    if let Some((best, depth)) = mask {
-        let grey = RGBColor(150, 150, 150);
+    for l in lines {
+        let c = l.color;
         chart
-            .draw_series(LineSeries::new(best.iter().map(|&(f, v)| (f, v - depth)), grey.stroke_width(2)))
+            .draw_series(LineSeries::new(l.points.iter().copied(), c.stroke_width(2)))
             .map_err(|x| e(x.to_string()))?
-            .label(format!("limit mask ({depth:.0} dB under the best path)"))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(2)));
+            .label(l.label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
     }
     let palette = [
         RGBColor(31, 119, 180),
@@ -246,63 +296,7 @@ pub fn response(
             .label(if c.reference { format!("{} (reference)", c.label) } else { c.label.clone() })
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
     }
-    legend(&mut chart, SeriesLabelPosition::LowerLeft).map_err(&e)?;
-    root.present().map_err(|x| e(x.to_string()))?;
-    compact(path).map_err(&e)
-}
-
-/// Curves over log frequency (20 Hz–20 kHz) in any unit, with an upper limit line: distortion
-/// and rub & buzz against frequency.
-pub fn over_frequency(
-    path: &Path,
-    title: &str,
-    y_desc: &str,
-    curves: &[Curve],
-    limit: Option<(&str, &[(f64, f64)])>,
-) -> Result<(), PlotError> {
-    register_font();
-    let e = err(path);
-    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
-    let values = curves
-        .iter()
-        .flat_map(|c| c.points.iter().map(|p| p.1))
-        .chain(limit.iter().flat_map(|l| l.1.iter().map(|p| p.1)));
-    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
-    let (lo, hi) = if lo.is_finite() { ((lo - 3.0).floor(), (hi + 6.0).ceil().max(lo + 10.0)) } else { (0.0, 10.0) };
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, (SANS, 20))
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(64)
-        .build_cartesian_2d((20.0..20_000.0).log_scale().with_key_points(frequency_ticks(20.0, 20_000.0)), lo..hi)
-        .map_err(|x| e(x.to_string()))?;
-    chart
-        .configure_mesh()
-        .x_label_formatter(&hz_label)
-        .x_desc("Excitation frequency (Hz)")
-        .y_desc(y_desc)
-        .label_style((SANS, 14))
-        .draw()
-        .map_err(|x| e(x.to_string()))?;
-    if let Some((label, line)) = limit {
-        let red = RGBColor(200, 30, 30);
-        chart
-            .draw_series(LineSeries::new(line.iter().copied(), red.stroke_width(2)))
-            .map_err(|x| e(x.to_string()))?
-            .label(label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], red.stroke_width(2)));
-    }
-    let palette = [RGBColor(31, 119, 180), RGBColor(44, 160, 44), RGBColor(148, 103, 189), RGBColor(255, 127, 14)];
-    for (i, c) in curves.iter().enumerate() {
-        let color = if c.reference { RGBColor(60, 60, 60) } else { palette[i % palette.len()] };
-        chart
-            .draw_series(LineSeries::new(c.points.iter().copied(), color.stroke_width(if c.reference { 1 } else { 2 })))
-            .map_err(|x| e(x.to_string()))?
-            .label(if c.reference { format!("{} (reference)", c.label) } else { c.label.clone() })
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-    }
-    legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(&e)?;
+    legend(&mut chart, legend_at).map_err(&e)?;
     root.present().map_err(|x| e(x.to_string()))?;
     compact(path).map_err(&e)
 }

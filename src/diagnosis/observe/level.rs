@@ -91,9 +91,10 @@ pub(in crate::diagnosis) fn level_deficit(ctx: &Context, capture: usize) -> Opti
             .filter(|(j, p)| class_key(p) == key && (*j == capture || ctx.peer(*j, Symptom::LowLevel)))
             .filter_map(|(_, p)| p.ears.get(e).and_then(|x| x.gain_db))
             .fold(f64::NEG_INFINITY, f64::max);
-        // The window's floor is what a working path delivers at the least.
+        // The window's middle is what a working path delivers: a rig's window reaches the fault's
+        // definition to either side of it, a model's calibrated one its golden units' spread.
         let expected = match window {
-            Some([lo, _]) => best.max(lo + ctx.limits.level_drop_max_db),
+            Some([lo, hi]) => best.max((lo + hi) / 2.0),
             None => best,
         };
         deficits.push(expected - level);

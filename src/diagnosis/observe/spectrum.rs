@@ -83,6 +83,7 @@ pub(in crate::diagnosis) fn observe_rub_buzz(ctx: &Context) -> Vec<Obs> {
         // (excess, band from, band to, ear)
         let mut worst: Option<(f64, f64, f64, usize)> = None;
         let mut tested = false;
+        let mut golden_hit = false;
         for (e, x) in m.ears.iter().enumerate() {
             // An overloaded recording has the harmonics of its own clipping.
             if !m.driven(e) || !carries(ctx, i, e) || x.rub_buzz.is_empty() || x.clipped {
@@ -111,23 +112,46 @@ pub(in crate::diagnosis) fn observe_rub_buzz(ctx: &Context) -> Vec<Obs> {
                     worst = Some((least, w[0].0, w[RUB_BUZZ_SPAN - 1].0, e));
                 }
             }
+            // The model's golden units: the peak ratio over their limit, where it stands clear of
+            // the band's noise (a noisier path raises the ratio without any rub).
+            if let Some(limit_curve) = ctx.golden_for(m).map(|g| g.rub_buzz(e)) {
+                let over: Vec<(f64, f64)> = x
+                    .rub_buzz
+                    .iter()
+                    .filter_map(|p| {
+                        let [_, top] = *limit_curve.iter().find(|q| (q[0] / p.freq_hz - 1.0).abs() < 1e-3)?;
+                        let impulsive = p.peak_db - p.noise_db >= NOISE_PEAK_DB + 3.0;
+                        Some((p.freq_hz, if impulsive { p.peak_db - top } else { f64::NEG_INFINITY }))
+                    })
+                    .collect();
+                for w in over.windows(RUB_BUZZ_SPAN) {
+                    let least = w.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+                    // Over the golden limit counts as the full limit over the peers.
+                    if least > 0.0 && worst.is_none_or(|b| least + limit > b.0) {
+                        worst = Some((least + limit, w[0].0, w[RUB_BUZZ_SPAN - 1].0, e));
+                        golden_hit = true;
+                    }
+                }
+            }
         }
         if !tested {
             continue;
         }
         let (d, lo, hi, e) = worst.unwrap_or((0.0, 0.0, 0.0, 0));
-        let against = if peers.is_empty() { "what noise alone reaches" } else { "the other headsets'" };
-        out.push(obs(
-            i,
-            d >= limit,
-            d / limit,
+        let side = if e == 0 { "left" } else { "right" };
+        let (lo_hz, hi_hz) = (crate::diagnosis::evidence::hz(lo), crate::diagnosis::evidence::hz(hi));
+        let note = if golden_hit {
             format!(
-                "its {} ear's impulsive residual (rub & buzz) stood {d:.0} dB over {against} from {} to {}",
-                if e == 0 { "left" } else { "right" },
-                crate::diagnosis::evidence::hz(lo),
-                crate::diagnosis::evidence::hz(hi)
-            ),
-        ));
+                "its {side} ear's rub & buzz stood {:.0} dB over the golden units' limit from {lo_hz} to {hi_hz}",
+                d - limit
+            )
+        } else {
+            let against = if peers.is_empty() { "what noise alone reaches" } else { "the other headsets'" };
+            format!(
+                "its {side} ear's impulsive residual (rub & buzz) stood {d:.0} dB over {against} from {lo_hz} to {hi_hz}"
+            )
+        };
+        out.push(obs(i, d >= limit, d / limit, note));
     }
     out
 }
@@ -160,12 +184,12 @@ pub(in crate::diagnosis) fn observe_response(ctx: &Context) -> Vec<Obs> {
         let key = class_key(m);
         let ears: Vec<(usize, &EarMeasure)> =
             m.ears.iter().enumerate().filter(|(e, x)| m.driven(*e) && x.present && !x.response.is_empty()).collect();
-        // (frequency, shortfall, what it was measured against)
+        // (frequency, shortfall, what it was measured against: "fell N dB under …")
         let mut worst: Option<(f64, f64, String)> = None;
-        let mut keep = |found: Option<(f64, f64)>, against: String| {
+        let mut keep = |found: Option<(f64, f64)>, against: &dyn Fn(f64) -> String| {
             if let Some((f, d)) = found {
                 if worst.as_ref().is_none_or(|w| d > w.1) {
-                    worst = Some((f, d, against));
+                    worst = Some((f, d, against(d)));
                 }
             }
         };
@@ -197,22 +221,43 @@ pub(in crate::diagnosis) fn observe_response(ctx: &Context) -> Vec<Obs> {
             } else {
                 "its peers".to_string()
             };
-            keep(Some(shortfall(&mine, &peers).unwrap_or((0.0, 0.0))), against);
+            keep(Some(shortfall(&mine, &peers).unwrap_or((0.0, 0.0))), &|d| format!("fell {d:.1} dB under {against}"));
+        }
+        // The model's golden units: the shape outside their mask, over a span of points, counts
+        // as the full limit past it.
+        if let Some(g) = ctx.golden_for(m) {
+            for &(e, ear) in &ears {
+                let mask = if is_input_side(m) { &g.mic_response_db[..] } else { g.response(e) };
+                let outside: Vec<(f64, f64, bool)> = shape(ear)
+                    .into_iter()
+                    .filter_map(|(f, v)| {
+                        let [_, lo, hi] = *mask.iter().find(|q| (q[0] / f - 1.0).abs() < 1e-3)?;
+                        Some(if v < lo { (f, lo - v, false) } else { (f, (v - hi).max(0.0), true) })
+                    })
+                    .collect();
+                for w in outside.windows(RESPONSE_SPAN) {
+                    let least = w.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+                    if least > 0.0 {
+                        let (f, above) = (w[RESPONSE_SPAN / 2].0, w[RESPONSE_SPAN / 2].2);
+                        let what = if above { "rose" } else { "fell" };
+                        // Past the mask counts as the full limit under the peers.
+                        let side = if above { "over" } else { "under" };
+                        keep(Some((f, least + limit)), &|_| {
+                            format!("{what} {least:.1} dB {side} the golden units' mask")
+                        });
+                    }
+                }
+            }
         }
         // The two ears of one headset are voiced alike: one that lost a band against the other
         // is a fault on any model.
         if let [(_, l), (_, r)] = ears[..] {
             let (l, r) = (shape(l), shape(r));
-            keep(shortfall(&l, std::slice::from_ref(&r)), "the right ear".to_string());
-            keep(shortfall(&r, std::slice::from_ref(&l)), "the left ear".to_string());
+            keep(shortfall(&l, std::slice::from_ref(&r)), &|d| format!("fell {d:.1} dB under the right ear"));
+            keep(shortfall(&r, std::slice::from_ref(&l)), &|d| format!("fell {d:.1} dB under the left ear"));
         }
         let Some((f, d, against)) = worst else { continue };
-        out.push(obs(
-            i,
-            d >= limit,
-            d / limit,
-            format!("its response fell {d:.1} dB under {against} around {f:.0} Hz"),
-        ));
+        out.push(obs(i, d >= limit, d / limit, format!("its response {against} around {f:.0} Hz")));
     }
     out
 }

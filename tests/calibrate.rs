@@ -1,0 +1,145 @@
+//! Golden-unit calibration on the virtual bench (issue #14): limits from 10 golden units of a
+//! voiced model, then 200 healthy units of that model with no false fail, and rub & buzz found
+//! at every severity while THD at 1 kHz stays inside its limit; the limits file written and read
+//! back; the `calibrate` command end to end.
+
+use jackbench::bench::run_plan;
+use jackbench::capture::{CaptureSet, Limits};
+use jackbench::diagnosis::{diagnose, Diagnosis, Symptom};
+use jackbench::lab::calibrate::{derive, unit_curves, CalibrationOptions};
+use jackbench::lab::model::ProductModel;
+use jackbench::rig::virtual_bench::{InjectedFault, VirtualBench};
+use jackbench::rig::RigFile;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Mutex;
+
+const DUT: &str = "dut";
+
+fn rig() -> RigFile {
+    RigFile::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("rigs/qa-bench.toml").as_path()).expect("rig")
+}
+
+/// Tests unit `serial` (its own spread) with `fault`, against `limits`.
+fn test_unit(rig: &RigFile, limits: &Limits, serial: u64, fault: Option<(Symptom, f64)>) -> Diagnosis {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut bench = VirtualBench::for_rig(rig, 7);
+    bench.swap_in(DUT, 0x5eed_0000 + serial).expect("swap");
+    if let Some((symptom, severity)) = fault {
+        bench.inject(&InjectedFault { component: DUT.into(), symptom, severity }).expect("fault");
+    }
+    let mut rig = rig.clone();
+    rig.limits = limits.clone();
+    run_plan(&rig, &mut bench, dir.path(), &AtomicBool::new(false), &mut |_| {}).expect("run");
+    let set = CaptureSet::load(dir.path()).expect("set");
+    diagnose(&set, limits).expect("diagnosis")
+}
+
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let out = Mutex::new(Vec::new());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(item) = items.get(i) else { break };
+                let r = f(item);
+                out.lock().expect("out").push((i, r));
+            });
+        }
+    });
+    let mut v = out.into_inner().expect("out");
+    v.sort_by_key(|(i, _)| *i);
+    v.into_iter().map(|(_, r)| r).collect()
+}
+
+#[test]
+fn limits_from_golden_units_pass_healthy_units_and_catch_rub_and_buzz() {
+    let rig = rig();
+    let serials: Vec<u64> = (1..=10).collect();
+    let golden = par_map(&serials, |&s| {
+        let d = test_unit(&rig, &rig.limits, s, None);
+        unit_curves(&d, DUT, &format!("G{s}")).expect("a golden unit passes")
+    });
+    let limits = derive("hs-100", &golden, &rig.limits, &CalibrationOptions::default()).expect("calibrated");
+    let g = limits.golden.as_ref().expect("golden limits");
+    assert!(g.left_rub_buzz_db.len() >= 10 && g.left_response_db.len() >= 50);
+
+    // 200 healthy units of the model: no false fail.
+    let healthy: Vec<u64> = (100..300).collect();
+    let fails: Vec<String> = par_map(&healthy, |&s| {
+        let d = test_unit(&rig, &limits, s, None);
+        (!d.faults.is_empty() || !d.suspects.is_empty()).then(|| {
+            let what: Vec<String> = d.faults.iter().map(|f| format!("{} ({})", f.code, f.evidence)).collect();
+            format!("unit {s}: {}", what.join("; "))
+        })
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    println!("healthy units failed: {} of {}", fails.len(), healthy.len());
+    assert!(fails.is_empty(), "{fails:#?}");
+
+    // Rub & buzz: mild in ≥ 95 % of units, moderate and severe in all, with THD at 1 kHz inside.
+    for (severity, units, need) in [(0.0, 100u64, 0.95), (0.5, 30, 1.0), (1.0, 30, 1.0)] {
+        let serials: Vec<u64> = (1000..1000 + units).collect();
+        let results = par_map(&serials, |&s| {
+            let d = test_unit(&rig, &limits, s, Some((Symptom::RubBuzz, severity)));
+            let found = d.faults.iter().any(|f| f.component == DUT && f.code.symptom == Symptom::RubBuzz);
+            let thd_1k_inside = d
+                .captures
+                .iter()
+                .filter(|c| c.measurements.path.headset == DUT)
+                .flat_map(|c| c.measurements.ears.iter().filter_map(|e| e.thd_percent))
+                .all(|t| t <= limits.thd_max_percent);
+            let others: Vec<String> =
+                d.faults.iter().filter(|f| f.code.symptom != Symptom::RubBuzz).map(|f| f.code.to_string()).collect();
+            (found, thd_1k_inside, others)
+        });
+        let found = results.iter().filter(|r| r.0).count();
+        println!("rub & buzz at severity {severity}: found in {found} of {units}");
+        assert!(results.iter().all(|r| r.1), "THD at 1 kHz left its limit");
+        assert!(
+            results.iter().all(|r| r.2.is_empty()),
+            "other faults: {:?}",
+            results.iter().map(|r| &r.2).collect::<Vec<_>>()
+        );
+        assert!(found as f64 >= need * units as f64, "severity {severity}: {found} of {units}");
+    }
+}
+
+#[test]
+fn the_calibrate_command_writes_a_limits_file_that_batch_reads() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let limits_dir = tmp.path().join("limits");
+    std::fs::create_dir_all(&limits_dir).expect("dir");
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("limits/hs-100.toml"), limits_dir.join("hs-100.toml"))
+        .expect("copy");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jackbench"))
+        .args(["calibrate", "--rig", "qa-bench", "--model", "hs-100", "--virtual", "--units", "6", "--limits"])
+        .arg(&limits_dir)
+        .arg("--out")
+        .arg(tmp.path().join("run"))
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}{}", stdout, String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("from 6 golden units") && stdout.contains("rub & buzz limit"), "{stdout}");
+    let m = ProductModel::load(&limits_dir, "hs-100").expect("the file reads back");
+    let rec = m.calibration.as_ref().expect("where the limits came from");
+    assert_eq!(rec.serials.len(), 6);
+    assert_eq!(rec.rig, "qa-bench");
+    let l = m.limits(&Limits::default());
+    assert!(l.golden.is_some_and(|g| g.model == "hs-100"));
+    // Kept from the file as it was.
+    assert_eq!(l.thd_max_percent, 3.0);
+    // Too few units: refused, exit 2, nothing written.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jackbench"))
+        .args(["calibrate", "--rig", "qa-bench", "--model", "hs-9", "--virtual", "--units", "3", "--limits"])
+        .arg(&limits_dir)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 5"));
+    assert!(!limits_dir.join("hs-9.toml").exists());
+}
