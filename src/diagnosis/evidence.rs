@@ -152,14 +152,16 @@ fn path(labels: &Labels, m: &Measured) -> String {
     m.path.ids().iter().map(|id| label(labels, id)).collect::<Vec<_>>().join(" → ")
 }
 
-/// "1 kHz", "500 Hz", "20 kHz".
+/// "1 kHz", "500 Hz", "20 kHz", "22.05 kHz", "1.6 kHz": a rate in 10 Hz steps as it is, any
+/// other frequency in kHz to one decimal.
 pub fn hz(f: f64) -> String {
     if f >= 1000.0 {
         let k = f / 1000.0;
-        if (k - k.round()).abs() < 1e-9 {
-            format!("{k:.0} kHz")
-        } else {
+        if ((k * 100.0).round() - k * 100.0).abs() < 1e-9 {
             format!("{k} kHz")
+        } else {
+            let k = format!("{k:.1}");
+            format!("{} kHz", k.strip_suffix(".0").unwrap_or(&k))
         }
     } else {
         format!("{f:.0} Hz")
@@ -180,6 +182,8 @@ mod tests {
         assert_eq!(hz(1000.0), "1 kHz");
         assert_eq!(hz(44_100.0), "44.1 kHz");
         assert_eq!(hz(2500.0), "2.5 kHz");
+        assert_eq!(hz(22_050.0), "22.05 kHz");
+        assert_eq!(hz(1612.7), "1.6 kHz");
         assert_eq!(hz(440.0), "440 Hz");
         assert_eq!(capitalised("a tone"), "A tone");
     }

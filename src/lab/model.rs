@@ -12,6 +12,19 @@
 //! imbalance_max_db = 3.0                # balance max, dB
 //! response_max_db = 6.0                 # response mask: fall below the golden headset's, dB
 //! response_band_hz = [100.0, 10000.0]
+//!
+//! [limits.golden]                       # written by `jackbench calibrate` (see lab::calibrate)
+//! model = "hs-200"
+//! left_response_db = [[20.0, -1.7, 1.3], …]     # [Hz, low dB, high dB] of the response's shape
+//! left_rub_buzz_db = [[63.5, -52.0], …]         # [Hz, highest peak ratio dB]
+//!
+//! [calibration]                         # where calibrated limits came from
+//! date = "2026-12-01T22:09:02Z"
+//! bench = "bench-3"
+//! rig = "qa-bench"
+//! serials = ["G-001", …]
+//! jackbench = "0.1.0"
+//! k = 4.0
 //! ```
 //!
 //! Errors name the file, the line and the field.

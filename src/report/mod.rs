@@ -201,14 +201,9 @@ fn draw_plots(
     if !bal_rows.is_empty() {
         let file = dir.join("balance.png");
         plot::balance(&file, "Per path", &bal_rows, limits.imbalance_max_db)?;
-        let legend: Vec<String> = bal_rows.iter().enumerate().map(|(i, r)| format!("{} = {}", i + 1, r.0)).collect();
         figs.push(Figure {
             file,
-            caption: format!(
-                "Left/right balance (limits ±{:.0} dB) and crosstalk per path: {}",
-                limits.imbalance_max_db,
-                legend.join("; ")
-            ),
+            caption: format!("Left/right balance (limits ±{:.0} dB) and crosstalk per path", limits.imbalance_max_db),
             inline: true,
         });
     }

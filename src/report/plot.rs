@@ -419,6 +419,16 @@ pub fn balance(
     root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
     let (upper, lower) = root.split_horizontally(SIZE.0 / 2);
     let n = rows.len().max(1) as f64;
+    // Each row is labelled with its path; the label area is as wide as the longest (12 px type).
+    let longest = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(1);
+    let label_width = ((longest as f64 * 6.5) as u32 + 12).clamp(40, 230);
+    let row_label = |v: &f64| -> String {
+        let i = v.round();
+        if (v - i).abs() > 0.01 || i < 0.0 {
+            return String::new();
+        }
+        rows.get(i as usize).map_or(String::new(), |r| r.0.clone())
+    };
     let draw = |area: &DrawingArea<BitMapBackend, _>,
                 caption: &str,
                 range: std::ops::Range<f64>,
@@ -430,13 +440,15 @@ pub fn balance(
             .caption(caption, (SANS, 16))
             .margin(10)
             .x_label_area_size(36)
-            .y_label_area_size(40)
+            .y_label_area_size(label_width)
             .build_cartesian_2d(range, -0.5..n - 0.5)
             .map_err(|x| e(x.to_string()))?;
         chart
             .configure_mesh()
             .y_labels(rows.len().max(1))
-            .y_label_formatter(&|v| format!("{}", (*v + 1.0).round()))
+            .y_label_formatter(&row_label)
+            .x_labels(6)
+            .x_label_formatter(&|v| format!("{v:.0}"))
             .x_desc("dB")
             .label_style((SANS, 12))
             .draw()
