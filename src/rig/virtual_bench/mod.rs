@@ -370,8 +370,13 @@ fn db(x: f64) -> f64 {
 
 /// A second-order section (RBJ cookbook), low- or high-pass at `fc` with Q = 1/√2.
 fn biquad(x: &mut [f64], rate: f64, fc: f64, high_pass: bool) {
+    second_order(x, rate, fc, std::f64::consts::FRAC_1_SQRT_2, high_pass);
+}
+
+/// A second-order low- or high-pass (RBJ cookbook) at `fc` with quality `q`, in place.
+fn second_order(x: &mut [f64], rate: f64, fc: f64, q: f64, high_pass: bool) {
     let w = 2.0 * PI * (fc / rate).min(0.49);
-    let alpha = w.sin() / (2.0 * std::f64::consts::FRAC_1_SQRT_2);
+    let alpha = w.sin() / (2.0 * q);
     let c = w.cos();
     let (b0, b1, b2) = if high_pass {
         ((1.0 + c) / 2.0, -(1.0 + c), (1.0 + c) / 2.0)
@@ -421,23 +426,12 @@ fn distort(x: &mut [f64], thd_percent: f64, a: f64) {
     x.iter_mut().for_each(|v| *v = norm * (*v + c3 * *v * *v * *v));
 }
 
-/// The diaphragm's excursion under the drive `x`: a second-order low-pass (RBJ cookbook) at the
-/// resonance with its Q, unit gain below it.
+/// The diaphragm's excursion under the drive `x`: a second-order low-pass at the resonance
+/// with its Q, unit gain below it.
 fn excursion(x: &[f64], rate: f64, f0: f64, q: f64) -> Vec<f64> {
-    let w = 2.0 * PI * (f0 / rate).min(0.49);
-    let alpha = w.sin() / (2.0 * q);
-    let c = w.cos();
-    let a0 = 1.0 + alpha;
-    let (b0, b1, b2, a1, a2) =
-        ((1.0 - c) / 2.0 / a0, (1.0 - c) / a0, (1.0 - c) / 2.0 / a0, -2.0 * c / a0, (1.0 - alpha) / a0);
-    let (mut x1, mut x2, mut y1, mut y2) = (0.0, 0.0, 0.0, 0.0);
-    x.iter()
-        .map(|&v| {
-            let y = b0 * v + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
-            (x2, x1, y2, y1) = (x1, v, y1, y);
-            y
-        })
-        .collect()
+    let mut e = x.to_vec();
+    second_order(&mut e, rate, f0, q, false);
+    e
 }
 
 /// A voice coil that rubs its gap: at each peak of the excursion beyond [`EXCURSION_LIMIT`], a
