@@ -152,32 +152,33 @@ fn mean_sd(v: &[f64]) -> Option<(f64, f64)> {
     Some((m, var.sqrt()))
 }
 
-/// The point-by-point mean of curves, over the frequencies they share.
-fn mean_curve(curves: &[Points]) -> Points {
+/// Per frequency of the first curve, the values of the curves that have it, where at least
+/// `need` of them do.
+fn per_frequency(curves: &[&Points], need: usize) -> Vec<(f64, Vec<f64>)> {
     let Some(first) = curves.first() else { return Vec::new() };
     first
         .iter()
-        .filter_map(|&(f, _)| {
-            let vals: Vec<f64> = curves.iter().filter_map(|c| value_at(c, f)).collect();
-            (vals.len() == curves.len()).then(|| (f, vals.iter().sum::<f64>() / vals.len() as f64))
-        })
+        .map(|&(f, _)| (f, curves.iter().filter_map(|c| value_at(c, f)).collect::<Vec<f64>>()))
+        .filter(|(_, v)| v.len() >= need.max(1))
         .collect()
+}
+
+/// The point-by-point mean of curves, over the frequencies they share.
+fn mean_curve(curves: &[Points]) -> Points {
+    let refs: Vec<&Points> = curves.iter().collect();
+    per_frequency(&refs, refs.len()).into_iter().filter_map(|(f, v)| Some((f, mean(&v)?))).collect()
 }
 
 fn value_at(c: &[(f64, f64)], f: f64) -> Option<f64> {
     c.iter().find(|p| (p.0 / f - 1.0).abs() < 1e-6).map(|p| p.1)
 }
 
-/// Per frequency of the first unit's curve, the (mean, σ) over every unit that has it.
+/// Per frequency of the first unit's curve, the (mean, σ) over the units that have it, where
+/// more than half do.
 fn stats(curves: &[&Points]) -> Vec<(f64, f64, f64)> {
-    let Some(first) = curves.first() else { return Vec::new() };
-    first
-        .iter()
-        .filter_map(|&(f, _)| {
-            let vals: Vec<f64> = curves.iter().filter_map(|c| value_at(c, f)).collect();
-            let (m, s) = mean_sd(&vals)?;
-            (vals.len() * 2 > curves.len()).then_some((f, m, s))
-        })
+    per_frequency(curves, curves.len() / 2 + 1)
+        .into_iter()
+        .filter_map(|(f, v)| mean_sd(&v).map(|(m, s)| (f, m, s)))
         .collect()
 }
 
