@@ -64,6 +64,7 @@ fn unit(i: i64, rng: &mut impl Rng) -> UnitRecord {
         jackbench_version: "0.1.0".into(),
         verdict: if faulty { Verdict::Fail } else { Verdict::Pass },
         capture_set: format!("reports/b{}/{i}", i / 500),
+        repeats: 0,
         faults: if faulty {
             vec![FaultRecord {
                 rank: 1,

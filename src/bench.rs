@@ -3,6 +3,15 @@
 //!
 //! The manifest is rewritten (atomically) after every capture, so a run that stops (Ctrl-C, a
 //! device error, a crash) leaves a valid capture set listing exactly the captures made.
+//!
+//! # The ambient-noise guard
+//! Every take is measured as it comes in. One that room sound disturbed (a door slam, speech:
+//! sound over a tone that the path did not make, or residual over a sweep that is not locked to
+//! it; see [`crate::diagnosis::Measured::room_sound`]) is made again, up to the rig's
+//! `[guard] repeats` times, instead of being judged. The repeats are counted in the manifest
+//! (`repeats` per capture), and a take still disturbed when they run out is kept with what
+//! disturbed it (`room_sound`): the diagnosis then weighs it only for what room sound cannot
+//! cause (it adds sound; it makes no gap and takes no level away).
 
 use crate::capture::manifest::{CaptureEntry, Manifest, ManifestError, StimulusEntry};
 use crate::capture::{write_wav, Direction, PathSpec, WavError};
@@ -28,6 +37,8 @@ pub struct RunOutcome {
     pub planned: usize,
     /// Why the run stopped early, if it did (interrupted, or a device error); what was made is kept.
     pub stopped: Option<String>,
+    /// Captures made again because room sound disturbed them.
+    pub repeats: usize,
 }
 
 /// Why a run could not start or could not keep its results.
@@ -64,6 +75,7 @@ pub fn run_plan(
     let total = schedule.len();
     let mut connected: Option<&PathSpec> = None;
     let mut stopped = None;
+    let mut total_repeats = 0;
     for (i, (path, plan)) in schedule.iter().enumerate() {
         if stop.load(Ordering::SeqCst) {
             stopped = Some(RigError::Interrupted.to_string());
@@ -93,13 +105,32 @@ pub fn run_plan(
             format: rig.format,
             tail_s: rig.tail_s,
         };
-        let take = match station.endpoint().capture(&request) {
-            Ok(a) => a,
+        let mut repeats = 0u32;
+        let (take, room_sound) = loop {
+            let take = match station.endpoint().capture(&request) {
+                Ok(a) => a,
+                Err(e) => break (Err(e.to_string()), None),
+            };
+            let room_sound = room_sound(&take, &request, plan.stimulus.get_ref());
+            if room_sound.is_none() || repeats >= rig.guard.repeats || stop.load(Ordering::SeqCst) {
+                break (Ok(take), room_sound);
+            }
+            repeats += 1;
+            progress(Progress {
+                index: i + 1,
+                total,
+                path,
+                label: format!("again: room sound ({})", room_sound.unwrap_or_default()),
+            });
+        };
+        let take = match take {
+            Ok(t) => t,
             Err(e) => {
-                stopped = Some(e.to_string());
+                stopped = Some(e);
                 break;
             }
         };
+        total_repeats += repeats as usize;
         // Every part of the path in the name: driver, port, adapter, headset.
         let file = format!(
             "captures/{:02}-{}-{}{}-{}.wav",
@@ -118,6 +149,8 @@ pub fn run_plan(
             path: path.clone(),
             latency_s: take.latency_s,
             stream_events: take.events,
+            repeats,
+            room_sound,
         });
         manifest.write(out)?;
     }
@@ -125,5 +158,40 @@ pub fn run_plan(
     if let Err(e) = station.switch().disconnect_all() {
         stopped.get_or_insert(e.to_string());
     }
-    Ok(RunOutcome { set_dir: out.to_path_buf(), captures: manifest.captures.len(), planned: total, stopped })
+    Ok(RunOutcome {
+        set_dir: out.to_path_buf(),
+        captures: manifest.captures.len(),
+        planned: total,
+        stopped,
+        repeats: total_repeats,
+    })
+}
+
+/// The room sound over a take, in words, or `None` (also when the take cannot be measured: the
+/// diagnosis will say why).
+fn room_sound(take: &crate::rig::Take, request: &CaptureRequest, stimulus_id: &str) -> Option<String> {
+    let entry = CaptureEntry {
+        file: String::new(),
+        direction: request.direction,
+        stimulus: stimulus_id.to_string(),
+        drive: request.drive,
+        path: request.path.clone(),
+        latency_s: None,
+        stream_events: Vec::new(),
+        repeats: 0,
+        room_sound: None,
+    };
+    thread_local! {
+        static SPECTRUM: std::cell::RefCell<crate::analysis::Spectrum> = Default::default();
+    }
+    SPECTRUM.with(|s| {
+        crate::diagnosis::measure::measure_audio(
+            take.audio.clone(),
+            &entry,
+            request.stimulus.clone(),
+            &mut s.borrow_mut(),
+        )
+        .ok()?
+        .room_sound()
+    })
 }

@@ -454,6 +454,9 @@ fn run_bench(
     if tty {
         eprintln!();
     }
+    if outcome.repeats > 0 {
+        eprintln!("room sound: {} capture(s) made again (the ambient-noise guard)", outcome.repeats);
+    }
     if let Some(why) = &outcome.stopped {
         eprintln!(
             "jackbench: the run stopped after {} of {} captures: {why}; the capture set in {} lists them",

@@ -381,3 +381,53 @@ fn a_tone_barely_above_hum_or_noise_is_measured_where_it_is() {
         assert!((thd - 2.0).abs() < 0.3, "{ctx}: THD {thd} % for 2 %");
     }
 }
+
+#[test]
+fn room_sound_over_a_tone_is_a_disturbance_not_a_dropout_and_the_noise_is_read_clear_of_it() {
+    // A burst of white noise 25 dB over the floor (and at least 15 dB under the tone) inside the
+    // tone, at every rate, several frequencies and levels; with and without gaps elsewhere.
+    let mut checked = 0;
+    for rate in [44_100, 48_000, 96_000] {
+        for (k, freq) in [120.0, 1_000.0, 6_000.0].into_iter().enumerate() {
+            for level in [-6.0, -30.0] {
+                for with_gaps in [false, true] {
+                    let mut s = Synth::tone(rate, SampleFormat::F32, freq, level);
+                    s.noise_sigma = 10f64.powf((level - 70.0) / 20.0);
+                    s.seed = 31 * k as u64 + rate as u64 + u64::from(with_gaps);
+                    let (at, ms) = (s.lead_s + 0.55 + 0.05 * k as f64, 60.0 + 80.0 * k as f64);
+                    s.bursts = vec![(at, ms, s.noise_sigma * 10f64.powf(25.0 / 20.0))];
+                    if with_gaps {
+                        s.gaps = vec![(s.lead_s + 0.2, 5.0), (s.lead_s + 0.35, 20.0)];
+                    }
+                    let c = &run(&s).channels[0];
+                    let ctx = format!("{rate} Hz, {freq} Hz at {level} dBFS, gaps {with_gaps}");
+                    // The disturbance is found where the burst is (to a block or two, 10 ms).
+                    let d = c.disturbances.iter().find(|d| d.at_s < at + ms / 1000.0 && d.at_s + d.ms / 1000.0 > at);
+                    let d = d.unwrap_or_else(|| panic!("{ctx}: no disturbance in {:?}", c.disturbances));
+                    assert!((d.at_s - at).abs() <= 0.012, "{ctx}: starts at {} for {at}", d.at_s);
+                    assert!((d.ms - ms).abs() <= 25.0, "{ctx}: {} ms for {ms}", d.ms);
+                    // Its noise is no click, and the gaps elsewhere are found as they are.
+                    let want = if with_gaps { 2 } else { 0 };
+                    assert_eq!(c.dropouts.len(), want, "{ctx}: {:?}", c.dropouts);
+                    // The noise floor is read clear of it (±1.5 dB).
+                    assert!(
+                        (c.noise_floor_dbfs - s.noise_floor_dbfs()).abs() <= 1.5,
+                        "{ctx}: noise {} vs {}",
+                        c.noise_floor_dbfs,
+                        s.noise_floor_dbfs()
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 36);
+    // A steady tone with harmonics and noise, and one with a worn contact's clicks, have none.
+    let mut s = busy(48_000, SampleFormat::S24, 1_000.0, -12.0);
+    s.harmonics = vec![(2, 0.03), (3, 0.02)];
+    assert!(run(&s).channels[0].disturbances.is_empty());
+    s.gaps = vec![(0.4, 1.0), (0.5, 2.0), (0.6, 1.5), (0.7, 3.0)];
+    let c = &run(&s).channels[0];
+    assert!(c.disturbances.is_empty(), "{:?}", c.disturbances);
+    assert_eq!(c.dropouts.len(), 4, "{:?}", c.dropouts);
+}

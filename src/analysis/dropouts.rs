@@ -13,7 +13,9 @@
 //! # Discontinuities
 //! The second-order predictor residual `e[n] = x[n] − 2·cos ω·x[n−1] + x[n−2]` is zero for a
 //! pure sine; lost samples, clicks and crackle make it spike. A spike counts when it exceeds ten
-//! robust standard deviations (1.4826 × median absolute value over the chunk) and is not repeated
+//! robust standard deviations (1.4826 × median absolute value over the chunk), stands six times
+//! over the residual's rms within 128 samples either side (a click does however loud the noise;
+//! the peaks of room sound over the tone do not), and is not repeated
 //! one period earlier or later (the corners of a clipped waveform repeat; a discontinuity does
 //! not). Spikes within 2 ms of a gap are its edges; the rest cluster within 2 ms into one
 //! discontinuity each, reported with length 0.
@@ -34,6 +36,27 @@
 //! least 100 ms in which the tone stays 10 dB over the noise and within 30 dB of its level is a
 //! level change, not a gap, and
 //! predictor spikes within 2 ms of a step are its edge, not a discontinuity.
+//!
+//! # Disturbances (room sound)
+//! Sound from the room (speech, a door slam) adds itself to the capture: it makes no gap and takes
+//! no level away, but it lifts what is left besides the tone for tens to hundreds of milliseconds.
+//! The samples go through a notch at the tone (RBJ, Q = 0.7, primed on the samples before the
+//! region), which passes the room's sound at every other frequency (without a tone, the samples
+//! themselves serve). Per 5 ms block its mean square and peak² about the block's mean are kept
+//! (what is left of a DC offset is no sound); the blocks where the notch rings after a gap, a
+//! click or a level step of the tone's own are left out. A
+//! disturbance is a run of blocks (holes of up to 10 ms bridged) at least 20 ms long whose
+//! mean square stands 10 dB over the floor (the median block's, or what the capture's quiet
+//! before and after the tone gives, whichever is lower: a slam's tail can fill the whole tone),
+//! that is **noise-like** (in its median block the peak² is under 40 times the mean square:
+//! Gaussian noise gives 11 to 16 over 240 samples; a lone click 100 and more; the clicks of a
+//! worn contact stay that sparse) and that comes and goes: it starts or ends inside the tone
+//! (covers under 90 % of it), or it **swings** (its blocks' mean squares span 3 dB between their
+//! 10th and 90th percentiles: room sound swells and fades, while a path's own harmonics and noise
+//! stay level, within 1 dB). Spikes
+//! inside a disturbance (2 ms of margin) are part of it, not discontinuities. A gap inside one is
+//! kept unless the disturbance comes within 20 dB of the tone (then the sound itself can take the
+//! instantaneous amplitude under the gap threshold).
 //!
 //! # Without a tone
 //! Runs of exact digital zeros of at least 0.5 ms inside a signal whose noise is far above the
@@ -75,6 +98,8 @@ pub struct ScanSetup {
     pub min: f64,
     /// DC offset, taken off every sample before the scan.
     pub dc: f64,
+    /// The capture's rms where it should be quiet (before and after the tone), when known.
+    pub quiet_rms: Option<f64>,
 }
 
 /// An abrupt, lasting change of the tone's level at `at_s` seconds: `db` signed, + louder after.
@@ -91,6 +116,102 @@ pub struct ScanResult {
     pub dropouts: Vec<Dropout>,
     pub level_steps: Vec<LevelStep>,
     pub clipped: bool,
+    /// Room sound over the tone (see the module's notes), sorted by time.
+    pub disturbances: Vec<super::SoundEvent>,
+}
+
+/// A spike counts when it stands this many times over the residual's rms within
+/// [`LOCAL_HALF`] samples of it (a click of three samples in 256 stands 10 times over).
+const LOCAL_SPIKE: f64 = 6.0;
+const LOCAL_HALF: usize = 128;
+
+/// Block of the residual track, seconds.
+const DISTURB_BLOCK_S: f64 = 0.005;
+/// A disturbed block's mean square over the median block's, dB.
+const DISTURB_OVER_DB: f64 = 10.0;
+/// Shortest disturbance, seconds, and the longest quiet hole bridged inside one.
+const DISTURB_MIN_S: f64 = 0.02;
+const DISTURB_HOLE_S: f64 = 0.01;
+/// A disturbance's blocks swing at least this much (90th over 10th percentile of mean square, 3 dB;
+/// steady noise swings under 1 dB over 5 ms blocks).
+const DISTURB_SWING: f64 = 2.0;
+/// Quality of the notch that takes the tone out of the disturbance track (its width is f/Q).
+const NOTCH_Q: f64 = 0.7;
+/// Largest peak² over mean square of a noise-like block.
+const DISTURB_CREST2: f64 = 40.0;
+/// A disturbance within this of the tone (signal-equivalent power) can fake gaps, dB.
+const DISTURB_GAP_DB: f64 = 20.0;
+
+/// The residual's mean square and peak² per block, about the block's mean (what is left of a DC
+/// offset, and drift far below the block's rate, is no sound), streamed.
+#[derive(Debug, Default)]
+struct ResidualTrack {
+    len: usize,
+    samples: Vec<f64>,
+    blocks: Vec<(f64, f64)>,
+}
+
+impl ResidualTrack {
+    fn push(&mut self, e: f64) {
+        self.samples.push(e);
+        if self.samples.len() == self.len {
+            let mean = self.samples.iter().sum::<f64>() / self.len as f64;
+            let (sum, peak) = self
+                .samples
+                .iter()
+                .fold((0.0, 0f64), |(s, p), &v| ((s + (v - mean) * (v - mean)), p.max((v - mean).abs())));
+            self.blocks.push((sum / self.len as f64, peak * peak));
+            self.samples.clear();
+        }
+    }
+
+    /// Disturbed runs as block ranges `[first, end)`, with their median mean square; `quiet` is
+    /// the residual's mean square the capture's quiet parts imply, when known.
+    /// Blocks where `excluded` is true (a gap's or click's own ring through the notch) are never
+    /// hot.
+    fn disturbed(&self, quiet: Option<f64>, excluded: &[bool]) -> Vec<(usize, usize, f64)> {
+        if self.blocks.len() < 8 || self.len == 0 {
+            return Vec::new();
+        }
+        let typical = median(self.blocks.iter().map(|b| b.0).collect());
+        let floor = quiet.filter(|q| *q > 0.0).map_or(typical, |q| q.min(typical));
+        let hot_level = floor * 10f64.powf(DISTURB_OVER_DB / 10.0);
+        let (min_blocks, hole) =
+            ((DISTURB_MIN_S / DISTURB_BLOCK_S).round() as usize, (DISTURB_HOLE_S / DISTURB_BLOCK_S).round() as usize);
+        // Runs of hot blocks, holes of up to `hole` bridged. A left-out block (the tone's own ring
+        // after a gap or click) is neither hot nor quiet: it joins a run beside it (loud room
+        // sound can itself dip the tone into a gap) but counts for nothing.
+        let out = |i: usize| excluded.get(i).copied().unwrap_or(false);
+        let hot = |i: usize| self.blocks[i].0 > hot_level && floor > 0.0 && !out(i);
+        let mut runs: Vec<(usize, usize)> = Vec::new();
+        for i in 0..self.blocks.len() {
+            if hot(i) || out(i) {
+                match runs.last_mut() {
+                    Some(r) if i - r.1 <= hole => r.1 = i + 1,
+                    _ => runs.push((i, i + 1)),
+                }
+            }
+        }
+        runs.into_iter()
+            .filter_map(|(a, b)| {
+                let hot: Vec<&(f64, f64)> = (a..b).filter(|&i| hot(i)).map(|i| &self.blocks[i]).collect();
+                if hot.len() < min_blocks {
+                    return None;
+                }
+                let crest2 = median(hot.iter().map(|x| x.1 / x.0).collect());
+                // Room sound swells and fades; what stays level over the tone (its harmonics, the
+                // path's own noise) is the path's.
+                let mut levels: Vec<f64> = hot.iter().map(|x| x.0).collect();
+                levels.sort_by(f64::total_cmp);
+                let (p10, p90) = (levels[levels.len() / 10], levels[levels.len() * 9 / 10]);
+                let varies = p90 > DISTURB_SWING * p10;
+                // … unless it clearly starts or ends inside the tone.
+                let partial = ((b - a) as f64) < 0.9 * self.blocks.len() as f64;
+                (crest2 < DISTURB_CREST2 && (varies || partial))
+                    .then(|| (a, b, median(hot.iter().map(|x| x.0).collect())))
+            })
+            .collect()
+    }
 }
 
 /// Smallest level change reported as a step, dB (spec §5).
@@ -180,6 +301,11 @@ pub struct DropoutScanner {
     noise_y: f64,
     /// The robust scale of the predictor residual in the last stretch.
     sigma: Option<f64>,
+    /// The residual per block, from `start` on: the samples through a notch at the tone (all of
+    /// the room's sound but the tone's own frequency), or the samples themselves without a tone.
+    residual: ResidualTrack,
+    notch: Option<(DirectForm2Transposed<f64>, u64)>,
+    start: u64,
 }
 
 /// Counts samples that sit in runs of two or more (a lone sample on a sampled peak is no plateau).
@@ -218,7 +344,7 @@ impl DropoutScanner {
         let inv_sin_wd = if sin_wd.abs() > 1e-9 { 1.0 / sin_wd } else { 0.0 };
         let gap_detector = omega > 0.0 && setup.amplitude > 0.0 && inv_sin_wd > 0.0;
         let period = if omega > 0.0 { (2.0 * PI / omega).round() as usize } else { 0 };
-        let ctx = lag + mean_len + period + 8;
+        let ctx = (lag + mean_len + period + 8).max(LOCAL_HALF + 2);
         let clip_delta = setup.quantum.max(4.0 * setup.noise_rms).max(1e-7);
         let hum_matters =
             setup.hum_rms > 0.1 * setup.amplitude / std::f64::consts::SQRT_2 || setup.dc.abs() > setup.amplitude;
@@ -260,20 +386,41 @@ impl DropoutScanner {
             levels: Vec::new(),
             noise_y: 0.0,
             sigma: None,
+            residual: ResidualTrack { len: ((DISTURB_BLOCK_S * rate).round() as usize).max(1), ..Default::default() },
+            notch: setup.freq_hz.filter(|_| gap_detector).and_then(|f| {
+                let c = Coefficients::<f64>::from_params(
+                    Type::Notch,
+                    Hertz::<f64>::from_hz(rate).ok()?,
+                    Hertz::<f64>::from_hz(f).ok()?,
+                    NOTCH_Q,
+                )
+                .ok()?;
+                // Its poles decay with a time constant of 2Q/ω: ten of them, to −87 dB.
+                let settle = (10.0 * 2.0 * NOTCH_Q / (2.0 * PI * f) * rate).ceil() as u64;
+                Some((DirectForm2Transposed::<f64>::new(c), settle))
+            }),
+            start: start_frame,
         }
     }
 
     /// How many samples before the region [`DropoutScanner::prime`] wants.
     pub fn preroll(&self) -> u64 {
-        self.hum_filter.as_ref().map_or(0, |f| f.settle)
+        let hum = self.hum_filter.as_ref().map_or(0, |f| f.settle);
+        hum.max(self.notch.as_ref().map_or(0, |n| n.1))
     }
 
     /// Feeds samples that come just before the region: they settle the filters, nothing more.
     pub fn prime(&mut self, samples: &[f32]) {
         let dc = self.setup.dc;
+        let hum_from = samples.len().saturating_sub(self.hum_filter.as_ref().map_or(0, |f| f.settle) as usize);
         if let Some(f) = &mut self.hum_filter {
-            samples.iter().for_each(|&v| {
+            samples[hum_from..].iter().for_each(|&v| {
                 f.run(f64::from(v) - dc);
+            });
+        }
+        if let Some((n, _)) = &mut self.notch {
+            samples.iter().for_each(|&v| {
+                n.run(f64::from(v) - dc);
             });
         }
     }
@@ -282,6 +429,10 @@ impl DropoutScanner {
     pub fn push(&mut self, samples: &[f32]) {
         let dc = self.setup.dc;
         self.buf.extend(samples.iter().map(|&v| f64::from(v) - dc));
+        match &mut self.notch {
+            Some((n, _)) => samples.iter().for_each(|&v| self.residual.push(n.run(f64::from(v) - dc))),
+            None => samples.iter().for_each(|&v| self.residual.push(f64::from(v) - dc)),
+        }
         if let Some(f) = &mut self.hum_filter {
             self.filtered.extend(samples.iter().map(|&v| f.run(f64::from(v) - dc)));
         }
@@ -391,13 +542,14 @@ impl DropoutScanner {
                 }
             }
             (self.level_acc, self.level_in) = (acc, count);
-            // Discontinuities: predictor spikes that do not recur a period away.
+            // Discontinuities: predictor spikes that do not recur a period away. The residual's
+            // blocks go on the track for disturbances.
             let c2 = 2.0 * cos_w;
             let spikes: Vec<usize> =
                 (from.max(2)..to).filter(|&i| (x[i] - c2 * x[i - 1] + x[i - 2]).abs() > spike).collect();
             for i in spikes {
                 let mag = (x[i] - c2 * x[i - 1] + x[i - 2]).abs();
-                if !self.repeats(&x, i, mag) {
+                if !self.repeats(&x, i, mag) && self.stands_out(&x, i, mag) {
                     self.clicks.push(base + i as u64);
                 }
             }
@@ -429,6 +581,19 @@ impl DropoutScanner {
             self.filtered.drain(..drop);
         }
         self.buf_start = keep_from;
+    }
+
+    /// Whether a spike of size `mag` at buffer index `i` stands [`LOCAL_SPIKE`] times over the
+    /// residual's rms around it: a click does, however loud the capture's noise; the peaks of room
+    /// sound over the tone do not.
+    fn stands_out(&self, x: &[f64], i: usize, mag: f64) -> bool {
+        let (lo, hi) = (i.saturating_sub(LOCAL_HALF).max(2), (i + LOCAL_HALF).min(x.len()));
+        if hi <= lo {
+            return true;
+        }
+        let c2 = 2.0 * self.cos_w;
+        let energy: f64 = (lo..hi).map(|j| (x[j] - c2 * x[j - 1] + x[j - 2]).powi(2)).sum();
+        mag > LOCAL_SPIKE * (energy / (hi - lo) as f64).sqrt()
     }
 
     /// Whether a spike of size `mag` at buffer index `i` recurs a period away (a waveform feature).
@@ -487,6 +652,41 @@ impl DropoutScanner {
         let steps = self.level_steps(&levels);
 
         let guard = (0.002 * rate) as u64;
+        // Room sound: its spikes are no discontinuities, and where it comes near the tone, its
+        // dips are no gaps.
+        let len = self.residual.len as u64;
+        // The notch passes the quiet's broadband noise whole.
+        let quiet = self.setup.quiet_rms.map(|q| q * q);
+        // The notch rings after every step of the tone's own (a gap's edges, a click, a level
+        // step) for its settling time: those blocks are the path's, not the room's.
+        let settle = self.notch.as_ref().map_or(0, |n| n.1);
+        let mut excluded = vec![false; self.residual.blocks.len()];
+        let mut exclude = |from: u64, to: u64| {
+            let (a, b) = (from.saturating_sub(self.start) / len.max(1), to.saturating_sub(self.start) / len.max(1));
+            excluded.iter_mut().take(b as usize + 1).skip(a as usize).for_each(|x| *x = true);
+        };
+        for &(s, e) in &self.gaps {
+            exclude(s.saturating_sub(len), e + settle);
+        }
+        for &c in &self.clicks {
+            exclude(c.saturating_sub(len), c + settle);
+        }
+        for &(at, _) in &steps {
+            exclude(at.saturating_sub(settle + len), at + settle);
+        }
+        let disturbed: Vec<(u64, u64, f64)> = self
+            .residual
+            .disturbed(quiet, &excluded)
+            .into_iter()
+            .map(|(a, b, ms)| (self.start + a as u64 * len, self.start + b as u64 * len, ms))
+            .collect();
+        let tone_power = a2 / 2.0;
+        self.gaps.retain(|&(s, e)| {
+            !disturbed.iter().any(|&(ds, de, ms)| {
+                s + guard >= ds && e <= de + guard && ms > tone_power * 10f64.powf(-DISTURB_GAP_DB / 10.0)
+            })
+        });
+        self.clicks.retain(|&c| !disturbed.iter().any(|&(ds, de, _)| c + guard >= ds && c <= de + guard));
         let mut events: Vec<Dropout> = self
             .gaps
             .iter()
@@ -516,6 +716,10 @@ impl DropoutScanner {
             dropouts: events,
             level_steps: steps.into_iter().map(|(at, db)| LevelStep { at_s: at as f64 / rate, db }).collect(),
             clipped,
+            disturbances: disturbed
+                .iter()
+                .map(|&(s, e, _)| super::SoundEvent { at_s: s as f64 / rate, ms: (e - s) as f64 / rate * 1000.0 })
+                .collect(),
         }
     }
 

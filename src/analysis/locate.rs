@@ -8,8 +8,11 @@
 //! Blocks within 20 dB of the loud end of the envelope (its 90th percentile) are loud; the longest
 //! run of loud blocks is the tone's core. Neighbouring loud runs less than 0.3 s away join it (the
 //! quiet between them was a dropout, not the tone's end) when they carry the tone: with a tone
-//! band (below) a run joins when its share of energy in the tone's band is at least half the
-//! core's, so a burst of noise or a click after a tone that ended early stays outside it. The
+//! band (below) a run joins when its rms share in the tone's band is at least 0.8 of the core's,
+//! so a burst of noise, a slam or a click after a tone that ended early stays outside it; without
+//! one, when its median level is within 6 dB of the core's. Blocks at either end of the span whose
+//! band share is under half the core's, or whose band level is 6 dB under the core's with a share
+//! under 0.9 of its (two or more: room sound running into the tone), are trimmed off. The
 //! steady part is that span less 12 ms at each end: the 5 ms fade plus the block the onset fell
 //! in, with margin. When the envelope's quiet and loud ends are within 10 dB there is no onset to
 //! find (a soak recording, or no tone at all): the whole capture less 12 ms at each end is used and
@@ -40,6 +43,11 @@ pub const EDGE_S: f64 = 0.012;
 pub const BRIDGE_S: f64 = 0.3;
 /// Left out of the quiet either side of the tone (its fades and the blocks they fall in), seconds.
 pub const OUTSIDE_GUARD_S: f64 = 0.015;
+/// A loud run beyond a quiet stretch joins the tone when this share of its rms lies in the tone's
+/// band, relative to the tone's own share …
+const JOIN_PURITY: f64 = 0.8;
+/// … or, without a band, when its median level is at least this share of the tone's (6 dB under).
+const JOIN_WITHIN: f64 = 0.5;
 /// A block outside the tone is a sound when its rms stands this far over the quiet floor, dB.
 pub const OUTSIDE_OVER_FLOOR_DB: f64 = 10.0;
 /// … and no further than this under the tone's loud level, dB.
@@ -210,6 +218,9 @@ pub fn block_len(rate_hz: u32) -> usize {
 pub struct Located {
     pub steady: Region,
     pub outside: Vec<SoundEvent>,
+    /// The rms of the quiet before and after the tone (its 10th percentile block), when there is
+    /// a quiet to read: the capture's own floor, which room sound over the tone cannot raise.
+    pub quiet_rms: Option<f64>,
 }
 
 impl EnvelopeBuilder {
@@ -311,18 +322,16 @@ impl EnvelopeBuilder {
             }
         };
         let Some(span) = chosen else {
-            return Located { steady: self.whole(), outside: Vec::new() };
+            return Located { steady: self.whole(), outside: Vec::new(), quiet_rms: None };
         };
         let edge = self.edge_frames();
         let start = span.blocks.0 as u64 * self.block as u64 + edge;
         let end = (span.blocks.1 as u64 * self.block as u64).saturating_sub(edge);
         if end <= start + 64 {
-            return Located { steady: self.whole(), outside: Vec::new() };
+            return Located { steady: self.whole(), outside: Vec::new(), quiet_rms: None };
         }
-        Located {
-            steady: Region { start, end, onset_found: true },
-            outside: self.outside(&rms, span.blocks, span.loud),
-        }
+        let (outside, quiet_rms) = self.outside(&rms, span.blocks, span.loud);
+        Located { steady: Region { start, end, onset_found: true }, outside, quiet_rms }
     }
 
     fn edge_frames(&self) -> u64 {
@@ -375,7 +384,19 @@ impl EnvelopeBuilder {
             })
         };
         let core_purity = purity(runs[core]);
-        let joins = |r: (usize, usize)| purity(r) >= 0.5 * core_purity;
+        // A run's median level in the envelope.
+        let level = |r: (usize, usize)| {
+            let mut v: Vec<f32> = env[r.0..r.1].to_vec();
+            let mid = v.len() / 2;
+            f64::from(*v.select_nth_unstable_by(mid, |a, b| a.total_cmp(b)).1)
+        };
+        let core_level = level(runs[core]);
+        // The tone resumes after a dropout in its band (room sound has a share of it, and a tone
+        // nearly all); without a band, at its level.
+        let joins = |r: (usize, usize)| match band {
+            Some(_) => purity(r) >= JOIN_PURITY * core_purity,
+            None => level(r) >= core_level * JOIN_WITHIN,
+        };
         let bridge = (BRIDGE_S / BLOCK_S).round() as usize;
         let (mut lo, mut hi) = (core, core);
         while lo > 0 && runs[lo].0 - runs[lo - 1].1 <= bridge && joins(runs[lo - 1]) {
@@ -384,17 +405,43 @@ impl EnvelopeBuilder {
         while hi + 1 < runs.len() && runs[hi + 1].0 - runs[hi].1 <= bridge && joins(runs[hi + 1]) {
             hi += 1;
         }
-        Some(Span { blocks: (runs[lo].0, runs[hi].1), contrast, loud })
+        let (mut first, mut last) = (runs[lo].0, runs[hi].1);
+        // Sound right next to the tone (room noise as it starts or ends) is loud but mostly out of
+        // the tone's band: the span ends where the band holds under half the core's share. A fade
+        // takes at most the one block its onset fell in, so a trim counts from two blocks.
+        if let Some(b) = band {
+            // Band level of the core, against which a block under it by 6 dB is not the tone's
+            // unless nearly all of it lies in the band (a tone after a level step).
+            let core_band = {
+                let mut v: Vec<f32> = b[runs[core].0..runs[core].1].to_vec();
+                let mid = v.len() / 2;
+                f64::from(*v.select_nth_unstable_by(mid, |x, y| x.total_cmp(y)).1)
+            };
+            let foreign = |i: &usize| {
+                let (all, tone) = (f64::from(broadband[*i]), f64::from(b[*i]));
+                let share = if all > 0.0 { tone / all } else { 0.0 };
+                share < 0.5 * core_purity || (tone < 0.5 * core_band && share < 0.9 * core_purity)
+            };
+            let lead = (first..last).take_while(foreign).count();
+            if lead >= 2 {
+                first += lead;
+            }
+            let trail = (first..last).rev().take_while(foreign).count();
+            if trail >= 2 {
+                last -= trail;
+            }
+        }
+        Some(Span { blocks: (first, last), contrast, loud })
     }
 
     /// Runs of blocks before and after the tone's span that stand out of the quiet.
-    fn outside(&self, env: &[f32], (first, last): (usize, usize), loud: f64) -> Vec<SoundEvent> {
+    fn outside(&self, env: &[f32], (first, last): (usize, usize), loud: f64) -> (Vec<SoundEvent>, Option<f64>) {
         let guard = (OUTSIDE_GUARD_S / BLOCK_S).round() as usize;
         let before = 0..first.saturating_sub(guard);
         let after = (last + guard).min(env.len())..env.len();
         let mut quiet: Vec<f32> = env[before.clone()].iter().chain(&env[after.clone()]).copied().collect();
         if quiet.len() < 4 {
-            return Vec::new();
+            return (Vec::new(), None);
         }
         // The quiet floor is a low percentile: noise that fills most of the lead still stands
         // out of the quiet rest.
@@ -417,13 +464,14 @@ impl EnvelopeBuilder {
                 }
             }
         }
-        events
+        let events = events
             .into_iter()
             .map(|(a, b)| SoundEvent {
                 at_s: (a * self.block) as f64 / self.rate_hz,
                 ms: ((b - a) * self.block) as f64 / self.rate_hz * 1000.0,
             })
-            .collect()
+            .collect();
+        (events, Some(floor))
     }
 }
 

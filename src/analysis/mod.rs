@@ -159,6 +159,9 @@ pub struct ChannelAnalysis {
     pub level_steps: Vec<LevelStep>,
     /// Sounds before the tone begins or after it ends (spec §5, v1.1).
     pub outside_events: Vec<SoundEvent>,
+    /// Room sound over the tone (speech, a slam): added sound, not the path's (see
+    /// [`dropouts`]); the spectral measurements are taken clear of it.
+    pub disturbances: Vec<SoundEvent>,
     pub clipped: bool,
     pub digital_silence: bool,
     /// Whether a tone stood clearly above the noise.
@@ -289,6 +292,7 @@ fn analyze_with(
                     max: f64::from(env[c].max),
                     min: f64::from(env[c].min),
                     dc: m.dc,
+                    quiet_rms: located[c].quiet_rms,
                 },
                 regions[c].start,
             )
@@ -328,6 +332,7 @@ fn analyze_with(
         // longest span clear of both.
         let mut events = scan.dropouts.clone();
         events.extend(scan.level_steps.iter().map(|s| Dropout { at_s: s.at_s, ms: 0.0 }));
+        events.extend(scan.disturbances.iter().map(|d| Dropout { at_s: d.at_s, ms: d.ms }));
         events.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
         let margin = (0.005 * rate_f) as u64;
         let hit = |r: &Region| {
@@ -383,6 +388,7 @@ fn analyze_with(
                 dropouts: scan.dropouts,
                 level_steps: scan.level_steps,
                 outside_events: if present { std::mem::take(&mut located[c].outside) } else { Vec::new() },
+                disturbances: scan.disturbances,
                 clipped: (scan.clipped || m.flat_top) && present,
                 digital_silence: silent,
                 tone_present: present && !silent,

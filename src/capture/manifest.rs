@@ -155,6 +155,18 @@ pub struct CaptureEntry {
     /// Extension: stream problems seen while capturing (underruns, overruns, errors).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stream_events: Vec<String>,
+    /// Extension: how many times the bench made this capture again because room sound disturbed
+    /// it (the ambient-noise guard); the file is the last take.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub repeats: u32,
+    /// Extension: the room sound the last take still carries, in words, when the guard ran out
+    /// of repeats (the diagnosis weighs it only for what room sound cannot cause).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_sound: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The whole manifest. Unknown fields are kept out of the way (spec: extend without breaking).

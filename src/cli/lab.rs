@@ -337,7 +337,7 @@ pub fn open_bench(rig: &RigFile, hw: &Hardware, fault_rate: f64, seed: u64) -> R
     let matrix = station::matrix(rig, hw)?;
     Ok(match (sound, matrix) {
         (None, m) => {
-            let vb = station::virtual_bench(rig, &[], seed)?;
+            let vb = station::virtual_bench(rig, &[], seed, hw)?;
             let how = m.as_ref().map_or(String::new(), |(_, h)| format!(", {h}"));
             let rate = if fault_rate > 0.0 {
                 format!(", {:.0} % of units given a random fault", 100.0 * fault_rate)
@@ -399,6 +399,7 @@ pub fn run_batch(args: &BatchArgs) -> Result<u8, Failure> {
             relay_port: args.hw.relay_port.clone(),
             fault_rate: args.fault_rate,
             seed: args.seed,
+            ambient: args.hw.ambient,
             finished: false,
         };
         (settings, dir)
@@ -413,6 +414,7 @@ pub fn run_batch(args: &BatchArgs) -> Result<u8, Failure> {
         simulate: settings.simulate,
         virtual_audio: settings.virtual_audio,
         relay_port: settings.relay_port.clone(),
+        ambient: settings.ambient,
     };
     let (mut bench, what) = open_bench(&rig, &hw, settings.fault_rate, settings.seed)?;
     let switch_kind = if settings.simulate { SwitchKind::Virtual } else { rig.switch.kind };

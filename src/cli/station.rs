@@ -10,12 +10,18 @@ use jackbench::rig::manual::ManualSwitch;
 use jackbench::rig::relay::{RelayBoard, RelayOptions, RelaySwitch};
 #[cfg(feature = "audio")]
 use jackbench::rig::soundcard::SoundCards;
-use jackbench::rig::virtual_bench::{InjectedFault, VirtualBench};
+use jackbench::rig::virtual_bench::{Ambient, InjectedFault, VirtualBench};
 use jackbench::rig::{AudioEndpoint, Rack, RigFile, Station, SwitchMatrix};
 
-/// The virtual bench of a rig, with the faults asked for.
-pub fn virtual_bench(rig: &RigFile, faults: &[String], seed: u64) -> Result<VirtualBench, Failure> {
+/// The virtual bench of a rig, with the faults and the room sound asked for.
+pub fn virtual_bench(rig: &RigFile, faults: &[String], seed: u64, hw: &Hardware) -> Result<VirtualBench, Failure> {
     let mut bench = VirtualBench::for_rig(rig, seed);
+    if let Some(share) = hw.ambient {
+        if !(0.0..=1.0).contains(&share) {
+            return Err(anyhow::anyhow!("--ambient {share}: the share of captures must be within 0..1").into());
+        }
+        bench = bench.with_ambient(Ambient { share, ..Ambient::default() });
+    }
     for f in faults {
         let fault = InjectedFault::parse(f).map_err(|e| anyhow::anyhow!("--fault {e}"))?;
         bench.inject(&fault).map_err(|e| anyhow::anyhow!("--fault {f}: {e}"))?;
@@ -36,6 +42,11 @@ pub struct Hardware {
     /// The relay board's serial port, instead of the rig's or the one found by USB id.
     #[arg(long, value_name = "PATH")]
     pub relay_port: Option<String>,
+    /// Let room sound into the virtual bench's fixture: a burst (speech or a door slam, 30–45 dB
+    /// over the fixture's noise floor, 50–300 ms) in this share (0..1) of the captures through a
+    /// headset. The ambient-noise guard makes a disturbed capture again.
+    #[arg(long, value_name = "SHARE")]
+    pub ambient: Option<f64>,
 }
 
 /// A real half of a station, with words for it.
@@ -119,6 +130,13 @@ pub fn station(
     seed: u64,
 ) -> Result<(Box<dyn Station>, String), Failure> {
     let sound = sound(rig, hw)?;
+    if sound.is_some() && hw.ambient.is_some() {
+        return Err(anyhow::anyhow!(
+            "--ambient lets room sound into the virtual bench, and {} runs on real sound devices (add --virtual or --virtual-audio)",
+            rig.source.display()
+        )
+        .into());
+    }
     if sound.is_some() && !faults.is_empty() {
         return Err(anyhow::anyhow!(
             "--fault injects faults into the virtual bench, and {} runs on real sound devices (add --virtual or --virtual-audio)",
@@ -129,9 +147,9 @@ pub fn station(
     let seeded = format!("the virtual bench (seed {seed})");
     let matrix = matrix(rig, hw)?;
     match (sound, matrix) {
-        (None, None) => Ok((Box::new(virtual_bench(rig, faults, seed)?), seeded)),
+        (None, None) => Ok((Box::new(virtual_bench(rig, faults, seed, hw)?), seeded)),
         (None, Some((switch, how))) => {
-            Ok((Box::new(Rack { endpoint: virtual_bench(rig, faults, seed)?, switch }), format!("{seeded}, {how}")))
+            Ok((Box::new(Rack { endpoint: virtual_bench(rig, faults, seed, hw)?, switch }), format!("{seeded}, {how}")))
         }
         (Some((endpoint, what)), Some((switch, how))) => {
             Ok((Box::new(Rack { endpoint, switch }), format!("{what}, {how}")))

@@ -54,6 +54,11 @@ pub struct EarMeasure {
     /// Tone: sounds before it began or after it ended, where the capture should be quiet.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub outside_events: Vec<SoundEvent>,
+    /// Tone: room sound over it (speech, a slam). It adds sound: it can neither make a gap nor
+    /// take level away, so the capture still tells those; its spectral measurements are taken
+    /// clear of it where the tone is long enough.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub disturbances: Vec<SoundEvent>,
     /// Tone: the waveform is flat-topped. Sweep: the capture reached full scale (the recording
     /// overloaded, so its distortion is the bench's).
     pub clipped: bool,
@@ -71,6 +76,17 @@ pub struct EarMeasure {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rub_buzz: Vec<RubBuzzPoint>,
 }
+
+impl EarMeasure {
+    /// Room sound lay over this channel's tone: its noise, hum and THD may be the room's (it
+    /// adds sound; it makes no gap and takes no level away).
+    pub fn disturbed(&self) -> bool {
+        !self.disturbances.is_empty()
+    }
+}
+
+/// How far over what noise alone reaches a sweep band's unlocked residual marks room sound, dB.
+pub const ROOM_OVER_NOISE_DB: f64 = 10.0;
 
 /// One capture, measured.
 #[derive(Debug, Clone, Serialize)]
@@ -90,6 +106,31 @@ pub struct Measured {
 }
 
 impl Measured {
+    /// Room sound over this capture, in words: a tone's disturbances, or a sweep band whose
+    /// residual stands far over its noise without being locked to the sweep. `None` when clean.
+    pub fn room_sound(&self) -> Option<String> {
+        let mut what = Vec::new();
+        for (e, x) in self.ears.iter().enumerate() {
+            let name = if self.ears.len() == 2 { ["left ear", "right ear"][e] } else { "microphone" };
+            if let Some(d) = x.disturbances.iter().max_by(|a, b| a.ms.total_cmp(&b.ms)) {
+                what.push(format!("{name}: sound over the tone at {:.2} s for {:.0} ms", d.at_s, d.ms));
+                continue;
+            }
+            let loud = x.rub_buzz.iter().find(|p| {
+                p.peak_db - p.noise_db >= crate::diagnosis::NOISE_PEAK_DB + ROOM_OVER_NOISE_DB
+                    && p.locked < crate::analysis::rub_buzz::LOCKED_MIN
+            });
+            if let Some(p) = loud {
+                what.push(format!(
+                    "{name}: sound over the sweep near {}, {:.0} dB over its noise and not locked to it",
+                    crate::diagnosis::hz_text(p.freq_hz),
+                    p.peak_db - p.noise_db
+                ));
+            }
+        }
+        (!what.is_empty()).then(|| what.join("; "))
+    }
+
     /// Whether the stimulus is a signal (not silence).
     pub fn has_signal(&self) -> bool {
         !matches!(self.signal, Stimulus::Silence { .. })
@@ -154,6 +195,17 @@ pub fn measure_capture(
         .stimulus(&entry.stimulus)
         .map(|s| s.signal.clone())
         .ok_or_else(|| MeasureError::Unusable { file: entry.file.clone(), message: "unknown stimulus".into() })?;
+    measure_audio(audio, entry, signal, spectrum)
+}
+
+/// Measures one capture's audio, as recorded for `entry` with the stimulus `signal` (the bench
+/// reads a take so before it keeps it).
+pub fn measure_audio(
+    audio: crate::capture::Audio,
+    entry: &CaptureEntry,
+    signal: Stimulus,
+    spectrum: &mut Spectrum,
+) -> Result<Measured, MeasureError> {
     let rate = f64::from(audio.rate_hz);
     let channels = if entry.direction == Direction::Playback { audio.channels.len().min(2) } else { 1 };
     let kept = crate::capture::Audio {
@@ -204,6 +256,7 @@ pub fn measure_capture(
                     dropouts: c.dropouts.clone(),
                     level_steps: c.level_steps.clone(),
                     outside_events: c.outside_events.clone(),
+                    disturbances: c.disturbances.clone(),
                     clipped: c.clipped,
                     inverted: None,
                     correlation: None,
@@ -232,6 +285,7 @@ pub fn measure_capture(
                 dropouts: Vec::new(),
                 level_steps: Vec::new(),
                 outside_events: Vec::new(),
+                disturbances: Vec::new(),
                 clipped: false,
                 inverted: None,
                 correlation: None,

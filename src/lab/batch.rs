@@ -55,6 +55,9 @@ pub struct BatchSettings {
     pub fault_rate: f64,
     #[serde(default)]
     pub seed: u64,
+    /// Virtual bench: the share of captures room sound disturbs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ambient: Option<f64>,
     #[serde(default)]
     pub finished: bool,
 }
@@ -297,6 +300,7 @@ impl Batch {
             jackbench_version: env!("CARGO_PKG_VERSION").to_string(),
             verdict: d.verdict,
             capture_set: dir.display().to_string(),
+            repeats: set.manifest.captures.iter().map(|c| i64::from(c.repeats)).sum(),
             faults: fault_records(d),
             measurements: unit_measurements(d, &set.manifest, &self.dut, &self.limits),
         }

@@ -14,12 +14,20 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// The migrations: (version, name, SQLite's SQL, PostgreSQL's SQL).
-const MIGRATIONS: [(i64, &str, &str, &str); 1] = [(
-    1,
-    "results",
-    include_str!("../../migrations/sqlite/0001_results.sql"),
-    include_str!("../../migrations/postgres/0001_results.sql"),
-)];
+const MIGRATIONS: [(i64, &str, &str, &str); 2] = [
+    (
+        1,
+        "results",
+        include_str!("../../migrations/sqlite/0001_results.sql"),
+        include_str!("../../migrations/postgres/0001_results.sql"),
+    ),
+    (
+        2,
+        "room_sound",
+        include_str!("../../migrations/sqlite/0002_room_sound.sql"),
+        include_str!("../../migrations/postgres/0002_room_sound.sql"),
+    ),
+];
 
 /// How long a SQLite writer waits for another one before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -572,12 +580,12 @@ mod tests {
         let path = dir.path().join("lab/results.sqlite");
         let url = path.to_string_lossy().into_owned();
         let mut db = Database::open(&url).unwrap();
-        assert_eq!((db.backend(), db.schema_version().unwrap()), ("sqlite", 1));
+        assert_eq!((db.backend(), db.schema_version().unwrap()), ("sqlite", 2));
         drop(db);
         let mut db = Database::open(&format!("sqlite:{url}")).unwrap();
-        assert_eq!(db.schema_version().unwrap(), 1);
+        assert_eq!(db.schema_version().unwrap(), 2);
         let rows = db.query("SELECT COUNT(*) FROM schema_migration", &[]).unwrap();
-        assert_eq!(rows[0][0], Value::Int(1));
+        assert_eq!(rows[0][0], Value::Int(2));
         // A database from a newer jackbench is refused, not damaged.
         db.transaction(|tx| {
             tx.execute("INSERT INTO schema_migration VALUES (99, 'future', 0)", &[])?;

@@ -80,6 +80,8 @@ pub struct UnitRecord {
     pub jackbench_version: String,
     pub verdict: Verdict,
     pub capture_set: String,
+    /// Captures the ambient-noise guard made again because room sound disturbed them.
+    pub repeats: i64,
     pub faults: Vec<FaultRecord>,
     pub measurements: Vec<MeasurementRecord>,
 }

@@ -26,8 +26,8 @@ fn values_sql(head: &str, columns: usize, rows: usize) -> String {
 
 fn insert_in(tx: &mut Tx<'_>, u: &UnitRecord) -> Result<i64, DbError> {
     let rows = tx.query(
-        "INSERT INTO unit (serial, model, rig, bench, operator, batch, tested_at_ms, jackbench_version, verdict, capture_set) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO unit (serial, model, rig, bench, operator, batch, tested_at_ms, jackbench_version, verdict, capture_set, repeats) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         &[
             Param::Text(u.serial.clone()),
             Param::Text(u.model.clone()),
@@ -39,6 +39,7 @@ fn insert_in(tx: &mut Tx<'_>, u: &UnitRecord) -> Result<i64, DbError> {
             Param::Text(u.jackbench_version.clone()),
             Param::Text(verdict_text(u.verdict).into()),
             Param::Text(u.capture_set.clone()),
+            Param::Int(u.repeats),
         ],
     )?;
     let id = rows.first().and_then(|r| r.first()).and_then(Value::int).unwrap_or(0);
@@ -132,6 +133,8 @@ pub struct StoredUnit {
     pub jackbench_version: String,
     pub verdict: String,
     pub capture_set: String,
+    /// Captures made again because room sound disturbed them.
+    pub repeats: i64,
     pub faults: Vec<FaultRecord>,
 }
 
@@ -166,7 +169,7 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 const UNIT_COLUMNS: &str = "u.id, u.serial, u.model, u.rig, u.bench, u.operator, u.batch, u.tested_at_ms, \
-                            u.jackbench_version, u.verdict, u.capture_set";
+                            u.jackbench_version, u.verdict, u.capture_set, u.repeats";
 
 /// Units from `rows` (of [`UNIT_COLUMNS`]), with the faults `fault_where` selects (a condition
 /// on `fault f JOIN unit u`) attached.
@@ -194,6 +197,7 @@ fn units_from(
                 jackbench_version: t(8),
                 verdict: t(9),
                 capture_set: t(10),
+                repeats: r.get(11).and_then(Value::int).unwrap_or(0),
                 faults: Vec::new(),
             }
         })

@@ -481,6 +481,7 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
                         tr { th { "created" } td { (m.created.as_deref().unwrap_or("—")) } }
                         tr { th { "serials" } td { (if serials.is_empty() { "—".to_string() } else { serials.join(", ") }) } }
                         tr { th { "jackbench" } td { (env!("CARGO_PKG_VERSION")) } }
+                        tr { th { "room sound" } td { (room_sound_summary(m)) } }
                     }
                     table {
                         tr { th { "component" } th { "kind" } th { "label" } th { "reference" } th { "serial" } }
@@ -526,6 +527,9 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
                                 @if let Some(e) = entry(&c.file).filter(|e| !e.stream_events.is_empty()) {
                                     tr class="events" { td { "⚠" } td colspan="13" { "stream: " (e.stream_events.join("; ")) } }
                                 }
+                                @if let Some(why) = room_sound_note(entry(&c.file), mm) {
+                                    tr class="events" { td { "⚠" } td colspan="13" { (why) } }
+                                }
                             }
                         }
                     }
@@ -553,6 +557,35 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
             }
         }
     })
+}
+
+/// The ambient-noise guard's work on a set, for the bench table: how many captures it made
+/// again, and how many it kept disturbed.
+fn room_sound_summary(m: &crate::capture::Manifest) -> String {
+    let repeats: u32 = m.captures.iter().map(|c| c.repeats).sum();
+    let kept = m.captures.iter().filter(|c| c.room_sound.is_some()).count();
+    match (repeats, kept) {
+        (0, 0) => "no capture disturbed".into(),
+        (r, 0) => format!("{r} capture(s) made again (the ambient-noise guard); none kept disturbed"),
+        (r, k) => format!(
+            "{r} capture(s) made again (the ambient-noise guard); {k} kept disturbed, judged only for what room sound cannot cause"
+        ),
+    }
+}
+
+/// A capture's line about room sound: repeats, and what disturbed the take kept (from the
+/// manifest, or measured in it).
+fn room_sound_note(entry: Option<&crate::capture::manifest::CaptureEntry>, m: &Measured) -> Option<String> {
+    let repeats = entry.map_or(0, |e| e.repeats);
+    let why = entry.and_then(|e| e.room_sound.clone()).or_else(|| m.room_sound());
+    match (repeats, why) {
+        (0, None) => None,
+        (r, None) => Some(format!("room sound: made again {r} time(s); this take is clean")),
+        (0, Some(w)) => Some(format!("room sound: {w}; judged only for what room sound cannot cause (gaps, lost level)")),
+        (r, Some(w)) => Some(format!(
+            "room sound: made again {r} time(s) and still disturbed ({w}); judged only for what room sound cannot cause (gaps, lost level)"
+        )),
+    }
 }
 
 fn tone_freq(m: &Measured) -> Option<f64> {

@@ -65,6 +65,25 @@ pub enum SwitchKind {
     Relay,
 }
 
+/// `[guard]`: what the bench does with a capture that room sound disturbed.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardSpec {
+    /// How many times a disturbed capture is made again before it is kept as it is.
+    #[serde(default = "default_repeats")]
+    pub repeats: u32,
+}
+
+impl Default for GuardSpec {
+    fn default() -> GuardSpec {
+        GuardSpec { repeats: default_repeats() }
+    }
+}
+
+fn default_repeats() -> u32 {
+    2
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SwitchSpec {
@@ -230,6 +249,9 @@ pub struct RigFile {
     pub plan: Plan,
     #[serde(default)]
     pub limits: Limits,
+    /// The ambient-noise guard.
+    #[serde(default)]
+    pub guard: GuardSpec,
     /// Where it was read from.
     #[serde(skip)]
     pub source: PathBuf,

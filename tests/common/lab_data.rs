@@ -79,6 +79,7 @@ pub fn unit(i: u64, benches: u64, fail_every: u64) -> UnitRecord {
         jackbench_version: "0.1.0".into(),
         verdict: if fail { Verdict::Fail } else { Verdict::Pass },
         capture_set: format!("reports/b1/SN-{i}"),
+        repeats: (i % 3) as i64,
         faults: if fail {
             vec![FaultRecord {
                 rank: 1,

@@ -106,7 +106,9 @@ pub(in crate::diagnosis) fn level_deficit(ctx: &Context, capture: usize) -> Opti
 /// among captures that kept their level, dB.
 pub(in crate::diagnosis) fn noise_drop(ctx: &Context, capture: usize) -> Option<f64> {
     let m = &ctx.m[capture];
-    let floor = |p: &Measured| p.ears.first().map(|e| e.noise_floor_dbfs).filter(|f| *f > crate::analysis::DB_FLOOR);
+    let floor = |p: &Measured| {
+        p.ears.first().filter(|e| !e.disturbed()).map(|e| e.noise_floor_dbfs).filter(|f| *f > crate::analysis::DB_FLOOR)
+    };
     let mine = floor(m)?;
     let key = class_key(m);
     let peers: Vec<f64> = ctx

@@ -2,6 +2,7 @@
 //! and the noise floor.
 
 use super::*;
+use crate::analysis::rub_buzz::LOCKED_MIN;
 
 pub(in crate::diagnosis) fn observe_rate(ctx: &Context) -> Vec<Obs> {
     let limit = ctx.limits.rate_error_max_percent / 100.0 * DETECT;
@@ -34,7 +35,7 @@ pub(in crate::diagnosis) fn observe_distortion(ctx: &Context) -> Vec<Obs> {
             .ears
             .iter()
             .enumerate()
-            .filter(|(e, _)| m.driven(*e) && carries(ctx, i, *e))
+            .filter(|(e, x)| m.driven(*e) && carries(ctx, i, *e) && !x.disturbed())
             .filter_map(|(_, x)| x.thd_percent)
             .collect();
         let Some(max) = thd.iter().copied().reduce(f64::max) else { continue };
@@ -61,6 +62,15 @@ pub(in crate::diagnosis) fn observe_rub_buzz(ctx: &Context) -> Vec<Obs> {
     let limit = ctx.limits.rub_buzz_max_db * DETECT;
     let over_noise = |x: &EarMeasure| -> Vec<(f64, f64)> {
         x.rub_buzz.iter().map(|p| (p.freq_hz, p.peak_db - p.noise_db.max(RUB_BUZZ_FLOOR_DB - NOISE_PEAK_DB))).collect()
+    };
+    // Only residual that recurs with the excitation is a defect's: room sound over the sweep
+    // raises the peaks as much, but at no particular phase.
+    let locked_over_noise = |x: &EarMeasure| -> Vec<(f64, f64)> {
+        over_noise(x)
+            .into_iter()
+            .zip(&x.rub_buzz)
+            .map(|((f, v), p)| (f, if p.locked >= LOCKED_MIN { v } else { f64::NEG_INFINITY }))
+            .collect()
     };
     let mut out = Vec::new();
     for (i, m) in ctx.m.iter().enumerate() {
@@ -90,7 +100,7 @@ pub(in crate::diagnosis) fn observe_rub_buzz(ctx: &Context) -> Vec<Obs> {
                 continue;
             }
             tested = true;
-            let excess: Vec<(f64, f64)> = over_noise(x)
+            let excess: Vec<(f64, f64)> = locked_over_noise(x)
                 .into_iter()
                 .map(|(f, v)| {
                     let mut refs: Vec<f64> = peers
@@ -120,7 +130,7 @@ pub(in crate::diagnosis) fn observe_rub_buzz(ctx: &Context) -> Vec<Obs> {
                     .iter()
                     .filter_map(|p| {
                         let [_, top] = *limit_curve.iter().find(|q| (q[0] / p.freq_hz - 1.0).abs() < 1e-3)?;
-                        let impulsive = p.peak_db - p.noise_db >= NOISE_PEAK_DB + 3.0;
+                        let impulsive = p.peak_db - p.noise_db >= NOISE_PEAK_DB + 3.0 && p.locked >= LOCKED_MIN;
                         Some((p.freq_hz, if impulsive { p.peak_db - top } else { f64::NEG_INFINITY }))
                     })
                     .collect();
@@ -297,7 +307,8 @@ pub(in crate::diagnosis) fn observe_hum(ctx: &Context) -> Vec<Obs> {
     let over = ctx.limits.hum_over_floor_db;
     let mut out = Vec::new();
     for (i, m) in ctx.m.iter().enumerate() {
-        let ears: Vec<&EarMeasure> = m.ears.iter().filter(|e| !e.digital_silence).collect();
+        // Room sound over a capture can carry low tones of its own.
+        let ears: Vec<&EarMeasure> = m.ears.iter().filter(|e| !e.digital_silence && !e.disturbed()).collect();
         if ears.is_empty() || matches!(m.signal, crate::stimulus::Stimulus::LogSweep { .. }) {
             continue;
         }
@@ -324,9 +335,11 @@ pub(in crate::diagnosis) fn observe_noise(ctx: &Context) -> Vec<Obs> {
             continue;
         }
         let key = class_key(m);
+        // Room sound over a capture raises its floor, not the path's.
         let floor = |p: &Measured| {
             p.ears
                 .iter()
+                .filter(|e| !e.disturbed())
                 .map(|e| e.noise_floor_dbfs)
                 .filter(|f| *f > crate::analysis::DB_FLOOR)
                 .fold(f64::NEG_INFINITY, f64::max)

@@ -19,6 +19,10 @@
 //! of 5–500 ms and runs 0–100 ms longer than the tail asked for. Faults follow spec §3; [`fault_amount`] gives each symptom's size from mild
 //! (just past the fault's definition) to severe.
 
+mod ambient;
+
+pub use ambient::{Ambient, Burst, BurstKind};
+
 use super::{AudioEndpoint, CaptureRequest, RigError, Station, SwitchMatrix, Take};
 use crate::capture::{Audio, ComponentKind, Direction, Drive, PathSpec};
 use crate::diagnosis::{FaultCode, Symptom};
@@ -260,6 +264,9 @@ pub struct VirtualBench {
     parts: HashMap<String, Part>,
     seed: u64,
     captures_made: u64,
+    ambient: Option<Ambient>,
+    /// The bursts that landed, as `(capture number from 1, burst)`.
+    bursts: Vec<(u64, Burst)>,
 }
 
 impl VirtualBench {
@@ -267,7 +274,7 @@ impl VirtualBench {
     pub fn new<'a>(components: impl IntoIterator<Item = (&'a str, ComponentKind)>, seed: u64) -> VirtualBench {
         let parts =
             components.into_iter().map(|(id, kind)| (id.to_string(), Part::new(kind, seed, id, None))).collect();
-        VirtualBench { parts, seed, captures_made: 0 }
+        VirtualBench { parts, seed, captures_made: 0, ambient: None, bursts: Vec::new() }
     }
 
     /// The bench of a rig file's components, headsets voiced as the models the file names.
@@ -280,7 +287,7 @@ impl VirtualBench {
                 (id.to_string(), Part::new(c.kind, seed, id, c.model.as_deref()))
             })
             .collect();
-        VirtualBench { parts, seed, captures_made: 0 }
+        VirtualBench { parts, seed, captures_made: 0, ambient: None, bursts: Vec::new() }
     }
 
     /// Injects a fault; the symptom must be one spec §3 allows on the component's kind.
@@ -321,6 +328,18 @@ impl VirtualBench {
         Ok(())
     }
 
+    /// Lets ambient sound into the fixture: bursts in a share of the acoustic captures (through
+    /// a headset's ear couplers or its microphone; a loopback plug is electrical and hears none).
+    pub fn with_ambient(mut self, ambient: Ambient) -> VirtualBench {
+        self.ambient = Some(ambient);
+        self
+    }
+
+    /// The bursts that landed so far, as `(capture number from 1, burst)`.
+    pub fn bursts(&self) -> &[(u64, Burst)] {
+        &self.bursts
+    }
+
     fn part(&self, id: &str) -> Result<&Part, RigError> {
         self.parts
             .get(id)
@@ -359,7 +378,16 @@ impl AudioEndpoint for VirtualBench {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ self.captures_made);
         let parts =
             [self.part(&path.driver)?, self.part(&path.port)?, self.part(&path.adapter)?, self.part(&path.headset)?];
-        let channels = simulate(req, parts, &mut rng);
+        let acoustic = req.direction != Direction::Loopback && parts[3].kind == ComponentKind::Headset;
+        let frames = simulated_frames(req, parts[0], &mut rng.clone());
+        let burst = self
+            .ambient
+            .filter(|_| acoustic)
+            .and_then(|a| a.burst(self.seed, self.captures_made, frames, f64::from(req.rate_hz)));
+        let channels = simulate(req, parts, burst.as_ref(), &mut rng);
+        if let Some(b) = burst {
+            self.bursts.push((self.captures_made, b));
+        }
         Ok(Take { audio: Audio::from_f64(req.rate_hz, req.format, &channels), latency_s: None, events: Vec::new() })
     }
 }
@@ -544,8 +572,8 @@ fn drop_blocks(channels: &mut [Vec<f64>], rate: f64, per_second: f64, rng: &mut 
     }
 }
 
-/// Computes one capture through the connected parts `[driver, port, adapter, headset/plug]`.
-fn simulate(req: &CaptureRequest, [driver, port, adapter, headset]: [&Part; 4], rng: &mut ChaCha8Rng) -> Vec<Vec<f64>> {
+/// The capture's lead (s) and length (frames), the first draws of its random stream.
+fn lead_and_frames(req: &CaptureRequest, driver: &Part, rng: &mut ChaCha8Rng) -> (f64, usize) {
     let rate = f64::from(req.rate_hz);
     let clock = driver.fault(Symptom::RateMismatch).unwrap_or(1.0);
     // Spec §2: the stimulus starts after an unknown delay of up to 0.5 s, and the capture runs
@@ -553,7 +581,24 @@ fn simulate(req: &CaptureRequest, [driver, port, adapter, headset]: [&Part; 4], 
     let lead = rng.random_range(0.005..0.5);
     let tail = req.tail_s + rng.random_range(0.0..0.1);
     let secs = req.stimulus.seconds() / clock;
-    let n = ((lead + secs + tail) * rate).ceil() as usize;
+    (lead, ((lead + secs + tail) * rate).ceil() as usize)
+}
+
+fn simulated_frames(req: &CaptureRequest, driver: &Part, rng: &mut ChaCha8Rng) -> usize {
+    lead_and_frames(req, driver, rng).1
+}
+
+/// Computes one capture through the connected parts `[driver, port, adapter, headset/plug]`,
+/// with an ambient `burst` in the fixture if one landed.
+fn simulate(
+    req: &CaptureRequest,
+    [driver, port, adapter, headset]: [&Part; 4],
+    burst: Option<&Burst>,
+    rng: &mut ChaCha8Rng,
+) -> Vec<Vec<f64>> {
+    let rate = f64::from(req.rate_hz);
+    let clock = driver.fault(Symptom::RateMismatch).unwrap_or(1.0);
+    let (lead, n) = lead_and_frames(req, driver, rng);
     // The stimulus as the driver's clock plays it (or records it): frequencies scale by `clock`.
     let s: Vec<f64> = (0..n).map(|i| req.stimulus.value_at((i as f64 / rate - lead) * clock)).collect();
     let a = req.stimulus.amplitude();
@@ -587,10 +632,15 @@ fn simulate(req: &CaptureRequest, [driver, port, adapter, headset]: [&Part; 4], 
                 routing(&mut ch, p);
                 output_stage(&mut ch, p, rate, a, rng);
             }
-            // Ear couplers.
+            // Ear couplers, and the room's sound that leaks into them.
             for (e, c) in ch.iter_mut().enumerate() {
                 let gain = db(PLAYBACK_GAIN_DB + headset.ear_db[e] + parts.iter().map(|p| analog(p)).sum::<f64>());
                 c.iter_mut().for_each(|v| *v *= gain);
+            }
+            if let Some(b) = burst {
+                b.add_to(&mut ch, EAR_NOISE_DBFS);
+            }
+            for c in ch.iter_mut() {
                 add_noise(c, db(EAR_NOISE_DBFS) / 2f64.sqrt(), rng);
                 if let Some(rise) = port.fault(Symptom::Noise) {
                     add_noise(c, db(EAR_NOISE_DBFS + rise) / 2f64.sqrt(), rng);
@@ -603,12 +653,19 @@ fn simulate(req: &CaptureRequest, [driver, port, adapter, headset]: [&Part; 4], 
         }
         Direction::Record | Direction::Loopback => {
             let mut x: Vec<f64> = if req.direction == Direction::Record {
-                // Mouth simulator into the headset microphone, its adapter line, the port's input.
+                // Mouth simulator (and the room) into the headset microphone, its adapter line,
+                // the port's input.
                 let mut x = s.clone();
+                let g_db = RECORD_GAIN_DB + parts.iter().map(|p| analog(p)).sum::<f64>() + headset.ear_db[0];
+                if let Some(b) = burst {
+                    // Set against the floor the capture will have.
+                    let floor = MIC_NOISE_DBFS + port.noise_db - g_db - driver.gain_db;
+                    b.add_to(std::slice::from_mut(&mut x), floor);
+                }
                 for p in [headset, adapter, port] {
                     input_stage(&mut x, p, rate, a, rng);
                 }
-                let g = db(RECORD_GAIN_DB + parts.iter().map(|p| analog(p)).sum::<f64>() + headset.ear_db[0]);
+                let g = db(g_db);
                 x.iter_mut().for_each(|v| *v *= g);
                 x
             } else {
