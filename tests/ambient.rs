@@ -9,26 +9,20 @@
 //! - The command line: `run --ambient`, the report's room-sound lines, a batch storing the
 //!   repeats per unit.
 
+mod common;
+
+use common::{par_each, virtual_rigs};
 use jackbench::bench::run_plan;
 use jackbench::capture::{CaptureSet, ComponentKind};
 use jackbench::diagnosis::{diagnose, Diagnosis, FaultCode, Symptom, Verdict};
 use jackbench::lab::db::Database;
 use jackbench::lab::store::{self, Filter};
-use jackbench::rig::file::BUILT_IN;
 use jackbench::rig::virtual_bench::{Ambient, InjectedFault, VirtualBench};
 use jackbench::rig::RigFile;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
-
-fn rigs() -> Vec<RigFile> {
-    BUILT_IN
-        .iter()
-        .map(|(name, text)| RigFile::parse(text, Path::new(name)).expect("built-in rig"))
-        .filter(|r| r.switch.kind == jackbench::rig::file::SwitchKind::Virtual)
-        .collect()
-}
 
 struct Run {
     diagnosis: Diagnosis,
@@ -56,19 +50,6 @@ fn run(rig: &RigFile, faults: &[InjectedFault], ambient: Ambient, seed: u64) -> 
     }
 }
 
-fn par_each<T: Sync>(cases: &[T], f: impl Fn(&T) + Sync) {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some(c) = cases.get(i) else { break };
-                f(c);
-            });
-        }
-    });
-}
-
 fn named(d: &Diagnosis) -> Vec<String> {
     let mut v: Vec<String> = d.faults.iter().map(|f| format!("{}:{}", f.component, f.code)).collect();
     v.extend(d.suspects.iter().map(|s| format!("suspects {:?}:{}", s.components, s.symptom.name())));
@@ -79,7 +60,7 @@ fn named(d: &Diagnosis) -> Vec<String> {
 fn archived_sets_with_room_sound_over_every_capture_give_no_false_fault() {
     // An archived set cannot repeat: the guard is off, and every capture through a headset has a
     // burst in it somewhere (lead, tone, tail, sweep).
-    let rigs: Vec<RigFile> = rigs()
+    let rigs: Vec<RigFile> = virtual_rigs()
         .into_iter()
         .map(|mut r| {
             r.guard.repeats = 0;
@@ -105,7 +86,7 @@ fn archived_sets_with_room_sound_over_every_capture_give_no_false_fault() {
 
 #[test]
 fn live_runs_repeat_what_room_sound_disturbed_and_miss_no_fault() {
-    let rig = rigs().into_iter().find(|r| r.name == "qa-bench").expect("qa-bench");
+    let rig = virtual_rigs().into_iter().find(|r| r.name == "qa-bench").expect("qa-bench");
     let ambient = Ambient { share: 0.3, ..Ambient::default() };
     // Healthy units: all pass, and the guard made some captures again.
     let (mut repeats, mut kept) = (0, 0);

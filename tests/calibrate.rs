@@ -3,6 +3,9 @@
 //! at every severity while THD at 1 kHz stays inside its limit; the limits file written and read
 //! back; the `calibrate` command end to end.
 
+mod common;
+
+use common::par_map;
 use jackbench::bench::run_plan;
 use jackbench::capture::{CaptureSet, Limits};
 use jackbench::diagnosis::{diagnose, Diagnosis, Symptom};
@@ -12,7 +15,6 @@ use jackbench::rig::virtual_bench::{InjectedFault, VirtualBench};
 use jackbench::rig::RigFile;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::sync::Mutex;
 
 const DUT: &str = "dut";
 
@@ -33,24 +35,6 @@ fn test_unit(rig: &RigFile, limits: &Limits, serial: u64, fault: Option<(Symptom
     run_plan(&rig, &mut bench, dir.path(), &AtomicBool::new(false), &mut |_| {}).expect("run");
     let set = CaptureSet::load(dir.path()).expect("set");
     diagnose(&set, limits).expect("diagnosis")
-}
-
-fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let out = Mutex::new(Vec::new());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some(item) = items.get(i) else { break };
-                let r = f(item);
-                out.lock().expect("out").push((i, r));
-            });
-        }
-    });
-    let mut v = out.into_inner().expect("out");
-    v.sort_by_key(|(i, _)| *i);
-    v.into_iter().map(|(_, r)| r).collect()
 }
 
 #[test]

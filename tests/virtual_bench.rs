@@ -8,26 +8,17 @@
 //! it (on exactly the same paths and of a kind the symptom allows: the set's equivalents), or the
 //! true component among the suspects of that symptom.
 
+mod common;
+
+use common::{par_each, virtual_rigs};
 use jackbench::bench::run_plan;
 use jackbench::capture::{read_wav, write_wav, CaptureSet, ComponentKind, Direction, SampleFormat};
 use jackbench::diagnosis::{diagnose, Diagnosis, FaultCode, Symptom};
-use jackbench::rig::file::BUILT_IN;
 use jackbench::rig::virtual_bench::{InjectedFault, VirtualBench};
 use jackbench::rig::RigFile;
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
-
-/// The built-in rigs of the virtual bench (the QA and repair benches; loopback-check is a real
-/// computer's one-path check, whose plan cannot see headset or one-ear faults by design).
-fn rigs() -> Vec<RigFile> {
-    BUILT_IN
-        .iter()
-        .map(|(name, text)| RigFile::parse(text, Path::new(name)).expect("built-in rig"))
-        .filter(|r| r.switch.kind == jackbench::rig::file::SwitchKind::Virtual)
-        .collect()
-}
 
 /// Runs the rig's plan with `faults` injected and diagnoses the capture set it wrote.
 fn run(rig: &RigFile, faults: &[InjectedFault], seed: u64) -> Diagnosis {
@@ -82,20 +73,6 @@ struct Tally {
     /// Faults reported beside the injected ones (another symptom, or a part the truth does not name).
     extra: Vec<String>,
     false_alarms: Vec<String>,
-}
-
-/// Runs `cases` on both cores.
-fn par_each<T: Sync>(cases: &[T], f: impl Fn(&T) + Sync) {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some(c) = cases.get(i) else { break };
-                f(c);
-            });
-        }
-    });
 }
 
 fn record(tally: &Mutex<Tally>, rig: &RigFile, d: &Diagnosis, truths: &[InjectedFault], label: &str) {
@@ -154,7 +131,7 @@ fn report(name: &str, t: &Tally) -> f64 {
 
 #[test]
 fn every_fault_on_every_rig_at_three_severities() {
-    let rigs = rigs();
+    let rigs = virtual_rigs();
     let mut cases = Vec::new();
     for (r, rig) in rigs.iter().enumerate() {
         for c in rig.components.iter().filter(|c| c.kind != ComponentKind::Loopback) {
@@ -186,7 +163,7 @@ fn every_fault_on_every_rig_at_three_severities() {
 
 #[test]
 fn healthy_benches_raise_no_alarm() {
-    let rigs = rigs();
+    let rigs = virtual_rigs();
     let cases: Vec<(usize, u64)> = (0..rigs.len()).flat_map(|r| (0..25).map(move |s| (r, 500 + s))).collect();
     let tally = Mutex::new(Tally::default());
     par_each(&cases, |(r, seed)| {
@@ -200,7 +177,7 @@ fn healthy_benches_raise_no_alarm() {
 
 /// Runs each `(rig, fault, fault)` on its rig with `seed`, and tallies and prints the outcomes.
 fn run_pairs(name: &str, pairs: &[(&str, &str, &str)], seed: u64) -> (Tally, f64) {
-    let rigs = rigs();
+    let rigs = virtual_rigs();
     let by_name = |n: &str| rigs.iter().position(|r| r.name == n).expect("rig");
     let tally = Mutex::new(Tally::default());
     par_each(pairs, |(rig, a, b)| {
@@ -283,7 +260,7 @@ fn reference_parts_are_presumed_good() {
 /// comparison across headsets keeps 12 dB to spare and would not see a mild loss.
 #[test]
 fn one_ear_that_lost_its_top_octaves_is_found_on_any_model() {
-    let rigs = rigs();
+    let rigs = virtual_rigs();
     let rig = rigs.iter().find(|r| r.name == "repair-laptop").expect("repair-laptop");
     for (seed, fc) in [(3u64, 5_000.0), (4, 3_000.0), (5, 1_500.0)] {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -325,7 +302,7 @@ fn low_pass(x: &mut [f32], rate: f64, fc: f64) {
 
 #[test]
 fn every_sample_format_and_rate() {
-    let rigs = rigs();
+    let rigs = virtual_rigs();
     let mut cases = Vec::new();
     for format in [SampleFormat::S16, SampleFormat::S24, SampleFormat::F32] {
         for rate in [44_100u32, 48_000, 96_000] {

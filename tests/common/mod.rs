@@ -223,3 +223,37 @@ pub fn look_at_png(path: &std::path::Path) -> PngLook {
 pub mod lab_data;
 pub mod pulse;
 pub mod relay_sim;
+
+/// `f` over `items` on both cores, results in the items' order.
+pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let out = std::sync::Mutex::new(Vec::new());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(item) = items.get(i) else { break };
+                let r = f(item);
+                out.lock().expect("out").push((i, r));
+            });
+        }
+    });
+    let mut v = out.into_inner().expect("out");
+    v.sort_by_key(|(i, _)| *i);
+    v.into_iter().map(|(_, r)| r).collect()
+}
+
+/// `f` over `items` on both cores.
+pub fn par_each<T: Sync>(items: &[T], f: impl Fn(&T) + Sync) {
+    par_map(items, f);
+}
+
+/// The built-in rigs of the virtual bench (the QA and repair benches; loopback-check is a real
+/// computer's one-path check, whose plan cannot see headset or one-ear faults by design).
+pub fn virtual_rigs() -> Vec<jackbench::rig::RigFile> {
+    jackbench::rig::file::BUILT_IN
+        .iter()
+        .map(|(name, text)| jackbench::rig::RigFile::parse(text, std::path::Path::new(name)).expect("built-in rig"))
+        .filter(|r| r.switch.kind == jackbench::rig::file::SwitchKind::Virtual)
+        .collect()
+}
