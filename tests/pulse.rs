@@ -47,7 +47,7 @@ fn a_tone_comes_back_at_its_frequency_and_a_stable_level() {
         assert!((f - 997.0).abs() < 0.05, "frequency {f} Hz");
         levels.push(ch.level_dbfs.expect("a level"));
         let latency = take.latency_s.expect("the latency is measured");
-        assert!(latency > 0.0 && latency < 0.5, "latency {latency} s");
+        assert!(latency > 0.0 && latency < 0.5, "latency {latency} s; stream events {:?}", take.events);
         eprintln!(
             "loopback: {f:.3} Hz, {:.3} dBFS, latency {:.1} ms, {:?}",
             levels.last().unwrap(),
@@ -237,7 +237,7 @@ fn a_whole_bench_runs_through_the_sound_server_and_passes() {
         assert_eq!(audio.channels.len(), want_channels, "{}", c.file);
         if c.stimulus != "quiet" {
             let l = c.latency_s.unwrap_or_else(|| panic!("{}: no latency", c.file));
-            assert!(l > 0.0 && l < 0.5, "{}: latency {l}", c.file);
+            assert!(l > 0.0 && l < 0.5, "{}: latency {l}; stream events {:?}", c.file, c.stream_events);
             latencies.push(l);
         }
     }

@@ -9,12 +9,18 @@
 //! gaps and errors in atomics. Everything else runs on the bench's thread.
 //!
 //! # Where the stimulus starts
-//! The input callback counts every frame it is given (`frames_in`) and notes when. When the
-//! output callback hands the device the first frame of a stimulus it reads that count, plus the
-//! frames the time since the last input callback stands for: that is [`DuplexTake::start_frame`],
-//! relative to the first frame recorded for the pass, to a frame or so rather than to an input
-//! block. The device's latency (output buffer, converter, input buffer) comes on top and is
-//! measured by cross-correlation in [`super::live`].
+//! Each callback notes how far it runs behind the frames it moves: the time it runs less the
+//! time its frames stand for at the rate. An on-time callback has the smallest such offset; one
+//! that a loaded machine ran late has a larger one. The smallest over the last
+//! [`Cadence::WINDOW`] callbacks is the side's cadence: when an on-time callback would have run
+//! for any frame (the few callbacks of the output's first fill are left out). When the output
+//! hands the device the first frame of a stimulus, the input frame an on-time input callback
+//! would have delivered at the moment an on-time output callback would have handed that frame
+//! over is [`DuplexTake::start_frame`], relative to the first frame recorded for the pass: to a
+//! frame or so, however late either callback ran (it was 10.7 ms and more through PulseAudio on a
+//! loaded machine, counting the callbacks as they ran). The device's latency (output buffer,
+//! converter, input buffer) comes on top and is measured by cross-correlation in
+//! [`super::live`].
 //!
 //! # Failures
 //! A device that reports it is gone, or whose input stops delivering frames for
@@ -29,7 +35,7 @@ use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, Sample, SampleFormat, SizedSample};
 use serde::Serialize;
 use std::io::Read;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -303,14 +309,18 @@ struct Shared {
     frames_in: AtomicU64,
     /// Input callbacks completed.
     in_callbacks: AtomicU64,
+    /// Output callbacks completed.
+    out_callbacks: AtomicU64,
     /// `epoch`-relative time of the last input callback, ns.
     last_in_ns: AtomicU64,
     /// Frames the last input callback delivered.
     last_in_block: AtomicU64,
+    /// The input's cadence ([`Cadence`]), ns on `epoch`'s clock; [`UNSET`] until it has one.
+    in_cadence_ns: AtomicI64,
     /// Where recording for the pass starts: [`OFF`], [`ARMED`] or the input frame.
     rec_start: AtomicU64,
-    /// The input position (see [`Shared::input_position_now`]) when the output took the first
-    /// stimulus frame; [`ARMED`] until then.
+    /// The input frame at the moment the output took the first stimulus frame (see
+    /// [`Shared::input_frame_at`]); [`ARMED`] until then.
     out_start: AtomicU64,
     /// 1 while a stimulus is being fed and the output must not run dry.
     feeding: AtomicU64,
@@ -323,6 +333,55 @@ struct Shared {
 
 const OFF: u64 = u64::MAX;
 const ARMED: u64 = u64::MAX - 1;
+const UNSET: i64 = i64::MIN;
+
+/// How far one side's callbacks run behind the frames they move, over its last
+/// [`Cadence::WINDOW`] callbacks: the smallest offset is an on-time callback's. Owned by the
+/// callback; a fixed array, so noting a callback allocates nothing.
+struct Cadence {
+    offsets: [i64; Cadence::WINDOW],
+    next: usize,
+    seen: u64,
+    rate_hz: u32,
+}
+
+impl Cadence {
+    /// Callbacks the smallest offset is taken over (about 1.4 s of 512-frame blocks at 48 kHz;
+    /// the two clocks drift apart by well under a frame in that time).
+    const WINDOW: usize = 128;
+    /// Callbacks left out at the start: the output's first fill hands over several blocks at once.
+    const SETTLE: u64 = 24;
+    /// Callbacks kept before the cadence is trusted.
+    const READY: u64 = 8;
+
+    fn new(rate_hz: u32) -> Cadence {
+        Cadence { offsets: [i64::MAX; Cadence::WINDOW], next: 0, seen: 0, rate_hz: rate_hz.max(1) }
+    }
+
+    /// The time `frames` stand for, ns.
+    fn span_ns(&self, frames: u64) -> i64 {
+        i64::try_from(u128::from(frames) * 1_000_000_000 / u128::from(self.rate_hz)).unwrap_or(i64::MAX)
+    }
+
+    /// Notes a callback that runs at `now_ns` with `frames` moved before it; the cadence once
+    /// trusted: when an on-time callback would have run for frame 0.
+    fn note(&mut self, now_ns: u64, frames: u64) -> Option<i64> {
+        self.seen += 1;
+        if self.seen <= Cadence::SETTLE {
+            return None;
+        }
+        let now = i64::try_from(now_ns).unwrap_or(i64::MAX);
+        self.offsets[self.next] = now.saturating_sub(self.span_ns(frames));
+        self.next = (self.next + 1) % Cadence::WINDOW;
+        let kept = self.seen - Cadence::SETTLE;
+        (kept >= Cadence::READY).then(|| self.offsets.iter().copied().min().unwrap_or(now))
+    }
+
+    /// Whether a side has made enough callbacks for its cadence to be trusted.
+    fn settled(callbacks: u64) -> bool {
+        callbacks >= Cadence::SETTLE + Cadence::READY
+    }
+}
 
 impl Shared {
     fn new() -> Shared {
@@ -332,6 +391,8 @@ impl Shared {
             in_callbacks: AtomicU64::new(0),
             last_in_ns: AtomicU64::new(0),
             last_in_block: AtomicU64::new(0),
+            in_cadence_ns: AtomicI64::new(UNSET),
+            out_callbacks: AtomicU64::new(0),
             rec_start: AtomicU64::new(OFF),
             out_start: AtomicU64::new(OFF),
             feeding: AtomicU64::new(0),
@@ -346,32 +407,15 @@ impl Shared {
         u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX - 2)
     }
 
-    /// The input frame being captured now: the frames delivered, plus those the time since the
-    /// last input callback stands for at `rate_hz`, at most one callback's worth. Input arrives in
-    /// blocks; counting whole blocks only would make every latency a multiple of the block.
-    /// Lock-free: the two counters are read again when an input callback ran in between.
-    fn input_position_now(&self, rate_hz: u32) -> u64 {
-        let read = || {
-            let at = self.last_in_ns.load(Ordering::Acquire);
-            let frames = self.frames_in.load(Ordering::Acquire);
-            let block = self.last_in_block.load(Ordering::Acquire);
-            (at, frames, block)
-        };
-        let mut snapshot = read();
-        for _ in 0..3 {
-            let again = read();
-            if again == snapshot {
-                break;
-            }
-            snapshot = again;
+    /// The input frame an on-time input callback would have delivered up to at `at_ns` (on
+    /// `epoch`'s clock), by the input's cadence; the frames delivered so far while it has none.
+    fn input_frame_at(&self, at_ns: i64, rate_hz: u32) -> u64 {
+        let cadence = self.in_cadence_ns.load(Ordering::Acquire);
+        if cadence == UNSET {
+            return self.frames_in.load(Ordering::Acquire);
         }
-        let (at, frames, block) = snapshot;
-        if frames == 0 {
-            return 0;
-        }
-        let since_ns = self.now_ns().saturating_sub(at);
-        let extra = (u128::from(since_ns) * u128::from(rate_hz) / 1_000_000_000) as u64;
-        frames + extra.min(block)
+        let frames = i128::from(at_ns.saturating_sub(cadence)) * i128::from(rate_hz) / 1_000_000_000;
+        u64::try_from(frames.max(0)).unwrap_or(0)
     }
 }
 
@@ -413,14 +457,24 @@ where
     let config = chosen.config();
     let width = usize::from(chosen.channels);
     let err_shared = shared.clone();
+    let mut cadence = Cadence::new(chosen.rate_hz);
+    let mut frames_out = 0u64;
     device.build_output_stream(
         config,
         move |data: &mut [T], _| {
             let frames = data.len() / width;
             let ready = (play_rx.slots() / width).min(frames);
+            let now = shared.now_ns();
+            let on_time = cadence.note(now, frames_out);
             if ready > 0 && shared.out_start.load(Ordering::Acquire) == ARMED {
-                shared.out_start.store(shared.input_position_now(chosen.rate_hz), Ordering::Release);
+                // The stimulus is this block's first frame: handed over when an on-time callback
+                // would have run for it.
+                let handed_ns = on_time
+                    .map_or(i64::try_from(now).unwrap_or(i64::MAX), |c| c.saturating_add(cadence.span_ns(frames_out)));
+                shared.out_start.store(shared.input_frame_at(handed_ns, chosen.rate_hz), Ordering::Release);
             }
+            frames_out += frames as u64;
+            shared.out_callbacks.fetch_add(1, Ordering::AcqRel);
             if let Ok(chunk) = play_rx.read_chunk(ready * width) {
                 let (a, b) = chunk.as_slices();
                 for (out, v) in data.iter_mut().zip(a.iter().chain(b)) {
@@ -458,6 +512,7 @@ where
     let config = chosen.config();
     let width = usize::from(chosen.channels);
     let err_shared = shared.clone();
+    let mut cadence = Cadence::new(chosen.rate_hz);
     device.build_input_stream(
         config,
         move |data: &[T], _| {
@@ -484,6 +539,10 @@ where
             shared.last_in_ns.store(now, Ordering::Release);
             shared.last_in_block.store(frames as u64, Ordering::Release);
             shared.frames_in.store(before + frames as u64, Ordering::Release);
+            // The frames up to the block's end are delivered now.
+            if let Some(c) = cadence.note(now, before + frames as u64) {
+                shared.in_cadence_ns.store(c, Ordering::Release);
+            }
             shared.in_callbacks.fetch_add(1, Ordering::AcqRel);
         },
         move |e: cpal::Error| {
@@ -614,7 +673,12 @@ impl SoundCards {
             _streams: (out_stream, in_stream),
         };
         let deadline = Instant::now() + self.timeouts.first_input;
-        while session.shared.in_callbacks.load(Ordering::Acquire) < 2 {
+        // Both sides settled: past the output's first fill, with a cadence to place frames by.
+        let settled = |sh: &Shared| {
+            Cadence::settled(sh.in_callbacks.load(Ordering::Acquire))
+                && Cadence::settled(sh.out_callbacks.load(Ordering::Acquire))
+        };
+        while !settled(&session.shared) {
             if Instant::now() > deadline {
                 return Err(device_error(
                     input,
@@ -921,20 +985,33 @@ mod tests {
     }
 
     #[test]
-    fn the_stimulus_start_is_placed_between_input_blocks() {
+    fn a_late_callback_moves_neither_side_s_cadence() {
+        // 512-frame blocks at 48 kHz, every 10.667 ms from 1 s on; every third callback runs late
+        // by up to 9 ms, and the first fill hands over its blocks all at once.
+        let block_ns = 512.0 * 1e9 / 48_000.0;
+        let mut c = Cadence::new(48_000);
+        let mut last = None;
+        for k in 0..200u64 {
+            let on_time = if k < 8 { 1e9 } else { 1e9 + k as f64 * block_ns };
+            let late = if k % 3 == 0 { (k % 10) as f64 * 1e6 } else { 0.0 };
+            last = c.note((on_time + late) as u64, k * 512).or(last);
+            if k < Cadence::SETTLE + Cadence::READY - 1 {
+                assert_eq!(last, None, "not trusted at callback {k}");
+            }
+        }
+        // An on-time callback runs for frame 0 at 1 s: to the nanosecond's rounding.
+        let cadence = last.expect("a cadence");
+        assert!((cadence - 1_000_000_000).abs() <= 1, "{cadence}");
+    }
+
+    #[test]
+    fn the_input_frame_at_a_moment_comes_from_the_cadence() {
         let shared = Shared::new();
-        assert_eq!(shared.input_position_now(48_000), 0, "no input yet");
-        std::thread::sleep(Duration::from_millis(10));
-        // 4800 frames delivered, the last 512 of them 5 ms ago: 240 frames more are being
-        // captured now (more if this thread was held up, never more than a block).
         shared.frames_in.store(4_800, Ordering::Release);
-        shared.last_in_block.store(512, Ordering::Release);
-        shared.last_in_ns.store(shared.now_ns().saturating_sub(5_000_000), Ordering::Release);
-        let now = shared.input_position_now(48_000);
-        assert!((4_800 + 240..=4_800 + 512).contains(&now), "{now}");
-        // An input callback long overdue: one block at most.
-        shared.last_in_ns.store(0, Ordering::Release);
-        std::thread::sleep(Duration::from_millis(20));
-        assert_eq!(shared.input_position_now(48_000), 4_800 + 512);
+        assert_eq!(shared.input_frame_at(2_000_000_000, 48_000), 4_800, "no cadence yet: what was delivered");
+        shared.in_cadence_ns.store(1_000_000_000, Ordering::Release);
+        assert_eq!(shared.input_frame_at(1_100_000_000, 48_000), 4_800);
+        assert_eq!(shared.input_frame_at(1_105_000_000, 48_000), 4_800 + 240);
+        assert_eq!(shared.input_frame_at(900_000_000, 48_000), 0, "before the first frame");
     }
 }
