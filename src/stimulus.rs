@@ -45,6 +45,14 @@ fn check(field: &'static str, value: f64, ok: bool, why: &'static str) -> Result
 }
 
 impl Stimulus {
+    /// A tone's frequency; `None` for any other stimulus.
+    pub fn tone_hz(&self) -> Option<f64> {
+        match self {
+            Stimulus::Sine { freq_hz, .. } => Some(*freq_hz),
+            _ => None,
+        }
+    }
+
     /// Duration in seconds.
     pub fn seconds(&self) -> f64 {
         match self {

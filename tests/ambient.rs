@@ -176,3 +176,51 @@ fn the_command_line_lets_room_sound_in_and_counts_the_repeats() {
         units.iter().map(|u| u.repeats).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn a_digital_loop_is_no_room_sound() {
+    // A perfect wire (a sound server's null sink): the stimulus comes back sample for sample, in
+    // every format, at every level. Its residual is rounding alone, far under the signal, and
+    // in floating point its "noise" is zero, so any ratio over it is huge: never room sound.
+    use jackbench::analysis::spectrum::Spectrum;
+    use jackbench::capture::{CaptureEntry, Direction, Drive, PathSpec, SampleFormat};
+    use jackbench::diagnosis::measure::measure_audio;
+    use jackbench::stimulus::Stimulus;
+    let rate = 48_000;
+    let mut checked = 0;
+    for format in [SampleFormat::S16, SampleFormat::S24, SampleFormat::F32] {
+        for level in [-6.0, -20.0, -40.0] {
+            let stimuli = [
+                Stimulus::Sine { freq_hz: 1_000.0, level_dbfs: level, seconds: 0.5 },
+                Stimulus::LogSweep { start_hz: 20.0, stop_hz: 20_000.0, level_dbfs: level, seconds: 0.5 },
+            ];
+            for stimulus in stimuli {
+                let lead = vec![0.0; rate as usize / 10];
+                let x: Vec<f64> = lead.iter().copied().chain(stimulus.render(rate)).chain(lead.repeat(2)).collect();
+                let audio = jackbench::capture::Audio::from_f64(rate, format, &[x.clone(), x]);
+                let entry = CaptureEntry {
+                    file: "wire.wav".into(),
+                    direction: Direction::Playback,
+                    stimulus: "s".into(),
+                    drive: Some(Drive::Both),
+                    path: PathSpec {
+                        driver: "card".into(),
+                        port: "jack".into(),
+                        adapter: "direct".into(),
+                        headset: "plug".into(),
+                    },
+                    latency_s: None,
+                    stream_events: Vec::new(),
+                    repeats: 0,
+                    room_sound: None,
+                };
+                let ctx = format!("{format:?} at {level} dBFS, {stimulus:?}");
+                let m = measure_audio(audio, &entry, stimulus, &mut Spectrum::default()).expect("measured");
+                assert_eq!(m.room_sound(), None, "{ctx}");
+                assert!(m.ears.iter().all(|e| e.disturbances.is_empty() && e.dropouts.is_empty()), "{ctx}");
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 18);
+}

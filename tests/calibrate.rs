@@ -8,7 +8,7 @@ mod common;
 use common::par_map;
 use jackbench::bench::run_plan;
 use jackbench::capture::{CaptureSet, Limits};
-use jackbench::diagnosis::{diagnose, Diagnosis, Symptom};
+use jackbench::diagnosis::{diagnose, limit_tests, Diagnosis, LimitTest, Symptom};
 use jackbench::lab::calibrate::{derive, unit_curves, CalibrationOptions};
 use jackbench::lab::model::ProductModel;
 use jackbench::rig::virtual_bench::{InjectedFault, VirtualBench};
@@ -24,6 +24,16 @@ fn rig() -> RigFile {
 
 /// Tests unit `serial` (its own spread) with `fault`, against `limits`.
 fn test_unit(rig: &RigFile, limits: &Limits, serial: u64, fault: Option<(Symptom, f64)>) -> Diagnosis {
+    test_unit_with_table(rig, limits, serial, fault).0
+}
+
+/// [`test_unit`] with the unit's limit-test table.
+fn test_unit_with_table(
+    rig: &RigFile,
+    limits: &Limits,
+    serial: u64,
+    fault: Option<(Symptom, f64)>,
+) -> (Diagnosis, Vec<LimitTest>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut bench = VirtualBench::for_rig(rig, 7);
     bench.swap_in(DUT, 0x5eed_0000 + serial).expect("swap");
@@ -34,7 +44,9 @@ fn test_unit(rig: &RigFile, limits: &Limits, serial: u64, fault: Option<(Symptom
     rig.limits = limits.clone();
     run_plan(&rig, &mut bench, dir.path(), &AtomicBool::new(false), &mut |_| {}).expect("run");
     let set = CaptureSet::load(dir.path()).expect("set");
-    diagnose(&set, limits).expect("diagnosis")
+    let d = diagnose(&set, limits).expect("diagnosis");
+    let table = limit_tests(&set, &d, limits);
+    (d, table)
 }
 
 #[test]
@@ -49,13 +61,27 @@ fn limits_from_golden_units_pass_healthy_units_and_catch_rub_and_buzz() {
     let g = limits.golden.as_ref().expect("golden limits");
     assert!(g.left_rub_buzz_db.len() >= 10 && g.left_response_db.len() >= 50);
 
-    // 200 healthy units of the model: no false fail.
+    // 200 healthy units of the model: no false fail, and every row of their limit-test tables
+    // passes: the sensitivity, THD, balance, mask and rub & buzz limits of each ear and the
+    // microphone, on both ports.
     let healthy: Vec<u64> = (100..300).collect();
     let fails: Vec<String> = par_map(&healthy, |&s| {
-        let d = test_unit(&rig, &limits, s, None);
-        (!d.faults.is_empty() || !d.suspects.is_empty()).then(|| {
+        let (d, table) = test_unit_with_table(&rig, &limits, s, None);
+        let quantities = |prefix: &str| table.iter().filter(|t| t.quantity.starts_with(prefix)).count();
+        let shape = [
+            quantities("Sensitivity"),
+            quantities("THD, "),
+            quantities("Balance"),
+            quantities("Response (golden mask)"),
+            quantities("Rub & buzz"),
+        ];
+        // Two ports: per port two tone ears, a microphone tone and a balance; the sweep's two
+        // ears and microphone masks; each ear's rub & buzz over frequency.
+        assert_eq!(shape, [6, 4, 2, 6, 4], "unit {s}: {table:#?}");
+        let failed: Vec<String> = table.iter().filter(|t| !t.pass).map(|t| format!("{t:?}")).collect();
+        (!d.faults.is_empty() || !d.suspects.is_empty() || !failed.is_empty()).then(|| {
             let what: Vec<String> = d.faults.iter().map(|f| format!("{} ({})", f.code, f.evidence)).collect();
-            format!("unit {s}: {}", what.join("; "))
+            format!("unit {s}: {}; limit tests failed: {failed:?}", what.join("; "))
         })
     })
     .into_iter()
@@ -68,8 +94,13 @@ fn limits_from_golden_units_pass_healthy_units_and_catch_rub_and_buzz() {
     for (severity, units, need) in [(0.0, 100u64, 0.95), (0.5, 30, 1.0), (1.0, 30, 1.0)] {
         let serials: Vec<u64> = (1000..1000 + units).collect();
         let results = par_map(&serials, |&s| {
-            let d = test_unit(&rig, &limits, s, Some((Symptom::RubBuzz, severity)));
+            let (d, table) = test_unit_with_table(&rig, &limits, s, Some((Symptom::RubBuzz, severity)));
             let found = d.faults.iter().any(|f| f.component == DUT && f.code.symptom == Symptom::RubBuzz);
+            // From moderate on, the table's rub & buzz row fails against the golden limit.
+            if severity >= 0.5 {
+                let row = table.iter().find(|t| t.quantity.starts_with("Rub & buzz") && !t.pass);
+                assert!(row.is_some_and(|t| t.margin < 0.0), "unit {s} at {severity}: {table:#?}");
+            }
             let thd_1k_inside = d
                 .captures
                 .iter()

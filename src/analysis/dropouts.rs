@@ -141,6 +141,10 @@ const NOTCH_Q: f64 = 0.7;
 const DISTURB_CREST2: f64 = 40.0;
 /// A disturbance within this of the tone (signal-equivalent power) can fake gaps, dB.
 const DISTURB_GAP_DB: f64 = 20.0;
+/// Sound this far under the tone or further, dB, can move no measurement of it, however far it
+/// stands over the path's own noise: no disturbance. A digital loop's residual is rounding
+/// alone, at −120 dB and lower.
+pub const ROOM_SOUND_FLOOR_DB: f64 = -80.0;
 
 /// The residual's mean square and peak² per block, about the block's mean (what is left of a DC
 /// offset, and drift far below the block's rate, is no sound), streamed.
@@ -679,6 +683,7 @@ impl DropoutScanner {
             .disturbed(quiet, &excluded)
             .into_iter()
             .map(|(a, b, ms)| (self.start + a as u64 * len, self.start + b as u64 * len, ms))
+            .filter(|&(_, _, ms)| ms >= a2 / 2.0 * 10f64.powf(ROOM_SOUND_FLOOR_DB / 10.0))
             .collect();
         let tone_power = a2 / 2.0;
         self.gaps.retain(|&(s, e)| {

@@ -59,6 +59,14 @@ pub struct GoldenLimits {
     /// The microphone's response shape, dB: the mask.
     #[serde(default)]
     pub mic_response_db: Vec<[f64; 3]>,
+    /// The golden units' own spread of each response shape, `[Hz, lowest dB, highest dB]`: what
+    /// the mask was drawn around, shown under a unit's curve in its report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_band_db: Vec<[f64; 3]>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub right_band_db: Vec<[f64; 3]>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mic_band_db: Vec<[f64; 3]>,
     /// Rub & buzz: the highest peak ratio per 1/3-octave band of excitation, per ear, dB re the
     /// signal (see `analysis::rub_buzz`).
     pub left_rub_buzz_db: Vec<[f64; 2]>,
@@ -80,6 +88,24 @@ impl GoldenLimits {
             &self.left_response_db
         } else {
             &self.right_response_db
+        }
+    }
+
+    /// The golden units' spread of an ear's response shape (0 left, 1 right).
+    pub fn band(&self, ear: usize) -> &[[f64; 3]] {
+        if ear == 0 {
+            &self.left_band_db
+        } else {
+            &self.right_band_db
+        }
+    }
+
+    /// An ear's THD-over-frequency limit.
+    pub fn thd(&self, ear: usize) -> &[[f64; 2]] {
+        if ear == 0 {
+            &self.left_thd_db
+        } else {
+            &self.right_thd_db
         }
     }
 

@@ -116,9 +116,12 @@ impl Measured {
                 what.push(format!("{name}: sound over the tone at {:.2} s for {:.0} ms", d.at_s, d.ms));
                 continue;
             }
+            // Sound far under the signal moves no measurement (a digital loop's rounding stands
+            // 200 dB over its zero noise).
             let loud = x.rub_buzz.iter().find(|p| {
                 p.peak_db - p.noise_db >= crate::diagnosis::NOISE_PEAK_DB + ROOM_OVER_NOISE_DB
                     && p.locked < crate::analysis::rub_buzz::LOCKED_MIN
+                    && p.peak_db >= crate::analysis::dropouts::ROOM_SOUND_FLOOR_DB
             });
             if let Some(p) = loud {
                 what.push(format!(

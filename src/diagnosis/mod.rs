@@ -27,6 +27,7 @@
 
 mod evidence;
 pub mod fault;
+pub mod limit_tests;
 pub mod localise;
 pub mod measure;
 mod observe;
@@ -34,6 +35,7 @@ mod observe;
 pub use crate::capture::Limits;
 pub use evidence::hz as hz_text;
 pub use fault::{FaultCode, Symptom};
+pub use limit_tests::{limit_tests, LimitTest};
 pub use measure::{EarMeasure, Measured};
 pub use observe::{DEAD_DB, NOISE_PEAK_DB};
 

@@ -186,6 +186,17 @@ fn mask(curves: &[&Points], k: f64, floor: f64) -> Vec<[f64; 3]> {
     stats(curves).into_iter().map(|(f, m, s)| [f, m - (k * s).max(floor), m + (k * s).max(floor)]).collect()
 }
 
+/// Per frequency, the lowest and the highest of the units: their band.
+fn band(curves: &[&Points]) -> Vec<[f64; 3]> {
+    per_frequency(curves, curves.len() / 2 + 1)
+        .into_iter()
+        .map(|(f, v)| {
+            let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(*x), b.max(*x)));
+            [f, lo, hi]
+        })
+        .collect()
+}
+
 fn upper(curves: &[&Points], k: f64, floor: f64) -> Vec<[f64; 2]> {
     stats(curves).into_iter().map(|(f, m, s)| [f, m + (k * s).max(floor)]).collect()
 }
@@ -228,6 +239,9 @@ fn limits_of(model: &str, units: &[&UnitCurves], base: &Limits, o: &CalibrationO
         left_response_db: r(mask(&curves(&|u| &u.ears[0].response), o.k, o.response_floor_db)),
         right_response_db: r(mask(&curves(&|u| &u.ears[1].response), o.k, o.response_floor_db)),
         mic_response_db: r(mask(&curves(&|u| &u.mic_response), o.k, o.response_floor_db)),
+        left_band_db: r(band(&curves(&|u| &u.ears[0].response))),
+        right_band_db: r(band(&curves(&|u| &u.ears[1].response))),
+        mic_band_db: r(band(&curves(&|u| &u.mic_response))),
         left_rub_buzz_db: u2(upper(&curves(&|u| &u.ears[0].rub_buzz), o.k, o.rub_buzz_floor_db)),
         right_rub_buzz_db: u2(upper(&curves(&|u| &u.ears[1].rub_buzz), o.k, o.rub_buzz_floor_db)),
         left_thd_db: u2(upper(&curves(&|u| &u.ears[0].thd), o.k, o.thd_floor_db)),

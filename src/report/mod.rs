@@ -6,7 +6,7 @@ pub mod plot;
 use crate::analysis::spectrum::Spectrum;
 use crate::analysis::window::WindowKind;
 use crate::capture::Limits;
-use crate::capture::{read_wav, CaptureSet, Direction, Drive, PathSpec};
+use crate::capture::{read_wav, CaptureSet, ComponentKind, Direction, Drive, PathSpec};
 use crate::diagnosis::{Diagnosis, Measured, Verdict, DEAD_DB};
 use base64::Engine;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
@@ -159,7 +159,6 @@ fn draw_plots(
 ) -> Result<Vec<Figure>, ReportError> {
     let mut figs = Vec::new();
     let paths = paths(d);
-    let label = |p: &PathSpec| format!("{} / {} / {}", p.port, p.adapter, p.headset);
     let reference = |p: &PathSpec| {
         [&p.adapter, &p.headset].iter().all(|id| set.manifest.component(id).is_some_and(|c| c.reference))
     };
@@ -248,6 +247,64 @@ fn draw_plots(
         });
     }
 
+    // The unit under test against its model's golden mask, per ear and for the microphone.
+    if let Some(g) = &limits.golden {
+        let of_model = |id: &str| {
+            set.manifest.components.iter().any(|c| {
+                c.id == id && !c.reference && c.kind == ComponentKind::Headset && c.model.as_deref() == Some(&g.model)
+            })
+        };
+        let (lo, hi) = (limits.response_band_hz[0], limits.response_band_hz[1]);
+        type Mask<'a> = &'a [[f64; 3]];
+        let views: [(&str, Direction, usize, Mask, Mask); 3] = [
+            ("left ear", Direction::Playback, 0, &g.left_response_db, &g.left_band_db),
+            ("right ear", Direction::Playback, 1, &g.right_response_db, &g.right_band_db),
+            ("microphone", Direction::Record, 0, &g.mic_response_db, &g.mic_band_db),
+        ];
+        for (name, direction, ear, mask, band) in views {
+            let curves: Vec<plot::Curve> = d
+                .captures
+                .iter()
+                .map(|c| &c.measurements)
+                .filter(|m| m.direction == direction && m.driven(ear) && of_model(&m.path.headset))
+                .filter_map(|m| {
+                    let x = m.ears.get(ear).filter(|x| x.present && !x.response.is_empty())?;
+                    let mid = x.gain_db.unwrap_or(0.0);
+                    let points = x
+                        .response
+                        .iter()
+                        .filter(|p| p.freq_hz >= lo && p.freq_hz <= hi)
+                        .map(|p| (p.freq_hz, p.gain_db - mid))
+                        .collect();
+                    Some(plot::Curve { label: label(&m.path), points, reference: false })
+                })
+                .collect();
+            let within =
+                |c: &[[f64; 3]]| -> Vec<[f64; 3]> { c.iter().copied().filter(|q| q[0] >= lo && q[0] <= hi).collect() };
+            let (mask, band) = (within(mask), within(band));
+            if curves.is_empty() || mask.is_empty() {
+                continue;
+            }
+            let file = dir.join(format!("golden-response-{}.png", name.replace(' ', "-")));
+            plot::golden_response(
+                &file,
+                &format!("Response against the {} golden mask, {name}", g.model),
+                &curves,
+                &mask,
+                &band,
+            )?;
+            figs.push(Figure {
+                file,
+                caption: format!(
+                    "The unit's {name} response shape (gain less its mid-band gain) against the golden mask of model {}: \
+                     the calibrated units' mean ± max(k·σ, floor), with the units' own spread shaded",
+                    g.model
+                ),
+                inline: true,
+            });
+        }
+    }
+
     // Playback distortion over frequency from the sweeps: THD, and rub & buzz as the diagnosis
     // reads it (each band's recurring residual peak over that band's own noise), worse ear.
     let sweeps: Vec<&Measured> = d
@@ -280,7 +337,7 @@ fn draw_plots(
             "Rub & buzz, playback (worse ear)",
             "Residual peak over its band's noise (dB)",
             &rb,
-            Some((&format!("noise alone + {:.0} dB", limits.rub_buzz_max_db), &line)),
+            &[(&format!("noise alone + {:.0} dB", limits.rub_buzz_max_db), &line)],
         )?;
         figs.push(Figure {
             file,
@@ -307,7 +364,7 @@ fn draw_plots(
             "THD over frequency, playback (worse ear)",
             "THD (dB re fundamental)",
             &thd,
-            Some((&format!("THD limit {:.1} %", limits.thd_max_percent), &line)),
+            &[(&format!("THD limit {:.1} %", limits.thd_max_percent), &line)],
         )?;
         figs.push(Figure {
             file,
@@ -316,6 +373,66 @@ fn draw_plots(
                     .into(),
             inline: false,
         });
+    }
+
+    // The unit's distortion over frequency against its model's golden upper limits, per ear.
+    if let Some(g) = &limits.golden {
+        let of_model = |id: &str| {
+            set.manifest.components.iter().any(|c| {
+                c.id == id && !c.reference && c.kind == ComponentKind::Headset && c.model.as_deref() == Some(&g.model)
+            })
+        };
+        let unit: Vec<&Measured> = sweeps.iter().copied().filter(|m| of_model(&m.path.headset)).collect();
+        type Pick = fn(&crate::diagnosis::EarMeasure) -> Vec<(f64, f64)>;
+        type Upper<'a> = [&'a [[f64; 2]]; 2];
+        let kinds: [(&str, &str, &str, Pick, Upper); 2] = [
+            (
+                "rub-buzz",
+                "Rub & buzz against the golden limit",
+                "Residual peak re signal (dB)",
+                |x| x.rub_buzz.iter().map(|p| (p.freq_hz, p.peak_db)).collect(),
+                [g.rub_buzz(0), g.rub_buzz(1)],
+            ),
+            (
+                "thd",
+                "THD over frequency against the golden limit",
+                "THD (dB re fundamental)",
+                |x| x.thd.iter().map(|p| (p.freq_hz, p.level_db)).collect(),
+                [g.thd(0), g.thd(1)],
+            ),
+        ];
+        for (key, title, y, pick, limit) in kinds {
+            let mut curves = Vec::new();
+            for m in &unit {
+                for (ear, side) in [(0, "left"), (1, "right")] {
+                    if let Some(x) = m.ears.get(ear).filter(|x| m.driven(ear) && x.present) {
+                        let points = pick(x);
+                        if !points.is_empty() {
+                            curves.push(plot::Curve {
+                                label: format!("{}, {side}", label(&m.path)),
+                                points,
+                                reference: false,
+                            });
+                        }
+                    }
+                }
+            }
+            let lines: Vec<Vec<(f64, f64)>> = limit.iter().map(|c| c.iter().map(|q| (q[0], q[1])).collect()).collect();
+            if curves.is_empty() || lines.iter().all(Vec::is_empty) {
+                continue;
+            }
+            let file = dir.join(format!("golden-{key}.png"));
+            let named = [("golden limit, left", &lines[0][..]), ("golden limit, right", &lines[1][..])];
+            plot::over_frequency(&file, &format!("{title} ({})", g.model), y, &curves, &named)?;
+            figs.push(Figure {
+                file,
+                caption: format!(
+                    "{title} of model {}: each ear's curve and the calibrated units' mean + max(k·σ, floor)",
+                    g.model
+                ),
+                inline: true,
+            });
+        }
     }
 
     // Per capture: spectrum of tones, envelope of every capture.
@@ -434,6 +551,10 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
         images.push((base64::engine::general_purpose::STANDARD.encode(bytes), &f.caption));
     }
     let entry = |file: &str| m.captures.iter().find(|c| c.file == file);
+    let tests = crate::diagnosis::limit_tests(set, d, limits);
+    let label_of = |file: &str| {
+        d.captures.iter().find(|c| c.file == file).map_or(file.to_string(), |c| label(&c.measurements.path))
+    };
     let serials: Vec<String> =
         m.components.iter().filter_map(|c| c.serial.as_ref().map(|s| format!("{}: {s}", c.id))).collect();
     Ok(html! {
@@ -469,6 +590,29 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
                                 p { (s.why()) "." }
                                 p { b { "Evidence: " } (s.evidence) }
                                 p { b { "Next: " } (s.next_step()) "." }
+                            }
+                        }
+                    }
+                }
+                @if !tests.is_empty() {
+                    section {
+                        h2 { "Limit tests" }
+                        p class="note" { "The unit under test against each limit it has: margin inside the nearer limit (negative: outside). \
+                            Curves are judged where they stay outside over neighbouring points, as the diagnosis judges them; \
+                            the row shows the point that sets the margin." }
+                        table class="limits" {
+                            tr { th { "test" } th { "path" } th { "at" } th { "low" } th { "high" } th { "measured" } th { "margin" } th { "result" } }
+                            @for t in &tests {
+                                tr class=(if t.pass { "ok" } else { "bad" }) {
+                                    td { (t.quantity) }
+                                    td { (label_of(&t.capture)) }
+                                    td { (t.at_hz.map_or("—".to_string(), crate::diagnosis::hz_text)) }
+                                    td class="num" { (limit_value(t.low, t.unit)) }
+                                    td class="num" { (limit_value(t.high, t.unit)) }
+                                    td class="num" { (limit_value(Some(t.measured), t.unit)) }
+                                    td class="num" { (if t.unit == "%" { format!("{:+.4} %", t.margin) } else { format!("{:+.2} dB", t.margin) }) }
+                                    td class=(if t.pass { "pass" } else { "fail" }) { (if t.pass { "PASS" } else { "FAIL" }) }
+                                }
                             }
                         }
                     }
@@ -605,6 +749,16 @@ fn per_ear_at(m: &Measured, f: impl Fn(usize, &crate::diagnosis::EarMeasure) -> 
     m.ears.iter().enumerate().map(|(i, e)| f(i, e).unwrap_or_else(|| "—".into())).collect::<Vec<_>>().join(" / ")
 }
 
+/// A path as the plots and tables name it.
+fn label(p: &PathSpec) -> String {
+    format!("{} / {} / {}", p.port, p.adapter, p.headset)
+}
+
+/// A limit or a measured value of the limit-test table, "—" where there is none.
+fn limit_value(v: Option<f64>, unit: &str) -> String {
+    v.map_or("—".to_string(), |v| if unit == "%" { format!("{v:.4} %") } else { format!("{v:.2} dB") })
+}
+
 /// One value per ear, "L / R" for two.
 fn per_ear(m: &Measured, f: impl Fn(&crate::diagnosis::EarMeasure) -> Option<String>) -> String {
     per_ear_at(m, |_, e| f(e))
@@ -621,6 +775,8 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 
 table { border-collapse: collapse; margin: .5em 0 1em 0; font-size: .9em; }
 th, td { border: 1px solid #ddd; padding: .25em .5em; text-align: left; }
 tr.bad td { background: #fdecea; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.pass { color: #2e7d32; font-weight: bold; } td.fail { color: #c62828; font-weight: bold; }
 tr.events td { background: #fff6e0; font-size: 0.9em; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #555; font-size: .9em; }

@@ -211,27 +211,56 @@ pub fn response(
         .into_iter()
         .collect();
     let axes = ("Frequency (Hz)", "Gain re stimulus (dB)");
-    curves_over_frequency(path, title, axes, range, curves, &lines, SeriesLabelPosition::LowerLeft)
+    curves_over_frequency(path, title, axes, range, curves, &lines, None, SeriesLabelPosition::LowerLeft)
 }
 
-/// Curves over log frequency (20 Hz–20 kHz) in any unit, with an upper limit line: distortion
+/// Response shapes (each less its mid-band gain) against a model's golden mask: the mask's
+/// lower and upper lines, and under them the golden units' own band, shaded. Points are
+/// `[Hz, low dB, high dB]`.
+pub fn golden_response(
+    path: &Path,
+    title: &str,
+    curves: &[Curve],
+    mask: &[[f64; 3]],
+    band: &[[f64; 3]],
+) -> Result<(), PlotError> {
+    let red = RGBColor(200, 30, 30);
+    let lines = vec![
+        Line { label: "golden mask, upper".into(), points: mask.iter().map(|q| (q[0], q[2])).collect(), color: red },
+        Line {
+            label: "golden mask, lower".into(),
+            points: mask.iter().map(|q| (q[0], q[1])).collect(),
+            color: RGBColor(120, 20, 20),
+        },
+    ];
+    let values = curves.iter().flat_map(|c| c.points.iter().map(|p| p.1)).chain(mask.iter().flat_map(|q| [q[1], q[2]]));
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let range = if lo.is_finite() { ((lo - 3.0).floor(), (hi + 3.0).ceil()) } else { (-20.0, 10.0) };
+    let axes = ("Frequency (Hz)", "Shape: gain less its mid-band gain (dB)");
+    let shaded = (!band.is_empty()).then_some(("golden units' band", band));
+    curves_over_frequency(path, title, axes, range, curves, &lines, shaded, SeriesLabelPosition::LowerLeft)
+}
+
+/// Curves over log frequency (20 Hz–20 kHz) in any unit, with upper limit lines: distortion
 /// and rub & buzz against the sweep's excitation frequency.
 pub fn over_frequency(
     path: &Path,
     title: &str,
     y_desc: &str,
     curves: &[Curve],
-    limit: Option<(&str, &[(f64, f64)])>,
+    limits: &[(&str, &[(f64, f64)])],
 ) -> Result<(), PlotError> {
-    let lines: Vec<Line> = limit
-        .map(|(label, points)| Line { label: label.to_string(), points: points.to_vec(), color: RGBColor(200, 30, 30) })
-        .into_iter()
+    let reds = [RGBColor(200, 30, 30), RGBColor(120, 20, 20)];
+    let lines: Vec<Line> = limits
+        .iter()
+        .zip(reds.iter().cycle())
+        .map(|((label, points), &color)| Line { label: label.to_string(), points: points.to_vec(), color })
         .collect();
     let values = curves.iter().flat_map(|c| c.points.iter()).chain(lines.iter().flat_map(|l| l.points.iter()));
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
     let range = if lo.is_finite() { ((lo - 3.0).floor(), (hi + 6.0).ceil().max(lo + 10.0)) } else { (0.0, 10.0) };
     let axes = ("Excitation frequency (Hz)", y_desc);
-    curves_over_frequency(path, title, axes, range, curves, &lines, SeriesLabelPosition::UpperRight)
+    curves_over_frequency(path, title, axes, range, curves, &lines, None, SeriesLabelPosition::UpperRight)
 }
 
 /// A limit or mask line.
@@ -241,8 +270,10 @@ struct Line {
     color: RGBColor,
 }
 
-/// The chart both of the above draw: log frequency 20 Hz–20 kHz with engineering ticks, `y` over
-/// `range`, the limit lines under the curves; reference paths thin and grey.
+/// The chart the above draw: log frequency 20 Hz–20 kHz with engineering ticks, `y` over
+/// `range`, a shaded band (`[Hz, low, high]`) under the limit lines under the curves; reference
+/// paths thin and grey.
+#[allow(clippy::too_many_arguments)]
 fn curves_over_frequency(
     path: &Path,
     title: &str,
@@ -250,6 +281,7 @@ fn curves_over_frequency(
     (lo, hi): (f64, f64),
     curves: &[Curve],
     lines: &[Line],
+    band: Option<(&str, &[[f64; 3]])>,
     legend_at: SeriesLabelPosition,
 ) -> Result<(), PlotError> {
     register_font();
@@ -271,6 +303,16 @@ fn curves_over_frequency(
         .label_style((SANS, 14))
         .draw()
         .map_err(|x| e(x.to_string()))?;
+    if let Some((label, band)) = band {
+        let fill = RGBColor(120, 190, 120).mix(0.35);
+        let outline: Vec<(f64, f64)> =
+            band.iter().map(|q| (q[0], q[2])).chain(band.iter().rev().map(|q| (q[0], q[1]))).collect();
+        chart
+            .draw_series(std::iter::once(Polygon::new(outline, fill.filled())))
+            .map_err(|x| e(x.to_string()))?
+            .label(label)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 20, y + 5)], fill.filled()));
+    }
     for l in lines {
         let c = l.color;
         chart
@@ -279,9 +321,10 @@ fn curves_over_frequency(
             .label(l.label.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
     }
+    // No red: red is for limits.
     let palette = [
         RGBColor(31, 119, 180),
-        RGBColor(214, 39, 40),
+        RGBColor(23, 190, 207),
         RGBColor(44, 160, 44),
         RGBColor(148, 103, 189),
         RGBColor(255, 127, 14),
