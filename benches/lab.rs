@@ -65,6 +65,8 @@ fn unit(i: i64, rng: &mut impl Rng) -> UnitRecord {
         verdict: if faulty { Verdict::Fail } else { Verdict::Pass },
         capture_set: format!("reports/b{}/{i}", i / 500),
         repeats: 0,
+        limits_file: "limits/hs-100.toml".into(),
+        calibrated: Some("2026-11-30T08:00:00Z".into()),
         faults: if faulty {
             vec![FaultRecord {
                 rank: 1,

@@ -65,7 +65,17 @@ pub fn run_plan(
     let mut manifest = Manifest::new(Some(rig.name.clone()));
     manifest.created = Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
     manifest.rig = Some(rig.source.display().to_string());
-    manifest.limits = Some(rig.limits.clone());
+    // The limits in force and where they came from: a model's file (set by the batch), else the
+    // rig file.
+    let mut limits = rig.limits.clone();
+    limits.source.get_or_insert_with(|| crate::capture::LimitsSource {
+        file: rig.source.display().to_string(),
+        model: None,
+        calibrated: None,
+        calibration_bench: None,
+        golden_units: None,
+    });
+    manifest.limits = Some(limits);
     manifest.components = rig.manifest_components();
     manifest.stimuli =
         rig.stimuli.iter().map(|s| StimulusEntry { id: s.id.clone(), signal: s.signal.clone() }).collect();

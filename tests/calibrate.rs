@@ -148,6 +148,43 @@ fn the_calibrate_command_writes_a_limits_file_that_batch_reads() {
     assert!(l.golden.is_some_and(|g| g.model == "hs-100"));
     // Kept from the file as it was.
     assert_eq!(l.thd_max_percent, 3.0);
+    // A batch says which limits it judges by, warns when the rig holds the calibration for less
+    // time than it has had (0 days here), and stores the limits file and its calibration date
+    // with each unit.
+    let rig_text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("rigs/qa-bench.toml")).expect("rig");
+    let strict = tmp.path().join("strict-bench.toml");
+    std::fs::write(&strict, format!("calibration_days = 0\n{rig_text}")).expect("rig copy");
+    std::fs::write(tmp.path().join("units.txt"), "U1\n").expect("serials");
+    let db = tmp.path().join("results.sqlite");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jackbench"))
+        .args(["batch", "--model", "hs-100", "--virtual", "--rig"])
+        .arg(&strict)
+        .arg("--limits")
+        .arg(&limits_dir)
+        .arg("--serials")
+        .arg(tmp.path().join("units.txt"))
+        .arg("--db")
+        .arg(&db)
+        .arg("--out")
+        .arg(tmp.path().join("tray"))
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("from 6 golden units") && err.contains("calibrated"), "{err}");
+    assert!(err.contains("warning:") && err.contains("longer than the 0 days"), "{err}");
+    let mut results = jackbench::lab::db::Database::open(&db.to_string_lossy()).expect("results");
+    let units = jackbench::lab::store::units(&mut results, &Default::default()).expect("units");
+    assert_eq!(units.len(), 1);
+    assert!(units[0].limits_file.ends_with("hs-100.toml"), "{}", units[0].limits_file);
+    assert_eq!(units[0].calibrated.as_ref(), Some(&rec.date));
+    // The unit's manifest keeps them with its limits, and its report names them.
+    let set = CaptureSet::load(&tmp.path().join("tray/U1")).expect("the unit's set");
+    let source = set.manifest.limits.and_then(|l| l.source).expect("where the limits came from");
+    assert_eq!((source.calibrated.as_ref(), source.golden_units), (Some(&rec.date), Some(6)));
+    let page = std::fs::read_to_string(tmp.path().join("tray/U1/report.html")).expect("report");
+    assert!(page.contains(&source.describe()), "the report does not name its limits");
     // Too few units: refused, exit 2, nothing written.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_jackbench"))
         .args(["calibrate", "--rig", "qa-bench", "--model", "hs-9", "--virtual", "--units", "3", "--limits"])

@@ -47,10 +47,13 @@ fn units_are_read_back_as_stored() {
         let failing = all.iter().filter(|u| u.verdict == "fail").count();
         assert_eq!(failing, 8, "units 0, 4, … 28");
         assert!(all.iter().all(|u| (u.verdict == "fail") != u.faults.is_empty()), "{}", db.backend);
-        // The ambient-noise guard's repeats per unit (schema version 2).
+        // The ambient-noise guard's repeats per unit (schema version 2), the limits each was
+        // judged against and their calibration (version 3).
         for u in &all {
-            let i: i64 = u.serial.trim_start_matches("SN-").parse().expect("serial");
-            assert_eq!(u.repeats, i % 3, "{} {}", db.backend, u.serial);
+            let i: u64 = u.serial.trim_start_matches("SN-").parse().expect("serial");
+            assert_eq!(u.repeats, (i % 3) as i64, "{} {}", db.backend, u.serial);
+            let want = unit(i, 3, 4);
+            assert_eq!((&u.limits_file, &u.calibrated), (&want.limits_file, &want.calibrated), "{}", db.backend);
         }
         // Filters: a model, a time.
         let hs200 = store::units(&mut d, &Filter { model: Some("hs-200".into()), since_ms: None }).expect("units");

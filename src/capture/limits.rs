@@ -44,6 +44,55 @@ pub struct Limits {
     /// calibrate`); headsets of that model are held to them besides their peers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub golden: Option<GoldenLimits>,
+    /// Where these limits came from (set by the bench; kept in the manifest with them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<LimitsSource>,
+}
+
+/// Where the limits in force came from: the file, and for a model's limits calibrated on golden
+/// units, when, on which bench and from how many.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSource {
+    /// The rig file or the model's limits file.
+    pub file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// When the limits were calibrated, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibrated: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration_bench: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub golden_units: Option<usize>,
+}
+
+impl LimitsSource {
+    /// In words: "limits/hs-100.toml (model hs-100, calibrated 2026-12-01T22:09:02Z on bench-3
+    /// from 10 golden units)".
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(m) = &self.model {
+            parts.push(format!("model {m}"));
+        }
+        if let Some(date) = &self.calibrated {
+            let mut c = format!("calibrated {date}");
+            if let Some(b) = &self.calibration_bench {
+                c.push_str(&format!(" on {b}"));
+            }
+            if let Some(n) = self.golden_units {
+                c.push_str(&format!(" from {n} golden units"));
+            }
+            parts.push(c);
+        } else if self.model.is_some() {
+            parts.push("not calibrated".into());
+        }
+        if parts.is_empty() {
+            self.file.clone()
+        } else {
+            format!("{} ({})", self.file, parts.join(", "))
+        }
+    }
 }
 
 /// Limits over frequency from golden units: each unit's curves, their mean ± max(k·σ, a floor).
@@ -148,6 +197,7 @@ impl Default for Limits {
             loopback_gain_db: None,
             record_noise_dbfs: None,
             golden: None,
+            source: None,
         }
     }
 }

@@ -5,6 +5,6 @@ pub mod limits;
 pub mod manifest;
 pub mod wav;
 
-pub use limits::{GoldenLimits, Limits};
+pub use limits::{GoldenLimits, Limits, LimitsSource};
 pub use manifest::{CaptureEntry, CaptureSet, Component, ComponentKind, Direction, Drive, Manifest, PathSpec};
 pub use wav::{read_wav, write_wav, Audio, SampleFormat, WavError, WavSource};

@@ -424,11 +424,14 @@ pub fn run_batch(args: &BatchArgs) -> Result<u8, Failure> {
         "batch {}: model {} ({}) on {}, {what}\n  results: {}   captures: {}",
         batch.settings.id,
         batch.model.model,
-        batch.model.source.display(),
+        batch.limits.source.as_ref().map_or_else(|| batch.model.source.display().to_string(), |s| s.describe()),
         batch.rig.name,
         batch.db.name(),
         dir.display()
     );
+    if let Some(warning) = batch.calibration_warning() {
+        eprintln!("  warning: {warning}");
+    }
     let recovered = batch.recover()?;
     if !recovered.is_empty() {
         eprintln!("  stored {} finished unit(s) the database had missed: {}", recovered.len(), recovered.join(", "));

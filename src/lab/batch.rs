@@ -227,11 +227,28 @@ pub enum UnitOutcome {
 }
 
 impl Batch {
+    /// A warning when the model's calibration is older than the rig's `calibration_days`.
+    pub fn calibration_warning(&self) -> Option<String> {
+        let days = self.rig.calibration_days?;
+        let age = self.model.calibration_age_days(std::time::SystemTime::now())?;
+        (age > f64::from(days)).then(|| {
+            format!(
+                "{}: the limits of {} were calibrated {age:.0} days ago, longer than the {days} days rig {} allows: \
+                 calibrate again (jackbench calibrate --model {})",
+                self.model.source.display(),
+                self.model.model,
+                self.rig.name,
+                self.model.model
+            )
+        })
+    }
+
     /// Opens the batch in `dir` (created with `settings` when new).
     pub fn open(dir: &Path, settings: BatchSettings, rig: RigFile, model: ProductModel) -> Result<Batch, BatchError> {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         settings.save(dir)?;
-        let limits = model.limits(&rig.limits);
+        let mut limits = model.limits(&rig.limits);
+        limits.source = Some(model.limits_source());
         let mut manifest = crate::capture::Manifest::new(None);
         manifest.components = rig.manifest_components();
         let dut = unit_under_test(&manifest).ok_or_else(|| {
@@ -301,6 +318,8 @@ impl Batch {
             verdict: d.verdict,
             capture_set: dir.display().to_string(),
             repeats: set.manifest.captures.iter().map(|c| i64::from(c.repeats)).sum(),
+            limits_file: self.limits.source.as_ref().map_or_else(String::new, |s| s.file.clone()),
+            calibrated: self.limits.source.as_ref().and_then(|s| s.calibrated.clone()),
             faults: fault_records(d),
             measurements: unit_measurements(d, &set.manifest, &self.dut, &self.limits),
         }

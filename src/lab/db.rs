@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// The migrations: (version, name, SQLite's SQL, PostgreSQL's SQL).
-const MIGRATIONS: [(i64, &str, &str, &str); 2] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 3] = [
     (
         1,
         "results",
@@ -26,6 +26,12 @@ const MIGRATIONS: [(i64, &str, &str, &str); 2] = [
         "room_sound",
         include_str!("../../migrations/sqlite/0002_room_sound.sql"),
         include_str!("../../migrations/postgres/0002_room_sound.sql"),
+    ),
+    (
+        3,
+        "limits_source",
+        include_str!("../../migrations/sqlite/0003_limits_source.sql"),
+        include_str!("../../migrations/postgres/0003_limits_source.sql"),
     ),
 ];
 
@@ -43,6 +49,8 @@ pub enum Param {
     Int(i64),
     Real(Option<f64>),
     Text(String),
+    /// Text or NULL.
+    OptText(Option<String>),
 }
 
 /// A value read from a row.
@@ -210,7 +218,10 @@ impl rusqlite::ToSql for Param {
             Param::Int(i) => ToSqlOutput::Owned(V::Integer(*i)),
             Param::Real(Some(r)) => ToSqlOutput::Owned(V::Real(*r)),
             Param::Real(None) => ToSqlOutput::Owned(V::Null),
-            Param::Text(t) => ToSqlOutput::Borrowed(rusqlite::types::ValueRef::Text(t.as_bytes())),
+            Param::Text(t) | Param::OptText(Some(t)) => {
+                ToSqlOutput::Borrowed(rusqlite::types::ValueRef::Text(t.as_bytes()))
+            }
+            Param::OptText(None) => ToSqlOutput::Owned(V::Null),
         })
     }
 }
@@ -223,6 +234,7 @@ fn pg_params(params: &[Param]) -> Vec<Box<dyn postgres::types::ToSql + Sync>> {
                 Param::Int(i) => Box::new(*i),
                 Param::Real(r) => Box::new(*r),
                 Param::Text(t) => Box::new(t.clone()),
+                Param::OptText(t) => Box::new(t.clone()),
             }
         })
         .collect()
@@ -580,12 +592,12 @@ mod tests {
         let path = dir.path().join("lab/results.sqlite");
         let url = path.to_string_lossy().into_owned();
         let mut db = Database::open(&url).unwrap();
-        assert_eq!((db.backend(), db.schema_version().unwrap()), ("sqlite", 2));
+        assert_eq!((db.backend(), db.schema_version().unwrap()), ("sqlite", 3));
         drop(db);
         let mut db = Database::open(&format!("sqlite:{url}")).unwrap();
-        assert_eq!(db.schema_version().unwrap(), 2);
+        assert_eq!(db.schema_version().unwrap(), 3);
         let rows = db.query("SELECT COUNT(*) FROM schema_migration", &[]).unwrap();
-        assert_eq!(rows[0][0], Value::Int(2));
+        assert_eq!(rows[0][0], Value::Int(3));
         // A database from a newer jackbench is refused, not damaged.
         db.transaction(|tx| {
             tx.execute("INSERT INTO schema_migration VALUES (99, 'future', 0)", &[])?;

@@ -186,6 +186,24 @@ impl ProductModel {
         })
     }
 
+    /// Where limits from this file come from, for the manifest, the report and the database.
+    pub fn limits_source(&self) -> crate::capture::LimitsSource {
+        crate::capture::LimitsSource {
+            file: self.source.display().to_string(),
+            model: Some(self.model.clone()),
+            calibrated: self.calibration.as_ref().map(|c| c.date.clone()),
+            calibration_bench: self.calibration.as_ref().map(|c| c.bench.clone()),
+            golden_units: self.calibration.as_ref().map(|c| c.serials.len()),
+        }
+    }
+
+    /// How many days old the calibration is at `now`; `None` for limits never calibrated (or a
+    /// date that does not read).
+    pub fn calibration_age_days(&self, now: std::time::SystemTime) -> Option<f64> {
+        let date = humantime::parse_rfc3339_weak(&self.calibration.as_ref()?.date).ok()?;
+        Some(now.duration_since(date).map_or(0.0, |d| d.as_secs_f64() / 86_400.0))
+    }
+
     /// The rig's limits with this model's laid over them.
     pub fn limits(&self, base: &Limits) -> Limits {
         let mut table = toml::Table::try_from(base).unwrap_or_default();

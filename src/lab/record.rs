@@ -82,6 +82,10 @@ pub struct UnitRecord {
     pub capture_set: String,
     /// Captures the ambient-noise guard made again because room sound disturbed them.
     pub repeats: i64,
+    /// The limits file the unit was judged against (a model's, else the rig file).
+    pub limits_file: String,
+    /// When those limits were calibrated on golden units, RFC 3339.
+    pub calibrated: Option<String>,
     pub faults: Vec<FaultRecord>,
     pub measurements: Vec<MeasurementRecord>,
 }

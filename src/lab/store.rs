@@ -26,8 +26,8 @@ fn values_sql(head: &str, columns: usize, rows: usize) -> String {
 
 fn insert_in(tx: &mut Tx<'_>, u: &UnitRecord) -> Result<i64, DbError> {
     let rows = tx.query(
-        "INSERT INTO unit (serial, model, rig, bench, operator, batch, tested_at_ms, jackbench_version, verdict, capture_set, repeats) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO unit (serial, model, rig, bench, operator, batch, tested_at_ms, jackbench_version, verdict, capture_set, repeats, \
+         limits_file, calibrated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         &[
             Param::Text(u.serial.clone()),
             Param::Text(u.model.clone()),
@@ -40,6 +40,8 @@ fn insert_in(tx: &mut Tx<'_>, u: &UnitRecord) -> Result<i64, DbError> {
             Param::Text(verdict_text(u.verdict).into()),
             Param::Text(u.capture_set.clone()),
             Param::Int(u.repeats),
+            Param::Text(u.limits_file.clone()),
+            Param::OptText(u.calibrated.clone()),
         ],
     )?;
     let id = rows.first().and_then(|r| r.first()).and_then(Value::int).unwrap_or(0);
@@ -135,6 +137,9 @@ pub struct StoredUnit {
     pub capture_set: String,
     /// Captures made again because room sound disturbed them.
     pub repeats: i64,
+    /// The limits file the unit was judged against, and when those limits were calibrated.
+    pub limits_file: String,
+    pub calibrated: Option<String>,
     pub faults: Vec<FaultRecord>,
 }
 
@@ -169,7 +174,7 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 const UNIT_COLUMNS: &str = "u.id, u.serial, u.model, u.rig, u.bench, u.operator, u.batch, u.tested_at_ms, \
-                            u.jackbench_version, u.verdict, u.capture_set, u.repeats";
+                            u.jackbench_version, u.verdict, u.capture_set, u.repeats, u.limits_file, u.calibrated";
 
 /// Units from `rows` (of [`UNIT_COLUMNS`]), with the faults `fault_where` selects (a condition
 /// on `fault f JOIN unit u`) attached.
@@ -198,6 +203,8 @@ fn units_from(
                 verdict: t(9),
                 capture_set: t(10),
                 repeats: r.get(11).and_then(Value::int).unwrap_or(0),
+                limits_file: t(12),
+                calibrated: r.get(13).filter(|v| **v != Value::Null).map(Value::text),
                 faults: Vec::new(),
             }
         })

@@ -625,6 +625,7 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
                         tr { th { "created" } td { (m.created.as_deref().unwrap_or("—")) } }
                         tr { th { "serials" } td { (if serials.is_empty() { "—".to_string() } else { serials.join(", ") }) } }
                         tr { th { "jackbench" } td { (env!("CARGO_PKG_VERSION")) } }
+                        tr { th { "limits" } td { (limits.source.as_ref().or(m.limits.as_ref().and_then(|l| l.source.as_ref())).map_or("the built-in defaults".to_string(), |s| s.describe())) } }
                         tr { th { "room sound" } td { (room_sound_summary(m)) } }
                     }
                     table {

@@ -252,6 +252,10 @@ pub struct RigFile {
     /// The ambient-noise guard.
     #[serde(default)]
     pub guard: GuardSpec,
+    /// How many days a product model's calibration (`jackbench calibrate`) holds on this rig:
+    /// `batch` warns when the model's limits were calibrated longer ago.
+    #[serde(default)]
+    pub calibration_days: Option<u32>,
     /// Where it was read from.
     #[serde(skip)]
     pub source: PathBuf,

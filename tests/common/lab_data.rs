@@ -80,6 +80,9 @@ pub fn unit(i: u64, benches: u64, fail_every: u64) -> UnitRecord {
         verdict: if fail { Verdict::Fail } else { Verdict::Pass },
         capture_set: format!("reports/b1/SN-{i}"),
         repeats: (i % 3) as i64,
+        limits_file: format!("limits/{}.toml", if i % 2 == 0 { "hs-200" } else { "hs-100" }),
+        // Odd units' limits were calibrated, even units' not.
+        calibrated: (i % 2 == 1).then(|| "2026-11-30T08:00:00Z".to_string()),
         faults: if fail {
             vec![FaultRecord {
                 rank: 1,
