@@ -249,11 +249,7 @@ fn draw_plots(
 
     // The unit under test against its model's golden mask, per ear and for the microphone.
     if let Some(g) = &limits.golden {
-        let of_model = |id: &str| {
-            set.manifest.components.iter().any(|c| {
-                c.id == id && !c.reference && c.kind == ComponentKind::Headset && c.model.as_deref() == Some(&g.model)
-            })
-        };
+        let of_model = |id: &str| under_test_of_model(set, id, &g.model);
         let (lo, hi) = (limits.response_band_hz[0], limits.response_band_hz[1]);
         type Mask<'a> = &'a [[f64; 3]];
         let views: [(&str, Direction, usize, Mask, Mask); 3] = [
@@ -377,11 +373,7 @@ fn draw_plots(
 
     // The unit's distortion over frequency against its model's golden upper limits, per ear.
     if let Some(g) = &limits.golden {
-        let of_model = |id: &str| {
-            set.manifest.components.iter().any(|c| {
-                c.id == id && !c.reference && c.kind == ComponentKind::Headset && c.model.as_deref() == Some(&g.model)
-            })
-        };
+        let of_model = |id: &str| under_test_of_model(set, id, &g.model);
         let unit: Vec<&Measured> = sweeps.iter().copied().filter(|m| of_model(&m.path.headset)).collect();
         type Pick = fn(&crate::diagnosis::EarMeasure) -> Vec<(f64, f64)>;
         type Upper<'a> = [&'a [[f64; 2]]; 2];
@@ -748,6 +740,15 @@ fn per_driven_ear(m: &Measured, f: impl Fn(&crate::diagnosis::EarMeasure) -> Opt
 /// One value per ear from its index and measurement, "L / R" for two.
 fn per_ear_at(m: &Measured, f: impl Fn(usize, &crate::diagnosis::EarMeasure) -> Option<String>) -> String {
     m.ears.iter().enumerate().map(|(i, e)| f(i, e).unwrap_or_else(|| "—".into())).collect::<Vec<_>>().join(" / ")
+}
+
+/// Whether headset `id` is a unit under test (not a reference) of `model`: the headsets its
+/// golden limits hold.
+fn under_test_of_model(set: &CaptureSet, id: &str, model: &str) -> bool {
+    set.manifest
+        .components
+        .iter()
+        .any(|c| c.id == id && !c.reference && c.kind == ComponentKind::Headset && c.model.as_deref() == Some(model))
 }
 
 /// A path as the plots and tables name it.
