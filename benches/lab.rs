@@ -67,6 +67,8 @@ fn unit(i: i64, rng: &mut impl Rng) -> UnitRecord {
         repeats: 0,
         limits_file: "limits/hs-100.toml".into(),
         calibrated: Some("2026-11-30T08:00:00Z".into()),
+        bench_calibration: Some("limits/bench/qa-bench.toml".into()),
+        bench_calibrated: Some("2026-11-29T07:00:00Z".into()),
         faults: if faulty {
             vec![FaultRecord {
                 rank: 1,

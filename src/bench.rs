@@ -68,13 +68,7 @@ pub fn run_plan(
     // The limits in force and where they came from: a model's file (set by the batch), else the
     // rig file.
     let mut limits = rig.limits.clone();
-    limits.source.get_or_insert_with(|| crate::capture::LimitsSource {
-        file: rig.source.display().to_string(),
-        model: None,
-        calibrated: None,
-        calibration_bench: None,
-        golden_units: None,
-    });
+    limits.source.get_or_insert_with(|| crate::capture::LimitsSource::file(rig.source.display().to_string()));
     manifest.limits = Some(limits);
     manifest.components = rig.manifest_components();
     manifest.stimuli =

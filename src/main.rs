@@ -69,6 +69,10 @@ enum Command {
         /// Print the diagnosis as JSON instead of a summary.
         #[arg(long)]
         json: bool,
+        /// Where the limits files are: the bench's calibration, LIMITS/bench/RIG.toml
+        /// (`calibrate --bench`), replaces the rig file's gain and noise windows.
+        #[arg(long, default_value = jackbench::lab::model::LIMITS_DIR)]
+        limits: PathBuf,
     },
     /// Measure golden units of a product model and write its limits (limits/MODEL.toml):
     /// response masks, rub & buzz and THD over frequency, sensitivity and balance windows
@@ -355,7 +359,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
-        Command::Run { rig, hw, faults, seed, out, json } => run_bench(&rig, &hw, &faults, seed, out, json),
+        Command::Run { rig, hw, faults, seed, out, json, limits } => {
+            run_bench(&rig, &hw, &faults, seed, out, json, &limits)
+        }
         Command::Devices { json } => list_devices(json),
         Command::Faults { rig } => cli::faults::faults(rig.as_deref()),
         Command::Batch(args) => cli::lab::run_batch(&args),
@@ -402,8 +408,9 @@ fn run_bench(
     seed: u64,
     out: Option<PathBuf>,
     json: bool,
+    limits_dir: &std::path::Path,
 ) -> Result<u8, Failure> {
-    let rig = RigFile::load(rig_path)?;
+    let (rig, bench_cal) = jackbench::lab::bench_calibration::calibrated_rig(RigFile::load(rig_path)?, limits_dir)?;
     let (mut station, what) = cli::station::station(&rig, hw, faults, seed)?;
     let by_hand = !hw.simulate && rig.switch.kind == SwitchKind::Manual;
     let out = match out {
@@ -442,6 +449,13 @@ fn run_bench(
         rig.schedule().len(),
         rig.audio_time_s()
     );
+    if let Some(c) = &bench_cal {
+        eprintln!("bench windows: {} (calibrated {})", c.source.display(), c.calibration.date);
+    }
+    let now = std::time::SystemTime::now();
+    if let Some(warning) = jackbench::lab::bench_calibration::age_warning(&rig, bench_cal.as_ref(), now) {
+        eprintln!("warning: {warning}");
+    }
     let tty = std::io::stderr().is_terminal() && !by_hand;
     let mut progress = |p: bench::Progress| {
         if tty {

@@ -195,3 +195,130 @@ fn the_calibrate_command_writes_a_limits_file_that_batch_reads() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 5"));
     assert!(!limits_dir.join("hs-9.toml").exists());
 }
+
+/// `jackbench` in `dir` with `args`: (exit code, stdout, stderr).
+fn jackbench(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_jackbench")).current_dir(dir).args(args).output().expect("runs");
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn a_bench_calibration_replaces_the_rig_file_s_windows() {
+    use jackbench::lab::bench_calibration::{BenchCalibration, BenchWindows};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // A rig whose hand-written windows are 12 dB off this bench (a new sound card, say), that
+    // asks for a bench calibration every 30 days.
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("rigs/qa-bench.toml")).expect("rig");
+    let mut off = format!("calibration_days = 30\n{text}").replace("name = \"qa-bench\"", "name = \"off-bench\"");
+    for (from, to) in [
+        ("playback_gain_db = [-12.0, 0.0]", "playback_gain_db = [0.0, 12.0]"),
+        ("record_gain_db = [-19.0, -7.0]", "record_gain_db = [-7.0, 5.0]"),
+        ("loopback_gain_db = [-19.0, -7.0]", "loopback_gain_db = [-7.0, 5.0]"),
+        ("record_noise_dbfs = [-88.0, -76.0]", "record_noise_dbfs = [-76.0, -64.0]"),
+    ] {
+        assert!(off.contains(from), "{from}");
+        off = off.replace(from, to);
+    }
+    std::fs::write(tmp.path().join("off.toml"), off).expect("rig");
+    let hand = BenchWindows::of(&RigFile::load(&tmp.path().join("off.toml")).expect("rig").limits);
+    let truth = BenchWindows::of(&rig().limits);
+
+    // Uncalibrated: the good bench reads 12 dB short of what the rig file expects, a false fault,
+    // and `run` warns that the rig wants a calibration it does not have.
+    let (code, _, err) = jackbench(tmp.path(), &["run", "--rig", "off.toml", "--out", "r0"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("warning:") && err.contains("has none") && err.contains("--bench"), "{err}");
+
+    let (code, out, err) = jackbench(tmp.path(), &["calibrate", "--rig", "off.toml", "--bench", "--out", "cal"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("limits/bench/off-bench.toml") && out.contains("from 3 runs"), "{out}");
+    let cal = BenchCalibration::load(&tmp.path().join("limits"), "off-bench").expect("reads").expect("written");
+    assert_eq!((cal.calibration.runs, cal.calibration.k), (3, 4.0));
+    assert!(cal.calibration.references.iter().any(|r| r == "golden"), "{:?}", cal.calibration.references);
+    // Each window's middle is what this bench delivers: within 1.5 dB of the shipped rig's
+    // windows (written for the virtual bench), 12 dB from the hand-written ones; each at least
+    // the level fault's 6 dB (noise: 6 dB) to either side.
+    for (((name, w, _), (_, was, _)), (_, right, _)) in
+        cal.limits.named().into_iter().zip(hand.named()).zip(truth.named())
+    {
+        let ([lo, hi], [a, b], [c, d]) = (w.expect(name), was.expect(name), right.expect(name));
+        let mid = (lo + hi) / 2.0;
+        assert!((mid - (c + d) / 2.0).abs() < 1.5, "{name}: {lo}..{hi} against {c}..{d}");
+        assert!((mid - (a + b) / 2.0).abs() > 10.0, "{name}");
+        assert!(hi - lo >= 12.0 - 1e-9, "{name}: {lo}..{hi}");
+    }
+
+    // Calibrated: the same bench passes, and says whose windows judged it (manifest, report).
+    let (code, _, err) = jackbench(tmp.path(), &["run", "--rig", "off.toml", "--out", "r1"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("bench windows: limits/bench/off-bench.toml") && !err.contains("warning"), "{err}");
+    let set = CaptureSet::load(&tmp.path().join("r1")).expect("set");
+    let source = set.manifest.limits.and_then(|l| l.source).expect("source");
+    assert_eq!(source.bench_calibration.as_deref(), Some("limits/bench/off-bench.toml"));
+    assert_eq!(source.bench_calibrated.as_ref(), Some(&cal.calibration.date));
+    let page = std::fs::read_to_string(tmp.path().join("r1/report.html")).expect("report");
+    assert!(page.contains("bench windows of limits/bench/off-bench.toml"), "the report does not name them");
+
+    // A batch keeps the bench calibration with each unit in the results database.
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("limits/hs-100.toml"),
+        tmp.path().join("limits/hs-100.toml"),
+    )
+    .expect("copy");
+    std::fs::write(tmp.path().join("units.txt"), "U1\n").expect("serials");
+    let args =
+        ["batch", "--rig", "off.toml", "--model", "hs-100", "--virtual", "--serials", "units.txt", "--db", "r.sqlite"];
+    let (code, _, err) = jackbench(tmp.path(), &args);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("bench windows of limits/bench/off-bench.toml"), "{err}");
+    let mut results = jackbench::lab::db::Database::open(&tmp.path().join("r.sqlite").to_string_lossy()).expect("db");
+    let units = jackbench::lab::store::units(&mut results, &Default::default()).expect("units");
+    assert_eq!(units.len(), 1);
+    assert_eq!(units[0].bench_calibration.as_deref(), Some("limits/bench/off-bench.toml"));
+    assert_eq!(units[0].bench_calibrated.as_ref(), Some(&cal.calibration.date));
+
+    // What every path shares, the only driver turned down, is found only against the bench's
+    // absolute windows: it is, at each severity.
+    for severity in ["mild", "severe"] {
+        let (code, out, err) =
+            jackbench(tmp.path(), &["run", "--rig", "off.toml", "--fault", &format!("hda:low_gain:{severity}")]);
+        assert_eq!(code, Some(1), "{severity}: {out}{err}");
+        assert!(out.contains("driver.low_gain on hda"), "{severity}: {out}");
+    }
+
+    // Too old a calibration: `run` warns and names the command.
+    let path = tmp.path().join("limits/bench/off-bench.toml");
+    let text = std::fs::read_to_string(&path).expect("file");
+    std::fs::write(&path, text.replace(&cal.calibration.date, "2026-01-01T00:00:00Z")).expect("write");
+    let (_, _, err) = jackbench(tmp.path(), &["run", "--rig", "off.toml", "--out", "r2"]);
+    assert!(err.contains("days ago, longer than the 30 days") && err.contains("--bench"), "{err}");
+
+    // Refused: fewer than two runs; --bench with --model.
+    let (code, _, err) = jackbench(tmp.path(), &["calibrate", "--rig", "off.toml", "--bench", "--runs", "1"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("at least 2 runs"), "{err}");
+    let (code, _, _) = jackbench(tmp.path(), &["calibrate", "--rig", "off.toml", "--bench", "--model", "hs-100"]);
+    assert_eq!(code, Some(2));
+}
+
+#[test]
+fn a_faulty_bench_is_not_calibrated_and_the_fault_is_named() {
+    use jackbench::lab::bench_calibration::{bench_run, without_windows, BenchCalibrationError};
+    let rig = rig();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut bench = VirtualBench::for_rig(&rig, 3);
+    let fault = InjectedFault { component: "front-jack".into(), symptom: Symptom::Hum, severity: 0.7 };
+    bench.inject(&fault).expect("inject");
+    let outcome = run_plan(&rig, &mut bench, dir.path(), &AtomicBool::new(false), &mut |_| {}).expect("runs");
+    assert!(outcome.stopped.is_none());
+    let set = CaptureSet::load(dir.path()).expect("set");
+    let d = diagnose(&set, &without_windows(&rig.limits)).expect("diagnosis");
+    match bench_run(&d, &["golden", "direct", "loop-plug"], 2) {
+        Err(BenchCalibrationError::Failed { run, what }) => {
+            assert_eq!(run, 2);
+            assert!(what.contains("port.hum on front-jack"), "{what}");
+        }
+        other => panic!("a humming jack calibrated the bench: {other:?}"),
+    }
+}

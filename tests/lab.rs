@@ -48,12 +48,15 @@ fn units_are_read_back_as_stored() {
         assert_eq!(failing, 8, "units 0, 4, … 28");
         assert!(all.iter().all(|u| (u.verdict == "fail") != u.faults.is_empty()), "{}", db.backend);
         // The ambient-noise guard's repeats per unit (schema version 2), the limits each was
-        // judged against and their calibration (version 3).
+        // judged against and their calibration (version 3), the bench's calibration (version 4).
         for u in &all {
             let i: u64 = u.serial.trim_start_matches("SN-").parse().expect("serial");
             assert_eq!(u.repeats, (i % 3) as i64, "{} {}", db.backend, u.serial);
             let want = unit(i, 3, 4);
             assert_eq!((&u.limits_file, &u.calibrated), (&want.limits_file, &want.calibrated), "{}", db.backend);
+            // The bench calibration (version 4).
+            let bench = (&u.bench_calibration, &u.bench_calibrated);
+            assert_eq!(bench, (&want.bench_calibration, &want.bench_calibrated), "{}", db.backend);
         }
         // Filters: a model, a time.
         let hs200 = store::units(&mut d, &Filter { model: Some("hs-200".into()), since_ms: None }).expect("units");

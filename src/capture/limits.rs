@@ -65,12 +65,42 @@ pub struct LimitsSource {
     pub calibration_bench: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub golden_units: Option<usize>,
+    /// The bench calibration whose gain and noise windows are in force
+    /// (`limits/bench/<rig>.toml`, `jackbench calibrate --bench`), and its date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bench_calibration: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bench_calibrated: Option<String>,
 }
 
 impl LimitsSource {
+    /// Limits read from `file` alone (a rig file), nothing calibrated.
+    pub fn file(file: String) -> LimitsSource {
+        LimitsSource {
+            file,
+            model: None,
+            calibrated: None,
+            calibration_bench: None,
+            golden_units: None,
+            bench_calibration: None,
+            bench_calibrated: None,
+        }
+    }
+
     /// In words: "limits/hs-100.toml (model hs-100, calibrated 2026-12-01T22:09:02Z on bench-3
-    /// from 10 golden units)".
+    /// from 10 golden units); bench windows of limits/bench/qa-bench.toml (calibrated …)".
     pub fn describe(&self) -> String {
+        let mut text = self.describe_limits();
+        if let Some(b) = &self.bench_calibration {
+            text.push_str(&format!("; bench windows of {b}"));
+            if let Some(date) = &self.bench_calibrated {
+                text.push_str(&format!(" (calibrated {date})"));
+            }
+        }
+        text
+    }
+
+    fn describe_limits(&self) -> String {
         let mut parts = Vec::new();
         if let Some(m) = &self.model {
             parts.push(format!("model {m}"));

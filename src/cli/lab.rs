@@ -5,6 +5,7 @@ use crate::Failure;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jackbench::bench::Progress;
 use jackbench::lab::batch::{self, Batch, BatchSettings, Bench, UnitOutcome};
+use jackbench::lab::bench_calibration;
 use jackbench::lab::config::LabConfig;
 use jackbench::lab::db::Database;
 use jackbench::lab::model::{ProductModel, LIMITS_DIR};
@@ -404,7 +405,7 @@ pub fn run_batch(args: &BatchArgs) -> Result<u8, Failure> {
         };
         (settings, dir)
     };
-    let rig = RigFile::load(Path::new(&settings.rig))?;
+    let (rig, bench_cal) = bench_calibration::calibrated_rig(RigFile::load(Path::new(&settings.rig))?, &args.limits)?;
     let model = ProductModel::load(&args.limits, &settings.model)?;
     let serials = match &settings.serials {
         Some(p) => Some(batch::read_serials(p)?),
@@ -429,7 +430,8 @@ pub fn run_batch(args: &BatchArgs) -> Result<u8, Failure> {
         batch.db.name(),
         dir.display()
     );
-    if let Some(warning) = batch.calibration_warning() {
+    let bench_warning = bench_calibration::age_warning(&batch.rig, bench_cal.as_ref(), std::time::SystemTime::now());
+    for warning in batch.calibration_warning().into_iter().chain(bench_warning) {
         eprintln!("  warning: {warning}");
     }
     let recovered = batch.recover()?;

@@ -248,7 +248,13 @@ impl Batch {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         settings.save(dir)?;
         let mut limits = model.limits(&rig.limits);
-        limits.source = Some(model.limits_source());
+        // The model's file, with the bench calibration the rig's windows came from.
+        let bench = rig.limits.source.as_ref();
+        limits.source = Some(crate::capture::LimitsSource {
+            bench_calibration: bench.and_then(|b| b.bench_calibration.clone()),
+            bench_calibrated: bench.and_then(|b| b.bench_calibrated.clone()),
+            ..model.limits_source()
+        });
         let mut manifest = crate::capture::Manifest::new(None);
         manifest.components = rig.manifest_components();
         let dut = unit_under_test(&manifest).ok_or_else(|| {
@@ -320,6 +326,8 @@ impl Batch {
             repeats: set.manifest.captures.iter().map(|c| i64::from(c.repeats)).sum(),
             limits_file: self.limits.source.as_ref().map_or_else(String::new, |s| s.file.clone()),
             calibrated: self.limits.source.as_ref().and_then(|s| s.calibrated.clone()),
+            bench_calibration: self.limits.source.as_ref().and_then(|s| s.bench_calibration.clone()),
+            bench_calibrated: self.limits.source.as_ref().and_then(|s| s.bench_calibrated.clone()),
             faults: fault_records(d),
             measurements: unit_measurements(d, &set.manifest, &self.dut, &self.limits),
         }

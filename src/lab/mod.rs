@@ -8,9 +8,11 @@
 //! - [`store`]: writing units (one transaction each) and the queries: history, export, summary;
 //! - [`batch`]: the batch loop: serials, the run, the verdict, the record; resumable;
 //! - [`calibrate`]: a model's limits from golden units (masks, rub & buzz, THD, windows);
+//! - [`bench_calibration`]: the bench's own gain and noise windows from its reference paths;
 //! - [`summary`]: the summary as text and as an HTML report with plots.
 
 pub mod batch;
+pub mod bench_calibration;
 pub mod calibrate;
 pub mod config;
 pub mod db;

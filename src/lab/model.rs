@@ -194,6 +194,8 @@ impl ProductModel {
             calibrated: self.calibration.as_ref().map(|c| c.date.clone()),
             calibration_bench: self.calibration.as_ref().map(|c| c.bench.clone()),
             golden_units: self.calibration.as_ref().map(|c| c.serials.len()),
+            bench_calibration: None,
+            bench_calibrated: None,
         }
     }
 

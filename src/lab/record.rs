@@ -86,6 +86,9 @@ pub struct UnitRecord {
     pub limits_file: String,
     /// When those limits were calibrated on golden units, RFC 3339.
     pub calibrated: Option<String>,
+    /// The bench calibration whose gain and noise windows were in force, and its date.
+    pub bench_calibration: Option<String>,
+    pub bench_calibrated: Option<String>,
     pub faults: Vec<FaultRecord>,
     pub measurements: Vec<MeasurementRecord>,
 }

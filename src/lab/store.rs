@@ -27,7 +27,8 @@ fn values_sql(head: &str, columns: usize, rows: usize) -> String {
 fn insert_in(tx: &mut Tx<'_>, u: &UnitRecord) -> Result<i64, DbError> {
     let rows = tx.query(
         "INSERT INTO unit (serial, model, rig, bench, operator, batch, tested_at_ms, jackbench_version, verdict, capture_set, repeats, \
-         limits_file, calibrated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         limits_file, calibrated, bench_calibration, bench_calibrated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         RETURNING id",
         &[
             Param::Text(u.serial.clone()),
             Param::Text(u.model.clone()),
@@ -42,6 +43,8 @@ fn insert_in(tx: &mut Tx<'_>, u: &UnitRecord) -> Result<i64, DbError> {
             Param::Int(u.repeats),
             Param::Text(u.limits_file.clone()),
             Param::OptText(u.calibrated.clone()),
+            Param::OptText(u.bench_calibration.clone()),
+            Param::OptText(u.bench_calibrated.clone()),
         ],
     )?;
     let id = rows.first().and_then(|r| r.first()).and_then(Value::int).unwrap_or(0);
@@ -140,6 +143,9 @@ pub struct StoredUnit {
     /// The limits file the unit was judged against, and when those limits were calibrated.
     pub limits_file: String,
     pub calibrated: Option<String>,
+    /// The bench calibration whose windows were in force, and its date.
+    pub bench_calibration: Option<String>,
+    pub bench_calibrated: Option<String>,
     pub faults: Vec<FaultRecord>,
 }
 
@@ -174,7 +180,8 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 const UNIT_COLUMNS: &str = "u.id, u.serial, u.model, u.rig, u.bench, u.operator, u.batch, u.tested_at_ms, \
-                            u.jackbench_version, u.verdict, u.capture_set, u.repeats, u.limits_file, u.calibrated";
+                            u.jackbench_version, u.verdict, u.capture_set, u.repeats, u.limits_file, u.calibrated, \
+                            u.bench_calibration, u.bench_calibrated";
 
 /// Units from `rows` (of [`UNIT_COLUMNS`]), with the faults `fault_where` selects (a condition
 /// on `fault f JOIN unit u`) attached.
@@ -188,6 +195,7 @@ fn units_from(
         .iter()
         .map(|r| {
             let t = |i: usize| r.get(i).map(Value::text).unwrap_or_default();
+            let opt = |i: usize| r.get(i).filter(|v| **v != Value::Null).map(Value::text);
             let ms = r.get(7).and_then(Value::int).unwrap_or(0);
             StoredUnit {
                 id: r.first().and_then(Value::int).unwrap_or(0),
@@ -204,7 +212,9 @@ fn units_from(
                 capture_set: t(10),
                 repeats: r.get(11).and_then(Value::int).unwrap_or(0),
                 limits_file: t(12),
-                calibrated: r.get(13).filter(|v| **v != Value::Null).map(Value::text),
+                calibrated: opt(13),
+                bench_calibration: opt(14),
+                bench_calibrated: opt(15),
                 faults: Vec::new(),
             }
         })

@@ -83,6 +83,9 @@ pub fn unit(i: u64, benches: u64, fail_every: u64) -> UnitRecord {
         limits_file: format!("limits/{}.toml", if i % 2 == 0 { "hs-200" } else { "hs-100" }),
         // Odd units' limits were calibrated, even units' not.
         calibrated: (i % 2 == 1).then(|| "2026-11-30T08:00:00Z".to_string()),
+        // Units 0, 3, 6, … on a calibrated bench.
+        bench_calibration: (i % 3 == 0).then(|| "limits/bench/qa-bench.toml".to_string()),
+        bench_calibrated: (i % 3 == 0).then(|| "2026-11-29T07:00:00Z".to_string()),
         faults: if fail {
             vec![FaultRecord {
                 rank: 1,
