@@ -115,7 +115,7 @@ pub fn run_plan(
                 Ok(a) => a,
                 Err(e) => break (Err(e.to_string()), None),
             };
-            let room_sound = room_sound(&take, &request, plan.stimulus.get_ref());
+            let room_sound = room_sound(&take, &request, plan.stimulus.get_ref(), &rig.guard);
             if room_sound.is_none() || repeats >= rig.guard.repeats || stop.load(Ordering::SeqCst) {
                 break (Ok(take), room_sound);
             }
@@ -171,9 +171,26 @@ pub fn run_plan(
     })
 }
 
-/// The room sound over a take, in words, or `None` (also when the take cannot be measured: the
-/// diagnosis will say why).
-fn room_sound(take: &crate::rig::Take, request: &CaptureRequest, stimulus_id: &str) -> Option<String> {
+/// The room sound over a take, in words, or `None`. With a reference microphone outside the
+/// fixture, what it heard decides: a burst `guard.reference_over_db` over its quiet floor. Without
+/// one, the capture's own residual: sound over a tone, or over a sweep without being locked to it
+/// (`None` also when the take cannot be measured: the diagnosis will say why).
+fn room_sound(
+    take: &crate::rig::Take,
+    request: &CaptureRequest,
+    stimulus_id: &str,
+    guard: &crate::rig::file::GuardSpec,
+) -> Option<String> {
+    if let Some(heard) = &take.reference {
+        let samples: Vec<f64> = heard.channels.first()?.iter().map(|v| f64::from(*v)).collect();
+        let b = crate::analysis::room::loudest_burst(&samples, heard.rate_hz)?;
+        return (b.over_floor_db >= guard.reference_over_db).then(|| {
+            format!(
+                "reference microphone: sound at {:.2} s for {:.0} ms, {:.0} dB over its floor",
+                b.at_s, b.ms, b.over_floor_db
+            )
+        });
+    }
     let entry = CaptureEntry {
         file: String::new(),
         direction: request.direction,

@@ -32,8 +32,13 @@ struct Run {
 }
 
 fn run(rig: &RigFile, faults: &[InjectedFault], ambient: Ambient, seed: u64) -> Run {
+    run_with(rig, faults, ambient, seed, false)
+}
+
+/// [`run`], with a reference microphone outside the fixture when `reference`.
+fn run_with(rig: &RigFile, faults: &[InjectedFault], ambient: Ambient, seed: u64, reference: bool) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut bench = VirtualBench::for_rig(rig, seed).with_ambient(ambient);
+    let mut bench = VirtualBench::for_rig(rig, seed).with_ambient(ambient).with_reference_mic(reference);
     for f in faults {
         bench.inject(f).expect("allowed fault");
     }
@@ -124,6 +129,63 @@ fn live_runs_repeat_what_room_sound_disturbed_and_miss_no_fault() {
     println!("{} faults under room sound: {} missed, {} passed", cases.len(), misses.len(), passed.len());
     assert!(passed.is_empty(), "faulty units passed: {passed:?}");
     assert!(misses.len() * 50 <= cases.len(), "{misses:#?}");
+}
+
+#[test]
+fn a_reference_microphone_repeats_exactly_the_captures_a_burst_reached() {
+    let rig = virtual_rigs().into_iter().find(|r| r.name == "qa-bench").expect("qa-bench");
+    let ambient = Ambient { share: 0.3, ..Ambient::default() };
+    // Healthy units: every burst made its capture again, or (at the repeat limit) marked it kept
+    // disturbed; no capture without one was made again; every unit passes.
+    let (mut bursts, mut repeats) = (0, 0);
+    for seed in 0..10 {
+        let out = run_with(&rig, &[], ambient, 1200 + seed, true);
+        assert_eq!(out.diagnosis.verdict, Verdict::Pass, "seed {seed}: {:?}", named(&out.diagnosis));
+        assert_eq!(out.repeats + out.kept_disturbed, out.bursts, "seed {seed}");
+        bursts += out.bursts;
+        repeats += out.repeats;
+    }
+    println!("healthy, reference microphone: {bursts} bursts, {repeats} repeats");
+    assert!(bursts >= 20, "{bursts} bursts over 10 units at 30 %");
+    // Faults that put sound or gaps into the fixture's captures without room sound: the
+    // reference hears the room at rest, so nothing is made again (the capture's own residual
+    // cannot tell every one of them from room sound), and the fault is found.
+    let faults = [
+        ("front-jack", Symptom::Hum),
+        ("front-jack", Symptom::Noise),
+        ("front-jack", Symptom::Intermittent),
+        ("dut", Symptom::Intermittent),
+        ("hda", Symptom::Dropouts),
+        ("dut", Symptom::RubBuzz),
+        ("dut", Symptom::Distortion),
+    ];
+    let quiet = Ambient { share: 0.0, ..Ambient::default() };
+    let residual_repeats = Mutex::new(Vec::new());
+    par_each(&faults, |&(component, symptom)| {
+        for severity in [0.2, 0.5, 0.9] {
+            let fault = InjectedFault { component: component.into(), symptom, severity };
+            let seed = 1400 + symptom as u64;
+            let out = run_with(&rig, std::slice::from_ref(&fault), quiet, seed, true);
+            let case = format!("{component}:{symptom} at {severity}");
+            assert_eq!((out.repeats, out.kept_disturbed), (0, 0), "{case}");
+            let d = &out.diagnosis;
+            assert!(
+                d.faults.iter().any(|f| f.code.symptom == symptom) || d.suspects.iter().any(|s| s.symptom == symptom),
+                "{case}: {:?}",
+                named(d)
+            );
+            let without = run_with(&rig, std::slice::from_ref(&fault), quiet, seed, false);
+            residual_repeats.lock().expect("repeats").push(format!("{case}: {}", without.repeats));
+        }
+    });
+    println!("repeats without a reference microphone: {:?}", residual_repeats.into_inner().expect("repeats"));
+    // Under room sound, with the reference: no faulty unit passes.
+    par_each(&faults, |&(component, symptom)| {
+        let fault = InjectedFault { component: component.into(), symptom, severity: 0.5 };
+        let out = run_with(&rig, std::slice::from_ref(&fault), ambient, 1500 + symptom as u64, true);
+        assert_eq!(out.diagnosis.verdict, Verdict::Fail, "{component}:{symptom}");
+        assert_eq!(out.repeats + out.kept_disturbed, out.bursts, "{component}:{symptom}");
+    });
 }
 
 fn jackbench() -> Command {

@@ -248,3 +248,78 @@ fn a_whole_bench_runs_through_the_sound_server_and_passes() {
     assert!(spread < 0.005, "latencies spread over {:.2} ms: {latencies:?}", spread * 1e3);
     assert!(set.join("report.html").exists());
 }
+
+#[test]
+fn a_reference_microphone_hears_the_room_and_the_guard_makes_disturbed_captures_again() {
+    let Some(_server) = server() else { return };
+    // The room: a second null sink; the reference microphone: its monitor, as the ALSA device
+    // `jb_room` that an .asoundrc in the run's home defines.
+    let _room = common::pulse::ExtraSink::load("jb_room");
+    let home = tempfile::tempdir().expect("home");
+    std::fs::write(
+        home.path().join(".asoundrc"),
+        "pcm.jb_room {\n  type pulse\n  device \"jb_room.monitor\"\n  hint { show on description \"room\" }\n}\n",
+    )
+    .expect(".asoundrc");
+    let rig = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rigs/pulse-room.toml");
+    let run = |out: &std::path::Path| {
+        use std::io::Write;
+        let mut child = jackbench()
+            .env("HOME", home.path())
+            .args(["run", "--rig", rig, "--out"])
+            .arg(out)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("jackbench starts");
+        child.stdin.take().expect("stdin").write_all(b"\n").expect("answered");
+        let done = child.wait_with_output().expect("jackbench ends");
+        let err = String::from_utf8_lossy(&done.stderr).into_owned();
+        assert_eq!(done.status.code(), Some(0), "{err}");
+        (jackbench::capture::CaptureSet::load(out).expect("valid set"), err)
+    };
+    // A quiet room: nothing is made again.
+    let (quiet, err) = run(&home.path().join("quiet"));
+    assert!(err.contains("the room heard by jb_room"), "{err}");
+    for c in &quiet.manifest.captures {
+        assert_eq!((c.repeats, c.room_sound.as_deref()), (0, None), "{}", c.file);
+    }
+    // A loud room: 100 ms bursts (a 300–3000 Hz chirp at −20 dBFS) every 400 ms, played into the
+    // room's sink while the bench runs; every capture hears some, so each is made again up to the
+    // rig's limit (2) and kept marked.
+    let rate = 48_000usize;
+    let mut raw = Vec::new();
+    for _ in 0..100 {
+        for i in 0..rate / 10 {
+            let t = i as f64 / rate as f64;
+            let phase = 2.0 * std::f64::consts::PI * (300.0 * t + 0.5 * 27_000.0 * t * t);
+            raw.extend_from_slice(&((0.1 * phase.sin() * 32_767.0) as i16).to_le_bytes());
+        }
+        raw.extend(std::iter::repeat_n(0u8, 2 * rate * 3 / 10));
+    }
+    let bursts = home.path().join("bursts.raw");
+    std::fs::write(&bursts, raw).expect("bursts");
+    struct Player(std::process::Child);
+    impl Drop for Player {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _player = Player(
+        std::process::Command::new("pacat")
+            .args(["--playback", "--device=jb_room", "--format=s16le", "--rate=48000", "--channels=1"])
+            .arg(&bursts)
+            .spawn()
+            .expect("pacat plays"),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (loud, err) = run(&home.path().join("loud"));
+    assert!(err.contains("made again"), "{err}");
+    for c in &loud.manifest.captures {
+        assert_eq!(c.repeats, 2, "{}", c.file);
+        let why = c.room_sound.as_deref().unwrap_or_default();
+        assert!(why.starts_with("reference microphone: sound at"), "{}: {why}", c.file);
+    }
+}

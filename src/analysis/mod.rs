@@ -19,6 +19,7 @@
 pub mod align;
 pub mod dropouts;
 pub mod locate;
+pub mod room;
 pub mod rub_buzz;
 pub mod spectrum;
 pub mod stereo;

@@ -63,9 +63,15 @@ pub fn sound(rig: &RigFile, hw: &Hardware) -> Result<Described<dyn AudioEndpoint
             let mut devices: Vec<String> =
                 routing.drivers.iter().map(|(id, d)| format!("{id} = {}", d.output)).collect();
             devices.sort();
+            let live = Box::new(LiveEndpoint::new(SoundCards::default(), routing));
+            let Some(name) = &rig.audio.reference_mic else {
+                return Ok(Some((live, format!("sound devices ({})", devices.join(", ")))));
+            };
+            let dev = jackbench::rig::live::DeviceRef::new(rig.audio.host.as_deref(), name.get_ref());
+            let mic = jackbench::rig::reference_mic::CpalRoomMic::open(&dev)?;
             Ok(Some((
-                Box::new(LiveEndpoint::new(SoundCards::default(), routing)),
-                format!("sound devices ({})", devices.join(", ")),
+                Box::new(jackbench::rig::reference_mic::WithReference { endpoint: live, mic }),
+                format!("sound devices ({}), the room heard by {}", devices.join(", "), name.get_ref()),
             )))
         }
         #[cfg(not(feature = "audio"))]

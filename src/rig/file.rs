@@ -72,12 +72,20 @@ pub struct GuardSpec {
     /// How many times a disturbed capture is made again before it is kept as it is.
     #[serde(default = "default_repeats")]
     pub repeats: u32,
+    /// With a reference microphone (`[audio] reference_mic`): how far over its own quiet floor
+    /// the room must sound during a capture to disturb it, dB.
+    #[serde(default = "default_reference_over_db")]
+    pub reference_over_db: f64,
 }
 
 impl Default for GuardSpec {
     fn default() -> GuardSpec {
-        GuardSpec { repeats: default_repeats() }
+        GuardSpec { repeats: default_repeats(), reference_over_db: default_reference_over_db() }
     }
+}
+
+fn default_reference_over_db() -> f64 {
+    20.0
 }
 
 fn default_repeats() -> u32 {
@@ -151,6 +159,11 @@ pub struct AudioSpec {
     /// The output that drives the mouth simulator (its first channel).
     #[serde(default)]
     pub mouth: Option<Spanned<String>>,
+    /// A reference microphone outside the fixture that hears the room (its first channel): the
+    /// ambient-noise guard makes a capture again when it heard a burst. On the virtual bench any
+    /// name gives the simulated one.
+    #[serde(default)]
+    pub reference_mic: Option<Spanned<String>>,
 }
 
 /// A component of the bench.
@@ -369,6 +382,13 @@ impl RigFile {
                 doc.key("tail_s"),
                 "tail_s".into(),
                 "must be from 0.2 to 10 seconds (the contract asks ≥ 0.2 s)".into(),
+            ));
+        }
+        if !(self.guard.reference_over_db > 0.0 && self.guard.reference_over_db.is_finite()) {
+            return Err(doc.invalid(
+                doc.key("reference_over_db"),
+                "guard.reference_over_db".into(),
+                format!("{} must be a positive number of dB", self.guard.reference_over_db),
             ));
         }
         let mut kinds: HashMap<&str, ComponentKind> = HashMap::new();

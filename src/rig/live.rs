@@ -226,7 +226,12 @@ impl<D: Duplex> LiveEndpoint<D> {
             return Ok(None);
         }
         let channels = take.channels.into_iter().map(|c| c.get(start..end).unwrap_or_default().to_vec()).collect();
-        Ok(Some(Take { audio: Audio { rate_hz: rate, format: request.format, channels }, latency_s, events }))
+        Ok(Some(Take {
+            audio: Audio { rate_hz: rate, format: request.format, channels },
+            latency_s,
+            events,
+            reference: None,
+        }))
     }
 }
 

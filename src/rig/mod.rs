@@ -14,6 +14,7 @@
 pub mod file;
 pub mod live;
 pub mod manual;
+pub mod reference_mic;
 pub mod relay;
 #[cfg(feature = "audio")]
 pub mod soundcard;
@@ -60,6 +61,9 @@ pub struct Take {
     pub latency_s: Option<f64>,
     /// Stream problems seen while capturing (underruns, overruns, device errors), in words.
     pub events: Vec<String>,
+    /// What the reference microphone outside the fixture heard while the capture was made (the
+    /// rig's `[audio] reference_mic`), one channel; `None` without one.
+    pub reference: Option<Audio>,
 }
 
 /// Plays and records. A real one drives a sound card; the virtual one computes the physics.

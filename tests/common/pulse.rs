@@ -59,3 +59,22 @@ pub fn sink_module() -> Option<String> {
         .and_then(|l| l.split('\t').next())
         .map(str::to_string)
 }
+
+/// A second null sink, `name`, loaded for one test and unloaded when dropped.
+pub struct ExtraSink {
+    module: String,
+}
+
+impl ExtraSink {
+    pub fn load(name: &str) -> ExtraSink {
+        let module = pactl(&["load-module", "module-null-sink", &format!("sink_name={name}"), "rate=48000"])
+            .expect("the sink loads");
+        ExtraSink { module: module.trim().to_string() }
+    }
+}
+
+impl Drop for ExtraSink {
+    fn drop(&mut self) {
+        let _ = pactl(&["unload-module", &self.module]);
+    }
+}

@@ -114,16 +114,23 @@ impl Burst {
         }
     }
 
-    /// What the reference microphone outside the fixture records over `frames` samples.
-    pub fn reference(&self, floor_dbfs: f64, frames: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
-        let mut x = vec![0.0; frames];
-        add_noise(&mut x, db(REFERENCE_NOISE_DBFS), rng);
-        let g = db(floor_dbfs + self.over_floor_db + REFERENCE_OVER_DB);
+    /// What the reference microphone outside the fixture records over `frames` samples: the
+    /// burst [`REFERENCE_OVER_DB`] louder over its floor than the fixture hears it over its own.
+    pub fn reference(&self, frames: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
+        let mut x = quiet_reference(frames, rng);
+        let g = db(REFERENCE_NOISE_DBFS + self.over_floor_db + REFERENCE_OVER_DB);
         for (o, s) in x[self.start.min(frames)..].iter_mut().zip(&self.sound) {
             *o += g * s;
         }
         x
     }
+}
+
+/// What the reference microphone records of a room at rest: its own noise.
+pub fn quiet_reference(frames: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    let mut x = vec![0.0; frames];
+    add_noise(&mut x, db(REFERENCE_NOISE_DBFS), rng);
+    x
 }
 
 #[cfg(test)]

@@ -267,6 +267,8 @@ pub struct VirtualBench {
     ambient: Option<Ambient>,
     /// The bursts that landed, as `(capture number from 1, burst)`.
     bursts: Vec<(u64, Burst)>,
+    /// Whether a reference microphone outside the fixture records the room with every capture.
+    reference_mic: bool,
 }
 
 impl VirtualBench {
@@ -274,7 +276,7 @@ impl VirtualBench {
     pub fn new<'a>(components: impl IntoIterator<Item = (&'a str, ComponentKind)>, seed: u64) -> VirtualBench {
         let parts =
             components.into_iter().map(|(id, kind)| (id.to_string(), Part::new(kind, seed, id, None))).collect();
-        VirtualBench { parts, seed, captures_made: 0, ambient: None, bursts: Vec::new() }
+        VirtualBench { parts, seed, captures_made: 0, ambient: None, bursts: Vec::new(), reference_mic: false }
     }
 
     /// The bench of a rig file's components, headsets voiced as the models the file names.
@@ -287,7 +289,8 @@ impl VirtualBench {
                 (id.to_string(), Part::new(c.kind, seed, id, c.model.as_deref()))
             })
             .collect();
-        VirtualBench { parts, seed, captures_made: 0, ambient: None, bursts: Vec::new() }
+        let reference_mic = rig.audio.reference_mic.is_some();
+        VirtualBench { parts, seed, captures_made: 0, ambient: None, bursts: Vec::new(), reference_mic }
     }
 
     /// Injects a fault; the symptom must be one spec §3 allows on the component's kind.
@@ -332,6 +335,13 @@ impl VirtualBench {
     /// a headset's ear couplers or its microphone; a loopback plug is electrical and hears none).
     pub fn with_ambient(mut self, ambient: Ambient) -> VirtualBench {
         self.ambient = Some(ambient);
+        self
+    }
+
+    /// Gives the bench a reference microphone outside the fixture (a rig's `[audio]
+    /// reference_mic` gives it one already), or takes it away.
+    pub fn with_reference_mic(mut self, on: bool) -> VirtualBench {
+        self.reference_mic = on;
         self
     }
 
@@ -385,10 +395,21 @@ impl AudioEndpoint for VirtualBench {
             .filter(|_| acoustic)
             .and_then(|a| a.burst(self.seed, self.captures_made, frames, f64::from(req.rate_hz)));
         let channels = simulate(req, parts, burst.as_ref(), &mut rng);
+        // The reference microphone, from its own random stream: the capture is the same with it
+        // or without it.
+        let reference = self.reference_mic.then(|| {
+            let mut rng = ChaCha8Rng::seed_from_u64(rng.random::<u64>() ^ 0x5eed_4ef0);
+            let heard = match &burst {
+                Some(b) => b.reference(frames, &mut rng),
+                None => ambient::quiet_reference(frames, &mut rng),
+            };
+            Audio::from_f64(req.rate_hz, crate::capture::wav::SampleFormat::F32, &[heard])
+        });
         if let Some(b) = burst {
             self.bursts.push((self.captures_made, b));
         }
-        Ok(Take { audio: Audio::from_f64(req.rate_hz, req.format, &channels), latency_s: None, events: Vec::new() })
+        let audio = Audio::from_f64(req.rate_hz, req.format, &channels);
+        Ok(Take { audio, latency_s: None, events: Vec::new(), reference })
     }
 }
 
