@@ -11,9 +11,8 @@
 //! verdict of the unit stays the diagnosis's; this table is how each limit was met.
 
 use super::measure::{EarMeasure, Measured};
-use super::observe::{is_input_side, NOISE_PEAK_DB, RESPONSE_SPAN, RUB_BUZZ_SPAN};
+use super::observe::{impulsive, is_input_side, RESPONSE_SPAN, RUB_BUZZ_SPAN};
 use super::Diagnosis;
-use crate::analysis::rub_buzz::LOCKED_MIN;
 use crate::capture::{CaptureSet, ComponentKind, Direction, Drive, GoldenLimits, Limits};
 use serde::Serialize;
 
@@ -139,8 +138,7 @@ fn ear_tests(
         .iter()
         .filter_map(|p| {
             let top = at(g.rub_buzz(ear), p.freq_hz)?[1];
-            let impulsive = p.peak_db - p.noise_db >= NOISE_PEAK_DB + 3.0 && p.locked >= LOCKED_MIN;
-            let v = if impulsive { p.peak_db } else { p.peak_db.min(top) };
+            let v = if impulsive(p) { p.peak_db } else { p.peak_db.min(top) };
             Some((p.freq_hz, None, Some(top), v))
         })
         .collect();

@@ -130,8 +130,7 @@ pub(in crate::diagnosis) fn observe_rub_buzz(ctx: &Context) -> Vec<Obs> {
                     .iter()
                     .filter_map(|p| {
                         let [_, top] = *limit_curve.iter().find(|q| (q[0] / p.freq_hz - 1.0).abs() < 1e-3)?;
-                        let impulsive = p.peak_db - p.noise_db >= NOISE_PEAK_DB + 3.0 && p.locked >= LOCKED_MIN;
-                        Some((p.freq_hz, if impulsive { p.peak_db - top } else { f64::NEG_INFINITY }))
+                        Some((p.freq_hz, if impulsive(p) { p.peak_db - top } else { f64::NEG_INFINITY }))
                     })
                     .collect();
                 for w in over.windows(RUB_BUZZ_SPAN) {
@@ -177,6 +176,13 @@ pub(in crate::diagnosis) const RUB_BUZZ_SPAN: usize = 2;
 /// What the second-largest period peak of noise alone reaches over the band's noise rms, dB:
 /// Gaussian noise's peaks over a band's few periods are 3 to 4.5 σ.
 pub const NOISE_PEAK_DB: f64 = 12.0;
+
+/// Whether a band's recurring residual is impulsive, the kind a golden rub & buzz limit judges:
+/// 3 dB over what noise alone reaches over the band's noise, and locked to the sweep (room sound
+/// is not). A noise-like peak over the limit is a noisier path, not a rub.
+pub(in crate::diagnosis) fn impulsive(p: &crate::analysis::rub_buzz::RubBuzzPoint) -> bool {
+    p.peak_db - p.noise_db >= NOISE_PEAK_DB + 3.0 && p.locked >= LOCKED_MIN
+}
 
 /// Response shape (each response less its own mid-band gain) against the best peer's at every
 /// frequency of the mask band; shown when it falls below by more than the limit. Peers of another
