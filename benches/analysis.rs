@@ -6,6 +6,7 @@ use jackbench::analysis::rub_buzz::{rub_buzz, RubBuzzOptions};
 use jackbench::analysis::spectrum::Spectrum;
 use jackbench::analysis::sweep::{sweep_response, SweepOptions};
 use jackbench::analysis::{analyze, AnalyzeOptions};
+use jackbench::capture::wav::{write_wav, WavSource};
 use jackbench::capture::{Audio, SampleFormat};
 use jackbench::stimulus::Stimulus;
 use std::hint::black_box;
@@ -92,5 +93,32 @@ fn bench_distortion(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_analyze, bench_sweep, bench_distortion);
+/// An archived capture read back: a 120 s stereo float WAV file decoded (the page cache warm),
+/// and analysed streaming from the file as `jackbench analyze` does.
+fn bench_file(c: &mut Criterion) {
+    let ten = capture_10s();
+    let audio = Audio {
+        rate_hz: ten.rate_hz,
+        format: ten.format,
+        channels: ten.channels.iter().map(|c| c.repeat(12)).collect(),
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("long.wav");
+    write_wav(&path, &audio).expect("written");
+    let mut g = c.benchmark_group("wav_file");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(audio.frames() as u64));
+    g.bench_function(BenchmarkId::new("decode_f32_stereo_48k", "120s"), |b| {
+        b.iter(|| WavSource::open(&path).expect("opens").read_all().expect("reads"))
+    });
+    g.bench_function(BenchmarkId::new("analyze_f32_stereo_48k", "120s"), |b| {
+        b.iter(|| {
+            let mut src = WavSource::open(&path).expect("opens");
+            analyze(&mut src, &AnalyzeOptions::default()).expect("analysis runs")
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_analyze, bench_sweep, bench_distortion, bench_file);
 criterion_main!(benches);

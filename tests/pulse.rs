@@ -242,10 +242,13 @@ fn a_whole_bench_runs_through_the_sound_server_and_passes() {
         }
     }
     // The pair stays open, so its latency stays put; each capture's is known to a frame or so,
-    // not to the sound server's 10.7 ms input block (which made it jump by a block).
-    let spread = latencies.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-        - latencies.iter().copied().fold(f64::INFINITY, f64::min);
-    assert!(spread < 0.005, "latencies spread over {:.2} ms: {latencies:?}", spread * 1e3);
+    // not to the sound server's 10.7 ms input block (which made it jump by a block, capture after
+    // capture, on a loaded machine). The server itself may raise its latency once when a loaded
+    // machine makes it run dry (CI saw 10.8 ms, then 18.5 ms for the rest of the run): a step,
+    // and perhaps one capture caught in it, is allowed; jitter from capture to capture is not.
+    let steps = latencies.windows(2).filter(|w| (w[1] - w[0]).abs() > 0.001).count();
+    let events: Vec<&Vec<String>> = loaded.manifest.captures.iter().map(|c| &c.stream_events).collect();
+    assert!(steps <= 2, "{steps} latency steps over {} captures: {latencies:?}; events {events:?}", latencies.len());
     assert!(set.join("report.html").exists());
 }
 
