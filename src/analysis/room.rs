@@ -12,6 +12,9 @@ const BLOCK_S: f64 = 0.010;
 const FLOOR_QUANTILE: f64 = 0.10;
 /// How far over the floor a block belongs to a burst, dB.
 pub const RUN_OVER_DB: f64 = 10.0;
+/// The quietest floor counted (−120 dBFS power): a digitally silent microphone's rounding is no
+/// room sound.
+const QUIETEST: f64 = 1e-12;
 
 /// A burst of room sound.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,7 +39,7 @@ pub fn loudest_burst(x: &[f64], rate_hz: u32) -> Option<RoomBurst> {
     }
     let mut sorted = power.clone();
     sorted.sort_by(f64::total_cmp);
-    let floor = sorted[((sorted.len() as f64 * FLOOR_QUANTILE) as usize).min(sorted.len() - 1)].max(1e-30);
+    let floor = sorted[((sorted.len() as f64 * FLOOR_QUANTILE) as usize).min(sorted.len() - 1)].max(QUIETEST);
     let over = |p: f64| 10.0 * (p / floor).log10();
     let mut best: Option<RoomBurst> = None;
     let mut i = 0;
