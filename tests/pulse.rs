@@ -69,8 +69,17 @@ fn jackbench() -> std::process::Command {
 
 /// Runs `jackbench ARGS` with `answers` on its standard input (the operator's Enter presses).
 fn run_with(args: &[&str], answers: &str) -> std::process::Output {
+    run_in(None, args, answers)
+}
+
+/// [`run_with`], with `HOME` set to `home` when given (where ALSA finds an `.asoundrc`).
+fn run_in(home: Option<&std::path::Path>, args: &[&str], answers: &str) -> std::process::Output {
     use std::io::Write;
-    let mut child = jackbench()
+    let mut command = jackbench();
+    if let Some(h) = home {
+        command.env("HOME", h);
+    }
+    let mut child = command
         .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -263,18 +272,7 @@ fn a_reference_microphone_hears_the_room_and_the_guard_makes_disturbed_captures_
     .expect(".asoundrc");
     let rig = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rigs/pulse-room.toml");
     let run = |out: &std::path::Path| {
-        use std::io::Write;
-        let mut child = jackbench()
-            .env("HOME", home.path())
-            .args(["run", "--rig", rig, "--out"])
-            .arg(out)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("jackbench starts");
-        child.stdin.take().expect("stdin").write_all(b"\n").expect("answered");
-        let done = child.wait_with_output().expect("jackbench ends");
+        let done = run_in(Some(home.path()), &["run", "--rig", rig, "--out", &out.to_string_lossy()], "\n");
         let err = String::from_utf8_lossy(&done.stderr).into_owned();
         assert_eq!(done.status.code(), Some(0), "{err}\n{}", String::from_utf8_lossy(&done.stdout));
         (jackbench::capture::CaptureSet::load(out).expect("valid set"), err)

@@ -41,6 +41,7 @@
 
 use crate::capture::{Direction, Limits, LimitsSource};
 use crate::diagnosis::{Diagnosis, Verdict};
+use crate::lab::calibrate::window;
 use crate::lab::model::ModelError;
 use crate::rig::RigFile;
 use crate::stimulus::Stimulus;
@@ -204,18 +205,6 @@ pub fn derive(
         return Err(BenchCalibrationError::NoReference);
     }
     Ok(w)
-}
-
-fn window(v: &[f64], k: f64, floor: f64) -> Option<[f64; 2]> {
-    if v.is_empty() {
-        return None;
-    }
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    let sd = if v.len() > 1 { (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
-    let half = (k * sd).max(floor);
-    let r = |x: f64| (x * 100.0).round() / 100.0;
-    Some([r(m - half), r(m + half)])
 }
 
 /// `dir/bench/<rig>.toml`.

@@ -201,7 +201,8 @@ fn upper(curves: &[&Points], k: f64, floor: f64) -> Vec<[f64; 2]> {
     stats(curves).into_iter().map(|(f, m, s)| [f, m + (k * s).max(floor)]).collect()
 }
 
-fn window(values: &[f64], k: f64, floor: f64) -> Option<[f64; 2]> {
+/// The window `mean ± max(k·σ, floor)` of `values` (σ the sample standard deviation), to 0.01.
+pub(crate) fn window(values: &[f64], k: f64, floor: f64) -> Option<[f64; 2]> {
     let (m, s) = mean_sd(values)?;
     let w = (k * s).max(floor);
     Some([round2(m - w), round2(m + w)])
