@@ -69,6 +69,8 @@ fn unit(i: i64, rng: &mut impl Rng) -> UnitRecord {
         calibrated: Some("2026-11-30T08:00:00Z".into()),
         bench_calibration: Some("limits/bench/qa-bench.toml".into()),
         bench_calibrated: Some("2026-11-29T07:00:00Z".into()),
+        bench_s: Some(2.88),
+        elapsed_s: Some(0.3),
         faults: if faulty {
             vec![FaultRecord {
                 rank: 1,

@@ -206,13 +206,19 @@ fn room_sound(
         static SPECTRUM: std::cell::RefCell<crate::analysis::Spectrum> = Default::default();
     }
     SPECTRUM.with(|s| {
-        crate::diagnosis::measure::measure_audio(
+        let measured = crate::diagnosis::measure::measure_take(
             take.audio.clone(),
             &entry,
             request.stimulus.clone(),
             &mut s.borrow_mut(),
         )
-        .ok()?
-        .room_sound()
+        .ok()?;
+        let heard: Vec<String> = measured
+            .iter()
+            .filter_map(|m| {
+                Some(m.segment.as_ref().map_or(String::new(), |w| format!("{}: ", w.id)) + &m.room_sound()?)
+            })
+            .collect();
+        (!heard.is_empty()).then(|| heard.join("; "))
     })
 }

@@ -443,12 +443,7 @@ fn run_bench(
             eprintln!("\njackbench: stopping after this capture (Ctrl-C again to stop at once)");
         });
     }
-    eprintln!(
-        "{}: {} captures on {what}, {:.1} s of audio per unit",
-        rig.name,
-        rig.schedule().len(),
-        rig.audio_time_s()
-    );
+    eprintln!("{}: {} captures on {what}; the plan takes {}", rig.name, rig.schedule().len(), rig.bench_time());
     if let Some(c) = &bench_cal {
         eprintln!("bench windows: {} (calibrated {})", c.source.display(), c.calibration.date);
     }

@@ -5,6 +5,7 @@
 //! is the value at `t = n / rate`, so one stimulus renders consistently at 44.1, 48 or 96 kHz and
 //! the analysis can rebuild the exact reference a capture is aligned against.
 
+use crate::capture::Drive;
 use serde::{Deserialize, Serialize};
 use std::f64::consts::PI;
 
@@ -27,6 +28,49 @@ pub enum Stimulus {
     /// for tones off a grid no closed-form rule does much better than random phases.
     /// `level_dbfs` is each tone's level.
     Multitone { freqs_hz: Vec<f64>, level_dbfs: f64, seconds: f64 },
+    /// Several stimuli one after another in one capture, `gap_s` of silence between two; each
+    /// segment is defined on its own time axis (its own fades) and played on the channels its
+    /// `drive` names. Segment `k` starts at `t_k = Σ_{j<k} (seconds_j + gap_s)`; the sequence
+    /// lasts `Σ seconds_k + (K − 1)·gap_s`. The analysis cuts each segment out of the capture and
+    /// measures it as a capture of that stimulus and drive (see [`Segment`]).
+    Sequence {
+        #[serde(rename = "segment")]
+        segments: Vec<Segment>,
+        #[serde(default = "default_gap")]
+        gap_s: f64,
+    },
+}
+
+/// One part of a [`Stimulus::Sequence`]: a stimulus of any other kind, named, and the output
+/// channels it plays on (playback and loopback; `both` when absent; a record capture's mouth
+/// simulator plays every segment).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drive: Option<Drive>,
+    #[serde(flatten)]
+    pub signal: Stimulus,
+}
+
+/// The silence between two segments of a sequence when the manifest does not say, seconds: long
+/// enough for a headset's response to die away and for the analysis to cut each segment clear
+/// of its neighbours.
+pub const SEQUENCE_GAP_S: f64 = 0.02;
+
+fn default_gap() -> f64 {
+    SEQUENCE_GAP_S
+}
+
+impl Segment {
+    /// Whether this segment plays on output channel `channel` (0 left, 1 right).
+    pub fn plays_on(&self, channel: usize) -> bool {
+        match self.drive {
+            Some(Drive::Left) => channel == 0,
+            Some(Drive::Right) => channel == 1,
+            _ => true,
+        }
+    }
 }
 
 /// Why a stimulus cannot be rendered.
@@ -60,16 +104,46 @@ impl Stimulus {
             | Stimulus::LogSweep { seconds, .. }
             | Stimulus::Silence { seconds }
             | Stimulus::Multitone { seconds, .. } => *seconds,
+            Stimulus::Sequence { segments, gap_s } => {
+                segments.iter().map(|s| s.signal.seconds()).sum::<f64>()
+                    + gap_s * segments.len().saturating_sub(1) as f64
+            }
         }
     }
 
-    /// Peak amplitude of one tone as a linear factor (0 for silence).
+    /// A sequence's segments with their start times, seconds; any other stimulus has none.
+    pub fn segments(&self) -> Vec<(f64, &Segment)> {
+        let Stimulus::Sequence { segments, gap_s } = self else { return Vec::new() };
+        let mut t = 0.0;
+        segments
+            .iter()
+            .map(|s| {
+                let at = t;
+                t += s.signal.seconds() + gap_s;
+                (at, s)
+            })
+            .collect()
+    }
+
+    /// Peak amplitude of one tone as a linear factor (0 for silence; a sequence's loudest segment).
     pub fn amplitude(&self) -> f64 {
         match self {
             Stimulus::Sine { level_dbfs, .. }
             | Stimulus::LogSweep { level_dbfs, .. }
             | Stimulus::Multitone { level_dbfs, .. } => db_to_amplitude(*level_dbfs),
             Stimulus::Silence { .. } => 0.0,
+            Stimulus::Sequence { segments, .. } => segments.iter().map(|s| s.signal.amplitude()).fold(0.0, f64::max),
+        }
+    }
+
+    /// The level of one tone at the source, dBFS (0 for silence and sequences, whose segments
+    /// carry their own).
+    pub fn level_dbfs(&self) -> f64 {
+        match self {
+            Stimulus::Sine { level_dbfs, .. }
+            | Stimulus::LogSweep { level_dbfs, .. }
+            | Stimulus::Multitone { level_dbfs, .. } => *level_dbfs,
+            Stimulus::Silence { .. } | Stimulus::Sequence { .. } => 0.0,
         }
     }
 
@@ -113,6 +187,18 @@ impl Stimulus {
                 }
                 Ok(())
             }
+            Stimulus::Sequence { segments, gap_s } => {
+                check("gap_s", *gap_s, (0.0..=10.0).contains(gap_s), "must be within 0..=10 s")?;
+                check("segment", segments.len() as f64, !segments.is_empty(), "needs at least one segment")?;
+                for (k, s) in segments.iter().enumerate() {
+                    let nested = matches!(s.signal, Stimulus::Sequence { .. });
+                    check("segment", k as f64, !nested, "a segment cannot itself be a sequence")?;
+                    let unique = segments[..k].iter().all(|o| o.id != s.id) && !s.id.is_empty();
+                    check("segment", k as f64, unique, "every segment needs an id of its own")?;
+                    s.signal.validate(rate_hz)?;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -121,10 +207,30 @@ impl Stimulus {
         samples_for(self.seconds(), rate_hz)
     }
 
-    /// The value at time `t` (seconds), fades included; 0 outside `0 ≤ t < seconds`.
+    /// The value at time `t` (seconds), fades included; 0 outside `0 ≤ t < seconds`. A sequence's
+    /// value is its segment's, whatever channels the segment plays on.
     pub fn value_at(&self, t: f64) -> f64 {
+        self.value_on(t, None)
+    }
+
+    /// The value at time `t` on output channel `channel` (0 left, 1 right; `None`: any channel):
+    /// a sequence's segments play only on the channels they drive; any other stimulus plays on
+    /// every channel the capture drives.
+    pub fn value_on(&self, t: f64, channel: Option<usize>) -> f64 {
         let secs = self.seconds();
         if !(0.0..secs).contains(&t) {
+            return 0.0;
+        }
+        if let Stimulus::Sequence { segments, gap_s } = self {
+            let mut at = 0.0;
+            for s in segments {
+                let len = s.signal.seconds();
+                if t < at + len {
+                    let on = t >= at && channel.is_none_or(|c| s.plays_on(c));
+                    return if on { s.signal.value_at(t - at) } else { 0.0 };
+                }
+                at += len + gap_s;
+            }
             return 0.0;
         }
         fade_gain(t, secs) * self.raw_at(t)
@@ -138,7 +244,7 @@ impl Stimulus {
                 let l = seconds / (stop_hz / start_hz).ln();
                 a * (2.0 * PI * start_hz * l * ((t / l).exp_m1())).sin()
             }
-            Stimulus::Silence { .. } => 0.0,
+            Stimulus::Silence { .. } | Stimulus::Sequence { .. } => 0.0,
             Stimulus::Multitone { freqs_hz, .. } => {
                 let k_total = freqs_hz.len() as f64;
                 freqs_hz
@@ -156,8 +262,13 @@ impl Stimulus {
 
     /// Renders the stimulus at `rate_hz` as samples in full-scale units (±1.0).
     pub fn render(&self, rate_hz: u32) -> Vec<f64> {
+        self.render_on(rate_hz, None)
+    }
+
+    /// Renders what output channel `channel` plays (see [`Stimulus::value_on`]).
+    pub fn render_on(&self, rate_hz: u32, channel: Option<usize>) -> Vec<f64> {
         let rate = f64::from(rate_hz);
-        (0..self.len_at(rate_hz)).map(|n| self.value_at(n as f64 / rate)).collect()
+        (0..self.len_at(rate_hz)).map(|n| self.value_on(n as f64 / rate, channel)).collect()
     }
 
     /// Instantaneous frequency in Hz at time `t` (for sweeps), `None` for silence and multitones.

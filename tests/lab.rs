@@ -57,6 +57,8 @@ fn units_are_read_back_as_stored() {
             // The bench calibration (version 4).
             let bench = (&u.bench_calibration, &u.bench_calibrated);
             assert_eq!(bench, (&want.bench_calibration, &want.bench_calibrated), "{}", db.backend);
+            // The time per unit (version 5).
+            assert_eq!((u.bench_s, u.elapsed_s), (want.bench_s, want.elapsed_s), "{}", db.backend);
         }
         // Filters: a model, a time.
         let hs200 = store::units(&mut d, &Filter { model: Some("hs-200".into()), since_ms: None }).expect("units");
@@ -82,6 +84,14 @@ fn a_summary_follows_from_the_stored_units() {
             // Every fifth unit fails, and the fifths alternate between the two benches.
             assert_eq!((b.units, b.passed), (30, 24), "{}: {b:?}", db.backend);
         }
+        // Time per unit: bench-0's units took 2.5 s of bench time (1440 units an hour), bench-1's
+        // 3.0 s (1200); every unit but each fifth (recovered, no wall clock) 0.25 s of wall clock.
+        let per_hour: Vec<f64> = s.benches.iter().filter_map(|b| b.units_per_hour()).collect();
+        assert_eq!(per_hour.len(), 2, "{}", db.backend);
+        assert!((per_hour[0] - 1440.0).abs() < 1e-6 && (per_hour[1] - 1200.0).abs() < 1e-6, "{per_hour:?}");
+        assert!(s.benches.iter().all(|b| b.elapsed_s.is_some_and(|e| (e - 0.25).abs() < 1e-12)));
+        let text = jackbench::lab::summary::text(&s, &Filter::default());
+        assert!(text.contains("2.50 s of bench time per unit:   1440 units/hour"), "{text}");
         // Twelve failures cycling over three codes: four each, a third of the failed units each.
         assert_eq!(s.pareto.len(), 3);
         for p in &s.pareto {

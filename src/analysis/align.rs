@@ -104,6 +104,88 @@ pub fn align(capture: &[f64], reference: &[f64], rate_hz: f64, spectrum: &mut Sp
     })
 }
 
+/// The lag at which `channels` (a capture's channels, each starting before the stimulus) are best
+/// explained as mixes of `references` (what each output channel played, rendered at the capture's
+/// rate), with any gain and sign per channel and reference, and how much of the capture's energy
+/// under the stimulus that explains (0..1).
+///
+/// Per capture channel `y` and lag `d`, with `c_i(d) = Σₙ y[n]·x_i[n−d]` (by FFT) and the Gram
+/// matrix `G_ij = Σₙ x_i[n]·x_j[n]`, the energy of `y`'s least-squares projection onto the
+/// references is `c(d)ᵀ·G⁻¹·c(d)`; the lag maximises its sum over the channels. Unlike a
+/// correlation with one reference, this finds a sequence whose parts came back in opposite
+/// polarities (an ear that hears the left output's tone inverted against the right's: a CTIA/OMTP
+/// mismatch), swapped, or with some parts cancelled. References that are copies of an earlier one
+/// (every segment on every channel) count once.
+pub fn locate_mix(channels: &[&[f64]], references: &[&[f64]], spectrum: &mut Spectrum) -> Option<(usize, f64)> {
+    let len = channels.iter().map(|c| c.len()).max()?;
+    let ref_len = references.iter().map(|r| r.len()).max()?;
+    if len == 0 || ref_len == 0 {
+        return None;
+    }
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    // Independent references only: a copy (or a scaled copy) adds nothing to the span.
+    let mut kept: Vec<&[f64]> = Vec::new();
+    for r in references {
+        let e = dot(r, r);
+        if e <= 0.0 {
+            continue;
+        }
+        let dependent = kept.iter().any(|k| {
+            let c = dot(k, r);
+            c * c >= (1.0 - 1e-9) * dot(k, k) * e
+        });
+        if !dependent {
+            kept.push(r);
+        }
+        if kept.len() == 2 {
+            break;
+        }
+    }
+    if kept.is_empty() {
+        return None;
+    }
+    let g: Vec<Vec<f64>> = kept.iter().map(|a| kept.iter().map(|b| dot(a, b)).collect()).collect();
+    let n = fast_len_at_least(len + ref_len);
+    let pad = |x: &[f64]| {
+        let mut v = x.to_vec();
+        v.resize(n, 0.0);
+        v
+    };
+    let xs: Vec<_> = kept.iter().map(|r| spectrum.forward(&pad(r))).collect();
+    let mut explained = vec![0.0; len];
+    let mut under_total = vec![0.0; len];
+    for y in channels.iter().filter(|c| !c.is_empty()) {
+        let yf = spectrum.forward(&pad(y));
+        let cs: Vec<Vec<f64>> = xs
+            .iter()
+            .map(|x| {
+                let cross: Vec<_> = yf.iter().zip(x).map(|(a, b)| a * b.conj()).collect();
+                spectrum.inverse(&cross, n)
+            })
+            .collect();
+        let mut prefix = Vec::with_capacity(y.len() + 1);
+        prefix.push(0.0);
+        for v in y.iter() {
+            prefix.push(prefix.last().copied().unwrap_or(0.0) + v * v);
+        }
+        for d in 0..y.len() {
+            let e = match cs.len() {
+                1 => cs[0][d] * cs[0][d] / g[0][0],
+                _ => {
+                    let (a, b) = (cs[0][d], cs[1][d]);
+                    let det = g[0][0] * g[1][1] - g[0][1] * g[1][0];
+                    (a * a * g[1][1] - 2.0 * a * b * g[0][1] + b * b * g[0][0]) / det
+                }
+            };
+            explained[d] += e;
+            under_total[d] += prefix[(d + ref_len).min(y.len())] - prefix[d];
+        }
+    }
+    let (lag, best) = explained.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
+    let under = under_total[lag];
+    (under > 0.0 && *best > 0.0).then(|| (lag, (best / under).min(1.0)))
+}
+
 /// One-sided spectrum weights for Parseval sums: bins other than DC and Nyquist stand for two.
 fn bin_weight(k: usize, n: usize) -> f64 {
     if k == 0 || (n % 2 == 0 && k == n / 2) {

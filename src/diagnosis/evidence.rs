@@ -53,7 +53,7 @@ pub(super) fn sentence(
         capitalised(&played(m)),
         path(labels, m),
         covered.len(),
-        m.file
+        m.place()
     );
     let parts: Vec<&str> = ex.components.iter().map(|c| label(labels, c)).collect();
     if ex.misses > 0 {
@@ -67,9 +67,11 @@ pub(super) fn sentence(
     let other = comparison.or_else(|| normal.clone().find(|p| !through_blamed(p)));
     match other {
         Some(p) if comparison.is_some() => {
-            s += &format!(" The same test through {} was normal ({}).", path(labels, p), p.file)
+            s += &format!(" The same test through {} was normal ({}).", path(labels, p), p.place())
         }
-        Some(p) => s += &format!(" {} through {} was normal ({}).", capitalised(&played(p)), path(labels, p), p.file),
+        Some(p) => {
+            s += &format!(" {} through {} was normal ({}).", capitalised(&played(p)), path(labels, p), p.place())
+        }
         None => s += &format!(" No capture avoided {}: nothing else could be compared.", parts.join(" / ")),
     }
     s
@@ -134,6 +136,7 @@ fn played(m: &Measured) -> String {
         Stimulus::LogSweep { start_hz, stop_hz, .. } => format!("a {}–{} sweep", hz(*start_hz), hz(*stop_hz)),
         Stimulus::Silence { .. } => "silence".to_string(),
         Stimulus::Multitone { freqs_hz, .. } => format!("a multitone of {} tones", freqs_hz.len()),
+        Stimulus::Sequence { segments, .. } => format!("a sequence of {} segments", segments.len()),
     };
     let silent = matches!(m.signal, Stimulus::Silence { .. });
     match (m.direction, m.drive) {

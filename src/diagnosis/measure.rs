@@ -103,9 +103,31 @@ pub struct Measured {
     pub ears: Vec<EarMeasure>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stereo: Option<StereoAnalysis>,
+    /// The segment of a sequence this measurement is of (`None`: the whole capture). Its times
+    /// (gaps, steps, events) count from the segment window's start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment: Option<SegmentWindow>,
+}
+
+/// Where a segment of a sequence was cut from its capture.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SegmentWindow {
+    /// The segment's id in its sequence.
+    pub id: String,
+    /// The window measured, seconds into the WAV file: the segment and the quiet around it.
+    pub start_s: f64,
+    pub seconds: f64,
 }
 
 impl Measured {
+    /// The capture's file, and the segment when this is one: for evidence and reports.
+    pub fn place(&self) -> String {
+        match &self.segment {
+            Some(w) => format!("{} [{} at {:.2} s]", self.file, w.id, w.start_s),
+            None => self.file.clone(),
+        }
+    }
+
     /// Room sound over this capture, in words: a tone's disturbances, or a sweep band whose
     /// residual stands far over its noise without being locked to the sweep. `None` when clean.
     pub fn room_sound(&self) -> Option<String> {
@@ -158,11 +180,12 @@ pub enum MeasureError {
     Unusable { file: String, message: String },
 }
 
-/// Measures every capture of `set`, on up to `threads` threads, in manifest order.
+/// Measures every capture of `set`, on up to `threads` threads, in manifest order (a sequence's
+/// segments in their order, one measurement each).
 pub fn measure_set(set: &CaptureSet, threads: usize) -> Result<Vec<Measured>, MeasureError> {
     let captures = &set.manifest.captures;
     let threads = threads.clamp(1, captures.len().max(1));
-    let mut results: Vec<Option<Result<Measured, MeasureError>>> = (0..captures.len()).map(|_| None).collect();
+    let mut results: Vec<Option<Result<Vec<Measured>, MeasureError>>> = (0..captures.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
         let chunks: Vec<_> = results.chunks_mut(captures.len().div_ceil(threads).max(1)).collect();
         let mut start = 0;
@@ -177,20 +200,21 @@ pub fn measure_set(set: &CaptureSet, threads: usize) -> Result<Vec<Measured>, Me
             });
         }
     });
-    results
-        .into_iter()
-        .map(|r| {
-            r.unwrap_or_else(|| Err(MeasureError::Unusable { file: String::new(), message: "not measured".into() }))
-        })
-        .collect()
+    let mut out = Vec::with_capacity(captures.len());
+    for r in results {
+        out.extend(
+            r.unwrap_or_else(|| Err(MeasureError::Unusable { file: String::new(), message: "not measured".into() }))?,
+        );
+    }
+    Ok(out)
 }
 
-/// Measures one capture.
+/// Measures one capture: one measurement, or one per segment of a sequence.
 pub fn measure_capture(
     set: &CaptureSet,
     entry: &CaptureEntry,
     spectrum: &mut Spectrum,
-) -> Result<Measured, MeasureError> {
+) -> Result<Vec<Measured>, MeasureError> {
     let path = set.wav_path(entry);
     let audio = read_wav(&path)?;
     let signal = set
@@ -198,7 +222,106 @@ pub fn measure_capture(
         .stimulus(&entry.stimulus)
         .map(|s| s.signal.clone())
         .ok_or_else(|| MeasureError::Unusable { file: entry.file.clone(), message: "unknown stimulus".into() })?;
-    measure_audio(audio, entry, signal, spectrum)
+    measure_take(audio, entry, signal, spectrum)
+}
+
+/// Measures one capture's audio: one measurement, or one per segment of a sequence.
+pub fn measure_take(
+    audio: crate::capture::Audio,
+    entry: &CaptureEntry,
+    signal: Stimulus,
+    spectrum: &mut Spectrum,
+) -> Result<Vec<Measured>, MeasureError> {
+    match signal {
+        Stimulus::Sequence { .. } => measure_sequence(audio, entry, &signal, spectrum),
+        _ => measure_audio(audio, entry, signal, spectrum).map(|m| vec![m]),
+    }
+}
+
+/// Below this share of a capture's energy explained by the sequence, the capture is taken not to
+/// carry it anywhere (a dead path): its segments are then cut where the capture's lead puts them.
+/// Noise alone explains about 1/(time·bandwidth), under 10⁻⁴ for a sequence of a few tenths of
+/// a second.
+const SEQUENCE_FOUND_SHARE: f64 = 0.01;
+/// The most of a capture's lead or tail a segment at either end of a sequence takes into its
+/// window, seconds.
+const EDGE_QUIET_S: f64 = 0.25;
+
+/// Measures each segment of a sequence as a capture of its own: the sequence is found in the
+/// capture once (by alignment, on the channel that carries it best), each segment is cut with the
+/// quiet around it and measured with its stimulus and drive. The quiet: half the gap on a side
+/// where another sound follows; the neighbouring silence segments; and the capture's lead or tail,
+/// up to [`EDGE_QUIET_S`], where only silence lies between the segment and the sequence's end.
+fn measure_sequence(
+    audio: crate::capture::Audio,
+    entry: &CaptureEntry,
+    signal: &Stimulus,
+    spectrum: &mut Spectrum,
+) -> Result<Vec<Measured>, MeasureError> {
+    let Stimulus::Sequence { gap_s, .. } = signal else { return Ok(Vec::new()) };
+    if let Err(e) = signal.validate(audio.rate_hz) {
+        return Err(MeasureError::Unusable {
+            file: entry.file.clone(),
+            message: format!("stimulus \"{}\" cannot be played at {} Hz: {e}", entry.stimulus, audio.rate_hz),
+        });
+    }
+    let rate = f64::from(audio.rate_hz);
+    let used = if entry.direction == Direction::Playback { audio.channels.len().min(2) } else { 1 };
+    let len = audio.channels.first().map_or(0, Vec::len);
+    // What each output channel played: the capture is found as a mix of them (any polarity).
+    let references: Vec<Vec<f64>> = if entry.direction == Direction::Record {
+        vec![signal.render(audio.rate_hz)]
+    } else {
+        vec![signal.render_on(audio.rate_hz, Some(0)), signal.render_on(audio.rate_hz, Some(1))]
+    };
+    let ys: Vec<Vec<f64>> =
+        audio.channels.iter().take(used).map(|c| c.iter().map(|&v| f64::from(v)).collect()).collect();
+    let found = crate::analysis::align::locate_mix(
+        &ys.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+        &references.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+        spectrum,
+    );
+    let stimulus_len = references.first().map_or(0, Vec::len);
+    let onset = found
+        .filter(|(_, explained)| *explained >= SEQUENCE_FOUND_SHARE)
+        .map(|(lag, _)| lag as f64)
+        // Not found: the stimulus as far into the capture as its lead can be (spec §2).
+        .unwrap_or_else(|| (len as f64 - stimulus_len as f64 - 0.2 * rate).clamp(0.0, 0.5 * rate));
+    let segments = signal.segments();
+    let silent = |j: usize| matches!(segments[j].1.signal, Stimulus::Silence { .. });
+    let mut out = Vec::with_capacity(segments.len());
+    for (k, (_, seg)) in segments.iter().enumerate() {
+        // The window reaches over the silences next to the segment, and into the lead or the
+        // tail when only silences lie between it and the sequence's end.
+        let (mut first, mut last) = (k, k);
+        while first > 0 && silent(first - 1) {
+            first -= 1;
+        }
+        while last + 1 < segments.len() && silent(last + 1) {
+            last += 1;
+        }
+        let lo = if first == 0 { -EDGE_QUIET_S } else { segments[first].0 - gap_s / 2.0 };
+        let end_of = |j: usize| segments[j].0 + segments[j].1.signal.seconds();
+        let hi = if last + 1 == segments.len() { end_of(last) + EDGE_QUIET_S } else { end_of(last) + gap_s / 2.0 };
+        let from = (onset + lo * rate).round().max(0.0) as usize;
+        let to = ((onset + hi * rate).round().max(0.0) as usize).min(len);
+        let from = from.min(to);
+        let cut = crate::capture::Audio {
+            rate_hz: audio.rate_hz,
+            format: audio.format,
+            channels: audio.channels.iter().map(|c| c[from..to].to_vec()).collect(),
+        };
+        let sub = CaptureEntry {
+            stimulus: format!("{}/{}", entry.stimulus, seg.id),
+            drive: if entry.direction == Direction::Record { None } else { Some(seg.drive.unwrap_or(Drive::Both)) },
+            ..entry.clone()
+        };
+        let mut m = measure_audio(cut, &sub, seg.signal.clone(), spectrum)?;
+        m.segment =
+            Some(SegmentWindow { id: seg.id.clone(), start_s: from as f64 / rate, seconds: (to - from) as f64 / rate });
+        out.push(m);
+    }
+    Ok(out)
 }
 
 /// Measures one capture's audio, as recorded for `entry` with the stimulus `signal` (the bench
@@ -229,12 +352,7 @@ pub fn measure_audio(
         Stimulus::Silence { .. } => (None, true),
         _ => (None, false),
     };
-    let stim_level = match &signal {
-        Stimulus::Sine { level_dbfs, .. }
-        | Stimulus::LogSweep { level_dbfs, .. }
-        | Stimulus::Multitone { level_dbfs, .. } => *level_dbfs,
-        Stimulus::Silence { .. } => 0.0,
-    };
+    let stim_level = signal.level_dbfs();
     let tone_or_silence = tone_freq.is_some() || silence;
     // Tones and silences go through the tone analysis; sweeps and multitones are measured by
     // alignment below, so they only need their noise (the quietest block) and zero test here.
@@ -303,8 +421,12 @@ pub fn measure_audio(
     if matches!(signal, Stimulus::LogSweep { .. } | Stimulus::Multitone { .. }) {
         let reference = signal.render(kept.rate_hz);
         for (ear, x) in ears.iter_mut().zip(&kept.channels) {
-            let y: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+            let mut y: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
             ear.clipped = reaches_full_scale(&y);
+            // A DC offset (a codec's, a mic bias's) is no part of the response: at the capture's
+            // ends it is a step whose spectrum falls like 1/f into the sweep's low octaves.
+            let dc = y.iter().sum::<f64>() / y.len().max(1) as f64;
+            y.iter_mut().for_each(|v| *v -= dc);
             let Some(al) = align(&y, &reference, rate, spectrum) else { continue };
             ear.present = al.correlation >= SWEEP_PRESENT_CORRELATION && !ear.digital_silence;
             ear.inverted = Some(al.inverted());
@@ -352,6 +474,7 @@ pub fn measure_audio(
         sample_rate: kept.rate_hz,
         ears,
         stereo,
+        segment: None,
     })
     .map(|mut m| {
         for (e, x) in m.ears.iter_mut().zip(&kept.channels) {

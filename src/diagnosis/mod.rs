@@ -236,7 +236,13 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
                 }
             }
             let evidence = evidence::sentence(&labels, &measured, &ex, &covered, &obs);
-            let files: Vec<String> = covered.iter().map(|o| measured[o.capture].file.clone()).collect();
+            let mut files: Vec<String> = Vec::new();
+            for o in &covered {
+                let f = &measured[o.capture].file;
+                if !files.contains(f) {
+                    files.push(f.clone());
+                }
+            }
             if resolved.len() == 1 {
                 let (component, symptom) = resolved.remove(0);
                 let Some(kind) = kinds.get(component.as_str()).map(|k| k.0) else { continue };

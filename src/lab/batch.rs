@@ -304,14 +304,14 @@ impl Batch {
                 continue;
             }
             let diagnosis = diagnose(&set, &self.limits)?;
-            let record = self.record(&serial, &set, &diagnosis, &d);
+            let record = self.record(&serial, &set, &diagnosis, &d, None);
             insert_unit(&mut self.db, &record)?;
             recovered.push(serial);
         }
         Ok(recovered)
     }
 
-    fn record(&self, serial: &str, set: &CaptureSet, d: &Diagnosis, dir: &Path) -> UnitRecord {
+    fn record(&self, serial: &str, set: &CaptureSet, d: &Diagnosis, dir: &Path, elapsed_s: Option<f64>) -> UnitRecord {
         UnitRecord {
             serial: serial.to_string(),
             model: self.model.model.clone(),
@@ -328,6 +328,8 @@ impl Batch {
             calibrated: self.limits.source.as_ref().and_then(|s| s.calibrated.clone()),
             bench_calibration: self.limits.source.as_ref().and_then(|s| s.bench_calibration.clone()),
             bench_calibrated: self.limits.source.as_ref().and_then(|s| s.bench_calibrated.clone()),
+            bench_s: Some(self.rig.bench_time().total_s()),
+            elapsed_s,
             faults: fault_records(d),
             measurements: unit_measurements(d, &set.manifest, &self.dut, &self.limits),
         }
@@ -341,6 +343,7 @@ impl Batch {
         stop: &AtomicBool,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<UnitOutcome, BatchError> {
+        let started = std::time::Instant::now();
         let injected = bench.prepare(&self.dut, serial)?;
         let mut rig = self.rig.clone();
         rig.limits = self.limits.clone();
@@ -368,7 +371,7 @@ impl Batch {
         }
         std::fs::rename(&partial, &final_dir).map_err(io(&final_dir))?;
         let set = CaptureSet { dir: final_dir.clone(), manifest: set.manifest };
-        let record = self.record(serial, &set, &diagnosis, &final_dir);
+        let record = self.record(serial, &set, &diagnosis, &final_dir, Some(started.elapsed().as_secs_f64()));
         insert_unit(&mut self.db, &record)?;
         Ok(UnitOutcome::Done(Box::new(UnitResult { record, diagnosis, injected })))
     }

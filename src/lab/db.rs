@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// The migrations: (version, name, SQLite's SQL, PostgreSQL's SQL).
-const MIGRATIONS: [(i64, &str, &str, &str); 4] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 5] = [
     (
         1,
         "results",
@@ -38,6 +38,12 @@ const MIGRATIONS: [(i64, &str, &str, &str); 4] = [
         "bench_calibration",
         include_str!("../../migrations/sqlite/0004_bench_calibration.sql"),
         include_str!("../../migrations/postgres/0004_bench_calibration.sql"),
+    ),
+    (
+        5,
+        "unit_time",
+        include_str!("../../migrations/sqlite/0005_unit_time.sql"),
+        include_str!("../../migrations/postgres/0005_unit_time.sql"),
     ),
 ];
 
@@ -598,12 +604,12 @@ mod tests {
         let path = dir.path().join("lab/results.sqlite");
         let url = path.to_string_lossy().into_owned();
         let mut db = Database::open(&url).unwrap();
-        assert_eq!((db.backend(), db.schema_version().unwrap()), ("sqlite", 4));
+        assert_eq!((db.backend(), db.schema_version().unwrap()), ("sqlite", 5));
         drop(db);
         let mut db = Database::open(&format!("sqlite:{url}")).unwrap();
-        assert_eq!(db.schema_version().unwrap(), 4);
+        assert_eq!(db.schema_version().unwrap(), 5);
         let rows = db.query("SELECT COUNT(*) FROM schema_migration", &[]).unwrap();
-        assert_eq!(rows[0][0], Value::Int(4));
+        assert_eq!(rows[0][0], Value::Int(5));
         // A database from a newer jackbench is refused, not damaged.
         db.transaction(|tx| {
             tx.execute("INSERT INTO schema_migration VALUES (99, 'future', 0)", &[])?;

@@ -89,6 +89,10 @@ pub struct UnitRecord {
     /// The bench calibration whose gain and noise windows were in force, and its date.
     pub bench_calibration: Option<String>,
     pub bench_calibrated: Option<String>,
+    /// The plan's bench time per unit, seconds ([`crate::rig::RigFile::bench_time`]).
+    pub bench_s: Option<f64>,
+    /// Wall clock from the unit's first capture to its result, seconds (`None`: recovered).
+    pub elapsed_s: Option<f64>,
     pub faults: Vec<FaultRecord>,
     pub measurements: Vec<MeasurementRecord>,
 }

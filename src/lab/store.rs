@@ -27,7 +27,8 @@ fn values_sql(head: &str, columns: usize, rows: usize) -> String {
 fn insert_in(tx: &mut Tx<'_>, u: &UnitRecord) -> Result<i64, DbError> {
     let rows = tx.query(
         "INSERT INTO unit (serial, model, rig, bench, operator, batch, tested_at_ms, jackbench_version, verdict, capture_set, repeats, \
-         limits_file, calibrated, bench_calibration, bench_calibrated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         limits_file, calibrated, bench_calibration, bench_calibrated, bench_s, elapsed_s) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          RETURNING id",
         &[
             Param::Text(u.serial.clone()),
@@ -45,6 +46,8 @@ fn insert_in(tx: &mut Tx<'_>, u: &UnitRecord) -> Result<i64, DbError> {
             Param::OptText(u.calibrated.clone()),
             Param::OptText(u.bench_calibration.clone()),
             Param::OptText(u.bench_calibrated.clone()),
+            Param::Real(u.bench_s),
+            Param::Real(u.elapsed_s),
         ],
     )?;
     let id = rows.first().and_then(|r| r.first()).and_then(Value::int).unwrap_or(0);
@@ -146,6 +149,9 @@ pub struct StoredUnit {
     /// The bench calibration whose windows were in force, and its date.
     pub bench_calibration: Option<String>,
     pub bench_calibrated: Option<String>,
+    /// The plan's bench time per unit and the wall clock it took, seconds.
+    pub bench_s: Option<f64>,
+    pub elapsed_s: Option<f64>,
     pub faults: Vec<FaultRecord>,
 }
 
@@ -181,7 +187,7 @@ pub fn rfc3339(ms: i64) -> String {
 
 const UNIT_COLUMNS: &str = "u.id, u.serial, u.model, u.rig, u.bench, u.operator, u.batch, u.tested_at_ms, \
                             u.jackbench_version, u.verdict, u.capture_set, u.repeats, u.limits_file, u.calibrated, \
-                            u.bench_calibration, u.bench_calibrated";
+                            u.bench_calibration, u.bench_calibrated, u.bench_s, u.elapsed_s";
 
 /// Units from `rows` (of [`UNIT_COLUMNS`]), with the faults `fault_where` selects (a condition
 /// on `fault f JOIN unit u`) attached.
@@ -215,6 +221,8 @@ fn units_from(
                 calibrated: opt(13),
                 bench_calibration: opt(14),
                 bench_calibrated: opt(15),
+                bench_s: r.get(16).and_then(Value::real),
+                elapsed_s: r.get(17).and_then(Value::real),
                 faults: Vec::new(),
             }
         })
@@ -320,9 +328,17 @@ pub struct BenchYield {
     pub bench: String,
     pub units: i64,
     pub passed: i64,
+    /// Mean plan bench time per unit and mean wall clock per unit, seconds (units that have it).
+    pub bench_s: Option<f64>,
+    pub elapsed_s: Option<f64>,
 }
 
 impl BenchYield {
+    /// Units an hour of bench time: 3600 s over the mean bench time per unit.
+    pub fn units_per_hour(&self) -> Option<f64> {
+        self.bench_s.filter(|s| *s > 0.0).map(|s| 3600.0 / s)
+    }
+
     /// Passed over tested, %.
     pub fn yield_percent(&self) -> f64 {
         if self.units == 0 {
@@ -395,7 +411,8 @@ pub struct Summary {
 
 impl Summary {
     pub fn yield_percent(&self) -> f64 {
-        BenchYield { bench: String::new(), units: self.units, passed: self.passed }.yield_percent()
+        BenchYield { bench: String::new(), units: self.units, passed: self.passed, bench_s: None, elapsed_s: None }
+            .yield_percent()
     }
 }
 
@@ -474,7 +491,7 @@ pub fn summary(db: &mut Database, filter: &Filter) -> Result<Summary, DbError> {
     let rows = db.query(
         &format!(
             "SELECT u.bench, COUNT(*), COUNT(*) FILTER (WHERE u.verdict = 'pass'), MIN(u.tested_at_ms), \
-             MAX(u.tested_at_ms) FROM unit u {clause} GROUP BY u.bench ORDER BY u.bench"
+             MAX(u.tested_at_ms), AVG(u.bench_s), AVG(u.elapsed_s) FROM unit u {clause} GROUP BY u.bench ORDER BY u.bench"
         ),
         &params,
     )?;
@@ -484,6 +501,8 @@ pub fn summary(db: &mut Database, filter: &Filter) -> Result<Summary, DbError> {
             bench: r.first().map(Value::text).unwrap_or_default(),
             units: r.get(1).and_then(Value::int).unwrap_or(0),
             passed: r.get(2).and_then(Value::int).unwrap_or(0),
+            bench_s: r.get(5).and_then(Value::real),
+            elapsed_s: r.get(6).and_then(Value::real),
         })
         .collect();
     let first = rows.iter().filter_map(|r| r.get(3).and_then(Value::int)).min();

@@ -27,9 +27,16 @@ pub fn text(s: &Summary, filter: &Filter) -> String {
     }
     let _ = writeln!(out, "\nper bench:");
     for b in &s.benches {
+        let mut time = String::new();
+        if let (Some(t), Some(per_hour)) = (b.bench_s, b.units_per_hour()) {
+            time += &format!("  {t:>5.2} s of bench time per unit: {per_hour:>6.0} units/hour");
+        }
+        if let Some(e) = b.elapsed_s {
+            time += &format!(" (wall clock {e:.2} s per unit)");
+        }
         let _ = writeln!(
             out,
-            "  {:<24} {:>8} units {:>8} passed  {:>5.1} %",
+            "  {:<24} {:>8} units {:>8} passed  {:>5.1} %{time}",
             b.bench,
             b.units,
             b.passed,

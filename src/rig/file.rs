@@ -269,6 +269,11 @@ pub struct RigFile {
     /// `batch` warns when the model's limits were calibrated longer ago.
     #[serde(default)]
     pub calibration_days: Option<u32>,
+    /// The round trip a capture waits for (output to input, both devices' buffers), seconds: what
+    /// the plan's time per unit counts for each capture (a live run measures it: `latency_s` in the
+    /// manifest).
+    #[serde(default = "default_round_trip")]
+    pub round_trip_s: f64,
     /// Where it was read from.
     #[serde(skip)]
     pub source: PathBuf,
@@ -282,6 +287,46 @@ fn default_format() -> SampleFormat {
 }
 fn default_tail() -> f64 {
     0.2
+}
+fn default_round_trip() -> f64 {
+    0.02
+}
+
+/// What one unit costs a rig's plan in bench time (see [`RigFile::bench_time`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BenchTime {
+    /// Captures made (a playback and a record capture made at once count as one).
+    pub takes: usize,
+    /// Stimuli and tails, seconds.
+    pub audio_s: f64,
+    /// A round trip per capture, seconds.
+    pub round_trips_s: f64,
+    /// Path changes on a relay board (break-before-make: twice the settle time each), seconds.
+    pub switching_s: f64,
+    pub switches: usize,
+}
+
+impl BenchTime {
+    pub fn total_s(&self) -> f64 {
+        self.audio_s + self.round_trips_s + self.switching_s
+    }
+}
+
+impl std::fmt::Display for BenchTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.2} s per unit ({:.2} s of audio in {} captures, {:.2} s of round trips",
+            self.total_s(),
+            self.audio_s,
+            self.takes,
+            self.round_trips_s
+        )?;
+        if self.switches > 0 {
+            write!(f, ", {:.2} s of switching in {} path changes", self.switching_s, self.switches)?;
+        }
+        write!(f, ")")
+    }
 }
 
 /// What is wrong with a rig file.
@@ -382,6 +427,13 @@ impl RigFile {
                 doc.key("tail_s"),
                 "tail_s".into(),
                 "must be from 0.2 to 10 seconds (the contract asks ≥ 0.2 s)".into(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.round_trip_s) {
+            return Err(doc.invalid(
+                doc.key("round_trip_s"),
+                "round_trip_s".into(),
+                format!("{} s is outside 0..=1 s", self.round_trip_s),
             ));
         }
         if !(self.guard.reference_over_db > 0.0 && self.guard.reference_over_db.is_finite()) {
@@ -643,31 +695,46 @@ impl RigFile {
         out
     }
 
-    /// The plan's audio time per unit, seconds: each capture's stimulus plus its tail, with
-    /// record captures under the same path's playback captures when the plan overlaps them.
-    pub fn audio_time_s(&self) -> f64 {
+    /// The plan's bench time per unit. Each capture costs its stimulus, the tail and a round trip
+    /// (`round_trip_s`); a path's record captures play under its playback captures when the plan
+    /// overlaps them (separate ear and mouth transducers: the longer of the two counts); each
+    /// change of path on a relay board costs twice its settle time (break before make).
+    pub fn bench_time(&self) -> BenchTime {
         let secs = |c: &PlanCapture| {
             self.stimuli.iter().find(|s| &s.id == c.stimulus.get_ref()).map_or(0.0, |s| s.signal.seconds())
                 + self.tail_s
         };
-        self.plan
-            .paths
-            .iter()
-            .map(|p| {
-                let of = |d: Direction| -> f64 {
-                    if !p.directions.contains(&d) {
-                        return 0.0;
-                    }
-                    self.plan.captures.iter().filter(|c| c.direction == d).map(secs).sum()
-                };
-                let (play, rec, loop_) = (of(Direction::Playback), of(Direction::Record), of(Direction::Loopback));
-                if self.plan.overlap {
-                    play.max(rec) + loop_
-                } else {
-                    play + rec + loop_
+        let mut t = BenchTime { takes: 0, audio_s: 0.0, round_trips_s: 0.0, switching_s: 0.0, switches: 0 };
+        for p in &self.plan.paths {
+            let of = |d: Direction| -> Vec<f64> {
+                if !p.directions.contains(&d) {
+                    return Vec::new();
                 }
-            })
-            .sum()
+                self.plan.captures.iter().filter(|c| c.direction == d).map(secs).collect()
+            };
+            let (play, rec, loop_) = (of(Direction::Playback), of(Direction::Record), of(Direction::Loopback));
+            let mut takes: Vec<f64> = loop_;
+            if self.plan.overlap {
+                // The record captures run under the playback captures: as many takes as the
+                // longer list, as long as the longer total.
+                let n = play.len().max(rec.len());
+                let total = play.iter().sum::<f64>().max(rec.iter().sum::<f64>());
+                takes.extend(std::iter::repeat_n(total / n.max(1) as f64, n));
+            } else {
+                takes.extend(play.into_iter().chain(rec));
+            }
+            if takes.is_empty() {
+                continue;
+            }
+            t.takes += takes.len();
+            t.audio_s += takes.iter().sum::<f64>();
+            t.round_trips_s += takes.len() as f64 * self.round_trip_s;
+            if self.switch.kind == SwitchKind::Relay {
+                t.switches += 1;
+                t.switching_s += 2.0 * f64::from(self.switch.settle_ms) / 1000.0;
+            }
+        }
+        t
     }
 }
 
@@ -680,8 +747,18 @@ mod tests {
         for (name, text) in BUILT_IN {
             let rig = RigFile::parse(text, Path::new(name)).unwrap_or_else(|e| panic!("{e}"));
             assert!(!rig.schedule().is_empty(), "{name}");
-            assert!(rig.audio_time_s() < 10.0, "{name}: {} s of audio per unit", rig.audio_time_s());
+            assert!(rig.bench_time().total_s() < 10.0, "{name}: {}", rig.bench_time());
         }
+        // qa-relay: 3 paths of 4 playback captures (0.25 + 0.25 + 0.5 + 0.2 s of stimuli, a 0.2 s
+        // tail each) over 3 record captures, and a loopback path of 2; 14 round trips of 20 ms;
+        // 4 path changes of two 20 ms settles.
+        let (name, text) = BUILT_IN.iter().find(|(n, _)| n.contains("qa-relay")).expect("qa-relay");
+        let t = RigFile::parse(text, Path::new(name)).expect("parsed").bench_time();
+        let audio = 3.0 * (1.2 + 4.0 * 0.2) + (0.25 + 0.2 + 2.0 * 0.2);
+        assert!((t.audio_s - audio).abs() < 1e-9, "{t}");
+        assert_eq!((t.takes, t.switches), (14, 4), "{t}");
+        assert!((t.round_trips_s - 0.28).abs() < 1e-9 && (t.switching_s - 0.16).abs() < 1e-9, "{t}");
+        assert!((t.total_s() - (audio + 0.44)).abs() < 1e-9, "{t}");
     }
 
     #[test]

@@ -163,12 +163,13 @@ impl<D: Duplex> LiveEndpoint<D> {
     }
 }
 
-/// The stimulus at `rate_hz` on `channels` of `width`-sample frames, silence elsewhere.
-pub fn interleave(stimulus: &[f64], channels: &[usize], width: usize) -> Vec<f32> {
-    let mut out = vec![0.0f32; stimulus.len() * width];
-    for (frame, &v) in out.chunks_exact_mut(width).zip(stimulus) {
-        for &c in channels {
-            frame[c] = v as f32;
+/// Each `(channel, signal)` on its channel of `width`-sample frames, silence elsewhere.
+pub fn interleave(signals: &[(usize, Vec<f64>)], width: usize) -> Vec<f32> {
+    let frames = signals.iter().map(|(_, x)| x.len()).max().unwrap_or(0);
+    let mut out = vec![0.0f32; frames * width];
+    for (c, x) in signals {
+        for (frame, &v) in out.chunks_exact_mut(width).zip(x) {
+            frame[*c] = v as f32;
         }
     }
     out
@@ -182,7 +183,15 @@ impl<D: Duplex> LiveEndpoint<D> {
         let width = played.iter().max().map_or(1, |c| c + 1);
         let rate = self.duplex.negotiate(&output, width, &input, in_channels, request.rate_hz)?;
         let x = request.stimulus.render(rate);
-        let play = interleave(&x, &played, width);
+        // A sequence's segments play on the channels they drive; the mouth simulator plays all.
+        let signals: Vec<(usize, Vec<f64>)> = played
+            .iter()
+            .map(|&c| {
+                let on = (request.direction != Direction::Record).then_some(c);
+                (c, if on.is_some() { request.stimulus.render_on(rate, on) } else { x.clone() })
+            })
+            .collect();
+        let play = interleave(&signals, width);
         let take = self.duplex.play_record(&DuplexPlan {
             output: &output,
             input: &input,

@@ -86,6 +86,8 @@ pub fn unit(i: u64, benches: u64, fail_every: u64) -> UnitRecord {
         // Units 0, 3, 6, … on a calibrated bench.
         bench_calibration: (i % 3 == 0).then(|| "limits/bench/qa-bench.toml".to_string()),
         bench_calibrated: (i % 3 == 0).then(|| "2026-11-29T07:00:00Z".to_string()),
+        bench_s: Some(2.5 + 0.5 * (i % 2) as f64),
+        elapsed_s: (i % 5 != 0).then_some(0.25),
         faults: if fail {
             vec![FaultRecord {
                 rank: 1,

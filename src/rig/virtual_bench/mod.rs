@@ -621,7 +621,18 @@ fn simulate(
     let clock = driver.fault(Symptom::RateMismatch).unwrap_or(1.0);
     let (lead, n) = lead_and_frames(req, driver, rng);
     // The stimulus as the driver's clock plays it (or records it): frequencies scale by `clock`.
-    let s: Vec<f64> = (0..n).map(|i| req.stimulus.value_at((i as f64 / rate - lead) * clock)).collect();
+    let at = |i: usize| (i as f64 / rate - lead) * clock;
+    let s: Vec<f64> = (0..n).map(|i| req.stimulus.value_at(at(i))).collect();
+    // What each output channel plays: a sequence's segments only on the channels they drive.
+    let sequence = matches!(req.stimulus, crate::stimulus::Stimulus::Sequence { .. });
+    let on = |c: usize| -> Vec<f64> {
+        if sequence {
+            (0..n).map(|i| req.stimulus.value_on(at(i), Some(c))).collect()
+        } else {
+            s.clone()
+        }
+    };
+    let (s_left, s_right) = if req.direction == Direction::Record { (Vec::new(), Vec::new()) } else { (on(0), on(1)) };
     let a = req.stimulus.amplitude();
     let parts = [port, adapter, headset];
     let analog = |p: &Part| p.gain_db - p.fault(Symptom::LowLevel).unwrap_or(0.0);
@@ -633,8 +644,10 @@ fn simulate(
                 _ => (1.0, 1.0),
             };
             let g = db(driver.gain_db - driver.fault(Symptom::LowGain).unwrap_or(0.0));
-            let mut ch =
-                vec![s.iter().map(|v| v * l_on * g).collect::<Vec<f64>>(), s.iter().map(|v| v * r_on * g).collect()];
+            let mut ch = vec![
+                s_left.iter().map(|v| v * l_on * g).collect::<Vec<f64>>(),
+                s_right.iter().map(|v| v * r_on * g).collect(),
+            ];
             if driver.has(Symptom::ChannelSwap) {
                 ch.swap(0, 1);
             }
@@ -693,10 +706,11 @@ fn simulate(
                 // The driver's left output through port and adapter, the plug, and back in.
                 let play_left = matches!(req.drive, Some(Drive::Left) | Some(Drive::Both));
                 let play_right = matches!(req.drive, Some(Drive::Right) | Some(Drive::Both));
-                let tip_carries = if driver.has(Symptom::ChannelSwap) { play_right } else { play_left };
+                let (tip_carries, tip) =
+                    if driver.has(Symptom::ChannelSwap) { (play_right, &s_right) } else { (play_left, &s_left) };
                 let g_out = db(driver.gain_db - driver.fault(Symptom::LowGain).unwrap_or(0.0));
                 let mut ch = vec![
-                    s.iter().map(|v| if tip_carries { v * g_out } else { 0.0 }).collect::<Vec<f64>>(),
+                    tip.iter().map(|v| if tip_carries { v * g_out } else { 0.0 }).collect::<Vec<f64>>(),
                     vec![0.0; n],
                 ];
                 if let Some(r) = driver.fault(Symptom::Dropouts) {
