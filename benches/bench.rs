@@ -6,11 +6,13 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use jackbench::bench::run_plan;
+use jackbench::capture::manifest::StimulusEntry;
 use jackbench::capture::CaptureSet;
 use jackbench::diagnosis::diagnose;
 use jackbench::report::{write_report, Formats};
 use jackbench::rig::virtual_bench::VirtualBench;
 use jackbench::rig::{PlanCapture, RigFile};
+use jackbench::stimulus::Stimulus;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
@@ -42,6 +44,13 @@ fn diagnose_set(c: &mut Criterion) {
         let text = format!("direction = \"{direction}\"\nstimulus = \"{stimulus}\"\ndrive = \"{drive}\"\n");
         toml::from_str::<PlanCapture>(&text).expect("plan capture")
     };
+    // Separate captures beside the plan's sequences: a tone on both ears, a sweep on each.
+    for (id, signal) in [
+        ("tone-1k", Stimulus::Sine { freq_hz: 1000.0, level_dbfs: -12.0, seconds: 0.25 }),
+        ("sweep", Stimulus::LogSweep { start_hz: 20.0, stop_hz: 20_000.0, level_dbfs: -12.0, seconds: 0.5 }),
+    ] {
+        rig.stimuli.push(StimulusEntry { id: id.into(), signal });
+    }
     rig.plan.captures.push(extra("playback", "tone-1k", "both"));
     rig.plan.captures.push(extra("playback", "sweep", "left"));
     rig.plan.captures.push(extra("playback", "sweep", "right"));

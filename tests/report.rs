@@ -10,6 +10,7 @@ use jackbench::diagnosis::diagnose;
 use jackbench::report::{write_report, Formats};
 use jackbench::rig::virtual_bench::{InjectedFault, VirtualBench};
 use jackbench::rig::RigFile;
+use jackbench::stimulus::Stimulus;
 use scraper::{Html, Selector};
 use std::path::Path;
 use std::process::Command;
@@ -34,9 +35,10 @@ fn every_plot_is_a_picture_and_the_page_holds_everything() {
     let files = write_report(&set, &d, &limits, dir.path(), Formats::default()).expect("report");
     let pngs: Vec<_> = files.iter().filter(|f| f.extension().is_some_and(|x| x == "png")).collect();
     // Matrix, balance, two responses, playback rub & buzz and THD over frequency, a spectrum per
-    // tone capture, an envelope per capture.
-    let tones = set.manifest.captures.iter().filter(|c| c.stimulus == "tone-1k").count();
-    assert_eq!(pngs.len(), 6 + tones + set.manifest.captures.len());
+    // tone capture (or tone segment of a sequence), an envelope per capture (or segment).
+    let tones = d.captures.iter().filter(|c| matches!(c.measurements.signal, Stimulus::Sine { .. })).count();
+    assert!(tones >= 4, "{tones} tone captures");
+    assert_eq!(pngs.len(), 6 + tones + d.captures.len());
     for name in ["rub-buzz-playback.png", "thd-playback.png"] {
         assert!(pngs.iter().any(|p| p.ends_with(name)), "no {name}");
     }

@@ -16,6 +16,7 @@ use jackbench::capture::{read_wav, write_wav, CaptureSet, ComponentKind, Directi
 use jackbench::diagnosis::{diagnose, Diagnosis, FaultCode, Symptom};
 use jackbench::rig::virtual_bench::{InjectedFault, VirtualBench};
 use jackbench::rig::RigFile;
+use jackbench::stimulus::Stimulus;
 use std::collections::BTreeSet;
 use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
@@ -270,8 +271,18 @@ fn one_ear_that_lost_its_top_octaves_is_found_on_any_model() {
         let d = diagnose(&set, &rig.limits).expect("diagnosis");
         assert!(d.faults.is_empty() && d.suspects.is_empty(), "healthy bench, seed {seed}: {:?}", d.faults);
         // The customer headset's left ear through a second-order low-pass at `fc`.
+        // Every playback capture through it that carries a sweep (alone, or in a sequence).
+        let sweeps = |s: &Stimulus| match s {
+            Stimulus::LogSweep { .. } => true,
+            Stimulus::Sequence { segments, .. } => {
+                segments.iter().any(|g| matches!(g.signal, Stimulus::LogSweep { .. }))
+            }
+            _ => false,
+        };
         for entry in set.manifest.captures.iter().filter(|c| {
-            c.path.headset == "customer-headset" && c.direction == Direction::Playback && c.stimulus == "sweep"
+            c.path.headset == "customer-headset"
+                && c.direction == Direction::Playback
+                && set.manifest.stimulus(&c.stimulus).is_some_and(|s| sweeps(&s.signal))
         }) {
             let path = set.wav_path(entry);
             let mut audio = read_wav(&path).expect("reads");

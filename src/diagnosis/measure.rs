@@ -78,6 +78,21 @@ pub struct EarMeasure {
 }
 
 impl EarMeasure {
+    /// Sweep: the loudest band whose residual stands far over its noise without being locked to
+    /// the sweep: room sound over it. The bands next to it share the sound, and with few periods
+    /// each they may look locked: the ear's rub & buzz is no test. Sound far under the signal
+    /// moves no measurement (a digital loop's rounding stands 200 dB over its zero noise).
+    pub fn sweep_room_sound(&self) -> Option<&RubBuzzPoint> {
+        self.rub_buzz
+            .iter()
+            .filter(|p| {
+                p.peak_db - p.noise_db >= crate::diagnosis::NOISE_PEAK_DB + ROOM_OVER_NOISE_DB
+                    && p.locked < crate::analysis::rub_buzz::LOCKED_MIN
+                    && p.peak_db >= crate::analysis::dropouts::ROOM_SOUND_FLOOR_DB
+            })
+            .max_by(|a, b| (a.peak_db - a.noise_db).total_cmp(&(b.peak_db - b.noise_db)))
+    }
+
     /// Room sound lay over this channel's tone: its noise, hum and THD may be the room's (it
     /// adds sound; it makes no gap and takes no level away).
     pub fn disturbed(&self) -> bool {
@@ -138,14 +153,7 @@ impl Measured {
                 what.push(format!("{name}: sound over the tone at {:.2} s for {:.0} ms", d.at_s, d.ms));
                 continue;
             }
-            // Sound far under the signal moves no measurement (a digital loop's rounding stands
-            // 200 dB over its zero noise).
-            let loud = x.rub_buzz.iter().find(|p| {
-                p.peak_db - p.noise_db >= crate::diagnosis::NOISE_PEAK_DB + ROOM_OVER_NOISE_DB
-                    && p.locked < crate::analysis::rub_buzz::LOCKED_MIN
-                    && p.peak_db >= crate::analysis::dropouts::ROOM_SOUND_FLOOR_DB
-            });
-            if let Some(p) = loud {
+            if let Some(p) = x.sweep_room_sound() {
                 what.push(format!(
                     "{name}: sound over the sweep near {}, {:.0} dB over its noise and not locked to it",
                     crate::diagnosis::hz_text(p.freq_hz),

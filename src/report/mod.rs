@@ -429,6 +429,7 @@ fn draw_plots(
 
     // Per capture: spectrum of tones, envelope of every capture.
     let mut spectrum = Spectrum::default();
+    let mut read: Option<(String, crate::capture::Audio)> = None;
     for (i, c) in d.captures.iter().enumerate() {
         let m = &c.measurements;
         let inline = failing(d, &c.file)
@@ -437,11 +438,33 @@ fn draw_plots(
         if !(inline || all) {
             continue;
         }
-        let audio = read_wav(&set.dir.join(&c.file))?;
+        // A sequence's segments share their file: it is read once, and each plot shows the
+        // window its segment was measured on.
+        if read.as_ref().is_none_or(|(f, _)| f != &c.file) {
+            read = Some((c.file.clone(), read_wav(&set.dir.join(&c.file))?));
+        }
+        let Some((_, whole)) = &read else { continue };
+        let audio = match &m.segment {
+            Some(w) => {
+                let rate = f64::from(whole.rate_hz);
+                let from = ((w.start_s * rate).round() as usize).min(whole.frames());
+                let to = (from + (w.seconds * rate).round() as usize).min(whole.frames());
+                crate::capture::Audio {
+                    rate_hz: whole.rate_hz,
+                    format: whole.format,
+                    channels: whole.channels.iter().map(|x| x[from..to].to_vec()).collect(),
+                }
+            }
+            None => whole.clone(),
+        };
+        let place = m.place();
         let ears: Vec<&str> =
             if m.direction == Direction::Playback { vec!["left ear", "right ear"] } else { vec!["microphone"] };
-        let stem =
+        let mut stem =
             format!("{:02}-{}", i + 1, safe_name(c.file.trim_start_matches("captures/").trim_end_matches(".wav")));
+        if let Some(w) = &m.segment {
+            stem += &format!("-{}", safe_name(&w.id));
+        }
         if let crate::stimulus::Stimulus::Sine { freq_hz, .. } = m.signal {
             let curves: Vec<(&str, Vec<(f64, f64)>)> = ears
                 .iter()
@@ -456,10 +479,10 @@ fn draw_plots(
                 marks.push(plot::Mark { freq_hz: mains, label: format!("hum {mains:.0}"), color: RGBA_RED });
             }
             let file = dir.join(format!("{stem}-spectrum.png"));
-            plot::spectrum(&file, &format!("Spectrum: {}", c.file), &curves, &marks, f64::from(audio.rate_hz) / 2.0)?;
+            plot::spectrum(&file, &format!("Spectrum: {place}"), &curves, &marks, f64::from(audio.rate_hz) / 2.0)?;
             figs.push(Figure {
                 file,
-                caption: format!("Spectrum of {} (fundamental, harmonics and hum marked)", c.file),
+                caption: format!("Spectrum of {place} (fundamental, harmonics and hum marked)"),
                 inline,
             });
         }
@@ -471,8 +494,8 @@ fn draw_plots(
             .map(|((n, x), dr)| (*n, x.as_slice(), *dr))
             .collect();
         let file = dir.join(format!("{stem}-envelope.png"));
-        plot::envelope(&file, &format!("Envelope: {}", c.file), audio.rate_hz, &channels)?;
-        figs.push(Figure { file, caption: format!("{} over time (gaps and clicks shaded red)", c.file), inline });
+        plot::envelope(&file, &format!("Envelope: {place}"), audio.rate_hz, &channels)?;
+        figs.push(Figure { file, caption: format!("{place} over time (gaps and clicks shaded red)"), inline });
     }
     Ok(figs)
 }

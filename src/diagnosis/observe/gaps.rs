@@ -20,7 +20,7 @@ pub(in crate::diagnosis) struct GapOrigins {
     pub unknown: usize,
 }
 
-/// Two gaps closer than this are one event on both ears, s.
+/// Two gaps whose spans come closer than this are one event on both ears, s.
 const TOGETHER_S: f64 = 0.002;
 
 /// The ears a capture's gaps are read on: driven and present on tones and sweeps, every ear not
@@ -40,8 +40,12 @@ pub(in crate::diagnosis) fn gap_origins(m: &Measured) -> GapOrigins {
     let mut o = GapOrigins::default();
     if m.direction == Direction::Playback && ears.len() == 2 {
         let (l, r) = (&ears[0].dropouts, &ears[1].dropouts);
+        // One event when their spans meet (to within TOGETHER_S): a gap one ear's detector read
+        // as two pieces (the sweep passing a resonance inside it) is still the other ear's gap.
         let near = |a: &crate::analysis::Dropout, other: &[crate::analysis::Dropout]| {
-            other.iter().any(|b| (a.at_s - b.at_s).abs() < TOGETHER_S)
+            other
+                .iter()
+                .any(|b| a.at_s < b.at_s + b.ms / 1000.0 + TOGETHER_S && b.at_s < a.at_s + a.ms / 1000.0 + TOGETHER_S)
         };
         o.digital = l.iter().filter(|a| near(a, r)).count();
         o.analog = l.iter().filter(|a| !near(a, r)).count() + r.iter().filter(|b| !near(b, l)).count();

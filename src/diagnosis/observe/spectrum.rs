@@ -95,8 +95,14 @@ pub(in crate::diagnosis) fn observe_rub_buzz(ctx: &Context) -> Vec<Obs> {
         let mut tested = false;
         let mut golden_hit = false;
         for (e, x) in m.ears.iter().enumerate() {
-            // An overloaded recording has the harmonics of its own clipping.
-            if !m.driven(e) || !carries(ctx, i, e) || x.rub_buzz.is_empty() || x.clipped {
+            // An overloaded recording has the harmonics of its own clipping; room sound over the
+            // sweep raises the bands around it.
+            if !m.driven(e)
+                || !carries(ctx, i, e)
+                || x.rub_buzz.is_empty()
+                || x.clipped
+                || x.sweep_room_sound().is_some()
+            {
                 continue;
             }
             tested = true;
