@@ -256,7 +256,8 @@ const SEQUENCE_FOUND_SHARE: f64 = 0.01;
 const EDGE_QUIET_S: f64 = 0.25;
 
 /// Measures each segment of a sequence as a capture of its own: the sequence is found in the
-/// capture once (by alignment, on the channel that carries it best), each segment is cut with the
+/// capture once (over all its channels, as a mix of what each output played:
+/// [`crate::analysis::align::locate_mix`]), each segment is cut with the
 /// quiet around it and measured with its stimulus and drive. The quiet: half the gap on a side
 /// where another sound follows; the neighbouring silence segments; and the capture's lead or tail,
 /// up to [`EDGE_QUIET_S`], where only silence lies between the segment and the sequence's end.

@@ -625,14 +625,20 @@ fn simulate(
     let s: Vec<f64> = (0..n).map(|i| req.stimulus.value_at(at(i))).collect();
     // What each output channel plays: a sequence's segments only on the channels they drive.
     let sequence = matches!(req.stimulus, crate::stimulus::Stimulus::Sequence { .. });
-    let on = |c: usize| -> Vec<f64> {
+    // Other stimuli play the same on every channel: borrowed, not copied.
+    let on = |c: usize| -> std::borrow::Cow<[f64]> {
         if sequence {
-            (0..n).map(|i| req.stimulus.value_on(at(i), Some(c))).collect()
+            std::borrow::Cow::Owned((0..n).map(|i| req.stimulus.value_on(at(i), Some(c))).collect())
         } else {
-            s.clone()
+            std::borrow::Cow::Borrowed(&s)
         }
     };
-    let (s_left, s_right) = if req.direction == Direction::Record { (Vec::new(), Vec::new()) } else { (on(0), on(1)) };
+    // The mouth simulator plays the whole stimulus (`s`): no channel of it is needed.
+    let (s_left, s_right) = if req.direction == Direction::Record {
+        (std::borrow::Cow::Borrowed(&[][..]), std::borrow::Cow::Borrowed(&[][..]))
+    } else {
+        (on(0), on(1))
+    };
     let a = req.stimulus.amplitude();
     let parts = [port, adapter, headset];
     let analog = |p: &Part| p.gain_db - p.fault(Symptom::LowLevel).unwrap_or(0.0);
@@ -707,7 +713,7 @@ fn simulate(
                 let play_left = matches!(req.drive, Some(Drive::Left) | Some(Drive::Both));
                 let play_right = matches!(req.drive, Some(Drive::Right) | Some(Drive::Both));
                 let (tip_carries, tip) =
-                    if driver.has(Symptom::ChannelSwap) { (play_right, &s_right) } else { (play_left, &s_left) };
+                    if driver.has(Symptom::ChannelSwap) { (play_right, &*s_right) } else { (play_left, &*s_left) };
                 let g_out = db(driver.gain_db - driver.fault(Symptom::LowGain).unwrap_or(0.0));
                 let mut ch = vec![
                     tip.iter().map(|v| if tip_carries { v * g_out } else { 0.0 }).collect::<Vec<f64>>(),
