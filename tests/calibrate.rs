@@ -114,7 +114,7 @@ fn limits_from_golden_units_pass_healthy_units_and_catch_rub_and_buzz() {
                 .collect();
             let others: Vec<String> =
                 d.faults.iter().filter(|f| f.code.symptom != Symptom::RubBuzz).map(|f| f.code.to_string()).collect();
-            (found, thd_1k_over, others)
+            (found, thd_1k_over, others, s)
         });
         let found = results.iter().filter(|r| r.0).count();
         println!("rub & buzz at severity {severity}: found in {found} of {units}");
@@ -125,7 +125,8 @@ fn limits_from_golden_units_pass_healthy_units_and_catch_rub_and_buzz() {
             "other faults: {:?}",
             results.iter().map(|r| &r.2).collect::<Vec<_>>()
         );
-        assert!(found as f64 >= need * units as f64, "severity {severity}: {found} of {units}");
+        let missed: Vec<u64> = results.iter().filter(|r| !r.0).map(|r| r.3).collect();
+        assert!(found as f64 >= need * units as f64, "severity {severity}: {found} of {units}, missed {missed:?}");
     }
 }
 

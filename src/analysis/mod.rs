@@ -17,6 +17,7 @@
 //! of nothing (digital silence) are reported as [`DB_FLOOR`].
 
 pub mod align;
+pub mod clock;
 pub mod dropouts;
 pub mod locate;
 pub mod room;

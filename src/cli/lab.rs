@@ -517,6 +517,8 @@ pub fn run_batch(args: &BatchArgs) -> Result<u8, Failure> {
         }
     };
     if let Some(why) = interrupted {
+        // The last unit measured is stored before the batch stops.
+        batch.settle()?;
         eprintln!(
             "jackbench: the batch stopped ({why}); {tested} unit(s) are stored in {}. Go on with: jackbench batch --resume --out {}",
             batch.db.name(),

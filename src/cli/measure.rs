@@ -24,11 +24,11 @@ pub(crate) fn print_diagnosis(dir: &std::path::Path, d: &Diagnosis, limits: &jac
         outln!("   evidence: {}", s.evidence);
         outln!("   next:     {}", s.next_step());
     }
-    // The captures whose own values are out, each with what is out.
+    // The captures (a sequence's segments each) whose own values are out, with what is out.
     let out: Vec<(String, Vec<String>)> = d
         .captures
         .iter()
-        .map(|c| (c.file.clone(), jackbench::report::out_marks(d, &c.measurements, limits)))
+        .map(|c| (c.measurements.place(), jackbench::report::out_marks(d, &c.measurements, limits)))
         .filter(|(_, marks)| !marks.is_empty())
         .collect();
     if !out.is_empty() {

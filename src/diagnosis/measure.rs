@@ -79,10 +79,10 @@ pub struct EarMeasure {
 
 impl EarMeasure {
     /// Sweep: the loudest band whose residual stands far over its noise without being locked to
-    /// the sweep: room sound over it. The bands next to it share the sound, and with few periods
-    /// each they may look locked: the ear's rub & buzz is no test. Sound far under the signal
-    /// moves no measurement (a digital loop's rounding stands 200 dB over its zero noise).
-    pub fn sweep_room_sound(&self) -> Option<&RubBuzzPoint> {
+    /// the sweep, on this ear alone (see [`Measured::sweep_room_sound`], which asks the other
+    /// ear). Sound far under the signal moves no measurement (a digital loop's rounding stands
+    /// 200 dB over its zero noise).
+    pub fn sweep_unlocked_peak(&self) -> Option<&RubBuzzPoint> {
         self.rub_buzz
             .iter()
             .filter(|p| {
@@ -132,6 +132,12 @@ pub struct SegmentWindow {
     /// The window measured, seconds into the WAV file: the segment and the quiet around it.
     pub start_s: f64,
     pub seconds: f64,
+    /// The capture's clock offset (the recorder's against the player's), found from its tones,
+    /// ppm (`analysis::clock`); its sweeps and multitones were cut from the capture resampled by
+    /// it. `None`: the sequence has no tone that came back, or the offset is no drift (a rate
+    /// mismatch, left alone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_ppm: Option<f64>,
 }
 
 impl Measured {
@@ -153,7 +159,7 @@ impl Measured {
                 what.push(format!("{name}: sound over the tone at {:.2} s for {:.0} ms", d.at_s, d.ms));
                 continue;
             }
-            if let Some(p) = x.sweep_room_sound() {
+            if let Some(p) = self.sweep_room_sound(e) {
                 what.push(format!(
                     "{name}: sound over the sweep near {}, {:.0} dB over its noise and not locked to it",
                     crate::diagnosis::hz_text(p.freq_hz),
@@ -164,6 +170,25 @@ impl Measured {
         (!what.is_empty()).then(|| what.join("; "))
     }
 
+    /// Room sound over ear `e`'s sweep: its loudest band whose residual stands far over its noise
+    /// without being locked to the sweep ([`EarMeasure::sweep_unlocked_peak`]), heard by the other
+    /// ear too where the capture has one. The bands next to it share the sound, and with few
+    /// periods each they may look locked: the ear's rub & buzz is no test. Sound in the room
+    /// reaches both couplers; residual on one ear alone, with the other ear's band at its noise,
+    /// is that ear's own: the edge of a rub, where the excursion reaches the defect only in some
+    /// periods.
+    pub fn sweep_room_sound(&self, e: usize) -> Option<&RubBuzzPoint> {
+        let p = self.ears.get(e)?.sweep_unlocked_peak()?;
+        let other = self.ears.iter().enumerate().find(|(o, x)| *o != e && self.driven(*o) && !x.rub_buzz.is_empty());
+        match other {
+            Some((_, x)) => {
+                let q = x.rub_buzz.iter().find(|q| (q.freq_hz / p.freq_hz - 1.0).abs() < 1e-6)?;
+                (q.peak_db - q.noise_db >= crate::diagnosis::NOISE_PEAK_DB + 3.0).then_some(p)
+            }
+            None => Some(p),
+        }
+    }
+
     /// Whether the stimulus is a signal (not silence).
     pub fn has_signal(&self) -> bool {
         !matches!(self.signal, Stimulus::Silence { .. })
@@ -171,11 +196,17 @@ impl Measured {
 
     /// Whether an ear is driven: playback ears by their drive; record and loopback always.
     pub fn driven(&self, ear: usize) -> bool {
-        match (self.direction, self.drive) {
-            (Direction::Playback, Some(Drive::Left)) => ear == 0,
-            (Direction::Playback, Some(Drive::Right)) => ear == 1,
-            _ => true,
-        }
+        drives(self.direction, self.drive, ear)
+    }
+}
+
+/// Whether a capture in `direction` with `drive` played into `ear` (on the other ear of a
+/// one-sided playback capture is only crosstalk).
+fn drives(direction: Direction, drive: Option<Drive>, ear: usize) -> bool {
+    match (direction, drive) {
+        (Direction::Playback, Some(Drive::Left)) => ear == 0,
+        (Direction::Playback, Some(Drive::Right)) => ear == 1,
+        _ => true,
     }
 }
 
@@ -296,7 +327,35 @@ fn measure_sequence(
         .map(|(lag, _)| lag as f64)
         // Not found: the stimulus as far into the capture as its lead can be (spec §2).
         .unwrap_or_else(|| (len as f64 - stimulus_len as f64 - 0.2 * rate).clamp(0.0, 0.5 * rate));
+    // Clock drift between the device that played and the one that recorded: found from the
+    // tones. The sweeps and multitones are cut from the capture resampled by it (they are what
+    // a stretch in time moves); tones and silences from the capture as recorded, at their
+    // stretched places (a few hundred ppm moves no level, noise or THD, and resampling would
+    // take the band above the resampler's cut-off out of a silence's noise).
+    let drift = crate::analysis::clock::estimate(
+        &ys.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+        audio.rate_hz,
+        signal,
+        onset,
+    )
+    .filter(crate::analysis::clock::Drift::correctable);
+    drop(ys);
+    let broadband = |s: &Stimulus| matches!(s, Stimulus::LogSweep { .. } | Stimulus::Multitone { .. });
     let segments = signal.segments();
+    let corrected = match drift {
+        Some(d) if segments.iter().any(|(_, seg)| broadband(&seg.signal)) => {
+            let wide: Vec<Vec<f64>> =
+                audio.channels.iter().map(|c| c.iter().map(|&v| f64::from(v)).collect()).collect();
+            let fixed = crate::analysis::clock::correct(&wide, d).map_err(|e| MeasureError::Unusable {
+                file: entry.file.clone(),
+                message: format!("resampling: {e}"),
+            })?;
+            let channels = fixed.into_iter().map(|c| c.into_iter().map(|v| v as f32).collect()).collect();
+            Some(crate::capture::Audio { channels, ..audio.clone() })
+        }
+        _ => None,
+    };
+    let stretch = drift.map_or(1.0, |d| d.ratio);
     let silent = |j: usize| matches!(segments[j].1.signal, Stimulus::Silence { .. });
     let mut out = Vec::with_capacity(segments.len());
     for (k, (_, seg)) in segments.iter().enumerate() {
@@ -312,13 +371,21 @@ fn measure_sequence(
         let lo = if first == 0 { -EDGE_QUIET_S } else { segments[first].0 - gap_s / 2.0 };
         let end_of = |j: usize| segments[j].0 + segments[j].1.signal.seconds();
         let hi = if last + 1 == segments.len() { end_of(last) + EDGE_QUIET_S } else { end_of(last) + gap_s / 2.0 };
-        let from = (onset + lo * rate).round().max(0.0) as usize;
-        let to = ((onset + hi * rate).round().max(0.0) as usize).min(len);
+        // Where the window lies in the audio it is cut from, and how a sample there maps to the
+        // file's own time.
+        let (source, at, per_sample) = match &corrected {
+            Some(c) if broadband(&seg.signal) => (c, onset / stretch, stretch),
+            _ => (&audio, onset, 1.0),
+        };
+        let scale = stretch / per_sample;
+        let len = source.channels.first().map_or(0, Vec::len);
+        let from = (at + lo * rate * scale).round().max(0.0) as usize;
+        let to = ((at + hi * rate * scale).round().max(0.0) as usize).min(len);
         let from = from.min(to);
         let cut = crate::capture::Audio {
-            rate_hz: audio.rate_hz,
-            format: audio.format,
-            channels: audio.channels.iter().map(|c| c[from..to].to_vec()).collect(),
+            rate_hz: source.rate_hz,
+            format: source.format,
+            channels: source.channels.iter().map(|c| c[from..to].to_vec()).collect(),
         };
         let sub = CaptureEntry {
             stimulus: format!("{}/{}", entry.stimulus, seg.id),
@@ -326,8 +393,13 @@ fn measure_sequence(
             ..entry.clone()
         };
         let mut m = measure_audio(cut, &sub, seg.signal.clone(), spectrum)?;
-        m.segment =
-            Some(SegmentWindow { id: seg.id.clone(), start_s: from as f64 / rate, seconds: (to - from) as f64 / rate });
+        // The window in the file's own time.
+        m.segment = Some(SegmentWindow {
+            id: seg.id.clone(),
+            start_s: from as f64 / rate * per_sample,
+            seconds: (to - from) as f64 / rate * per_sample,
+            clock_ppm: drift.map(|d| d.ppm()),
+        });
         out.push(m);
     }
     Ok(out)
@@ -370,14 +442,17 @@ pub fn measure_audio(
         let ears = a
             .channels
             .iter()
-            .map(|c| {
+            .enumerate()
+            .map(|(e, c)| {
                 let present = tone_freq.is_some() && c.tone_present;
                 EarMeasure {
                     present,
                     level_dbfs: c.level_dbfs.filter(|_| present),
                     gain_db: c.level_dbfs.filter(|_| present).map(|l| l - stim_level),
                     freq_ratio: c.frequency_hz.filter(|_| present).zip(tone_freq).map(|(f, f0)| f / f0),
-                    thd_percent: c.thd_percent.filter(|_| present),
+                    // Crosstalk on the ear a one-sided tone does not drive has a level, but no
+                    // distortion of its own: its harmonics sit in that ear's noise.
+                    thd_percent: c.thd_percent.filter(|_| present && drives(entry.direction, entry.drive, e)),
                     noise_floor_dbfs: c.noise_floor_dbfs,
                     hum_dbfs: c.hum_dbfs,
                     hum_mains_hz: c.hum_mains_hz,

@@ -209,6 +209,18 @@ pub struct Batch {
     /// The component whose serial is the unit's.
     pub dut: String,
     pub db: Database,
+    /// The last unit's report, still being written while the next unit is measured; the unit is
+    /// stored when it is done ([`Batch::settle`]).
+    pending: Option<PendingUnit>,
+}
+
+/// A unit measured and diagnosed whose report is being written on a thread of its own: its set
+/// moves from `partial` to `final_dir`, and `record` is stored, when the report is done.
+struct PendingUnit {
+    report: std::thread::JoinHandle<Result<(), ReportError>>,
+    partial: PathBuf,
+    final_dir: PathBuf,
+    record: UnitRecord,
 }
 
 /// One unit's result.
@@ -264,7 +276,7 @@ impl Batch {
             ))
         })?;
         let db = Database::open(&settings.db)?;
-        let batch = Batch { settings, dir: dir.to_path_buf(), rig, model, limits, dut, db };
+        let batch = Batch { settings, dir: dir.to_path_buf(), rig, model, limits, dut, db, pending: None };
         batch.clean_partials()?;
         Ok(batch)
     }
@@ -335,7 +347,11 @@ impl Batch {
         }
     }
 
-    /// Tests one unit: runs the plan, diagnoses, writes the report, keeps the set, stores it.
+    /// Tests one unit: runs the plan and diagnoses it, then writes its report on a thread of its
+    /// own while the caller goes on with the next unit (the bench does not wait for the plots).
+    /// The unit's set is kept and its record stored when the report is done: at the next unit's
+    /// [`Batch::test_unit`], at [`Batch::settle`] or at [`Batch::finish`]. A crash before then
+    /// leaves its set partial, and `--resume` tests the unit again.
     pub fn test_unit(
         &mut self,
         bench: &mut Bench,
@@ -352,16 +368,19 @@ impl Batch {
         }
         let partial = self.dir.join(format!(".{}.partial", dir_name(serial)));
         if partial.exists() {
+            self.settle()?;
             std::fs::remove_dir_all(&partial).map_err(io(&partial))?;
         }
-        let outcome = bench.with_station(|station| run_plan(&rig, station, &partial, stop, progress))?;
+        let outcome = bench.with_station(|station| run_plan(&rig, station, &partial, stop, progress));
+        // The previous unit's report has had this unit's run to be written.
+        self.settle()?;
+        let outcome = outcome?;
         if let Some(why) = outcome.stopped {
             std::fs::remove_dir_all(&partial).map_err(io(&partial))?;
             return Ok(UnitOutcome::Stopped(why));
         }
         let set = CaptureSet::load(&partial)?;
         let diagnosis = diagnose(&set, &self.limits)?;
-        write_report(&set, &diagnosis, &self.limits, &partial, Formats::default())?;
         // A unit tested twice in a batch keeps both sets.
         let mut final_dir = self.dir.join(dir_name(serial));
         let mut k = 2;
@@ -369,15 +388,35 @@ impl Batch {
             final_dir = self.dir.join(format!("{}-{k}", dir_name(serial)));
             k += 1;
         }
-        std::fs::rename(&partial, &final_dir).map_err(io(&final_dir))?;
-        let set = CaptureSet { dir: final_dir.clone(), manifest: set.manifest };
-        let record = self.record(serial, &set, &diagnosis, &final_dir, Some(started.elapsed().as_secs_f64()));
-        insert_unit(&mut self.db, &record)?;
+        let kept = CaptureSet { dir: final_dir.clone(), manifest: set.manifest.clone() };
+        let record = self.record(serial, &kept, &diagnosis, &final_dir, Some(started.elapsed().as_secs_f64()));
+        let (limits, at, d) = (self.limits.clone(), partial.clone(), diagnosis.clone());
+        let report = std::thread::spawn(move || write_report(&set, &d, &limits, &at, Formats::default()).map(|_| ()));
+        self.pending = Some(PendingUnit { report, partial, final_dir, record: record.clone() });
         Ok(UnitOutcome::Done(Box::new(UnitResult { record, diagnosis, injected })))
+    }
+
+    /// Waits for the last unit's report, keeps its set and stores it (nothing to do when every
+    /// unit is stored).
+    pub fn settle(&mut self) -> Result<(), BatchError> {
+        let Some(p) = self.pending.take() else { return Ok(()) };
+        match p.report.join() {
+            Ok(written) => written?,
+            Err(_) => {
+                return Err(BatchError::Io {
+                    path: p.partial.clone(),
+                    message: "writing the report failed (a panic); the unit is not stored".into(),
+                })
+            }
+        }
+        std::fs::rename(&p.partial, &p.final_dir).map_err(io(&p.final_dir))?;
+        insert_unit(&mut self.db, &p.record)?;
+        Ok(())
     }
 
     /// Marks the batch finished.
     pub fn finish(&mut self) -> Result<(), BatchError> {
+        self.settle()?;
         self.settings.finished = true;
         self.settings.save(&self.dir)
     }

@@ -173,7 +173,9 @@ pub fn bench_run(d: &Diagnosis, references: &[&str], run: usize) -> Result<Bench
                 Direction::Loopback => out.loopback_gain_db.extend(gains),
             }
         }
-        if m.direction == Direction::Record {
+        // A sweep's noise comes from the quiet beside it, which in a sequence is a gap's
+        // width: the silences and the tones' residuals measure it.
+        if m.direction == Direction::Record && matches!(m.signal, Stimulus::Sine { .. } | Stimulus::Silence { .. }) {
             let floor = m.ears.first().filter(|x| !x.disturbed()).map(|x| x.noise_floor_dbfs);
             out.record_noise_dbfs.extend(floor.filter(|f| *f > crate::analysis::DB_FLOOR));
         }

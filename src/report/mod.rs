@@ -427,17 +427,48 @@ fn draw_plots(
         }
     }
 
-    // Per capture: spectrum of tones, envelope of every capture.
+    // Per capture: spectrum of tones, envelope of every capture. The plots are independent:
+    // drawn on as many threads as there are cores, each over a run of neighbouring captures (so a
+    // sequence's file is read once per run), in the captures' order.
+    let todo: Vec<usize> =
+        (0..d.captures.len()).filter(|&i| all || inline_plots(d, &d.captures[i].measurements, limits)).collect();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4).min(todo.len().max(1));
+    let per = todo.len().div_ceil(workers).max(1);
+    let runs: Vec<Result<Vec<Figure>, ReportError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> =
+            todo.chunks(per).map(|run| scope.spawn(move || capture_plots(set, d, limits, dir, run))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    });
+    for run in runs {
+        figs.extend(run?);
+    }
+    Ok(figs)
+}
+
+/// Whether a capture's own plots go inline in the page: it failed, a value of its own is out, or
+/// it shows level steps or sounds outside its tone.
+fn inline_plots(d: &Diagnosis, m: &Measured, limits: &Limits) -> bool {
+    failing(d, &m.file)
+        || out_of_limits(d, m, limits)
+        || m.ears.iter().any(|e| !e.level_steps.is_empty() || !e.outside_events.is_empty())
+}
+
+/// The plots of the captures `which` (indices into the diagnosis's captures): a tone's spectrum
+/// and every capture's envelope.
+fn capture_plots(
+    set: &CaptureSet,
+    d: &Diagnosis,
+    limits: &Limits,
+    dir: &Path,
+    which: &[usize],
+) -> Result<Vec<Figure>, ReportError> {
+    let mut figs = Vec::new();
     let mut spectrum = Spectrum::default();
     let mut read: Option<(String, crate::capture::Audio)> = None;
-    for (i, c) in d.captures.iter().enumerate() {
+    for &i in which {
+        let c = &d.captures[i];
         let m = &c.measurements;
-        let inline = failing(d, &c.file)
-            || out_of_limits(d, m, limits)
-            || m.ears.iter().any(|e| !e.level_steps.is_empty() || !e.outside_events.is_empty());
-        if !(inline || all) {
-            continue;
-        }
+        let inline = inline_plots(d, m, limits);
         // A sequence's segments share their file: it is read once, and each plot shows the
         // window its segment was measured on.
         if read.as_ref().is_none_or(|(f, _)| f != &c.file) {

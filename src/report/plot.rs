@@ -3,6 +3,7 @@
 //! over time, the path × component matrix, and balance and crosstalk per path.
 
 use crate::analysis::Dropout;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
 use std::sync::Once;
@@ -32,29 +33,50 @@ fn err(path: &Path) -> impl Fn(String) -> PlotError + '_ {
     move |message| PlotError { file: path.display().to_string(), message }
 }
 
-/// Rewrites a drawn plot as an indexed-colour PNG. A plot holds a few colours and their
-/// antialiased blends: its own colours when there are at most 256 of them, else a NeuQuant
-/// palette of 256, look the same at about a third of the bytes, which keeps a report that
-/// inlines its plots small enough to mail.
-fn compact(path: &Path) -> Result<(), String> {
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
-    decoder.set_transformations(png::Transformations::EXPAND);
-    let mut reader = decoder.read_info().map_err(|e| e.to_string())?;
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).map_err(|e| e.to_string())?;
-    let (width, height) = (info.width, info.height);
-    let rgba: Vec<u8> = match info.color_type {
-        png::ColorType::Rgb => {
-            buf[..info.buffer_size()].chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect()
+/// Draws a plot of `size` into memory with `body` and writes it to `path` as an indexed-colour
+/// PNG ([`write_indexed`]).
+fn draw(
+    path: &Path,
+    size: (u32, u32),
+    body: impl FnOnce(DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), PlotError>,
+) -> Result<(), PlotError> {
+    let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    body(BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area())?;
+    write_indexed(path, &rgb, size).map_err(err(path))
+}
+
+/// Writes a drawn plot (RGB, 8 bits a channel) as an indexed-colour PNG. A plot holds a few
+/// colours and their antialiased blends: its own colours when there are at most 256 of them,
+/// else a NeuQuant palette of 256, look the same at about a third of the bytes, which keeps a
+/// report that inlines its plots small enough to mail.
+fn write_indexed(path: &Path, rgb: &[u8], (width, height): (u32, u32)) -> Result<(), String> {
+    // A plot is runs of one colour (the background, a line, a bar): each pixel's index is looked
+    // up only where the colour changes.
+    fn map_runs(rgb: &[u8], mut index_of: impl FnMut([u8; 3]) -> u8) -> Vec<u8> {
+        let mut last: Option<([u8; 3], u8)> = None;
+        rgb.chunks_exact(3)
+            .map(|p| {
+                let c = [p[0], p[1], p[2]];
+                match last {
+                    Some((l, i)) if l == c => i,
+                    _ => {
+                        let i = index_of(c);
+                        last = Some((c, i));
+                        i
+                    }
+                }
+            })
+            .collect()
+    }
+    let mut exact: Vec<[u8; 3]> = Vec::new();
+    let mut seen: std::collections::HashMap<[u8; 3], u8> = std::collections::HashMap::new();
+    let mut last = None;
+    for p in rgb.chunks_exact(3) {
+        let c = [p[0], p[1], p[2]];
+        if last == Some(c) {
+            continue;
         }
-        png::ColorType::Rgba => buf[..info.buffer_size()].to_vec(),
-        _ => return Ok(()),
-    };
-    let mut exact: Vec<[u8; 4]> = Vec::new();
-    let mut seen = std::collections::HashMap::new();
-    for p in rgba.chunks_exact(4) {
-        let c = [p[0], p[1], p[2], p[3]];
+        last = Some(c);
         if let std::collections::hash_map::Entry::Vacant(v) = seen.entry(c) {
             // Past 256 the index wraps, but then the palette is NeuQuant's.
             v.insert(exact.len() as u8);
@@ -65,19 +87,23 @@ fn compact(path: &Path) -> Result<(), String> {
         }
     }
     let (palette, indices): (Vec<u8>, Vec<u8>) = if exact.len() <= 256 {
-        let indices = rgba.chunks_exact(4).map(|p| seen.get(&[p[0], p[1], p[2], p[3]]).copied().unwrap_or(0)).collect();
-        (exact.iter().flat_map(|c| [c[0], c[1], c[2]]).collect(), indices)
+        (exact.concat(), map_runs(rgb, |c| seen.get(&c).copied().unwrap_or(0)))
     } else {
-        let nq = color_quant::NeuQuant::new(10, 256, &rgba);
-        let palette = nq.color_map_rgb();
-        (palette, rgba.chunks_exact(4).map(|p| nq.index_of(p) as u8).collect())
+        // Sample factor 30 (every 30th pixel teaches the network): a plot's few colours and
+        // their blends are learnt as well as at 10, in a third of the time. Each colour is looked
+        // up once.
+        let rgba: Vec<u8> = rgb.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect();
+        let nq = color_quant::NeuQuant::new(30, 256, &rgba);
+        let mut index: std::collections::HashMap<[u8; 3], u8> = std::collections::HashMap::new();
+        let indices = map_runs(rgb, |c| *index.entry(c).or_insert_with(|| nq.index_of(&[c[0], c[1], c[2], 255]) as u8));
+        (nq.color_map_rgb(), indices)
     };
     let out = std::fs::File::create(path).map_err(|e| e.to_string())?;
     let mut encoder = png::Encoder::new(std::io::BufWriter::new(out), width, height);
     encoder.set_color(png::ColorType::Indexed);
     encoder.set_depth(png::BitDepth::Eight);
     encoder.set_palette(palette);
-    encoder.set_compression(png::Compression::Best);
+    encoder.set_compression(png::Compression::Default);
     let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
     writer.write_image_data(&indices).map_err(|e| e.to_string())?;
     writer.finish().map_err(|e| e.to_string())
@@ -135,48 +161,49 @@ pub fn spectrum(
 ) -> Result<(), PlotError> {
     register_font();
     let e = err(path);
-    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
-    let hi = nyquist.min(24_000.0);
-    let floor = curves.iter().flat_map(|(_, c)| c.iter().map(|p| p.1)).fold(0.0f64, f64::min).max(-180.0).floor();
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, (SANS, 20))
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(64)
-        .build_cartesian_2d((10.0..hi).log_scale().with_key_points(frequency_ticks(10.0, hi)), floor..10.0)
-        .map_err(|x| e(x.to_string()))?;
-    chart
-        .configure_mesh()
-        .x_label_formatter(&hz_label)
-        .x_desc("Frequency (Hz)")
-        .y_desc("Level (dBFS)")
-        .label_style((SANS, 14))
-        .draw()
-        .map_err(|x| e(x.to_string()))?;
-    let colors = [RGBColor(31, 119, 180), RGBColor(214, 39, 40)];
-    for (i, (label, points)) in curves.iter().enumerate() {
-        let c = colors[i % colors.len()];
-        chart
-            .draw_series(LineSeries::new(
-                points.iter().copied().filter(|p| p.0 >= 10.0 && p.0 <= hi),
-                c.stroke_width(1),
-            ))
-            .map_err(|x| e(x.to_string()))?
-            .label(*label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-    }
-    for m in marks.iter().filter(|m| m.freq_hz >= 10.0 && m.freq_hz <= hi) {
-        chart
-            .draw_series(LineSeries::new([(m.freq_hz, floor), (m.freq_hz, 5.0)], m.color.mix(0.5).stroke_width(1)))
+    draw(path, SIZE, |root| {
+        root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+        let hi = nyquist.min(24_000.0);
+        let floor = curves.iter().flat_map(|(_, c)| c.iter().map(|p| p.1)).fold(0.0f64, f64::min).max(-180.0).floor();
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (SANS, 20))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d((10.0..hi).log_scale().with_key_points(frequency_ticks(10.0, hi)), floor..10.0)
             .map_err(|x| e(x.to_string()))?;
         chart
-            .draw_series([Text::new(m.label.clone(), (m.freq_hz, 8.0), (SANS, 12).into_font().color(&m.color))])
+            .configure_mesh()
+            .x_label_formatter(&hz_label)
+            .x_desc("Frequency (Hz)")
+            .y_desc("Level (dBFS)")
+            .label_style((SANS, 14))
+            .draw()
             .map_err(|x| e(x.to_string()))?;
-    }
-    legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(&e)?;
-    root.present().map_err(|x| e(x.to_string()))?;
-    compact(path).map_err(&e)
+        let colors = [RGBColor(31, 119, 180), RGBColor(214, 39, 40)];
+        for (i, (label, points)) in curves.iter().enumerate() {
+            let c = colors[i % colors.len()];
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().copied().filter(|p| p.0 >= 10.0 && p.0 <= hi),
+                    c.stroke_width(1),
+                ))
+                .map_err(|x| e(x.to_string()))?
+                .label(*label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+        }
+        for m in marks.iter().filter(|m| m.freq_hz >= 10.0 && m.freq_hz <= hi) {
+            chart
+                .draw_series(LineSeries::new([(m.freq_hz, floor), (m.freq_hz, 5.0)], m.color.mix(0.5).stroke_width(1)))
+                .map_err(|x| e(x.to_string()))?;
+            chart
+                .draw_series([Text::new(m.label.clone(), (m.freq_hz, 8.0), (SANS, 12).into_font().color(&m.color))])
+                .map_err(|x| e(x.to_string()))?;
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(&e)?;
+        root.present().map_err(|x| e(x.to_string()))?;
+        Ok(())
+    })
 }
 
 /// One path's response curve.
@@ -286,62 +313,63 @@ fn curves_over_frequency(
 ) -> Result<(), PlotError> {
     register_font();
     let e = err(path);
-    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, (SANS, 20))
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(64)
-        .build_cartesian_2d((20.0..20_000.0).log_scale().with_key_points(frequency_ticks(20.0, 20_000.0)), lo..hi)
-        .map_err(|x| e(x.to_string()))?;
-    chart
-        .configure_mesh()
-        .x_label_formatter(&hz_label)
-        .x_desc(x_desc)
-        .y_desc(y_desc)
-        .label_style((SANS, 14))
-        .draw()
-        .map_err(|x| e(x.to_string()))?;
-    if let Some((label, band)) = band {
-        let fill = RGBColor(120, 190, 120).mix(0.35);
-        let outline: Vec<(f64, f64)> =
-            band.iter().map(|q| (q[0], q[2])).chain(band.iter().rev().map(|q| (q[0], q[1]))).collect();
+    draw(path, SIZE, |root| {
+        root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (SANS, 20))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d((20.0..20_000.0).log_scale().with_key_points(frequency_ticks(20.0, 20_000.0)), lo..hi)
+            .map_err(|x| e(x.to_string()))?;
         chart
-            .draw_series(std::iter::once(Polygon::new(outline, fill.filled())))
-            .map_err(|x| e(x.to_string()))?
-            .label(label)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 20, y + 5)], fill.filled()));
-    }
-    for l in lines {
-        let c = l.color;
-        chart
-            .draw_series(LineSeries::new(l.points.iter().copied(), c.stroke_width(2)))
-            .map_err(|x| e(x.to_string()))?
-            .label(l.label.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-    }
-    // No red: red is for limits.
-    let palette = [
-        RGBColor(31, 119, 180),
-        RGBColor(23, 190, 207),
-        RGBColor(44, 160, 44),
-        RGBColor(148, 103, 189),
-        RGBColor(255, 127, 14),
-        RGBColor(140, 86, 75),
-    ];
-    for (i, c) in curves.iter().enumerate() {
-        let color = if c.reference { RGBColor(60, 60, 60) } else { palette[i % palette.len()] };
-        let width = if c.reference { 1 } else { 2 };
-        chart
-            .draw_series(LineSeries::new(c.points.iter().copied(), color.stroke_width(width)))
-            .map_err(|x| e(x.to_string()))?
-            .label(if c.reference { format!("{} (reference)", c.label) } else { c.label.clone() })
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-    }
-    legend(&mut chart, legend_at).map_err(&e)?;
-    root.present().map_err(|x| e(x.to_string()))?;
-    compact(path).map_err(&e)
+            .configure_mesh()
+            .x_label_formatter(&hz_label)
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .label_style((SANS, 14))
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        if let Some((label, band)) = band {
+            let fill = RGBColor(120, 190, 120).mix(0.35);
+            let outline: Vec<(f64, f64)> =
+                band.iter().map(|q| (q[0], q[2])).chain(band.iter().rev().map(|q| (q[0], q[1]))).collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(outline, fill.filled())))
+                .map_err(|x| e(x.to_string()))?
+                .label(label)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 20, y + 5)], fill.filled()));
+        }
+        for l in lines {
+            let c = l.color;
+            chart
+                .draw_series(LineSeries::new(l.points.iter().copied(), c.stroke_width(2)))
+                .map_err(|x| e(x.to_string()))?
+                .label(l.label.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+        }
+        // No red: red is for limits.
+        let palette = [
+            RGBColor(31, 119, 180),
+            RGBColor(23, 190, 207),
+            RGBColor(44, 160, 44),
+            RGBColor(148, 103, 189),
+            RGBColor(255, 127, 14),
+            RGBColor(140, 86, 75),
+        ];
+        for (i, c) in curves.iter().enumerate() {
+            let color = if c.reference { RGBColor(60, 60, 60) } else { palette[i % palette.len()] };
+            let width = if c.reference { 1 } else { 2 };
+            chart
+                .draw_series(LineSeries::new(c.points.iter().copied(), color.stroke_width(width)))
+                .map_err(|x| e(x.to_string()))?
+                .label(if c.reference { format!("{} (reference)", c.label) } else { c.label.clone() })
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        }
+        legend(&mut chart, legend_at).map_err(&e)?;
+        root.present().map_err(|x| e(x.to_string()))?;
+        Ok(())
+    })
 }
 
 /// Envelope plots are lower than the others: there is one per capture.
@@ -356,51 +384,52 @@ pub fn envelope(
 ) -> Result<(), PlotError> {
     register_font();
     let e = err(path);
-    let root = BitMapBackend::new(path, ENVELOPE_SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
-    let block = (f64::from(rate_hz) * 0.005).max(1.0) as usize;
-    let secs = channels.iter().map(|c| c.1.len()).max().unwrap_or(0) as f64 / f64::from(rate_hz);
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, (SANS, 20))
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(64)
-        .build_cartesian_2d(0.0..secs.max(0.01), -120.0..0.0)
-        .map_err(|x| e(x.to_string()))?;
-    chart
-        .configure_mesh()
-        .x_desc("Time (s)")
-        .y_desc("rms of 5 ms (dBFS)")
-        .label_style((SANS, 14))
-        .draw()
-        .map_err(|x| e(x.to_string()))?;
-    let colors = [RGBColor(31, 119, 180), RGBColor(214, 39, 40)];
-    for (i, (label, x, dropouts)) in channels.iter().enumerate() {
-        let c = colors[i % 2];
-        let points: Vec<(f64, f64)> = x
-            .chunks(block)
-            .enumerate()
-            .map(|(k, b)| {
-                let rms = (b.iter().map(|v| f64::from(*v) * f64::from(*v)).sum::<f64>() / b.len() as f64).sqrt();
-                ((k * block) as f64 / f64::from(rate_hz), crate::analysis::rms_dbfs(rms).max(-119.0))
-            })
-            .collect();
+    draw(path, ENVELOPE_SIZE, |root| {
+        root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+        let block = (f64::from(rate_hz) * 0.005).max(1.0) as usize;
+        let secs = channels.iter().map(|c| c.1.len()).max().unwrap_or(0) as f64 / f64::from(rate_hz);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (SANS, 20))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.0..secs.max(0.01), -120.0..0.0)
+            .map_err(|x| e(x.to_string()))?;
         chart
-            .draw_series(LineSeries::new(points, c.stroke_width(1)))
-            .map_err(|x| e(x.to_string()))?
-            .label(*label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-        let red = RGBColor(220, 0, 0);
-        for d in dropouts.iter() {
-            let end = d.at_s + (d.ms / 1000.0).max(0.002);
+            .configure_mesh()
+            .x_desc("Time (s)")
+            .y_desc("rms of 5 ms (dBFS)")
+            .label_style((SANS, 14))
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        let colors = [RGBColor(31, 119, 180), RGBColor(214, 39, 40)];
+        for (i, (label, x, dropouts)) in channels.iter().enumerate() {
+            let c = colors[i % 2];
+            let points: Vec<(f64, f64)> = x
+                .chunks(block)
+                .enumerate()
+                .map(|(k, b)| {
+                    let rms = (b.iter().map(|v| f64::from(*v) * f64::from(*v)).sum::<f64>() / b.len() as f64).sqrt();
+                    ((k * block) as f64 / f64::from(rate_hz), crate::analysis::rms_dbfs(rms).max(-119.0))
+                })
+                .collect();
             chart
-                .draw_series([Rectangle::new([(d.at_s, -120.0), (end, 0.0)], red.mix(0.35).filled())])
-                .map_err(|x| e(x.to_string()))?;
+                .draw_series(LineSeries::new(points, c.stroke_width(1)))
+                .map_err(|x| e(x.to_string()))?
+                .label(*label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+            let red = RGBColor(220, 0, 0);
+            for d in dropouts.iter() {
+                let end = d.at_s + (d.ms / 1000.0).max(0.002);
+                chart
+                    .draw_series([Rectangle::new([(d.at_s, -120.0), (end, 0.0)], red.mix(0.35).filled())])
+                    .map_err(|x| e(x.to_string()))?;
+            }
         }
-    }
-    legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(&e)?;
-    root.present().map_err(|x| e(x.to_string()))?;
-    compact(path).map_err(&e)
+        legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(&e)?;
+        root.present().map_err(|x| e(x.to_string()))?;
+        Ok(())
+    })
 }
 
 /// The path × component matrix: which components each path uses, whether the path passed,
@@ -416,37 +445,39 @@ pub fn matrix(
     let e = err(path);
     let rows = paths.len().max(1);
     let height = (120 + 34 * rows) as u32;
-    let root = BitMapBackend::new(path, (SIZE.0, height)).into_drawing_area();
-    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
-    let font = |size: u32| (SANS, size).into_font();
-    root.draw(&Text::new(title.to_string(), (12, 10), font(20))).map_err(|x| e(x.to_string()))?;
-    let (left, top, cw, rh) = (300i32, 80i32, ((SIZE.0 as i32 - 320) / components.len().max(1) as i32).max(40), 34i32);
-    for (j, c) in components.iter().enumerate() {
-        let x = left + j as i32 * cw;
-        let style = if blamed.contains(c) { font(14).color(&RGBColor(200, 0, 0)) } else { font(14).color(&BLACK) };
-        root.draw(&Text::new(c.clone(), (x + 4, top - 26), style)).map_err(|x| e(x.to_string()))?;
-    }
-    for (i, (label, ids, passed)) in paths.iter().enumerate() {
-        let y = top + i as i32 * rh;
-        let mark = if *passed { ("pass", RGBColor(30, 140, 60)) } else { ("FAIL", RGBColor(200, 0, 0)) };
-        root.draw(&Text::new(mark.0.to_string(), (12, y + 8), font(14).color(&mark.1)))
-            .map_err(|x| e(x.to_string()))?;
-        root.draw(&Text::new(label.clone(), (60, y + 8), font(13))).map_err(|x| e(x.to_string()))?;
+    draw(path, (SIZE.0, height), |root| {
+        root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+        let font = |size: u32| (SANS, size).into_font();
+        root.draw(&Text::new(title.to_string(), (12, 10), font(20))).map_err(|x| e(x.to_string()))?;
+        let (left, top, cw, rh) =
+            (300i32, 80i32, ((SIZE.0 as i32 - 320) / components.len().max(1) as i32).max(40), 34i32);
         for (j, c) in components.iter().enumerate() {
             let x = left + j as i32 * cw;
-            let used = ids.contains(c);
-            let fill = match (used, blamed.contains(c), passed) {
-                (false, _, _) => RGBColor(245, 245, 245),
-                (true, true, _) => RGBColor(230, 80, 70),
-                (true, false, false) => RGBColor(250, 200, 120),
-                (true, false, true) => RGBColor(140, 200, 150),
-            };
-            root.draw(&Rectangle::new([(x + 2, y + 2), (x + cw - 2, y + rh - 2)], fill.filled()))
-                .map_err(|x| e(x.to_string()))?;
+            let style = if blamed.contains(c) { font(14).color(&RGBColor(200, 0, 0)) } else { font(14).color(&BLACK) };
+            root.draw(&Text::new(c.clone(), (x + 4, top - 26), style)).map_err(|x| e(x.to_string()))?;
         }
-    }
-    root.present().map_err(|x| e(x.to_string()))?;
-    compact(path).map_err(&e)
+        for (i, (label, ids, passed)) in paths.iter().enumerate() {
+            let y = top + i as i32 * rh;
+            let mark = if *passed { ("pass", RGBColor(30, 140, 60)) } else { ("FAIL", RGBColor(200, 0, 0)) };
+            root.draw(&Text::new(mark.0.to_string(), (12, y + 8), font(14).color(&mark.1)))
+                .map_err(|x| e(x.to_string()))?;
+            root.draw(&Text::new(label.clone(), (60, y + 8), font(13))).map_err(|x| e(x.to_string()))?;
+            for (j, c) in components.iter().enumerate() {
+                let x = left + j as i32 * cw;
+                let used = ids.contains(c);
+                let fill = match (used, blamed.contains(c), passed) {
+                    (false, _, _) => RGBColor(245, 245, 245),
+                    (true, true, _) => RGBColor(230, 80, 70),
+                    (true, false, false) => RGBColor(250, 200, 120),
+                    (true, false, true) => RGBColor(140, 200, 150),
+                };
+                root.draw(&Rectangle::new([(x + 2, y + 2), (x + cw - 2, y + rh - 2)], fill.filled()))
+                    .map_err(|x| e(x.to_string()))?;
+            }
+        }
+        root.present().map_err(|x| e(x.to_string()))?;
+        Ok(())
+    })
 }
 
 /// Left/right balance and crosstalk per path, as horizontal bars (dB).
@@ -458,81 +489,82 @@ pub fn balance(
 ) -> Result<(), PlotError> {
     register_font();
     let e = err(path);
-    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
-    let (upper, lower) = root.split_horizontally(SIZE.0 / 2);
-    let n = rows.len().max(1) as f64;
-    // Each row is labelled with its path; the label area is as wide as the longest (12 px type).
-    let longest = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(1);
-    let label_width = ((longest as f64 * 6.5) as u32 + 12).clamp(40, 230);
-    let row_label = |v: &f64| -> String {
-        let i = v.round();
-        if (v - i).abs() > 0.01 || i < 0.0 {
-            return String::new();
-        }
-        rows.get(i as usize).map_or(String::new(), |r| r.0.clone())
-    };
-    let draw = |area: &DrawingArea<BitMapBackend, _>,
-                caption: &str,
-                range: std::ops::Range<f64>,
-                base: f64,
-                values: Vec<(usize, f64)>,
-                limit: Option<f64>|
-     -> Result<(), PlotError> {
-        let mut chart = ChartBuilder::on(area)
-            .caption(caption, (SANS, 16))
-            .margin(10)
-            .x_label_area_size(36)
-            .y_label_area_size(label_width)
-            .build_cartesian_2d(range, -0.5..n - 0.5)
-            .map_err(|x| e(x.to_string()))?;
-        chart
-            .configure_mesh()
-            .y_labels(rows.len().max(1))
-            .y_label_formatter(&row_label)
-            .x_labels(6)
-            .x_label_formatter(&|v| format!("{v:.0}"))
-            .x_desc("dB")
-            .label_style((SANS, 12))
-            .draw()
-            .map_err(|x| e(x.to_string()))?;
-        let blue = RGBColor(31, 119, 180);
-        // Bars grow from `base`: 0 for balance, the quiet end for crosstalk (a longer bar is
-        // more crosstalk).
-        chart
-            .draw_series(
-                values
-                    .iter()
-                    .map(|&(i, v)| Rectangle::new([(base, i as f64 - 0.3), (v, i as f64 + 0.3)], blue.filled())),
-            )
-            .map_err(|x| e(x.to_string()))?;
-        if let Some(l) = limit {
-            for v in [-l, l] {
-                chart
-                    .draw_series(LineSeries::new([(v, -0.5), (v, n - 0.5)], RED.stroke_width(1)))
-                    .map_err(|x| e(x.to_string()))?;
+    draw(path, SIZE, |root| {
+        root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+        let (upper, lower) = root.split_horizontally(SIZE.0 / 2);
+        let n = rows.len().max(1) as f64;
+        // Each row is labelled with its path; the label area is as wide as the longest (12 px type).
+        let longest = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(1);
+        let label_width = ((longest as f64 * 6.5) as u32 + 12).clamp(40, 230);
+        let row_label = |v: &f64| -> String {
+            let i = v.round();
+            if (v - i).abs() > 0.01 || i < 0.0 {
+                return String::new();
             }
-        }
+            rows.get(i as usize).map_or(String::new(), |r| r.0.clone())
+        };
+        let draw = |area: &DrawingArea<BitMapBackend, _>,
+                    caption: &str,
+                    range: std::ops::Range<f64>,
+                    base: f64,
+                    values: Vec<(usize, f64)>,
+                    limit: Option<f64>|
+         -> Result<(), PlotError> {
+            let mut chart = ChartBuilder::on(area)
+                .caption(caption, (SANS, 16))
+                .margin(10)
+                .x_label_area_size(36)
+                .y_label_area_size(label_width)
+                .build_cartesian_2d(range, -0.5..n - 0.5)
+                .map_err(|x| e(x.to_string()))?;
+            chart
+                .configure_mesh()
+                .y_labels(rows.len().max(1))
+                .y_label_formatter(&row_label)
+                .x_labels(6)
+                .x_label_formatter(&|v| format!("{v:.0}"))
+                .x_desc("dB")
+                .label_style((SANS, 12))
+                .draw()
+                .map_err(|x| e(x.to_string()))?;
+            let blue = RGBColor(31, 119, 180);
+            // Bars grow from `base`: 0 for balance, the quiet end for crosstalk (a longer bar is
+            // more crosstalk).
+            chart
+                .draw_series(
+                    values
+                        .iter()
+                        .map(|&(i, v)| Rectangle::new([(base, i as f64 - 0.3), (v, i as f64 + 0.3)], blue.filled())),
+                )
+                .map_err(|x| e(x.to_string()))?;
+            if let Some(l) = limit {
+                for v in [-l, l] {
+                    chart
+                        .draw_series(LineSeries::new([(v, -0.5), (v, n - 0.5)], RED.stroke_width(1)))
+                        .map_err(|x| e(x.to_string()))?;
+                }
+            }
+            Ok(())
+        };
+        draw(
+            &upper,
+            &format!("{title}: balance L − R"),
+            -12.0..12.0,
+            0.0,
+            rows.iter().enumerate().filter_map(|(i, r)| r.1.map(|v| (i, v.clamp(-12.0, 12.0)))).collect(),
+            Some(limit_db),
+        )?;
+        draw(
+            &lower,
+            "crosstalk (one ear driven)",
+            -100.0..0.0,
+            -100.0,
+            rows.iter().enumerate().filter_map(|(i, r)| r.2.map(|v| (i, v.clamp(-100.0, 0.0)))).collect(),
+            None,
+        )?;
+        root.present().map_err(|x| e(x.to_string()))?;
         Ok(())
-    };
-    draw(
-        &upper,
-        &format!("{title}: balance L − R"),
-        -12.0..12.0,
-        0.0,
-        rows.iter().enumerate().filter_map(|(i, r)| r.1.map(|v| (i, v.clamp(-12.0, 12.0)))).collect(),
-        Some(limit_db),
-    )?;
-    draw(
-        &lower,
-        "crosstalk (one ear driven)",
-        -100.0..0.0,
-        -100.0,
-        rows.iter().enumerate().filter_map(|(i, r)| r.2.map(|v| (i, v.clamp(-100.0, 0.0)))).collect(),
-        None,
-    )?;
-    root.present().map_err(|x| e(x.to_string()))?;
-    compact(path).map_err(&e)
+    })
 }
 
 /// Series colours, in order.
@@ -558,52 +590,54 @@ pub fn bars(
     register_font();
     let e = err(path);
     let height = (90 + 28 * rows.len().max(1)) as u32;
-    let root = BitMapBackend::new(path, (SIZE.0, height.max(180))).into_drawing_area();
-    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
-    let n = rows.len().max(1) as f64;
-    let label_width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(4).clamp(4, 40) as u32 * 8 + 16;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, (SANS, 18))
-        .margin(10)
-        .x_label_area_size(36)
-        .y_label_area_size(label_width)
-        .build_cartesian_2d(0.0..max.max(1e-9), -0.5..n - 0.5)
-        .map_err(|x| e(x.to_string()))?;
-    chart
-        .configure_mesh()
-        .y_labels(rows.len().max(1))
-        .y_label_formatter(&|v| {
-            // The first row at the top.
-            let i = n - 1.0 - v.round();
-            if (v - v.round()).abs() < 0.01 && i >= 0.0 {
-                rows.get(i as usize).map_or(String::new(), |r| r.0.clone())
-            } else {
-                String::new()
-            }
-        })
-        .x_desc(unit)
-        .label_style((SANS, 13))
-        .disable_y_mesh()
-        .draw()
-        .map_err(|x| e(x.to_string()))?;
-    chart
-        .draw_series(rows.iter().enumerate().map(|(i, (_, v))| {
-            let y = n - 1.0 - i as f64;
-            Rectangle::new([(0.0, y - 0.32), (v.clamp(0.0, max), y + 0.32)], PALETTE[0].filled())
-        }))
-        .map_err(|x| e(x.to_string()))?;
-    if let Some(c) = cumulative {
-        let pts: Vec<(f64, f64)> = c.iter().enumerate().map(|(i, v)| (v.clamp(0.0, max), n - 1.0 - i as f64)).collect();
+    draw(path, (SIZE.0, height.max(180)), |root| {
+        root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+        let n = rows.len().max(1) as f64;
+        let label_width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(4).clamp(4, 40) as u32 * 8 + 16;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (SANS, 18))
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(label_width)
+            .build_cartesian_2d(0.0..max.max(1e-9), -0.5..n - 0.5)
+            .map_err(|x| e(x.to_string()))?;
         chart
-            .draw_series(LineSeries::new(pts.clone(), RED.stroke_width(2)))
-            .map_err(|x| e(x.to_string()))?
-            .label("cumulative")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RED.stroke_width(2)));
-        chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, RED.filled()))).map_err(|x| e(x.to_string()))?;
-        legend(&mut chart, SeriesLabelPosition::LowerRight).map_err(&e)?;
-    }
-    root.present().map_err(|x| e(x.to_string()))?;
-    compact(path).map_err(&e)
+            .configure_mesh()
+            .y_labels(rows.len().max(1))
+            .y_label_formatter(&|v| {
+                // The first row at the top.
+                let i = n - 1.0 - v.round();
+                if (v - v.round()).abs() < 0.01 && i >= 0.0 {
+                    rows.get(i as usize).map_or(String::new(), |r| r.0.clone())
+                } else {
+                    String::new()
+                }
+            })
+            .x_desc(unit)
+            .label_style((SANS, 13))
+            .disable_y_mesh()
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        chart
+            .draw_series(rows.iter().enumerate().map(|(i, (_, v))| {
+                let y = n - 1.0 - i as f64;
+                Rectangle::new([(0.0, y - 0.32), (v.clamp(0.0, max), y + 0.32)], PALETTE[0].filled())
+            }))
+            .map_err(|x| e(x.to_string()))?;
+        if let Some(c) = cumulative {
+            let pts: Vec<(f64, f64)> =
+                c.iter().enumerate().map(|(i, v)| (v.clamp(0.0, max), n - 1.0 - i as f64)).collect();
+            chart
+                .draw_series(LineSeries::new(pts.clone(), RED.stroke_width(2)))
+                .map_err(|x| e(x.to_string()))?
+                .label("cumulative")
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RED.stroke_width(2)));
+            chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, RED.filled()))).map_err(|x| e(x.to_string()))?;
+            legend(&mut chart, SeriesLabelPosition::LowerRight).map_err(&e)?;
+        }
+        root.present().map_err(|x| e(x.to_string()))?;
+        Ok(())
+    })
 }
 
 /// A histogram: one line of counts per series over bins of `width` from `lo`, with the
@@ -619,46 +653,49 @@ pub fn histogram(
 ) -> Result<(), PlotError> {
     register_font();
     let e = err(path);
-    let root = BitMapBackend::new(path, (SIZE.0, 320)).into_drawing_area();
-    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
-    let bins = series.iter().map(|s| s.1.len()).max().unwrap_or(1).max(1);
-    let hi = lo + width * bins as f64;
-    let top = series.iter().flat_map(|s| s.1.iter().copied()).max().unwrap_or(1).max(1) as f64 * 1.1;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, (SANS, 18))
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(56)
-        .build_cartesian_2d(lo..hi, 0.0..top)
-        .map_err(|x| e(x.to_string()))?;
-    chart
-        .configure_mesh()
-        .x_desc(unit)
-        .y_desc("measurements")
-        .y_label_formatter(&|v| format!("{v:.0}"))
-        .label_style((SANS, 12))
-        .draw()
-        .map_err(|x| e(x.to_string()))?;
-    for (k, (name, counts)) in series.iter().enumerate() {
-        let color = PALETTE[k % PALETTE.len()];
-        // A step outline per series, so benches overlaid stay readable.
-        let mut pts = vec![(lo, 0.0)];
-        for (i, c) in counts.iter().enumerate() {
-            let (x0, x1) = (lo + width * i as f64, lo + width * (i + 1) as f64);
-            pts.push((x0, *c as f64));
-            pts.push((x1, *c as f64));
-        }
-        pts.push((lo + width * counts.len() as f64, 0.0));
+    draw(path, (SIZE.0, 320), |root| {
+        root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+        let bins = series.iter().map(|s| s.1.len()).max().unwrap_or(1).max(1);
+        let hi = lo + width * bins as f64;
+        let top = series.iter().flat_map(|s| s.1.iter().copied()).max().unwrap_or(1).max(1) as f64 * 1.1;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (SANS, 18))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d(lo..hi, 0.0..top)
+            .map_err(|x| e(x.to_string()))?;
         chart
-            .draw_series(LineSeries::new(pts, color.stroke_width(2)))
-            .map_err(|x| e(x.to_string()))?
-            .label(name.as_str())
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
-    }
-    for v in [limits.0, limits.1].into_iter().flatten() {
-        chart.draw_series(LineSeries::new([(v, 0.0), (v, top)], RED.stroke_width(2))).map_err(|x| e(x.to_string()))?;
-    }
-    legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(&e)?;
-    root.present().map_err(|x| e(x.to_string()))?;
-    compact(path).map_err(&e)
+            .configure_mesh()
+            .x_desc(unit)
+            .y_desc("measurements")
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .label_style((SANS, 12))
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        for (k, (name, counts)) in series.iter().enumerate() {
+            let color = PALETTE[k % PALETTE.len()];
+            // A step outline per series, so benches overlaid stay readable.
+            let mut pts = vec![(lo, 0.0)];
+            for (i, c) in counts.iter().enumerate() {
+                let (x0, x1) = (lo + width * i as f64, lo + width * (i + 1) as f64);
+                pts.push((x0, *c as f64));
+                pts.push((x1, *c as f64));
+            }
+            pts.push((lo + width * counts.len() as f64, 0.0));
+            chart
+                .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+                .map_err(|x| e(x.to_string()))?
+                .label(name.as_str())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
+        }
+        for v in [limits.0, limits.1].into_iter().flatten() {
+            chart
+                .draw_series(LineSeries::new([(v, 0.0), (v, top)], RED.stroke_width(2)))
+                .map_err(|x| e(x.to_string()))?;
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(&e)?;
+        root.present().map_err(|x| e(x.to_string()))?;
+        Ok(())
+    })
 }

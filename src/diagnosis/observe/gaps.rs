@@ -35,20 +35,34 @@ fn testable(m: &Measured) -> Vec<&EarMeasure> {
     }
 }
 
+/// An ear's gaps as events (start, end), s: pieces whose spans come within [`TOGETHER_S`] of each
+/// other are one event.
+fn events(gaps: &[crate::analysis::Dropout]) -> Vec<(f64, f64)> {
+    let mut spans: Vec<(f64, f64)> = gaps.iter().map(|g| (g.at_s, g.at_s + g.ms / 1000.0)).collect();
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out: Vec<(f64, f64)> = Vec::with_capacity(spans.len());
+    for (a, b) in spans {
+        match out.last_mut() {
+            Some(last) if a < last.1 + TOGETHER_S => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
 pub(in crate::diagnosis) fn gap_origins(m: &Measured) -> GapOrigins {
     let ears = testable(m);
     let mut o = GapOrigins::default();
     if m.direction == Direction::Playback && ears.len() == 2 {
-        let (l, r) = (&ears[0].dropouts, &ears[1].dropouts);
-        // One event when their spans meet (to within TOGETHER_S): a gap one ear's detector read
-        // as two pieces (the sweep passing a resonance inside it) is still the other ear's gap.
-        let near = |a: &crate::analysis::Dropout, other: &[crate::analysis::Dropout]| {
-            other
-                .iter()
-                .any(|b| a.at_s < b.at_s + b.ms / 1000.0 + TOGETHER_S && b.at_s < a.at_s + a.ms / 1000.0 + TOGETHER_S)
+        // Each ear's gaps as events: pieces closer than TOGETHER_S are one gap that the detector
+        // read in pieces (the sweep passing a resonance inside it, a click at its edge).
+        let (l, r) = (events(&ears[0].dropouts), events(&ears[1].dropouts));
+        // One event on both ears when their spans meet (to within TOGETHER_S).
+        let near = |a: &(f64, f64), other: &[(f64, f64)]| {
+            other.iter().any(|b| a.0 < b.1 + TOGETHER_S && b.0 < a.1 + TOGETHER_S)
         };
-        o.digital = l.iter().filter(|a| near(a, r)).count();
-        o.analog = l.iter().filter(|a| !near(a, r)).count() + r.iter().filter(|b| !near(b, l)).count();
+        o.digital = l.iter().filter(|a| near(a, &r)).count();
+        o.analog = l.iter().filter(|a| !near(a, &r)).count() + r.iter().filter(|b| !near(b, &l)).count();
         return o;
     }
     for x in ears {

@@ -207,6 +207,9 @@ struct Part {
     /// Which ear a one-sided fault hits (0 left, 1 right).
     side: usize,
     mains_hz: f64,
+    /// A driver's clock against the bench's, ppm (0 for other parts, and for a driver on the
+    /// bench's clock).
+    clock_ppm: f64,
     faults: Vec<(Symptom, f64)>,
 }
 
@@ -238,8 +241,24 @@ impl Part {
             crosstalk_db: -52.0 + xt,
             side,
             mains_hz,
+            clock_ppm: if kind == ComponentKind::Driver { own_clock_ppm(seed, id) } else { 0.0 },
             faults: Vec::new(),
         }
+    }
+
+    /// The stimulus time per second of the capture's time that this part's clock brings about
+    /// in `direction` (with a rate mismatch, if it has one): a driver that plays on a fast clock
+    /// plays the stimulus faster than the bench's couplers record it; one that records on a fast
+    /// clock records the mouth simulator slower; a loopback is played and recorded on one clock.
+    fn clock(&self, direction: Direction) -> f64 {
+        let mismatch = self.fault(Symptom::RateMismatch).unwrap_or(1.0);
+        let own = 1.0 + self.clock_ppm * 1e-6;
+        mismatch
+            * match direction {
+                Direction::Playback => own,
+                Direction::Record => 1.0 / own,
+                Direction::Loopback => 1.0,
+            }
     }
 
     fn fault(&self, s: Symptom) -> Option<f64> {
@@ -255,6 +274,16 @@ impl Part {
 pub const IDEAL_MODEL: &str = "ideal";
 
 /// A stable hash of a component id, so a part's spread does not depend on the others.
+/// How far a device's own crystal runs from the bench's, ppm: uniform within ±[`CLOCK_PPM`].
+/// Drawn from a stream of its own, so that the rest of a part's spread is what it was.
+fn own_clock_ppm(seed: u64, id: &str) -> f64 {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ fnv(id) ^ 0x636c_6f63_6b00_0000);
+    rng.random_range(-CLOCK_PPM..=CLOCK_PPM)
+}
+
+/// The widest clock offset of a virtual device against the bench, ppm.
+pub const CLOCK_PPM: f64 = 200.0;
+
 fn fnv(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
@@ -286,11 +315,27 @@ impl VirtualBench {
             .iter()
             .map(|c| {
                 let id = c.id.get_ref().as_str();
-                (id.to_string(), Part::new(c.kind, seed, id, c.model.as_deref()))
+                let mut part = Part::new(c.kind, seed, id, c.model.as_deref());
+                if c.clock == crate::rig::file::ClockDomain::Bench {
+                    part.clock_ppm = 0.0;
+                }
+                (id.to_string(), part)
             })
             .collect();
         let reference_mic = rig.audio.reference_mic.is_some();
         VirtualBench { parts, seed, captures_made: 0, ambient: None, bursts: Vec::new(), reference_mic }
+    }
+
+    /// Sets a driver's clock against the bench's, ppm (the bench draws one within ±200 ppm).
+    pub fn set_clock_ppm(&mut self, id: &str, ppm: f64) -> Result<(), String> {
+        match self.parts.get_mut(id) {
+            Some(p) if p.kind == ComponentKind::Driver => {
+                p.clock_ppm = ppm;
+                Ok(())
+            }
+            Some(_) => Err(format!("\"{id}\" is no driver: only a driver's device has a clock")),
+            None => Err(format!("no component \"{id}\" on this bench")),
+        }
     }
 
     /// Injects a fault; the symptom must be one spec §3 allows on the component's kind.
@@ -596,7 +641,7 @@ fn drop_blocks(channels: &mut [Vec<f64>], rate: f64, per_second: f64, rng: &mut 
 /// The capture's lead (s) and length (frames), the first draws of its random stream.
 fn lead_and_frames(req: &CaptureRequest, driver: &Part, rng: &mut ChaCha8Rng) -> (f64, usize) {
     let rate = f64::from(req.rate_hz);
-    let clock = driver.fault(Symptom::RateMismatch).unwrap_or(1.0);
+    let clock = driver.clock(req.direction);
     // Spec §2: the stimulus starts after an unknown delay of up to 0.5 s, and the capture runs
     // at least the tail past its end.
     let lead = rng.random_range(0.005..0.5);
@@ -618,9 +663,10 @@ fn simulate(
     rng: &mut ChaCha8Rng,
 ) -> Vec<Vec<f64>> {
     let rate = f64::from(req.rate_hz);
-    let clock = driver.fault(Symptom::RateMismatch).unwrap_or(1.0);
+    let clock = driver.clock(req.direction);
     let (lead, n) = lead_and_frames(req, driver, rng);
-    // The stimulus as the driver's clock plays it (or records it): frequencies scale by `clock`.
+    // The stimulus as the driver's clock plays it against the bench's (or the bench's against the
+    // driver's when it records): frequencies scale by `clock`.
     let at = |i: usize| (i as f64 / rate - lead) * clock;
     let s: Vec<f64> = (0..n).map(|i| req.stimulus.value_at(at(i))).collect();
     // What each output channel plays: a sequence's segments only on the channels they drive.
