@@ -18,13 +18,15 @@
 //! 2. **Estimate.** Every tonal segment of the stimulus (a sine, or each line of a multitone)
 //!    that came back is fitted for its frequency over the middle 60 % of where it lies in the
 //!    capture ([`super::tone::fit_tone`], Hann-weighted least squares with the frequency refined;
-//!    at a 0.08 s tone 60 dB over the noise its error is well under 1 ppm). Each recorded channel
+//!    a 0.08 s tone 50 dB over the noise gives it to about 1 ppm). Each recorded channel
 //!    within 20 dB of the loudest is used (crosstalk is left out). The ratio is `r = f/f_found`,
 //!    the amplitude-weighted mean over all of them.
 //! 3. **Correction.** A ratio within [`DRIFT_MAX`] of 1 is clock drift. The capture is resampled
-//!    by `1/r` with a windowed-sinc resampler (rubato; 64 taps, Blackman–Harris², flat to 0.9 of
-//!    Nyquist, its delay removed), so that every part of the stimulus is at its nominal rate and
-//!    time, and everything after it measures the stimulus as played. A larger offset is no
+//!    by `1/r` with a windowed-sinc resampler (rubato; 128 taps, Blackman–Harris², cut off at 0.89 of
+//!    Nyquist, its delay removed), so that the stimulus is at its nominal rate and time.
+//!    `diagnosis::measure` cuts a sequence's sweeps and multitones from it; its tones and
+//!    silences, which a few hundred ppm do not move, from the capture as recorded (the
+//!    resampler's cut-off would take the top of a silence's noise band away). A larger offset is no
 //!    drift but a device at the wrong rate (spec §3's `rate_mismatch`, from 0.5 %). It is left
 //!    alone so that the tone's frequency shows it.
 
@@ -125,7 +127,7 @@ pub fn correct(channels: &[Vec<f64>], drift: Drift) -> Result<Vec<Vec<f64>>, Str
         return Ok(channels.to_vec());
     }
     let ratio = 1.0 / drift.ratio;
-    let sinc_len = 64;
+    let sinc_len = 128;
     let window = WindowFunction::BlackmanHarris2;
     let params = SincInterpolationParameters {
         sinc_len,

@@ -351,7 +351,7 @@ fn measure_sequence(
                 message: format!("resampling: {e}"),
             })?;
             let channels = fixed.into_iter().map(|c| c.into_iter().map(|v| v as f32).collect()).collect();
-            Some(crate::capture::Audio { channels, ..audio.clone() })
+            Some(crate::capture::Audio { channels, rate_hz: audio.rate_hz, format: audio.format })
         }
         _ => None,
     };

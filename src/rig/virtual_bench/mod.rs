@@ -16,8 +16,11 @@
 //!
 //! Every part has natural spread (gain ±0.5 dB, ears ±0.3 dB, noise ±1.5 dB, crosstalk
 //! −52 ±3 dB) drawn from the seed and its id, and every capture starts after an unknown delay
-//! of 5–500 ms and runs 0–100 ms longer than the tail asked for. Faults follow spec §3; [`fault_amount`] gives each symptom's size from mild
-//! (just past the fault's definition) to severe.
+//! of 5–500 ms and runs 0–100 ms longer than the tail asked for. Each driver runs on a clock of
+//! its own, up to ±200 ppm off the bench's ear couplers and mouth simulator (none when the rig
+//! file puts it on the bench's clock), so what it plays or records is stretched in time.
+//! Faults follow spec §3; [`fault_amount`] gives each symptom's size from mild (just past the
+//! fault's definition) to severe.
 
 mod ambient;
 
@@ -273,7 +276,6 @@ impl Part {
 /// The model name of a headset with a flat response (the idealised part some tests need).
 pub const IDEAL_MODEL: &str = "ideal";
 
-/// A stable hash of a component id, so a part's spread does not depend on the others.
 /// How far a device's own crystal runs from the bench's, ppm: uniform within ±[`CLOCK_PPM`].
 /// Drawn from a stream of its own, so that the rest of a part's spread is what it was.
 fn own_clock_ppm(seed: u64, id: &str) -> f64 {
@@ -284,6 +286,7 @@ fn own_clock_ppm(seed: u64, id: &str) -> f64 {
 /// The widest clock offset of a virtual device against the bench, ppm.
 pub const CLOCK_PPM: f64 = 200.0;
 
+/// A stable hash of a component id, so a part's spread does not depend on the others.
 fn fnv(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
