@@ -5,7 +5,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use jackbench::analysis::rub_buzz::{rub_buzz, RubBuzzOptions};
 use jackbench::analysis::spectrum::Spectrum;
 use jackbench::analysis::sweep::{sweep_response, SweepOptions};
-use jackbench::analysis::{analyze, AnalyzeOptions};
+use jackbench::analysis::{analyze, AnalyzeOptions, SampleSource};
 use jackbench::capture::wav::{write_wav, WavSource};
 use jackbench::capture::{Audio, SampleFormat};
 use jackbench::stimulus::Stimulus;
@@ -110,6 +110,19 @@ fn bench_file(c: &mut Criterion) {
     g.throughput(Throughput::Elements(audio.frames() as u64));
     g.bench_function(BenchmarkId::new("decode_f32_stereo_48k", "120s"), |b| {
         b.iter(|| WavSource::open(&path).expect("opens").read_all().expect("reads"))
+    });
+    // What each pass of `analyze` pays to read the file: 256 k frames at a time into reused buffers.
+    g.bench_function(BenchmarkId::new("stream_f32_stereo_48k", "120s"), |b| {
+        let mut buf = vec![Vec::new(); 2];
+        b.iter(|| {
+            let mut src = WavSource::open(&path).expect("opens");
+            let mut pos = 0;
+            while pos < src.frames() {
+                src.read(pos, 1 << 18, &mut buf).expect("reads");
+                pos += buf[0].len() as u64;
+            }
+            pos
+        })
     });
     g.bench_function(BenchmarkId::new("analyze_f32_stereo_48k", "120s"), |b| {
         b.iter(|| {

@@ -152,21 +152,25 @@ pub const ROOM_SOUND_FLOOR_DB: f64 = -80.0;
 struct ResidualTrack {
     len: usize,
     samples: Vec<f64>,
-    blocks: Vec<(f64, f64)>,
+    /// Per block `(mean square, peak²)`, single precision (a long recording's track is long).
+    blocks: Vec<(f32, f32)>,
 }
 
 impl ResidualTrack {
-    fn push(&mut self, e: f64) {
-        self.samples.push(e);
-        if self.samples.len() == self.len {
-            let mean = self.samples.iter().sum::<f64>() / self.len as f64;
-            let (sum, peak) = self
-                .samples
-                .iter()
-                .fold((0.0, 0f64), |(s, p), &v| ((s + (v - mean) * (v - mean)), p.max((v - mean).abs())));
-            self.blocks.push((sum / self.len as f64, peak * peak));
-            self.samples.clear();
+    /// Feeds the next residual samples.
+    fn push(&mut self, mut e: &[f64]) {
+        if !self.samples.is_empty() {
+            let take = (self.len - self.samples.len()).min(e.len());
+            self.samples.extend_from_slice(&e[..take]);
+            e = &e[take..];
+            if self.samples.len() == self.len {
+                self.blocks.push(narrow(block_stats(&self.samples)));
+                self.samples.clear();
+            }
         }
+        let whole = e.chunks_exact(self.len);
+        self.samples.extend_from_slice(whole.remainder());
+        self.blocks.extend(whole.map(|b| narrow(block_stats(b))));
     }
 
     /// Disturbed runs as block ranges `[first, end)`, with their median mean square; `quiet` is
@@ -177,7 +181,7 @@ impl ResidualTrack {
         if self.blocks.len() < 8 || self.len == 0 {
             return Vec::new();
         }
-        let typical = median(self.blocks.iter().map(|b| b.0).collect());
+        let typical = median(self.blocks.iter().map(|b| f64::from(b.0)).collect());
         let floor = quiet.filter(|q| *q > 0.0).map_or(typical, |q| q.min(typical));
         let hot_level = floor * 10f64.powf(DISTURB_OVER_DB / 10.0);
         let (min_blocks, hole) =
@@ -186,7 +190,7 @@ impl ResidualTrack {
         // after a gap or click) is neither hot nor quiet: it joins a run beside it (loud room
         // sound can itself dip the tone into a gap) but counts for nothing.
         let out = |i: usize| excluded.get(i).copied().unwrap_or(false);
-        let hot = |i: usize| self.blocks[i].0 > hot_level && floor > 0.0 && !out(i);
+        let hot = |i: usize| f64::from(self.blocks[i].0) > hot_level && floor > 0.0 && !out(i);
         let mut runs: Vec<(usize, usize)> = Vec::new();
         for i in 0..self.blocks.len() {
             if hot(i) || out(i) {
@@ -198,7 +202,10 @@ impl ResidualTrack {
         }
         runs.into_iter()
             .filter_map(|(a, b)| {
-                let hot: Vec<&(f64, f64)> = (a..b).filter(|&i| hot(i)).map(|i| &self.blocks[i]).collect();
+                let hot: Vec<(f64, f64)> = (a..b)
+                    .filter(|&i| hot(i))
+                    .map(|i| (f64::from(self.blocks[i].0), f64::from(self.blocks[i].1)))
+                    .collect();
                 if hot.len() < min_blocks {
                     return None;
                 }
@@ -216,6 +223,38 @@ impl ResidualTrack {
             })
             .collect()
     }
+}
+
+fn narrow((ms, peak2): (f64, f64)) -> (f32, f32) {
+    (ms as f32, peak2 as f32)
+}
+
+/// A block's mean square and peak² about its mean, in four independent lanes so that the loop
+/// vectorises.
+fn block_stats(b: &[f64]) -> (f64, f64) {
+    const L: usize = 4;
+    let lanes = b.chunks_exact(L);
+    let rest = lanes.remainder();
+    let (mut sum, mut sq, mut max, mut min) = ([0.0; L], [0.0; L], [f64::MIN; L], [f64::MAX; L]);
+    for c in lanes {
+        for k in 0..L {
+            sum[k] += c[k];
+            sq[k] += c[k] * c[k];
+            max[k] = max[k].max(c[k]);
+            min[k] = min[k].min(c[k]);
+        }
+    }
+    let (mut sum, mut sq) = (sum.iter().sum::<f64>(), sq.iter().sum::<f64>());
+    let (mut max, mut min) = (max.iter().fold(f64::MIN, |a, &v| a.max(v)), min.iter().fold(f64::MAX, |a, &v| a.min(v)));
+    for &v in rest {
+        (sum, sq, max, min) = (sum + v, sq + v * v, max.max(v), min.min(v));
+    }
+    let n = b.len() as f64;
+    let mean = sum / n;
+    // About the mean: the residual has no DC to speak of (it is taken off first), so the one-pass
+    // variance loses nothing.
+    let peak = (max - mean).max(mean - min);
+    ((sq / n - mean * mean).max(0.0), peak * peak)
 }
 
 /// Smallest level change reported as a step, dB (spec §5).
@@ -266,6 +305,103 @@ impl HumFilter {
     }
 }
 
+/// A notch filter (numerator `b0·(1, −2·cos ω, 1)`, two poles) run a chunk at a time. The
+/// numerator is an FIR over the chunk; the poles' recursion, serial sample by sample, is split
+/// into blocks: each block's response from rest (four blocks side by side, independent chains the
+/// processor overlaps) plus the decay of the state carried into it, `y₋₁·g₁[n] + y₋₂·g₂[n]`. The
+/// same filter as the direct recursion, to rounding, at a quarter of its latency per sample.
+struct Notch {
+    b0: f64,
+    b1: f64,
+    a1: f64,
+    a2: f64,
+    /// The last two inputs and outputs.
+    x: [f64; 2],
+    y: [f64; 2],
+    /// The recursion's response to `y₋₁ = 1` and to `y₋₂ = 1`, one block long.
+    g: [[f64; NOTCH_BLOCK]; 2],
+}
+
+const NOTCH_BLOCK: usize = 64;
+
+impl Notch {
+    fn new(c: &Coefficients<f64>) -> Notch {
+        let decay = |y1: f64, y2: f64| {
+            let (mut g, mut y) = ([0.0; NOTCH_BLOCK], [y1, y2]);
+            for v in g.iter_mut() {
+                *v = -c.a1 * y[0] - c.a2 * y[1];
+                y = [*v, y[0]];
+            }
+            g
+        };
+        Notch {
+            b0: c.b0,
+            b1: c.b1,
+            a1: c.a1,
+            a2: c.a2,
+            x: [0.0; 2],
+            y: [0.0; 2],
+            g: [decay(1.0, 0.0), decay(0.0, 1.0)],
+        }
+    }
+
+    /// Filters `x` into `out` (cleared first), carrying the state on.
+    fn run(&mut self, x: &[f64], out: &mut Vec<f64>) {
+        out.clear();
+        if x.is_empty() {
+            return;
+        }
+        // The numerator (b2 = b0 for a notch).
+        let (b0, b1) = (self.b0, self.b1);
+        let at = |i: usize| -> f64 {
+            match i {
+                0 => x[0] * b0 + self.x[0] * b1 + self.x[1] * b0,
+                1 => x[1] * b0 + x[0] * b1 + self.x[0] * b0,
+                _ => 0.0,
+            }
+        };
+        out.extend((0..x.len().min(2)).map(at));
+        if x.len() > 2 {
+            let n = x.len();
+            out.extend(x[2..].iter().zip(&x[1..n - 1]).zip(&x[..n - 2]).map(|((&a, &b), &c)| (a + c) * b0 + b * b1));
+        }
+        self.x = match x.len() {
+            1 => [x[0], self.x[0]],
+            n => [x[n - 1], x[n - 2]],
+        };
+        // Each block's response from rest, four blocks at a time.
+        let (a1, a2) = (self.a1, self.a2);
+        let mut quads = out.chunks_exact_mut(4 * NOTCH_BLOCK);
+        for q in quads.by_ref() {
+            let (mut y1, mut y2) = ([0.0; 4], [0.0; 4]);
+            for n in 0..NOTCH_BLOCK {
+                for k in 0..4 {
+                    let v = q[k * NOTCH_BLOCK + n] - a1 * y1[k] - a2 * y2[k];
+                    q[k * NOTCH_BLOCK + n] = v;
+                    (y2[k], y1[k]) = (y1[k], v);
+                }
+            }
+        }
+        for b in quads.into_remainder().chunks_mut(NOTCH_BLOCK) {
+            let (mut y1, mut y2) = (0.0, 0.0);
+            for v in b.iter_mut() {
+                *v -= a1 * y1 + a2 * y2;
+                (y2, y1) = (y1, *v);
+            }
+        }
+        // The state carried from block to block.
+        let [g1, g2] = &self.g;
+        for b in out.chunks_mut(NOTCH_BLOCK) {
+            let [y1, y2] = self.y;
+            b.iter_mut().zip(g1).zip(g2).for_each(|((v, g1), g2)| *v += y1 * g1 + y2 * g2);
+            self.y = match b.len() {
+                1 => [b[0], y1],
+                n => [b[n - 1], b[n - 2]],
+            };
+        }
+    }
+}
+
 /// Streaming scanner over one channel's steady region.
 pub struct DropoutScanner {
     setup: ScanSetup,
@@ -292,8 +428,8 @@ pub struct DropoutScanner {
     min_zero_run: u64,
     // Clipping counters.
     clip_delta: f64,
-    near_max: RunCounter,
-    near_min: RunCounter,
+    near_max: u64,
+    near_min: u64,
     counted: u64,
     // The level track: mean `y` over blocks of `level_block` samples from `level_origin` on.
     level_block: usize,
@@ -308,31 +444,114 @@ pub struct DropoutScanner {
     /// The residual per block, from `start` on: the samples through a notch at the tone (all of
     /// the room's sound but the tone's own frequency), or the samples themselves without a tone.
     residual: ResidualTrack,
-    notch: Option<(DirectForm2Transposed<f64>, u64)>,
+    notch: Option<(Notch, u64)>,
+    /// Working buffers, kept between chunks.
+    scratch: Vec<f64>,
+    ys: Vec<f64>,
     start: u64,
 }
 
-/// Counts samples that sit in runs of two or more (a lone sample on a sampled peak is no plateau).
-#[derive(Default)]
-struct RunCounter {
-    run: u64,
-    total: u64,
-}
-
-impl RunCounter {
-    fn push(&mut self, hit: bool) {
-        if hit {
-            self.run += 1;
-        } else {
-            self.end();
+/// How many of `x[from..to]` are at or beyond `hi` (and how many at or below `lo`) and sit in a
+/// run of two or more such samples (a lone sample on a sampled peak is no plateau): those with a
+/// like sample on either side. One branch-free loop, so that it vectorises.
+fn in_runs(x: &[f64], from: usize, to: usize, hi: f64, lo: f64) -> (u64, u64) {
+    if to <= from {
+        return (0, 0);
+    }
+    // The inner samples have both neighbours in `x`; the two ends are counted one by one.
+    let (a, b) = (from.max(1), to.min(x.len().saturating_sub(1)));
+    let b = b.max(a);
+    let (mut n_hi, mut n_lo) = (0u64, 0u64);
+    if b > a {
+        for ((&p, &v), &n) in x[a - 1..b - 1].iter().zip(&x[a..b]).zip(&x[a + 1..b + 1]) {
+            n_hi += u64::from((v >= hi) & ((p >= hi) | (n >= hi)));
+            n_lo += u64::from((v <= lo) & ((p <= lo) | (n <= lo)));
         }
     }
+    let like = |i: usize, f: &dyn Fn(f64) -> bool| {
+        let h = |k: usize| x.get(k).is_some_and(|&v| f(v));
+        u64::from(h(i) && ((i > 0 && h(i - 1)) || h(i + 1)))
+    };
+    for i in (from..a).chain(b..to) {
+        n_hi += like(i, &|v| v >= hi);
+        n_lo += like(i, &|v| v <= lo);
+    }
+    (n_hi, n_lo)
+}
 
-    fn end(&mut self) {
-        if self.run >= 2 {
-            self.total += self.run;
+/// The median of magnitudes (non-negative, finite), as [`median`] takes it: ordered by their
+/// bits, which for such floats is their order, and integers select faster.
+fn median_magnitude(v: Vec<f64>) -> f64 {
+    let mut bits: Vec<u64> = v.into_iter().map(f64::to_bits).collect();
+    let mid = bits.len() / 2;
+    match bits.get(mid) {
+        Some(_) => f64::from_bits(*bits.select_nth_unstable(mid).1),
+        None => 0.0,
+    }
+}
+
+/// Running sums in place, `x[i] = x[0] + … + x[i]`: four quarters summed side by side (four
+/// independent chains), then each quarter lifted by the totals before it.
+fn prefix_sum(x: &mut [f64]) {
+    const K: usize = 4;
+    let q = x.len() / K;
+    let (body, tail) = x.split_at_mut(q * K);
+    let mut parts: Vec<&mut [f64]> = body.chunks_exact_mut(q.max(1)).collect();
+    if q > 0 {
+        let mut acc = [0.0; K];
+        #[allow(clippy::needless_range_loop)] // the four chains side by side are the point
+        for i in 0..q {
+            for k in 0..K {
+                acc[k] += parts[k][i];
+                parts[k][i] = acc[k];
+            }
         }
-        self.run = 0;
+        let mut lift = 0.0;
+        for (k, part) in parts.iter_mut().enumerate() {
+            if lift != 0.0 {
+                part.iter_mut().for_each(|v| *v += lift);
+            }
+            lift += acc[k];
+        }
+    }
+    let mut acc = body.last().copied().unwrap_or(0.0);
+    for v in tail {
+        acc += *v;
+        *v = acc;
+    }
+}
+
+/// The first `i` where `test(a[i], b[i])` holds, blocks of 64 tested first without a branch.
+fn find2(a: &[f64], b: &[f64], test: impl Fn(f64, f64) -> bool) -> Option<usize> {
+    const BLOCK: usize = 64;
+    let n = a.len().min(b.len());
+    let mut start = 0;
+    for (a, b) in a[..n].chunks(BLOCK).zip(b[..n].chunks(BLOCK)) {
+        if a.iter().zip(b).fold(false, |any, (&a, &b)| any | test(a, b)) {
+            return a.iter().zip(b).position(|(&a, &b)| test(a, b)).map(|i| start + i);
+        }
+        start += a.len();
+    }
+    None
+}
+
+/// Calls `f(i)` for each `i` in `0..a.len()` where `test(a[i], b[i], c[i])` holds. Blocks of 64 are
+/// tested first without a branch (the hits are rare: gaps' edges, clicks).
+fn for_each_hit(a: &[f64], b: &[f64], c: &[f64], test: impl Fn(f64, f64, f64) -> bool, mut f: impl FnMut(usize)) {
+    const BLOCK: usize = 64;
+    let n = a.len().min(b.len()).min(c.len());
+    let mut start = 0;
+    for ((a, b), c) in a[..n].chunks(BLOCK).zip(b[..n].chunks(BLOCK)).zip(c[..n].chunks(BLOCK)) {
+        let any = a.iter().zip(b).zip(c).fold(false, |any, ((&a, &b), &c)| any | test(a, b, c));
+        if any {
+            a.iter()
+                .zip(b)
+                .zip(c)
+                .enumerate()
+                .filter(|(_, ((&a, &b), &c))| test(a, b, c))
+                .for_each(|(i, _)| f(start + i));
+        }
+        start += a.len();
     }
 }
 
@@ -376,8 +595,8 @@ impl DropoutScanner {
             zero_run: None,
             min_zero_run: ((0.0005 * rate).round() as u64).max(16),
             clip_delta,
-            near_max: RunCounter::default(),
-            near_min: RunCounter::default(),
+            near_max: 0,
+            near_min: 0,
             counted: 0,
             level_block: setup.freq_hz.map_or(1, |f| {
                 let periods = (0.005 * f).ceil().max(1.0);
@@ -401,10 +620,19 @@ impl DropoutScanner {
                 .ok()?;
                 // Its poles decay with a time constant of 2Q/ω: ten of them, to −87 dB.
                 let settle = (10.0 * 2.0 * NOTCH_Q / (2.0 * PI * f) * rate).ceil() as u64;
-                Some((DirectForm2Transposed::<f64>::new(c), settle))
+                Some((Notch::new(&c), settle))
             }),
             start: start_frame,
+            scratch: Vec::new(),
+            ys: Vec::new(),
         }
+    }
+
+    /// Room for the block tracks of a region of `frames` samples, so that a long recording's
+    /// tracks are not grown by doubling (and copying) as they stream.
+    pub fn reserve(&mut self, frames: u64) {
+        self.levels.reserve_exact((frames / self.level_block as u64 + 1) as usize);
+        self.residual.blocks.reserve_exact((frames / self.residual.len.max(1) as u64 + 1) as usize);
     }
 
     /// How many samples before the region [`DropoutScanner::prime`] wants.
@@ -423,22 +651,28 @@ impl DropoutScanner {
             });
         }
         if let Some((n, _)) = &mut self.notch {
-            samples.iter().for_each(|&v| {
-                n.run(f64::from(v) - dc);
-            });
+            self.scratch.clear();
+            self.scratch.extend(samples.iter().map(|&v| f64::from(v) - dc));
+            let mut out = Vec::new();
+            n.run(&self.scratch, &mut out);
         }
     }
 
     /// Feeds the next samples of the region (contiguous with what came before).
     pub fn push(&mut self, samples: &[f32]) {
         let dc = self.setup.dc;
+        let new = self.buf.len();
         self.buf.extend(samples.iter().map(|&v| f64::from(v) - dc));
+        let fresh = &self.buf[new..];
         match &mut self.notch {
-            Some((n, _)) => samples.iter().for_each(|&v| self.residual.push(n.run(f64::from(v) - dc))),
-            None => samples.iter().for_each(|&v| self.residual.push(f64::from(v) - dc)),
+            Some((n, _)) => {
+                n.run(fresh, &mut self.scratch);
+                self.residual.push(&self.scratch);
+            }
+            None => self.residual.push(fresh),
         }
         if let Some(f) = &mut self.hum_filter {
-            self.filtered.extend(samples.iter().map(|&v| f.run(f64::from(v) - dc)));
+            self.filtered.extend(fresh.iter().map(|&v| f.run(v)));
         }
         self.evaluate(false);
     }
@@ -463,7 +697,7 @@ impl DropoutScanner {
         let sigma = match (mags.len(), self.sigma) {
             (k, Some(prev)) if k < 64 => prev,
             (0, None) => 0.0,
-            _ => 1.4826 * median(mags),
+            _ => 1.4826 * median_magnitude(mags),
         };
         self.sigma = Some(sigma);
         let spike = (10.0 * sigma).max(self.spike_floor);
@@ -479,32 +713,29 @@ impl DropoutScanner {
         self.noise_y = self.noise_y.max(noise_y);
 
         // Running mean of y: prefix sums over the buffer.
-        let ys: Vec<f64> = if self.gap_detector {
+        let mut ys = std::mem::take(&mut self.ys);
+        if self.gap_detector {
             // y is 0 for the first `lag` samples: never inside a mean window, since evaluation
             // starts `ctx` samples in.
-            let mut pre = vec![0.0; xg.len() + 1];
+            let pre = &mut ys;
+            pre.clear();
             let lag = self.lag.min(xg.len());
+            pre.resize(lag + 1, 0.0);
             let (cos_wd, inv_sin_wd) = (self.cos_wd, self.inv_sin_wd);
-            let mut acc = 0.0;
-            for ((out, &now), &then) in pre[lag + 1..].iter_mut().zip(&xg[lag..]).zip(&xg[..xg.len() - lag]) {
+            pre.extend(xg[lag..].iter().zip(&xg[..xg.len() - lag]).map(|(&now, &then)| {
                 let q = (now * cos_wd - then) * inv_sin_wd;
-                acc += now * now + q * q;
-                *out = acc;
-            }
-            pre
-        } else {
-            Vec::new()
-        };
+                now * now + q * q
+            }));
+            prefix_sum(&mut pre[lag + 1..]);
+        }
 
         // Three tight passes over the stretch, each with its state in locals.
         let base = self.buf_start;
         // Clipping: samples near either extreme, counted in runs of two or more.
         let dc = self.setup.dc;
         let (near_hi, near_lo) = (self.setup.max - dc - self.clip_delta, self.setup.min - dc + self.clip_delta);
-        for &v in &x[from..to] {
-            self.near_max.push(v >= near_hi);
-            self.near_min.push(v <= near_lo);
-        }
+        let (n_hi, n_lo) = in_runs(&x, from, to, near_hi, near_lo);
+        (self.near_max, self.near_min) = (self.near_max + n_hi, self.near_min + n_lo);
         self.counted += (to - from) as u64;
 
         if self.gap_detector {
@@ -514,16 +745,23 @@ impl DropoutScanner {
             if gaps_visible {
                 let m = self.mean_len;
                 let limit = y_threshold * m as f64;
-                for i in from.max(m + self.lag - 1)..to {
-                    let low = ys[i + 1] - ys[i + 1 - m] < limit;
-                    match (low, low_run) {
-                        (true, None) => low_run = Some(base + i as u64),
-                        (false, Some(r0)) => {
-                            closed.push((r0, base + i as u64));
-                            low_run = None;
-                        }
-                        _ => {}
+                // The mean over the `m` samples ending at i is low when `ys[i + 1] − ys[i + 1 − m]`
+                // is under `limit`: find where it turns low, then where it turns back.
+                let first = from.max(m + self.lag - 1);
+                let mut i = first;
+                while i < to {
+                    let (now, back) = (&ys[i + 1..to + 1], &ys[i + 1 - m..to + 1 - m]);
+                    let turn = match low_run {
+                        None => find2(now, back, |n, b| n - b < limit),
+                        Some(_) => find2(now, back, |n, b| n - b >= limit || (n - b).is_nan()),
+                    };
+                    let Some(k) = turn else { break };
+                    i += k;
+                    match low_run.take() {
+                        None => low_run = Some(base + i as u64),
+                        Some(r0) => closed.push((r0, base + i as u64)),
                     }
+                    i += 1;
                 }
             } else if let Some(r0) = low_run.take() {
                 closed.push((r0, base + from as u64));
@@ -549,8 +787,12 @@ impl DropoutScanner {
             // Discontinuities: predictor spikes that do not recur a period away. The residual's
             // blocks go on the track for disturbances.
             let c2 = 2.0 * cos_w;
-            let spikes: Vec<usize> =
-                (from.max(2)..to).filter(|&i| (x[i] - c2 * x[i - 1] + x[i - 2]).abs() > spike).collect();
+            let first = from.max(2);
+            let mut spikes = Vec::new();
+            if first < to {
+                let (now, one, two) = (&x[first..to], &x[first - 1..to - 1], &x[first - 2..to - 2]);
+                for_each_hit(now, one, two, |a, b, c| (a - c2 * b + c).abs() > spike, |i| spikes.push(first + i));
+            }
             for i in spikes {
                 let mag = (x[i] - c2 * x[i - 1] + x[i - 2]).abs();
                 if !self.repeats(&x, i, mag) && self.stands_out(&x, i, mag) {
@@ -576,6 +818,7 @@ impl DropoutScanner {
         }
         self.buf = x;
         self.filtered = filtered;
+        self.ys = ys;
         self.next_eval = eval_end;
         // Keep the context the next stretch needs.
         let keep_from = (self.next_eval.saturating_sub(self.ctx as u64)).max(self.buf_start);
@@ -709,13 +952,11 @@ impl DropoutScanner {
         }
         events.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
 
-        self.near_max.end();
-        self.near_min.end();
         let clipped = self.counted > 0 && self.setup.amplitude > 0.0 && {
             let expected = (1.0 - self.clip_delta / self.setup.amplitude).clamp(-1.0, 1.0).acos() / PI;
             let limit = 4.0 * expected + 0.002;
             let share = |k: u64| k as f64 / self.counted as f64;
-            share(self.near_max.total) > limit || share(self.near_min.total) > limit
+            share(self.near_max) > limit || share(self.near_min) > limit
         };
         ScanResult {
             dropouts: events,
@@ -733,14 +974,19 @@ impl DropoutScanner {
     fn level_steps(&self, levels: &[f64]) -> Vec<(u64, f64)> {
         let (block, origin) = (self.level_block as u64, self.level_origin);
         let a2 = self.setup.amplitude * self.setup.amplitude;
-        // Blocks in dB, `None` where a gap touches or nothing of the tone is left.
-        let db: Vec<Option<f64>> = levels
+        // Blocks in dB, NaN where a gap touches or nothing of the tone is left (not an `Option`:
+        // half the bytes on a long recording's track).
+        let db: Vec<f64> = levels
             .iter()
             .enumerate()
             .map(|(b, &y)| {
                 let (s, e) = (origin + b as u64 * block, origin + (b as u64 + 1) * block);
                 let touched = self.gaps.iter().any(|&(gs, ge)| gs < e + block && ge + block > s);
-                (!touched && y > 0.0 && y > 1e-6 * a2).then(|| 10.0 * y.log10())
+                if !touched && y > 0.0 && y > 1e-6 * a2 {
+                    10.0 * y.log10()
+                } else {
+                    f64::NAN
+                }
             })
             .collect();
         let w = STEP_BLOCKS;
@@ -748,20 +994,39 @@ impl DropoutScanner {
             return Vec::new();
         }
         // Block-to-block scatter, robustly (a step is one difference among many).
-        let diffs: Vec<f64> = db.windows(2).filter_map(|p| Some((p[1]? - p[0]?).abs())).collect();
+        let diffs: Vec<f64> = db.windows(2).map(|p| (p[1] - p[0]).abs()).filter(|d| !d.is_nan()).collect();
         if diffs.is_empty() {
             return Vec::new();
         }
         let scatter = 1.4826 * median(diffs) / std::f64::consts::SQRT_2;
         let side = |r: std::ops::Range<usize>| -> Option<f64> {
-            let v: Vec<f64> = db[r].iter().flatten().copied().collect();
+            let v: Vec<f64> = db[r].iter().copied().filter(|v| !v.is_nan()).collect();
             (v.len() >= w / 2).then(|| median(v))
         };
-        // The difference of medians either side of each block.
+        // The same over at most `w` blocks, without an allocation (it runs for every block).
+        let near = |r: std::ops::Range<usize>| -> Option<f64> {
+            let mut v = [0.0; STEP_BLOCKS];
+            let mut n = 0;
+            for (slot, &x) in v.iter_mut().zip(db[r].iter().filter(|v| !v.is_nan())) {
+                *slot = x;
+                n += 1;
+            }
+            (n >= w / 2).then(|| *v[..n].select_nth_unstable_by(n / 2, f64::total_cmp).1)
+        };
+        // The difference of medians either side of each block. Both medians lie within the
+        // blocks' range: where that is under the smallest step, no step can be picked there, and
+        // the difference is not worked out (0 stands for it; the picks only look at 1 dB and more).
+        let spread = |r: std::ops::Range<usize>| {
+            db[r].iter().filter(|v| !v.is_nan()).fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+        };
         let change: Vec<f64> = (0..db.len())
-            .map(|j| match (side(j.saturating_sub(w)..j), side(j + 1..(j + 1 + w).min(db.len()))) {
-                (Some(b), Some(a)) => a - b,
-                _ => 0.0,
+            .map(|j| (j, spread(j.saturating_sub(w)..(j + 1 + w).min(db.len()))))
+            .map(|(j, (lo, hi))| match (hi - lo >= STEP_MIN_DB).then_some(j) {
+                None => 0.0,
+                Some(j) => match (near(j.saturating_sub(w)..j), near(j + 1..(j + 1 + w).min(db.len()))) {
+                    (Some(b), Some(a)) => a - b,
+                    _ => 0.0,
+                },
             })
             .collect();
         // A median of w values scatters by about 1.25·σ/√w; the difference of two by √2 times that.
@@ -792,11 +1057,164 @@ impl DropoutScanner {
             let (yb, ya) = (10f64.powf(before / 10.0), 10f64.powf(after / 10.0));
             let (from, to) = (j.saturating_sub(w).max(lo), (j + w + 1).min(hi));
             let before_blocks: f64 = (from..to)
-                .map(|k| if db[k].is_some() { ((levels[k] - ya) / (yb - ya)).clamp(0.0, 1.0) } else { 0.5 })
+                .map(|k| if !db[k].is_nan() { ((levels[k] - ya) / (yb - ya)).clamp(0.0, 1.0) } else { 0.5 })
                 .sum();
             let at = origin + from as u64 * block + (before_blocks * block as f64).round() as u64;
             steps.push((at, size));
         }
         steps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn noise(n: usize, seed: u64) -> Vec<f64> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        (0..n).map(|_| rng.random_range(-1.0..1.0)).collect()
+    }
+
+    /// The block-wise notch against the direct recursion (the `biquad` crate's), fed in pieces of
+    /// every awkward size, at tones from 20 Hz to near Nyquist.
+    #[test]
+    fn notch_in_blocks_is_the_direct_recursion() {
+        for (rate, freq) in [(48_000.0, 20.0), (48_000.0, 1000.0), (44_100.0, 15_000.0), (192_000.0, 97.0)] {
+            let c = Coefficients::<f64>::from_params(
+                Type::Notch,
+                Hertz::<f64>::from_hz(rate).unwrap(),
+                Hertz::<f64>::from_hz(freq).unwrap(),
+                NOTCH_Q,
+            )
+            .unwrap();
+            let x = noise(20_000, freq as u64);
+            let mut direct = DirectForm2Transposed::<f64>::new(c);
+            let want: Vec<f64> = x.iter().map(|&v| direct.run(v)).collect();
+            let mut notch = Notch::new(&c);
+            let (mut got, mut out) = (Vec::new(), Vec::new());
+            let mut rest = &x[..];
+            for size in [1, 2, 3, 63, 64, 65, 255, 256, 257, 1000, 4096, 1].iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (piece, tail) = rest.split_at((*size).min(rest.len()));
+                notch.run(piece, &mut out);
+                assert_eq!(out.len(), piece.len());
+                got.extend_from_slice(&out);
+                rest = tail;
+            }
+            // Rounding only: the slowest poles (20 Hz) carry it furthest.
+            let scale = want.iter().fold(0.0, |m: f64, v| m.max(v.abs()));
+            let worst = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            assert!(worst < 1e-9 * scale, "{freq} Hz at {rate}: differs by {worst:e}");
+        }
+    }
+
+    #[test]
+    fn prefix_sums_in_quarters_are_running_sums() {
+        for n in (0..20).chain([63, 1001, 65_536 + 3]) {
+            let x = noise(n, n as u64);
+            let mut got = x.clone();
+            prefix_sum(&mut got);
+            let mut acc = 0.0;
+            for (i, (&v, &g)) in x.iter().zip(&got).enumerate() {
+                acc += v;
+                assert!((acc - g).abs() < 1e-9, "n = {n}, i = {i}: {acc} against {g}");
+            }
+        }
+    }
+
+    /// Counted against a plain run-length count: samples in runs of two or more, over any stretch
+    /// of the buffer.
+    #[test]
+    fn plateau_samples_are_those_in_runs() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        // Values from a few levels, so that runs of every length occur.
+        let x: Vec<f64> = (0..3000).map(|_| f64::from(rng.random_range(0..4u8))).collect();
+        let plain = |from: usize, to: usize, hit: &dyn Fn(f64) -> bool| -> u64 {
+            let mut total = 0;
+            let mut i = 0;
+            while i < x.len() {
+                let mut j = i;
+                while j < x.len() && hit(x[j]) {
+                    j += 1;
+                }
+                if j - i >= 2 {
+                    total += (i.max(from)..j.min(to)).count() as u64;
+                }
+                i = j.max(i + 1);
+            }
+            total
+        };
+        // The shortest buffers, every stretch of them.
+        for n in 0..4 {
+            let short = &x[..n];
+            for from in 0..=n {
+                for to in from..=n {
+                    let plain_short = |hit: &dyn Fn(f64) -> bool| -> u64 {
+                        (from..to)
+                            .filter(|&i| {
+                                hit(short[i]) && ((i > 0 && hit(short[i - 1])) || (i + 1 < n && hit(short[i + 1])))
+                            })
+                            .count() as u64
+                    };
+                    assert_eq!(
+                        in_runs(short, from, to, 2.0, 1.0),
+                        (plain_short(&|v| v >= 2.0), plain_short(&|v| v <= 1.0))
+                    );
+                }
+            }
+        }
+        for _ in 0..300 {
+            let from = rng.random_range(0..x.len());
+            let to = rng.random_range(from..=x.len());
+            let (hi, lo) = (f64::from(rng.random_range(1..4u8)), f64::from(rng.random_range(0..3u8)));
+            let got = in_runs(&x, from, to, hi, lo);
+            assert_eq!(got, (plain(from, to, &|v| v >= hi), plain(from, to, &|v| v <= lo)), "[{from}, {to})");
+        }
+    }
+
+    #[test]
+    fn block_tests_find_what_a_plain_scan_finds() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for n in [0, 1, 63, 64, 65, 500] {
+            let (a, b, c) = (noise(n, 1), noise(n, 2), noise(n, 3));
+            for _ in 0..20 {
+                let t = rng.random_range(1.0..2.5);
+                let test = |a: f64, b: f64, c: f64| a + b + c > t;
+                let want: Vec<usize> = (0..n).filter(|&i| test(a[i], b[i], c[i])).collect();
+                let mut got = Vec::new();
+                for_each_hit(&a, &b, &c, test, |i| got.push(i));
+                assert_eq!(got, want);
+                assert_eq!(find2(&a, &b, |a, b| a - b > t), (0..n).find(|&i| a[i] - b[i] > t));
+            }
+        }
+    }
+
+    #[test]
+    fn median_of_magnitudes_is_the_median() {
+        for n in 1..40 {
+            let v: Vec<f64> = noise(n, n as u64).into_iter().map(f64::abs).collect();
+            assert_eq!(median_magnitude(v.clone()), median(v));
+        }
+        assert_eq!(median_magnitude(Vec::new()), 0.0);
+    }
+
+    /// One pass for the block's statistics against the two-pass definition.
+    #[test]
+    fn block_statistics_about_the_mean() {
+        for (n, dc) in [(1, 0.0), (3, 0.5), (240, 0.0), (241, 2.0), (1000, -30.0)] {
+            let x: Vec<f64> = noise(n, n as u64).into_iter().map(|v| v * 1e-3 + dc).collect();
+            let mean = x.iter().sum::<f64>() / n as f64;
+            let ms = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+            let peak = x.iter().map(|v| (v - mean).abs()).fold(0.0, f64::max);
+            let (got_ms, got_peak2) = block_stats(&x);
+            // The one-pass variance loses about (mean/σ)² units of rounding.
+            let tolerance = 1e-13 * (ms + mean * mean);
+            assert!((got_ms - ms).abs() <= tolerance, "n = {n}: {got_ms:e} against {ms:e}");
+            assert!((got_peak2 - peak * peak).abs() <= 1e-9 * peak * peak, "n = {n}");
+        }
     }
 }

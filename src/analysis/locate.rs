@@ -37,6 +37,9 @@
 
 /// Block length of the envelope, in seconds.
 pub const BLOCK_S: f64 = 0.005;
+/// A [`ToneBand`] gathered at a frequency this far from the tone's, in bins of a block
+/// (`Δf·BLOCK_S`), is the tone's band (a Hann window's response falls by `(πΔfT)²/6` there).
+pub const BAND_SAME: f64 = 0.002;
 /// Trimmed off each end of the tone, in seconds.
 pub const EDGE_S: f64 = 0.012;
 /// Quiet runs shorter than this inside the tone are bridged, in seconds.
@@ -83,6 +86,7 @@ pub struct EnvelopeBuilder {
 /// 48 dB down.
 #[derive(Debug, Clone)]
 pub struct ToneBand {
+    freq_hz: f64,
     /// `w[k]·cos ωk` and `w[k]·sin ωk` for one block (single precision: an envelope to a few
     /// parts in a million, eight lanes at a time).
     cos_w: Vec<f32>,
@@ -118,7 +122,20 @@ impl ToneBand {
         let cos_w: Vec<f32> = window.iter().enumerate().map(|(k, v)| (v * (w * k as f64).cos()) as f32).collect();
         let sin_w: Vec<f32> = window.iter().enumerate().map(|(k, v)| (v * (w * k as f64).sin()) as f32).collect();
         let dc_response = (cos_w.iter().map(|&v| f64::from(v)).sum(), sin_w.iter().map(|&v| f64::from(v)).sum());
-        Some(ToneBand { cos_w, sin_w, acc: (0.0, 0.0), in_block: 0, gain, dc_response, sums: Vec::new() })
+        Some(ToneBand { freq_hz, cos_w, sin_w, acc: (0.0, 0.0), in_block: 0, gain, dc_response, sums: Vec::new() })
+    }
+
+    /// Room for the blocks of `frames` samples, so that a long recording's track is not grown by
+    /// doubling (and copying) as it streams.
+    pub fn reserve(&mut self, frames: u64) {
+        self.sums.reserve_exact((frames / self.cos_w.len().max(1) as u64 + 1) as usize);
+    }
+
+    /// Whether this band serves as the band of a tone measured at `freq_hz`: within
+    /// [`BAND_SAME`] of the block's bin width, where the window's response has moved by under
+    /// 10⁻⁵ dB.
+    pub fn serves(&self, freq_hz: f64) -> bool {
+        (self.freq_hz - freq_hz).abs() * BLOCK_S <= BAND_SAME
     }
 
     /// The rms of the tone in each block, a DC of `dc` taken off.
@@ -238,6 +255,14 @@ impl EnvelopeBuilder {
             min: f32::INFINITY,
             nonzero: 0,
             frames: 0,
+        }
+    }
+
+    /// Room for the blocks of `frames` samples (see [`ToneBand::reserve`]).
+    pub fn reserve(&mut self, frames: u64) {
+        self.moments.reserve_exact((frames / self.block as u64 + 1) as usize);
+        if let Some(band) = &mut self.band {
+            band.reserve(frames);
         }
     }
 

@@ -63,6 +63,14 @@ pub const ANALYSIS_FORMAT: &str = "jackbench-analysis/1";
 
 /// Frames read per request while streaming.
 const CHUNK_FRAMES: usize = 1 << 16;
+/// Frames read at a time for the channels' workers (fewer hand-overs between threads); they
+/// still see chunks of [`CHUNK_FRAMES`].
+const READ_FRAMES: usize = 4 * CHUNK_FRAMES;
+/// Reads ahead of the channels' workers.
+const CHUNKS_AHEAD: usize = 1;
+/// Stretches shorter than this are streamed on the calling thread (a capture of a few seconds
+/// is measured beside others, and a thread per channel would cost more than it saves).
+const PARALLEL_MIN_FRAMES: u64 = 4 * CHUNK_FRAMES as u64;
 
 /// Where samples come from: a WAV file, memory, or a device's recording.
 pub trait SampleSource {
@@ -209,13 +217,14 @@ pub fn analyze(src: &mut dyn SampleSource, opts: &AnalyzeOptions) -> Result<Anal
     thread_local! {
         static SPECTRUM: std::cell::RefCell<Spectrum> = std::cell::RefCell::new(Spectrum::default());
     }
-    SPECTRUM.with(|s| analyze_with(src, opts, &mut s.borrow_mut()))
+    SPECTRUM.with(|s| analyze_with(src, opts, &mut s.borrow_mut(), &mut Streaming::new(PARALLEL_MIN_FRAMES)))
 }
 
 fn analyze_with(
     src: &mut dyn SampleSource,
     opts: &AnalyzeOptions,
     spectrum: &mut Spectrum,
+    streaming: &mut Streaming,
 ) -> Result<Analysis, AnalysisError> {
     let rate = src.sample_rate();
     let rate_f = f64::from(rate);
@@ -234,7 +243,25 @@ fn analyze_with(
     // Pass 1: envelope and statistics.
     let known = if opts.silence { None } else { opts.freq_hz };
     let mut env: Vec<EnvelopeBuilder> = (0..nch).map(|_| EnvelopeBuilder::new(rate, known)).collect();
-    for_each_chunk(src, &mut buf, |chunk| env.iter_mut().zip(chunk).for_each(|(e, b)| e.push(b)))?;
+    // A long recording whose tone is not given: the band of the tone found in its middle is
+    // gathered alongside, and spares a pass when the tone measured later is the same.
+    let mut probed: Vec<Option<ToneBand>> = match (known, opts.silence) {
+        (None, false) if frames >= streaming.parallel_min => probe_bands(src, rate, spectrum, &mut buf)?,
+        _ => vec![None; nch],
+    };
+    for e in env.iter_mut() {
+        e.reserve(frames);
+    }
+    for band in probed.iter_mut().flatten() {
+        band.reserve(frames);
+    }
+    let mut pass1: Vec<(&mut EnvelopeBuilder, &mut Option<ToneBand>)> = env.iter_mut().zip(probed.iter_mut()).collect();
+    for_each_chunk(src, streaming, &mut pass1, |(e, band), b| {
+        e.push(b);
+        if let Some(band) = band {
+            band.push(b);
+        }
+    })?;
     let mut located: Vec<Located> = env.iter().map(EnvelopeBuilder::locate).collect();
     let mut regions = steady_regions(&located, &env);
 
@@ -248,20 +275,26 @@ fn analyze_with(
     }
 
     // The tone's band, now that its frequency is known, places it again.
-    let mut bands: Vec<Option<ToneBand>> = (0..nch)
-        .map(|c| {
-            let tone = segments[c].fundamental.filter(|f| f.present && !env[c].has_band())?;
-            ToneBand::new(rate, tone.freq_hz)
-        })
+    let tones: Vec<Option<f64>> = (0..nch)
+        .map(|c| segments[c].fundamental.filter(|f| f.present && !env[c].has_band()).map(|f| f.freq_hz))
         .collect();
-    if bands.iter().any(Option::is_some) {
-        for_each_chunk(src, &mut buf, |chunk| {
-            bands
-                .iter_mut()
-                .zip(chunk)
-                .filter_map(|(band, b)| Some((band.as_mut()?, b)))
-                .for_each(|(band, b)| band.push(b))
-        })?;
+    if tones.iter().any(Option::is_some) {
+        // Gathered already when the probe found this tone; otherwise in a pass of its own.
+        let mut bands: Vec<Option<ToneBand>> =
+            (0..nch).map(|c| probed[c].take().filter(|b| tones[c].is_some_and(|f| b.serves(f)))).collect();
+        let mut missing: Vec<Option<ToneBand>> =
+            (0..nch).map(|c| tones[c].filter(|_| bands[c].is_none()).and_then(|f| ToneBand::new(rate, f))).collect();
+        missing.iter_mut().flatten().for_each(|b| b.reserve(frames));
+        if missing.iter().any(Option::is_some) {
+            for_each_chunk(src, streaming, &mut missing, |band, b| {
+                if let Some(band) = band {
+                    band.push(b);
+                }
+            })?;
+        }
+        for (c, found) in missing.into_iter().enumerate() {
+            bands[c] = bands[c].take().or(found);
+        }
         for (c, band) in bands.into_iter().enumerate() {
             if let Some(band) = band {
                 env[c].set_band(band);
@@ -300,36 +333,30 @@ fn analyze_with(
             )
         })
         .collect();
+    for (s, r) in scanners.iter_mut().zip(&regions) {
+        s.reserve(r.len());
+    }
     // Each scanner's filters settle on the samples just before its region.
     let primed: Vec<u64> = regions.iter().zip(&scanners).map(|(r, s)| r.start.saturating_sub(s.preroll())).collect();
     let scan_start = primed.iter().copied().min().unwrap_or(0);
     let scan_end = regions.iter().map(|r| r.end).max().unwrap_or(0);
-    let mut pos = scan_start;
-    while pos < scan_end {
-        let want = ((scan_end - pos) as usize).min(CHUNK_FRAMES);
-        src.read(pos, want, &mut buf)?;
-        let got = buf[0].len();
-        if got == 0 {
-            break;
+    stream_channels(src, (scan_start, scan_end), streaming, &mut scanners, |c, s, pos, chunk| {
+        let r = regions[c];
+        let end = pos + chunk.len() as u64;
+        let (p0, p1) = (primed[c].max(pos), r.start.min(end));
+        if p1 > p0 {
+            s.prime(&chunk[(p0 - pos) as usize..(p1 - pos) as usize]);
         }
-        for (c, s) in scanners.iter_mut().enumerate() {
-            let r = regions[c];
-            let (p0, p1) = (primed[c].max(pos), r.start.min(pos + got as u64));
-            if p1 > p0 {
-                s.prime(&buf[c][(p0 - pos) as usize..(p1 - pos) as usize]);
-            }
-            let lo = r.start.max(pos);
-            let hi = r.end.min(pos + got as u64);
-            if hi > lo {
-                s.push(&buf[c][(lo - pos) as usize..(hi - pos) as usize]);
-            }
+        let (lo, hi) = (r.start.max(pos), r.end.min(end));
+        if hi > lo {
+            s.push(&chunk[(lo - pos) as usize..(hi - pos) as usize]);
         }
-        pos += got as u64;
-    }
+    })?;
 
+    let long = scan_end.saturating_sub(scan_start) >= streaming.parallel_min;
+    let scans = map_channels(scanners, long, dropouts::DropoutScanner::finish);
     let mut results = Vec::with_capacity(nch);
-    for (c, scanner) in scanners.into_iter().enumerate() {
-        let scan = scanner.finish();
+    for (c, scan) in scans.into_iter().enumerate() {
         // A dropout or a level step inside the measured segment biases it: measure again on the
         // longest span clear of both.
         let mut events = scan.dropouts.clone();
@@ -429,23 +456,139 @@ fn steady_regions(located: &[Located], env: &[EnvelopeBuilder]) -> Vec<Region> {
     regions
 }
 
-/// Streams the whole recording through `f`, a chunk of every channel at a time.
-fn for_each_chunk(
-    src: &mut dyn SampleSource,
-    buf: &mut [Vec<f32>],
-    mut f: impl FnMut(&[Vec<f32>]),
-) -> Result<(), SourceError> {
-    let (frames, mut pos) = (src.frames(), 0u64);
-    while pos < frames {
-        src.read(pos, CHUNK_FRAMES, buf)?;
-        let got = buf[0].len();
-        if got == 0 {
-            break;
-        }
-        f(buf);
-        pos += got as u64;
+/// How the passes stream: buffers kept from pass to pass (fresh ones cost a page fault every
+/// 4 KiB), and the length from which a stretch is worth a thread per channel.
+struct Streaming {
+    pool: Vec<Vec<Vec<f32>>>,
+    parallel_min: u64,
+}
+
+impl Streaming {
+    fn new(parallel_min: u64) -> Streaming {
+        Streaming { pool: Vec::new(), parallel_min }
     }
-    Ok(())
+}
+
+/// Streams frames `[from, to)` of the recording through `work(channel, state, position, samples)`,
+/// a chunk at a time, each channel with its own state.
+///
+/// A long stretch of a recording with several channels gets one worker thread per channel while
+/// this thread reads ahead (the channels' scanners are independent, and reading and decoding is a
+/// third of the work); a short one, or a single channel, runs here.
+fn stream_channels<S: Send>(
+    src: &mut dyn SampleSource,
+    (from, to): (u64, u64),
+    streaming: &mut Streaming,
+    states: &mut [S],
+    work: impl Fn(usize, &mut S, u64, &[f32]) + Sync,
+) -> Result<(), SourceError> {
+    let nch = src.channels();
+    let to = to.min(src.frames());
+    let pool = &mut streaming.pool;
+    let mut take = || pool.pop().unwrap_or_else(|| vec![Vec::new(); nch]);
+    if nch < 2 || to.saturating_sub(from) < streaming.parallel_min {
+        let mut buf = take();
+        let mut pos = from;
+        while pos < to {
+            src.read(pos, ((to - pos) as usize).min(CHUNK_FRAMES), &mut buf)?;
+            let got = buf[0].len();
+            if got == 0 {
+                break;
+            }
+            states.iter_mut().zip(&buf).enumerate().for_each(|(c, (s, b))| work(c, s, pos, b));
+            pos += got as u64;
+        }
+        pool.push(buf);
+        return Ok(());
+    }
+    // Per channel, its share of the buffers.
+    let mut mine: Vec<Vec<Vec<f32>>> = vec![Vec::new(); nch];
+    for set in (0..=CHUNKS_AHEAD).map(|_| take()) {
+        set.into_iter().zip(mine.iter_mut()).for_each(|(b, m)| m.push(b));
+    }
+    use std::sync::mpsc::{channel, sync_channel};
+    let (result, mine) = std::thread::scope(|scope| {
+        let work = &work;
+        // Per channel: chunks to its worker, and its emptied buffers back for the next read.
+        let mut to_worker = Vec::with_capacity(nch);
+        let mut returned = Vec::with_capacity(nch);
+        for ((c, state), buffers) in states.iter_mut().enumerate().zip(mine) {
+            let (tx, rx) = sync_channel::<(u64, Vec<f32>)>(CHUNKS_AHEAD);
+            let (back_tx, back_rx) = channel::<Vec<f32>>();
+            for b in buffers {
+                let _ = back_tx.send(b);
+            }
+            scope.spawn(move || {
+                for (pos, chunk) in rx {
+                    // The work sees the chunks it would see on one thread.
+                    for (k, piece) in chunk.chunks(CHUNK_FRAMES).enumerate() {
+                        work(c, state, pos + (k * CHUNK_FRAMES) as u64, piece);
+                    }
+                    // The reader may have stopped on an error: then nobody takes the buffer back.
+                    let _ = back_tx.send(chunk);
+                }
+            });
+            to_worker.push(tx);
+            returned.push(back_rx);
+        }
+        let mut read = || -> Result<(), SourceError> {
+            let mut pos = from;
+            while pos < to {
+                let mut buf: Vec<Vec<f32>> = Vec::with_capacity(nch);
+                for r in &returned {
+                    // A worker that is gone has panicked; the scope passes its panic on.
+                    buf.push(r.recv().unwrap_or_default());
+                }
+                src.read(pos, ((to - pos) as usize).min(READ_FRAMES), &mut buf)?;
+                let got = buf[0].len();
+                if got == 0 {
+                    break;
+                }
+                for (tx, b) in to_worker.iter().zip(buf) {
+                    if tx.send((pos, b)).is_err() {
+                        break;
+                    }
+                }
+                pos += got as u64;
+            }
+            Ok(())
+        };
+        let result = read();
+        // The workers finish what they were sent, then hand every buffer back.
+        drop(to_worker);
+        let mine: Vec<Vec<Vec<f32>>> = returned.iter().map(|r| r.iter().collect()).collect();
+        (result, mine)
+    });
+    let sets = mine.iter().map(Vec::len).min().unwrap_or(0);
+    let mut mine: Vec<_> = mine.into_iter().map(Vec::into_iter).collect();
+    for _ in 0..sets {
+        pool.push(mine.iter_mut().filter_map(Iterator::next).collect());
+    }
+    result
+}
+
+/// `f` of each channel's state, on a thread per channel when `parallel`.
+fn map_channels<S: Send, R: Send>(states: Vec<S>, parallel: bool, f: impl Fn(S) -> R + Sync) -> Vec<R> {
+    if !parallel || states.len() < 2 {
+        return states.into_iter().map(f).collect();
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = states.into_iter().map(|s| scope.spawn(move || f(s))).collect();
+        // A worker that panicked passes its panic on, as the scope would.
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    })
+}
+
+/// Streams the whole recording through `work`, channel by channel (see [`stream_channels`]).
+fn for_each_chunk<S: Send>(
+    src: &mut dyn SampleSource,
+    streaming: &mut Streaming,
+    states: &mut [S],
+    work: impl Fn(&mut S, &[f32]) + Sync,
+) -> Result<(), SourceError> {
+    let frames = src.frames();
+    stream_channels(src, (0, frames), streaming, states, |_, s, _, b| work(s, b))
 }
 
 /// Channels whose tone levels differ by more than this, in dB, are one driven channel and
@@ -523,6 +666,29 @@ fn measure_span(
     Ok((m, span))
 }
 
+/// The stretch a probe for the tone reads: ten periods of the lowest tone a band is kept for.
+const PROBE_S: f64 = 0.1;
+
+/// The band of the tone in the middle of the recording, per channel, where one stands there.
+fn probe_bands(
+    src: &mut dyn SampleSource,
+    rate: u32,
+    spectrum: &mut Spectrum,
+    buf: &mut [Vec<f32>],
+) -> Result<Vec<Option<ToneBand>>, SourceError> {
+    let rate_f = f64::from(rate);
+    let frames = src.frames();
+    let len = ((PROBE_S * rate_f) as u64).min(frames);
+    let middle = Region { start: 0, end: frames, onset_found: false }.centred(len);
+    (0..src.channels())
+        .map(|c| {
+            let seg = read_segment(src, middle, c, buf)?;
+            let m = tone::measure_segment(&seg, rate_f, tone::ToneSearch::Find, spectrum);
+            Ok(m.fundamental.filter(|f| f.present).and_then(|f| ToneBand::new(rate, f.freq_hz)))
+        })
+        .collect()
+}
+
 /// The frames `[start, end)` an event touches, widened by `margin` either side.
 fn event_frames(d: &Dropout, rate_f: f64, margin: u64) -> (u64, u64) {
     let s = (d.at_s * rate_f) as u64;
@@ -564,4 +730,103 @@ fn read_segment(
         pos += got as u64;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::{Audio, SampleFormat};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+    use rand_distr::{Distribution, Normal};
+
+    const RATE: u32 = 48_000;
+
+    /// `seconds` of a channel: `tone(t)` gives the tone's (amplitude, frequency) at `t`, plus
+    /// noise at −90 dBFS and a DC offset.
+    fn channel(seconds: f64, seed: u64, dc: f64, tone: impl Fn(f64) -> (f64, f64)) -> Vec<f64> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let noise = Normal::new(0.0, 10f64.powf(-90.0 / 20.0)).unwrap_or_else(|_| unreachable!());
+        let mut phase = 0.0;
+        (0..(seconds * f64::from(RATE)) as usize)
+            .map(|n| {
+                let (a, f) = tone(n as f64 / f64::from(RATE));
+                phase += 2.0 * std::f64::consts::PI * f / f64::from(RATE);
+                a * phase.sin() + noise.sample(&mut rng) + dc
+            })
+            .collect()
+    }
+
+    /// Every pass on a thread per channel, with the tone's band from the probe, against every
+    /// pass on one thread with the band gathered in a pass of its own: the same analysis, on
+    /// recordings long enough to take the threads, and ones whose probe misleads (the tone not in
+    /// the middle, a tone that changes frequency).
+    #[test]
+    fn threads_and_the_probe_change_no_result() {
+        let a = 10f64.powf(-12.0 / 20.0);
+        let gap = |t: f64, at: f64| if (at..at + 0.005).contains(&t) { 0.0 } else { 1.0 };
+        let recordings: Vec<(&str, Vec<Vec<f64>>, AnalyzeOptions)> = vec![
+            (
+                "a gap on the left, a level step on the right, DC",
+                vec![
+                    channel(7.0, 1, 0.01, |t| (a * gap(t, 3.3), 1000.0)),
+                    channel(7.0, 2, 0.01, |t| (if t < 5.0 { a } else { a * 1.41 }, 1000.0)),
+                ],
+                AnalyzeOptions::default(),
+            ),
+            (
+                "two tones, a click before them and a burst after",
+                vec![
+                    channel(7.0, 3, 0.0, |t| (if (0.5..6.5).contains(&t) { a } else { 0.0 }, 997.0)),
+                    channel(7.0, 4, 0.0, |t| {
+                        let click = if (0.2..0.2002).contains(&t) { 0.5 } else { 0.0 };
+                        let burst = if (6.7..6.75).contains(&t) { 0.1 } else { 0.0 };
+                        (if (0.5..6.5).contains(&t) { a } else { click + burst }, 3150.0)
+                    }),
+                ],
+                AnalyzeOptions::default(),
+            ),
+            (
+                "the tone only in the first two seconds",
+                vec![
+                    channel(7.0, 5, 0.0, |t| (if t < 2.0 { a } else { 0.0 }, 1000.0)),
+                    channel(7.0, 6, 0.0, |t| (if t < 2.0 { a } else { 0.0 }, 1000.0)),
+                ],
+                AnalyzeOptions::default(),
+            ),
+            (
+                "a tone that moves by 3 Hz half-way, mono",
+                vec![channel(7.0, 7, 0.0, |t| (a, if t < 3.55 { 1000.0 } else { 1003.0 }))],
+                AnalyzeOptions::default(),
+            ),
+            (
+                "three channels, the tone given",
+                vec![
+                    channel(6.0, 8, 0.0, |t| (a * gap(t, 2.0), 500.0)),
+                    channel(6.0, 9, 0.0, |_| (a / 10.0, 500.0)),
+                    channel(6.0, 10, 0.0, |_| (0.0, 500.0)),
+                ],
+                AnalyzeOptions { freq_hz: Some(500.0), silence: false },
+            ),
+            (
+                "silence with a zero-filled gap",
+                vec![channel(6.0, 11, 0.0, |_| (0.0, 0.0))
+                    .into_iter()
+                    .enumerate()
+                    .map(|(n, v)| if (100_000..100_500).contains(&n) { 0.0 } else { v })
+                    .collect()],
+                AnalyzeOptions { freq_hz: None, silence: true },
+            ),
+        ];
+        for (what, channels, opts) in recordings {
+            let audio = Audio::from_f64(RATE, SampleFormat::F32, &channels);
+            let mut spectrum = Spectrum::default();
+            let threaded = analyze_with(&mut audio.source(), &opts, &mut spectrum, &mut Streaming::new(0));
+            let serial = analyze_with(&mut audio.source(), &opts, &mut spectrum, &mut Streaming::new(u64::MAX));
+            let (threaded, serial) = (threaded.expect("analysed"), serial.expect("analysed"));
+            assert_eq!(threaded, serial, "{what}");
+            // And what they found is there.
+            assert!(threaded.channels.iter().all(|c| c.frequency_hz.is_some() || opts.silence), "{what}");
+        }
+    }
 }

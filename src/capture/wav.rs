@@ -297,6 +297,17 @@ fn deinterleave<const B: usize>(bytes: &[u8], out: &mut [Vec<f32>], decode: impl
         }
         return;
     }
+    // Stereo in one pass over the bytes.
+    if let [left, right] = out {
+        left.resize(frames, 0.0);
+        right.resize(frames, 0.0);
+        for ((f, l), r) in bytes.chunks_exact(2 * B).zip(left.iter_mut()).zip(right.iter_mut()) {
+            let (a, b) = f.split_at(B);
+            *l = decode(a.try_into().unwrap_or([0; B]));
+            *r = decode(b.try_into().unwrap_or([0; B]));
+        }
+        return;
+    }
     for (k, c) in out.iter_mut().enumerate() {
         c.reserve(frames);
         c.extend(bytes.chunks_exact(B * nch).map(|f| decode(f[k * B..(k + 1) * B].try_into().unwrap_or([0; B]))));
