@@ -443,7 +443,19 @@ fn run_bench(
             eprintln!("\njackbench: stopping after this capture (Ctrl-C again to stop at once)");
         });
     }
-    eprintln!("{}: {} captures on {what}; the plan takes {}", rig.name, rig.schedule().len(), rig.bench_time());
+    let overlaps = station.endpoint().overlaps();
+    eprintln!(
+        "{}: {} captures on {what}; the plan takes {}",
+        rig.name,
+        rig.schedule().len(),
+        rig.bench_time_on(overlaps)
+    );
+    if rig.plan.overlap && !overlaps {
+        eprintln!(
+            "  (this endpoint makes the microphone's captures after the ears'; played under them, as the plan allows, it would take {:.2} s)",
+            rig.bench_time().total_s()
+        );
+    }
     if let Some(c) = &bench_cal {
         eprintln!("bench windows: {} (calibrated {})", c.source.display(), c.calibration.date);
     }

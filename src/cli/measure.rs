@@ -9,7 +9,7 @@ pub(crate) fn print_diagnosis(dir: &std::path::Path, d: &Diagnosis, limits: &jac
         Verdict::Pass => "PASS",
         Verdict::Fail => "FAIL",
     };
-    outln!("{}: {verdict} ({} captures measured)", dir.display(), d.captures.len());
+    outln!("{}: {verdict} ({})", dir.display(), d.measured_summary());
     for (i, f) in d.faults.iter().enumerate() {
         outln!();
         outln!("{}. {}", i + 1, f.title);

@@ -118,6 +118,18 @@ pub enum Verdict {
     Fail,
 }
 
+impl Diagnosis {
+    /// What was measured, for a person: "23 captures measured", or "30 measurements from 9
+    /// captures" when sequences were cut into segments.
+    pub fn measured_summary(&self) -> String {
+        let files: std::collections::HashSet<&str> = self.captures.iter().map(|c| c.file.as_str()).collect();
+        match (self.captures.len(), files.len()) {
+            (m, f) if m == f => format!("{f} captures measured"),
+            (m, f) => format!("{m} measurements from {f} captures"),
+        }
+    }
+}
+
 /// Why a set could not be diagnosed.
 #[derive(Debug, thiserror::Error)]
 pub enum DiagnoseError {

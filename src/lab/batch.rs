@@ -316,14 +316,23 @@ impl Batch {
                 continue;
             }
             let diagnosis = diagnose(&set, &self.limits)?;
-            let record = self.record(&serial, &set, &diagnosis, &d, None);
+            // Its bench's time is not known here: the unit was made before a restart.
+            let record = self.record(&serial, &set, &diagnosis, &d, None, None);
             insert_unit(&mut self.db, &record)?;
             recovered.push(serial);
         }
         Ok(recovered)
     }
 
-    fn record(&self, serial: &str, set: &CaptureSet, d: &Diagnosis, dir: &Path, elapsed_s: Option<f64>) -> UnitRecord {
+    fn record(
+        &self,
+        serial: &str,
+        set: &CaptureSet,
+        d: &Diagnosis,
+        dir: &Path,
+        elapsed_s: Option<f64>,
+        bench_s: Option<f64>,
+    ) -> UnitRecord {
         UnitRecord {
             serial: serial.to_string(),
             model: self.model.model.clone(),
@@ -340,7 +349,7 @@ impl Batch {
             calibrated: self.limits.source.as_ref().and_then(|s| s.calibrated.clone()),
             bench_calibration: self.limits.source.as_ref().and_then(|s| s.bench_calibration.clone()),
             bench_calibrated: self.limits.source.as_ref().and_then(|s| s.bench_calibrated.clone()),
-            bench_s: Some(self.rig.bench_time().total_s()),
+            bench_s,
             elapsed_s,
             faults: fault_records(d),
             measurements: unit_measurements(d, &set.manifest, &self.dut, &self.limits),
@@ -389,7 +398,9 @@ impl Batch {
             k += 1;
         }
         let kept = CaptureSet { dir: final_dir.clone(), manifest: set.manifest.clone() };
-        let record = self.record(serial, &kept, &diagnosis, &final_dir, Some(started.elapsed().as_secs_f64()));
+        let bench_s = self.rig.bench_time_on(bench.with_station(|s| s.endpoint().overlaps())).total_s();
+        let record =
+            self.record(serial, &kept, &diagnosis, &final_dir, Some(started.elapsed().as_secs_f64()), Some(bench_s));
         let (limits, at, d) = (self.limits.clone(), partial.clone(), diagnosis.clone());
         let report = std::thread::spawn(move || write_report(&set, &d, &limits, &at, Formats::default()).map(|_| ()));
         self.pending = Some(PendingUnit { report, partial, final_dir, record: record.clone() });

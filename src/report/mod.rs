@@ -615,7 +615,7 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
             body {
                 header class=(if pass { "verdict pass" } else { "verdict fail" }) {
                     h1 { (headline) }
-                    p { (d.faults.len()) " fault(s), " (d.suspects.len()) " suspect group(s), " (d.captures.len()) " captures measured." }
+                    p { (d.faults.len()) " fault(s), " (d.suspects.len()) " suspect group(s), " (d.measured_summary()) "." }
                 }
                 @if !d.faults.is_empty() || !d.suspects.is_empty() {
                     section {

@@ -312,7 +312,8 @@ fn default_round_trip() -> f64 {
 /// What one unit costs a rig's plan in bench time (see [`RigFile::bench_time`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BenchTime {
-    /// Captures made (a playback and a record capture made at once count as one).
+    /// Takes: captures made one after the other (a playback and a record capture made at once
+    /// are one take).
     pub takes: usize,
     /// Stimuli and tails, seconds.
     pub audio_s: f64,
@@ -333,7 +334,7 @@ impl std::fmt::Display for BenchTime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{:.2} s per unit ({:.2} s of audio in {} captures, {:.2} s of round trips",
+            "{:.2} s per unit ({:.2} s of audio in {} takes, {:.2} s of round trips",
             self.total_s(),
             self.audio_s,
             self.takes,
@@ -717,6 +718,12 @@ impl RigFile {
     /// overlaps them (separate ear and mouth transducers: the longer of the two counts); each
     /// change of path on a relay board costs twice its settle time (break before make).
     pub fn bench_time(&self) -> BenchTime {
+        self.bench_time_on(true)
+    }
+
+    /// [`RigFile::bench_time`] on an endpoint that overlaps a path's record and playback
+    /// captures when the plan asks for it (`overlaps`), or makes them one after the other.
+    pub fn bench_time_on(&self, overlaps: bool) -> BenchTime {
         let secs = |c: &PlanCapture| {
             self.stimuli.iter().find(|s| &s.id == c.stimulus.get_ref()).map_or(0.0, |s| s.signal.seconds())
                 + self.tail_s
@@ -731,7 +738,7 @@ impl RigFile {
             };
             let (play, rec, loop_) = (of(Direction::Playback), of(Direction::Record), of(Direction::Loopback));
             let mut takes: Vec<f64> = loop_;
-            if self.plan.overlap {
+            if self.plan.overlap && overlaps {
                 // The record captures run under the playback captures: as many takes as the
                 // longer list, as long as the longer total.
                 let n = play.len().max(rec.len());
@@ -782,6 +789,13 @@ mod tests {
         assert_eq!((t.takes, t.switches), (4, 4), "{t}");
         assert!((t.round_trips_s - 0.08).abs() < 1e-9 && (t.switching_s - 0.16).abs() < 1e-9, "{t}");
         assert!((t.total_s() - (audio + 0.24)).abs() < 1e-9, "{t}");
+        // On an endpoint that makes the microphone's takes after the ears' (the live one today):
+        // the record sequences (0.08 + 0.5 + 0.03 s and two gaps) each a take of their own.
+        let rig = RigFile::parse(text, Path::new(name)).expect("parsed");
+        let one_by_one = rig.bench_time_on(false);
+        let audio = 3.0 * (0.65 + 0.2) * 2.0 + (0.13 + 0.2);
+        assert!((one_by_one.audio_s - audio).abs() < 1e-9, "{one_by_one}");
+        assert_eq!((one_by_one.takes, one_by_one.switches), (7, 4), "{one_by_one}");
     }
 
     #[test]

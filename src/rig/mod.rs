@@ -72,6 +72,13 @@ pub trait AudioEndpoint {
     /// playback and loopback, on the mouth simulator for record) and returns the recording,
     /// which starts an unknown delay before the stimulus and runs `tail_s` past its end.
     fn capture(&mut self, request: &CaptureRequest) -> Result<Take, RigError>;
+
+    /// Whether a path's record captures are made while its playback captures play (a plan's
+    /// `overlap`, for fixtures whose mouth simulator and ear couplers are separate). The
+    /// virtual bench models it; the live endpoint makes its takes one after the other.
+    fn overlaps(&self) -> bool {
+        false
+    }
 }
 
 /// Connects a path's components: driver's device, port, adapter, headset or loopback plug.
@@ -92,11 +99,17 @@ impl<T: AudioEndpoint + ?Sized> AudioEndpoint for Box<T> {
     fn capture(&mut self, request: &CaptureRequest) -> Result<Take, RigError> {
         (**self).capture(request)
     }
+    fn overlaps(&self) -> bool {
+        (**self).overlaps()
+    }
 }
 
 impl<T: AudioEndpoint + ?Sized> AudioEndpoint for &mut T {
     fn capture(&mut self, request: &CaptureRequest) -> Result<Take, RigError> {
         (**self).capture(request)
+    }
+    fn overlaps(&self) -> bool {
+        (**self).overlaps()
     }
 }
 

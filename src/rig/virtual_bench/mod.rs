@@ -428,6 +428,12 @@ impl SwitchMatrix for VirtualBench {
 }
 
 impl AudioEndpoint for VirtualBench {
+    /// Each capture is computed on its own, so a path's record and playback captures are as
+    /// they would be made at once.
+    fn overlaps(&self) -> bool {
+        true
+    }
+
     fn capture(&mut self, req: &CaptureRequest) -> Result<Take, RigError> {
         // The path comes with the request, so the model serves under any switch matrix (its
         // own, a relay board's, an operator's).
