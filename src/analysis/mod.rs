@@ -838,4 +838,51 @@ mod tests {
             assert!(threaded.channels.iter().all(|c| c.frequency_hz.is_some() || opts.silence), "{what}");
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+        /// The same over rates, frequencies, levels, DC offsets and lengths, with a gap or a level
+        /// step somewhere and, on a second channel, another tone.
+        #[test]
+        fn threads_change_no_result_over_rates_levels_and_dc(
+            rate in proptest::sample::select(vec![44_100u32, 48_000, 96_000]),
+            f_share in 0.0f64..1.0,
+            level_db in -60.0f64..0.0,
+            dc_share in 0.0f64..10.0,
+            seconds in 6.0f64..8.0,
+            event_at in 0.1f64..0.9,
+            gap_ms in 1.0f64..20.0,
+            step_db in -6.0f64..6.0,
+            stereo in proptest::bool::ANY,
+        ) {
+            let freq = 300.0 * (15_000.0f64 / 300.0).powf(f_share);
+            let a = 10f64.powf(level_db / 20.0);
+            let r = f64::from(rate);
+            let n = (seconds * r) as usize;
+            let at = (event_at * n as f64) as usize;
+            let gap = (gap_ms / 1000.0 * r) as usize;
+            let step = 10f64.powf(step_db / 20.0);
+            let tone = |f: f64, k: usize, gapped: bool| -> Vec<f64> {
+                (0..n)
+                    .map(|i| {
+                        let g = if gapped && (at..at + gap).contains(&i) { 0.0 } else { 1.0 };
+                        let s = if !gapped && i >= at { step } else { 1.0 };
+                        let noise = 1e-5 * (((i * 7919 + k * 104_729) % 10_007) as f64 / 10_007.0 - 0.5);
+                        a * g * s * (2.0 * std::f64::consts::PI * f * i as f64 / r).sin() + dc_share * a + noise
+                    })
+                    .collect()
+            };
+            let mut channels = vec![tone(freq, 1, true)];
+            if stereo {
+                channels.push(tone(freq * 1.37, 2, false));
+            }
+            let audio = Audio::from_f64(rate, SampleFormat::F32, &channels);
+            let mut spectrum = Spectrum::default();
+            let opts = AnalyzeOptions::default();
+            let threaded = analyze_with(&mut audio.source(), &opts, &mut spectrum, &mut Streaming::new(0));
+            let serial = analyze_with(&mut audio.source(), &opts, &mut spectrum, &mut Streaming::new(u64::MAX));
+            proptest::prop_assert_eq!(threaded.expect("analysed"), serial.expect("analysed"));
+        }
+    }
 }
