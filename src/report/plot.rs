@@ -348,17 +348,8 @@ fn curves_over_frequency(
                 .label(l.label.clone())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
         }
-        // No red: red is for limits.
-        let palette = [
-            RGBColor(31, 119, 180),
-            RGBColor(23, 190, 207),
-            RGBColor(44, 160, 44),
-            RGBColor(148, 103, 189),
-            RGBColor(255, 127, 14),
-            RGBColor(140, 86, 75),
-        ];
         for (i, c) in curves.iter().enumerate() {
-            let color = if c.reference { RGBColor(60, 60, 60) } else { palette[i % palette.len()] };
+            let color = if c.reference { RGBColor(60, 60, 60) } else { PALETTE[i % PALETTE.len()] };
             let width = if c.reference { 1 } else { 2 };
             chart
                 .draw_series(LineSeries::new(c.points.iter().copied(), color.stroke_width(width)))
@@ -567,7 +558,7 @@ pub fn balance(
     })
 }
 
-/// Series colours, in order.
+/// Series colours, in order. No red: red is for limits.
 const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
