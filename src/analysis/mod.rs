@@ -689,13 +689,16 @@ fn probe_bands(
     let frames = src.frames();
     let len = ((PROBE_S * rate_f) as u64).min(frames);
     let middle = Region { start: 0, end: frames, onset_found: false }.centred(len);
-    (0..src.channels())
-        .map(|c| {
-            let seg = read_segment(src, middle, c, buf)?;
+    // One read for every channel: the probe is far shorter than a chunk.
+    src.read(middle.start, len as usize, buf)?;
+    Ok(buf
+        .iter()
+        .map(|samples| {
+            let seg: Vec<f64> = samples.iter().map(|&v| f64::from(v)).collect();
             let m = tone::measure_segment(&seg, rate_f, tone::ToneSearch::Find, spectrum);
-            Ok(m.fundamental.filter(|f| f.present).and_then(|f| ToneBand::new(rate, f.freq_hz)))
+            m.fundamental.filter(|f| f.present).and_then(|f| ToneBand::new(rate, f.freq_hz))
         })
-        .collect()
+        .collect())
 }
 
 /// The frames `[start, end)` an event touches, widened by `margin` either side.

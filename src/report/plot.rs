@@ -180,9 +180,8 @@ pub fn spectrum(
             .label_style((SANS, 14))
             .draw()
             .map_err(|x| e(x.to_string()))?;
-        let colors = [RGBColor(31, 119, 180), RGBColor(214, 39, 40)];
         for (i, (label, points)) in curves.iter().enumerate() {
-            let c = colors[i % colors.len()];
+            let c = CHANNEL_COLORS[i % CHANNEL_COLORS.len()];
             chart
                 .draw_series(LineSeries::new(
                     points.iter().copied().filter(|p| p.0 >= 10.0 && p.0 <= hi),
@@ -393,9 +392,8 @@ pub fn envelope(
             .label_style((SANS, 14))
             .draw()
             .map_err(|x| e(x.to_string()))?;
-        let colors = [RGBColor(31, 119, 180), RGBColor(214, 39, 40)];
         for (i, (label, x, dropouts)) in channels.iter().enumerate() {
-            let c = colors[i % 2];
+            let c = CHANNEL_COLORS[i % CHANNEL_COLORS.len()];
             let points: Vec<(f64, f64)> = x
                 .chunks(block)
                 .enumerate()
@@ -557,6 +555,9 @@ pub fn balance(
         Ok(())
     })
 }
+
+/// A recording's channels: left blue, right red.
+const CHANNEL_COLORS: [RGBColor; 2] = [RGBColor(31, 119, 180), RGBColor(214, 39, 40)];
 
 /// Series colours, in order. No red: red is for limits.
 const PALETTE: [RGBColor; 6] = [
