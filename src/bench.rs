@@ -1,14 +1,20 @@
 //! The bench controller: runs a rig's test plan through a [`Station`] (an audio endpoint and a
 //! switch matrix) and writes the capture set as it goes.
 //!
-//! The manifest is rewritten (atomically) after every capture, so a run that stops (Ctrl-C, a
+//! The manifest is rewritten (atomically) after every take, so a run that stops (Ctrl-C, a
 //! device error, a crash) leaves a valid capture set listing exactly the captures made.
 //!
+//! # Takes
+//! A take is one play-and-record pass: one capture, or, when the plan has `overlap` and the
+//! endpoint can ([`crate::rig::AudioEndpoint::overlaps`]), a path's playback capture with its
+//! record capture, the ears and the microphone measured at once ([`RigFile::takes`]).
+//!
 //! # The ambient-noise guard
-//! Every take is measured as it comes in. One that room sound disturbed (a door slam, speech:
+//! Every capture is measured as it comes in. One that room sound disturbed (a door slam, speech:
 //! sound over a tone that the path did not make, or residual over a sweep that is not locked to
 //! it; see [`crate::diagnosis::Measured::room_sound`]) is made again, up to the rig's
-//! `[guard] repeats` times, instead of being judged. The repeats are counted in the manifest
+//! `[guard] repeats` times, instead of being judged (of a take of two, only the disturbed one is
+//! made again, or both together). The repeats are counted in the manifest
 //! (`repeats` per capture), and a take still disturbed when they run out is kept with what
 //! disturbed it (`room_sound`): the diagnosis then weighs it only for what room sound cannot
 //! cause (it adds sound; it makes no gap and takes no level away).
@@ -80,18 +86,30 @@ pub fn run_plan(
     let mut connected: Option<&PathSpec> = None;
     let mut stopped = None;
     let mut total_repeats = 0;
-    for (i, (path, plan)) in schedule.iter().enumerate() {
+    for take in rig.takes(station.endpoint().overlaps()) {
         if stop.load(Ordering::SeqCst) {
             stopped = Some(RigError::Interrupted.to_string());
             break;
         }
-        let drive = plan.drive.map_or(String::new(), |d| format!(" {}", d.name()));
-        progress(Progress {
-            index: i + 1,
-            total,
-            path,
-            label: format!("{} {}{drive}", plan.direction.name(), plan.stimulus.get_ref()),
-        });
+        // The captures made in this take (one, or a path's playback and record at once).
+        let made: Vec<(usize, &crate::rig::PlanCapture, &StimulusEntry)> = take
+            .iter()
+            .filter_map(|&i| {
+                let plan = schedule[i].1;
+                Some((i, plan, rig.stimuli.iter().find(|s| &s.id == plan.stimulus.get_ref())?))
+            })
+            .collect();
+        let Some(&(first, _, _)) = made.first() else { continue };
+        let path = &schedule[first].0;
+        let label = made
+            .iter()
+            .map(|(_, plan, _)| {
+                let drive = plan.drive.map_or(String::new(), |d| format!(" {}", d.name()));
+                format!("{} {}{drive}", plan.direction.name(), plan.stimulus.get_ref())
+            })
+            .collect::<Vec<_>>()
+            .join(" + ");
+        progress(Progress { index: first + 1, total, path, label });
         if connected != Some(path) {
             if let Err(e) = station.switch().connect(path) {
                 stopped = Some(e.to_string());
@@ -99,64 +117,75 @@ pub fn run_plan(
             }
             connected = Some(path);
         }
-        let Some(stimulus) = rig.stimuli.iter().find(|s| &s.id == plan.stimulus.get_ref()) else { continue };
-        let request = CaptureRequest {
-            path: path.clone(),
-            direction: plan.direction,
-            stimulus: stimulus.signal.clone(),
-            drive: if plan.direction == Direction::Record { None } else { plan.drive },
-            rate_hz: rig.rate_hz,
-            format: rig.format,
-            tail_s: rig.tail_s,
-        };
+        let requests: Vec<CaptureRequest> = made
+            .iter()
+            .map(|(_, plan, stimulus)| CaptureRequest {
+                path: path.clone(),
+                direction: plan.direction,
+                stimulus: stimulus.signal.clone(),
+                drive: if plan.direction == Direction::Record { None } else { plan.drive },
+                rate_hz: rig.rate_hz,
+                format: rig.format,
+                tail_s: rig.tail_s,
+            })
+            .collect();
+        // The ambient-noise guard: the captures that room sound disturbed are made again (together,
+        // when there are several); the others are kept.
+        let mut made_takes: Vec<Option<(crate::rig::Take, Option<String>, u32)>> = vec![None; requests.len()];
+        let mut pending: Vec<usize> = (0..requests.len()).collect();
         let mut repeats = 0u32;
-        let (take, room_sound) = loop {
-            let take = match station.endpoint().capture(&request) {
-                Ok(a) => a,
-                Err(e) => break (Err(e.to_string()), None),
+        while !pending.is_empty() {
+            let asked: Vec<CaptureRequest> = pending.iter().map(|&k| requests[k].clone()).collect();
+            let takes = match station.endpoint().capture_together(&asked) {
+                Ok(t) => t,
+                Err(e) => {
+                    stopped = Some(e.to_string());
+                    break;
+                }
             };
-            let room_sound = room_sound(&take, &request, plan.stimulus.get_ref(), &rig.guard);
-            if room_sound.is_none() || repeats >= rig.guard.repeats || stop.load(Ordering::SeqCst) {
-                break (Ok(take), room_sound);
+            let mut again = Vec::new();
+            for (&k, take) in pending.iter().zip(takes) {
+                let heard = room_sound(&take, &requests[k], made[k].1.stimulus.get_ref(), &rig.guard);
+                match heard {
+                    Some(h) if repeats < rig.guard.repeats && !stop.load(Ordering::SeqCst) => again.push((k, h)),
+                    heard => made_takes[k] = Some((take, heard, repeats)),
+                }
             }
+            let Some((_, why)) = again.first() else { break };
             repeats += 1;
-            progress(Progress {
-                index: i + 1,
-                total,
-                path,
-                label: format!("again: room sound ({})", room_sound.unwrap_or_default()),
+            progress(Progress { index: first + 1, total, path, label: format!("again: room sound ({why})") });
+            pending = again.into_iter().map(|(k, _)| k).collect();
+        }
+        // What was made is kept, also when the device failed on a repeat.
+        for ((made_take, request), (i, plan, stimulus)) in made_takes.into_iter().zip(&requests).zip(&made) {
+            let Some((take, room_sound, repeats)) = made_take else { continue };
+            total_repeats += repeats as usize;
+            // Every part of the path in the name: driver, port, adapter, headset.
+            let file = format!(
+                "captures/{:02}-{}-{}{}-{}.wav",
+                i + 1,
+                path.ids().join("-"),
+                plan.direction.name(),
+                plan.drive.map_or(String::new(), |d| format!("-{}", d.name())),
+                stimulus.id
+            );
+            write_wav(&out.join(&file), &take.audio)?;
+            manifest.captures.push(CaptureEntry {
+                file,
+                direction: plan.direction,
+                stimulus: stimulus.id.clone(),
+                drive: request.drive,
+                path: path.clone(),
+                latency_s: take.latency_s,
+                stream_events: take.events,
+                repeats,
+                room_sound,
             });
-        };
-        let take = match take {
-            Ok(t) => t,
-            Err(e) => {
-                stopped = Some(e);
-                break;
-            }
-        };
-        total_repeats += repeats as usize;
-        // Every part of the path in the name: driver, port, adapter, headset.
-        let file = format!(
-            "captures/{:02}-{}-{}{}-{}.wav",
-            i + 1,
-            path.ids().join("-"),
-            plan.direction.name(),
-            plan.drive.map_or(String::new(), |d| format!("-{}", d.name())),
-            stimulus.id
-        );
-        write_wav(&out.join(&file), &take.audio)?;
-        manifest.captures.push(CaptureEntry {
-            file,
-            direction: plan.direction,
-            stimulus: stimulus.id.clone(),
-            drive: request.drive,
-            path: path.clone(),
-            latency_s: take.latency_s,
-            stream_events: take.events,
-            repeats,
-            room_sound,
-        });
+        }
         manifest.write(out)?;
+        if stopped.is_some() {
+            break;
+        }
     }
     // Leave the bench in its safe state whatever happened.
     if let Err(e) = station.switch().disconnect_all() {

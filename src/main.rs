@@ -452,7 +452,7 @@ fn run_bench(
     );
     if rig.plan.overlap && !overlaps {
         eprintln!(
-            "  (this endpoint makes the microphone's captures after the ears'; played under them, as the plan allows, it would take {:.2} s)",
+            "  (the microphone's captures follow the ears': the mouth simulator or the ear couplers share a device with the DUT; on separate devices, as the plan allows, a unit would take {:.2} s)",
             rig.bench_time().total_s()
         );
     }

@@ -147,7 +147,8 @@ fn a_reference_microphone_repeats_exactly_the_captures_a_burst_reached() {
         repeats += out.repeats;
     }
     println!("healthy, reference microphone: {bursts} bursts, {repeats} repeats");
-    assert!(bursts >= 20, "{bursts} bursts over 10 units at 30 %");
+    // 60 captures through a headset at 30 %, and their repeats: about 20 ± 4 bursts.
+    assert!(bursts >= 12, "{bursts} bursts over 10 units at 30 %");
     // Faults that put sound or gaps into the fixture's captures without room sound: the
     // reference hears the room at rest, so nothing is made again (the capture's own residual
     // cannot tell every one of them from room sound), and the fault is found.

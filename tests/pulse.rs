@@ -321,3 +321,96 @@ fn a_reference_microphone_hears_the_room_and_the_guard_makes_disturbed_captures_
         assert!(why.starts_with("reference microphone: sound at"), "{}: {why}", c.file);
     }
 }
+
+/// The amplitude of `freq_hz` in the middle quarter-second of a capture (a whole number of
+/// cycles of 700 Hz and of 1 kHz: each is blind to the other).
+fn amplitude_at(samples: &[f32], rate: f64, freq_hz: f64) -> f64 {
+    let n = (0.25 * rate) as usize;
+    let from = samples.len().saturating_sub(n) / 2;
+    let (mut re, mut im) = (0.0, 0.0);
+    for (k, v) in samples[from..from + n].iter().enumerate() {
+        let phase = 2.0 * std::f64::consts::PI * freq_hz * k as f64 / rate;
+        re += f64::from(*v) * phase.cos();
+        im += f64::from(*v) * phase.sin();
+    }
+    2.0 * (re * re + im * im).sqrt() / n as f64
+}
+
+#[test]
+fn the_ears_and_the_microphone_are_measured_at_once_on_separate_devices() {
+    let Some(_server) = server() else { return };
+    // The mouth simulator's sink, and a leak from it into the ears' sink (as a fixture's mouth
+    // simulator is heard, faintly, by the ear couplers): the ears' capture holds the mouth's
+    // 700 Hz only when both played at once.
+    let _mouth = common::pulse::ExtraSink::load("jb_mouth");
+    let leak = common::pulse::pactl(&[
+        "load-module",
+        "module-loopback",
+        "source=jb_mouth.monitor",
+        &format!("sink={}", common::pulse::SINK),
+        "latency_msec=20",
+    ])
+    .expect("the leak loads");
+    struct Unload(String);
+    impl Drop for Unload {
+        fn drop(&mut self) {
+            let _ = common::pulse::pactl(&["unload-module", self.0.trim()]);
+        }
+    }
+    let _leak = Unload(leak);
+    let home = tempfile::tempdir().expect("home");
+    let pcm =
+        |name: &str, body: &str| format!("pcm.{name} {{\n{body}\n  hint {{ show on description \"{name}\" }}\n}}\n");
+    let asoundrc = [
+        pcm("jb_dut_play", "  type pulse\n  device \"jb_loop\""),
+        pcm("jb_dut_rec", "  type pulse\n  device \"jb_mouth.monitor\""),
+        pcm("jb_dut", "  type asym\n  playback.pcm \"jb_dut_play\"\n  capture.pcm \"jb_dut_rec\""),
+        pcm("jb_ears", "  type pulse\n  device \"jb_loop.monitor\""),
+        pcm("jb_mouth_out", "  type pulse\n  device \"jb_mouth\""),
+    ]
+    .concat();
+    std::fs::write(home.path().join(".asoundrc"), asoundrc).expect(".asoundrc");
+    let rig_text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rigs/pulse-overlap.toml"))
+        .expect("the rig");
+    // The plan with and without `overlap`: the captures, and what the ears heard of the mouth.
+    let run = |overlap: bool| {
+        let name = if overlap { "overlap" } else { "one-by-one" };
+        let rig = home.path().join(format!("{name}.toml"));
+        std::fs::write(&rig, rig_text.replace("overlap = true", &format!("overlap = {overlap}"))).expect("rig");
+        let set = home.path().join(name);
+        let out =
+            run_in(Some(home.path()), &["run", "--rig", &rig.to_string_lossy(), "--out", &set.to_string_lossy()], "\n");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{err}\n{}", String::from_utf8_lossy(&out.stdout));
+        let loaded = jackbench::capture::CaptureSet::load(&set).expect("valid set");
+        assert_eq!(loaded.manifest.captures.len(), 2, "{err}");
+        let audio = |d: Direction| {
+            let c = loaded.manifest.captures.iter().find(|c| c.direction == d).expect("the capture");
+            assert!(
+                c.latency_s.is_some_and(|l| l > 0.0 && l < 0.5),
+                "{}: {:?} {:?}",
+                c.file,
+                c.latency_s,
+                c.stream_events
+            );
+            jackbench::capture::read_wav(&set.join(&c.file)).expect("readable")
+        };
+        let (ears, mic) = (audio(Direction::Playback), audio(Direction::Record));
+        let rate = f64::from(ears.rate_hz);
+        // Each capture holds its own stimulus at its level (−12 dBFS: 0.251 peak).
+        let own = [amplitude_at(&ears.channels[0], rate, 1000.0), amplitude_at(&mic.channels[0], rate, 700.0)];
+        for a in own {
+            assert!((20.0 * (a / 0.251).log10()).abs() < 0.5, "{name}: own stimulus at {a}");
+        }
+        // The microphone's capture never hears the ears (nothing leaks that way).
+        assert!(amplitude_at(&mic.channels[0], rate, 1000.0) < 1e-3, "{name}");
+        (amplitude_at(&ears.channels[0], rate, 700.0), err)
+    };
+    let (apart, _) = run(false);
+    assert!(apart < 1e-3, "one after the other, the ears hear nothing of the mouth: {apart}");
+    let (together, err) = run(true);
+    eprintln!("the mouth's 700 Hz in the ears' capture: one after the other {apart:.2e}, at once {together:.4}\n{err}");
+    assert!(!err.contains("follow the ears'"), "{err}");
+    // Played at once, the ears hear the mouth's tone through the leak, at its level.
+    assert!((20.0 * (together / 0.251).log10()).abs() < 1.0, "at once, the ears hear the mouth at {together}");
+}

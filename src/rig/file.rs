@@ -334,14 +334,16 @@ impl std::fmt::Display for BenchTime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{:.2} s per unit ({:.2} s of audio in {} takes, {:.2} s of round trips",
+            "{:.2} s per unit ({:.2} s of audio in {} take{}, {:.2} s of round trips",
             self.total_s(),
             self.audio_s,
             self.takes,
+            if self.takes == 1 { "" } else { "s" },
             self.round_trips_s
         )?;
         if self.switches > 0 {
-            write!(f, ", {:.2} s of switching in {} path changes", self.switching_s, self.switches)?;
+            let s = if self.switches == 1 { "" } else { "s" };
+            write!(f, ", {:.2} s of switching in {} path change{s}", self.switching_s, self.switches)?;
         }
         write!(f, ")")
     }
@@ -721,42 +723,66 @@ impl RigFile {
         self.bench_time_on(true)
     }
 
+    /// The takes that make the [`RigFile::schedule`], as indices into it, in order: one capture
+    /// per take, or, on an endpoint that overlaps when the plan asks for it, a path's k-th record
+    /// capture in the take of its k-th playback capture (the ears and the microphone measured at
+    /// once; the record captures left over are takes of their own, where the first would have
+    /// been).
+    pub fn takes(&self, overlaps: bool) -> Vec<Vec<usize>> {
+        let schedule = self.schedule();
+        let mut takes: Vec<Vec<usize>> = Vec::new();
+        let mut i = 0;
+        while i < schedule.len() {
+            let path = &schedule[i].0;
+            let end = schedule[i..].iter().position(|(p, _)| p != path).map_or(schedule.len(), |n| i + n);
+            let schedule = &schedule;
+            let of = |d: Direction| (i..end).filter(move |&k| schedule[k].1.direction == d);
+            if self.plan.overlap && overlaps {
+                let (plays, records): (Vec<usize>, Vec<usize>) =
+                    (of(Direction::Playback).collect(), of(Direction::Record).collect());
+                for (k, (_, capture)) in schedule.iter().enumerate().take(end).skip(i) {
+                    match capture.direction {
+                        Direction::Playback => {
+                            let n = plays.iter().position(|&p| p == k);
+                            takes.push(std::iter::once(k).chain(n.and_then(|n| records.get(n).copied())).collect());
+                        }
+                        Direction::Record => {
+                            if records.iter().position(|&r| r == k).unwrap_or(0) >= plays.len() {
+                                takes.push(vec![k]);
+                            }
+                        }
+                        Direction::Loopback => takes.push(vec![k]),
+                    }
+                }
+            } else {
+                takes.extend((i..end).map(|k| vec![k]));
+            }
+            i = end;
+        }
+        takes
+    }
+
     /// [`RigFile::bench_time`] on an endpoint that overlaps a path's record and playback
     /// captures when the plan asks for it (`overlaps`), or makes them one after the other.
     pub fn bench_time_on(&self, overlaps: bool) -> BenchTime {
+        let schedule = self.schedule();
         let secs = |c: &PlanCapture| {
             self.stimuli.iter().find(|s| &s.id == c.stimulus.get_ref()).map_or(0.0, |s| s.signal.seconds())
                 + self.tail_s
         };
         let mut t = BenchTime { takes: 0, audio_s: 0.0, round_trips_s: 0.0, switching_s: 0.0, switches: 0 };
-        for p in &self.plan.paths {
-            let of = |d: Direction| -> Vec<f64> {
-                if !p.directions.contains(&d) {
-                    return Vec::new();
-                }
-                self.plan.captures.iter().filter(|c| c.direction == d).map(secs).collect()
-            };
-            let (play, rec, loop_) = (of(Direction::Playback), of(Direction::Record), of(Direction::Loopback));
-            let mut takes: Vec<f64> = loop_;
-            if self.plan.overlap && overlaps {
-                // The record captures run under the playback captures: as many takes as the
-                // longer list, as long as the longer total.
-                let n = play.len().max(rec.len());
-                let total = play.iter().sum::<f64>().max(rec.iter().sum::<f64>());
-                takes.extend(std::iter::repeat_n(total / n.max(1) as f64, n));
-            } else {
-                takes.extend(play.into_iter().chain(rec));
-            }
-            if takes.is_empty() {
-                continue;
-            }
-            t.takes += takes.len();
-            t.audio_s += takes.iter().sum::<f64>();
-            t.round_trips_s += takes.len() as f64 * self.round_trip_s;
-            if self.switch.kind == SwitchKind::Relay {
+        let mut last: Option<&PathSpec> = None;
+        for take in self.takes(overlaps) {
+            let Some(&first) = take.first() else { continue };
+            let path = &schedule[first].0;
+            if last != Some(path) && self.switch.kind == SwitchKind::Relay {
                 t.switches += 1;
                 t.switching_s += 2.0 * f64::from(self.switch.settle_ms) / 1000.0;
             }
+            last = Some(path);
+            t.takes += 1;
+            t.audio_s += take.iter().map(|&k| secs(schedule[k].1)).fold(0.0, f64::max);
+            t.round_trips_s += self.round_trip_s;
         }
         t
     }
@@ -789,13 +815,35 @@ mod tests {
         assert_eq!((t.takes, t.switches), (4, 4), "{t}");
         assert!((t.round_trips_s - 0.08).abs() < 1e-9 && (t.switching_s - 0.16).abs() < 1e-9, "{t}");
         assert!((t.total_s() - (audio + 0.24)).abs() < 1e-9, "{t}");
-        // On an endpoint that makes the microphone's takes after the ears' (the live one today):
+        // On an endpoint that makes the microphone's takes after the ears' (a live bench whose
+        // mouth simulator shares a device with the DUT):
         // the record sequences (0.08 + 0.5 + 0.03 s and two gaps) each a take of their own.
         let rig = RigFile::parse(text, Path::new(name)).expect("parsed");
         let one_by_one = rig.bench_time_on(false);
         let audio = 3.0 * (0.65 + 0.2) * 2.0 + (0.13 + 0.2);
         assert!((one_by_one.audio_s - audio).abs() < 1e-9, "{one_by_one}");
         assert_eq!((one_by_one.takes, one_by_one.switches), (7, 4), "{one_by_one}");
+    }
+
+    #[test]
+    fn overlapping_takes_pair_each_path_s_record_captures_with_its_playback_captures() {
+        let (name, text) = BUILT_IN.iter().find(|(n, _)| n.contains("qa-bench")).expect("qa-bench");
+        let mut rig = RigFile::parse(text, Path::new(name)).expect("parsed");
+        // 3 paths of playback + record, then the loopback path.
+        assert_eq!(rig.takes(true), vec![vec![0, 1], vec![2, 3], vec![4, 5], vec![6]]);
+        assert_eq!(rig.takes(false), (0..7).map(|k| vec![k]).collect::<Vec<_>>());
+        // Two playback captures and one record: the record rides on the first; a second record
+        // capture with no playback left is a take of its own, where it comes.
+        let play = rig.plan.captures[0].clone();
+        let record = rig.plan.captures[1].clone();
+        rig.plan.captures = vec![play.clone(), record.clone(), play, record];
+        assert_eq!(&rig.takes(true)[..2], &[vec![0, 1], vec![2, 3]]);
+        rig.plan.captures.remove(2);
+        assert_eq!(&rig.takes(true)[..2], &[vec![0, 1], vec![2]]);
+        assert_eq!(rig.takes(true).concat().len(), rig.schedule().len(), "every capture in one take");
+        // A plan without `overlap` never pairs.
+        rig.plan.overlap = false;
+        assert!(rig.takes(true).iter().all(|t| t.len() == 1));
     }
 
     #[test]

@@ -104,6 +104,18 @@ pub trait Duplex {
     ) -> Result<u32, RigError>;
 
     fn play_record(&mut self, plan: &DuplexPlan) -> Result<DuplexTake, RigError>;
+
+    /// Plays and records several pairs of devices at once, sharing no device: every pair's
+    /// streams run together and each plan's first frame is handed over in the same moment (to a
+    /// callback or so). A duplex that cannot makes the passes one after the other.
+    fn play_record_together(&mut self, plans: &[DuplexPlan]) -> Result<Vec<DuplexTake>, RigError> {
+        plans.iter().map(|p| self.play_record(p)).collect()
+    }
+
+    /// Whether [`Duplex::play_record_together`] really plays its pairs at once.
+    fn simultaneous(&self) -> bool {
+        false
+    }
 }
 
 /// The devices of one driver component (a sound card's output and input).
@@ -175,10 +187,20 @@ pub fn interleave(signals: &[(usize, Vec<f64>)], width: usize) -> Vec<f32> {
     out
 }
 
+/// One capture made ready for a pass: its devices, rate and the frames to play.
+struct Prepared {
+    output: DeviceRef,
+    input: DeviceRef,
+    rate: u32,
+    /// The stimulus as rendered, to find it in the recording.
+    x: Vec<f64>,
+    play: Vec<f32>,
+    width: usize,
+    in_channels: usize,
+}
+
 impl<D: Duplex> LiveEndpoint<D> {
-    /// One pass that records `wait_s` of round trip past the stimulus (on top of the tail), cut
-    /// to the capture; `Ok(None)` when the stimulus came back too late for the cut to be whole.
-    fn pass(&mut self, request: &CaptureRequest, wait_s: f64) -> Result<Option<Take>, RigError> {
+    fn prepare(&mut self, request: &CaptureRequest) -> Result<Prepared, RigError> {
         let (output, played, input, in_channels) = self.devices(request)?;
         let width = played.iter().max().map_or(1, |c| c + 1);
         let rate = self.duplex.negotiate(&output, width, &input, in_channels, request.rate_hz)?;
@@ -192,17 +214,48 @@ impl<D: Duplex> LiveEndpoint<D> {
             })
             .collect();
         let play = interleave(&signals, width);
-        let take = self.duplex.play_record(&DuplexPlan {
-            output: &output,
-            input: &input,
-            rate_hz: rate,
-            play: &play,
-            out_channels: width,
-            in_channels,
-            record_before_s: LEAD_S,
-            record_after_s: request.tail_s + wait_s,
-        })?;
+        Ok(Prepared { output, input, rate, x, play, width, in_channels })
+    }
+
+    /// One pass of every request at once, each recording `wait_s` of round trip past its
+    /// stimulus (on top of the tail), cut to its capture; `Ok(None)` when a stimulus came back
+    /// too late for its cut to be whole.
+    fn passes(&mut self, requests: &[CaptureRequest], wait_s: f64) -> Result<Option<Vec<Take>>, RigError> {
+        let prepared = requests.iter().map(|r| self.prepare(r)).collect::<Result<Vec<_>, _>>()?;
+        let plans: Vec<DuplexPlan> = prepared
+            .iter()
+            .zip(requests)
+            .map(|(p, r)| DuplexPlan {
+                output: &p.output,
+                input: &p.input,
+                rate_hz: p.rate,
+                play: &p.play,
+                out_channels: p.width,
+                in_channels: p.in_channels,
+                record_before_s: LEAD_S,
+                record_after_s: r.tail_s + wait_s,
+            })
+            .collect();
+        let recorded = match plans.as_slice() {
+            [one] => vec![self.duplex.play_record(one)?],
+            _ => self.duplex.play_record_together(&plans)?,
+        };
+        drop(plans);
+        let mut takes = Vec::with_capacity(requests.len());
+        for ((p, request), take) in prepared.into_iter().zip(requests).zip(recorded) {
+            match self.cut(p, request, take) {
+                Some(t) => takes.push(t),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(takes))
+    }
+
+    /// The capture in what a pass recorded: found by its stimulus, or placed by the devices'
+    /// last latency; `None` when the recording ends before the capture would.
+    fn cut(&mut self, p: Prepared, request: &CaptureRequest, take: DuplexTake) -> Option<Take> {
         let mut events = take.events;
+        let rate = p.rate;
         if rate != request.rate_hz {
             events.push(format!("ran at {rate} Hz: the devices do not offer the rig's {} Hz", request.rate_hz));
         }
@@ -219,28 +272,35 @@ impl<D: Duplex> LiveEndpoint<D> {
             Stimulus::Silence { .. } => None,
             _ => take.channels.get(probe).and_then(|ch| {
                 let y: Vec<f64> = ch.get(from..).unwrap_or_default().iter().map(|&v| f64::from(v)).collect();
-                align(&y, &x, rate_f, &mut self.spectrum).filter(|a| a.correlation >= FOUND_CORRELATION)
+                align(&y, &p.x, rate_f, &mut self.spectrum).filter(|a| a.correlation >= FOUND_CORRELATION)
             }),
         };
-        let key = (output, input);
+        let key = (p.output, p.input);
         let latency_s = found.map(|a| (from as f64 + a.delay_samples - take.start_frame as f64) / rate_f);
         if let Some(l) = latency_s {
             self.latency.insert(key.clone(), l);
         }
         let assumed = latency_s.or_else(|| self.latency.get(&key).copied()).unwrap_or(0.0);
         let onset = (take.start_frame as f64 + assumed * rate_f).round().max(0.0) as usize;
-        let (start, end) = (onset.saturating_sub(lead), onset + x.len() + tail);
+        let (start, end) = (onset.saturating_sub(lead), onset + p.x.len() + tail);
         let recorded = take.channels.first().map_or(0, Vec::len);
         if recorded < end {
-            return Ok(None);
+            return None;
         }
         let channels = take.channels.into_iter().map(|c| c.get(start..end).unwrap_or_default().to_vec()).collect();
-        Ok(Some(Take {
+        Some(Take {
             audio: Audio { rate_hz: rate, format: request.format, channels },
             latency_s,
             events,
             reference: None,
-        }))
+        })
+    }
+
+    /// Whether two captures can be made in one pass: their device pairs share no device.
+    fn separate(&self, requests: &[CaptureRequest]) -> Result<bool, RigError> {
+        let pairs =
+            requests.iter().map(|r| self.devices(r).map(|(o, _, i, _)| (o, i))).collect::<Result<Vec<_>, _>>()?;
+        Ok(pairs.iter().enumerate().all(|(k, a)| pairs[..k].iter().all(|b| a.0 != b.0 && a.1 != b.1)))
     }
 }
 
@@ -249,21 +309,47 @@ impl<D: Duplex> AudioEndpoint for LiveEndpoint<D> {
     /// [`LATENCY_MARGIN_S`]); a stimulus that comes back later is captured again with the full
     /// [`MAX_LATENCY_S`].
     fn capture(&mut self, request: &CaptureRequest) -> Result<Take, RigError> {
-        let (output, _, input, _) = self.devices(request)?;
-        let learned = self.latency.get(&(output, input.clone())).map(|l| l.max(0.0) + LATENCY_MARGIN_S);
+        let mut takes = self.capture_together(std::slice::from_ref(request))?;
+        takes.pop().ok_or_else(|| RigError::Device { device: request.path.driver.clone(), message: "no take".into() })
+    }
+
+    /// One pass for all the requests when their device pairs are separate and the duplex runs
+    /// pairs at once; one after the other otherwise. The wait past the stimuli is the longest
+    /// any of them needs; when one came back too late, all are captured again.
+    fn capture_together(&mut self, requests: &[CaptureRequest]) -> Result<Vec<Take>, RigError> {
+        if requests.len() > 1 && !(self.duplex.simultaneous() && self.separate(requests)?) {
+            return requests.iter().map(|r| self.capture(r)).collect();
+        }
+        let mut learned = Some(0.0f64);
+        let mut inputs = Vec::new();
+        for r in requests {
+            let (output, _, input, _) = self.devices(r)?;
+            let wait = self.latency.get(&(output, input.clone())).map(|l| l.max(0.0) + LATENCY_MARGIN_S);
+            learned = learned.zip(wait).map(|(a, b)| a.max(b));
+            inputs.push(input.to_string());
+        }
         if let Some(wait) = learned.filter(|w| *w < MAX_LATENCY_S) {
-            if let Some(take) = self.pass(request, wait)? {
-                return Ok(take);
+            if let Some(takes) = self.passes(requests, wait)? {
+                return Ok(takes);
             }
         }
-        let mut take = self.pass(request, MAX_LATENCY_S)?.ok_or_else(|| RigError::Device {
-            device: input.to_string(),
+        let mut takes = self.passes(requests, MAX_LATENCY_S)?.ok_or_else(|| RigError::Device {
+            device: inputs.join(" / "),
             message: format!("the stimulus came back more than {MAX_LATENCY_S} s late, or the input stopped early"),
         })?;
         if learned.is_some() {
-            take.events.push("captured twice: the round trip grew past the last one measured".into());
+            for take in &mut takes {
+                take.events.push("captured twice: the round trip grew past the last one measured".into());
+            }
         }
-        Ok(take)
+        Ok(takes)
+    }
+
+    /// When the duplex runs pairs at once and no driver shares a device with the fixture (the
+    /// mouth simulator's output, the ear couplers' input).
+    fn overlaps(&self) -> bool {
+        self.duplex.simultaneous()
+            && self.routing.drivers.values().all(|d| d.output != self.routing.mouth && d.input != self.routing.couplers)
     }
 }
 
@@ -285,6 +371,9 @@ mod tests {
         stop_after: Option<usize>,
         /// The delay from the second pass on, when it changes.
         later_delay: Option<usize>,
+        /// Whether it runs pairs at once, and the passes it made together (pairs per call).
+        together: bool,
+        together_calls: Vec<usize>,
     }
 
     impl Duplex for Wire {
@@ -324,6 +413,16 @@ mod tests {
                 .collect();
             Ok(DuplexTake { channels, start_frame: self.preroll, events: vec![] })
         }
+
+        fn play_record_together(&mut self, plans: &[DuplexPlan]) -> Result<Vec<DuplexTake>, RigError> {
+            assert!(self.together, "called together on a duplex that cannot");
+            self.together_calls.push(plans.len());
+            plans.iter().map(|p| self.play_record(p)).collect()
+        }
+
+        fn simultaneous(&self) -> bool {
+            self.together
+        }
     }
 
     fn endpoint(wire: Wire) -> LiveEndpoint<Wire> {
@@ -353,7 +452,56 @@ mod tests {
             passes: 0,
             stop_after: None,
             later_delay: None,
+            together: false,
+            together_calls: Vec::new(),
         }
+    }
+
+    /// A bench whose DUT, ear couplers and mouth simulator are separate devices.
+    fn separate_endpoint(wire: Wire) -> LiveEndpoint<Wire> {
+        let dev = |n: &str| DeviceRef::new(None, n);
+        let drivers =
+            HashMap::from([("sc".to_string(), DriverDevices { output: dev("dut-out"), input: dev("dut-in") })]);
+        LiveEndpoint::new(wire, Routing { drivers, couplers: dev("couplers"), mouth: dev("mouth") })
+    }
+
+    #[test]
+    fn the_ears_and_the_microphone_are_captured_in_one_pass_when_they_share_no_device() {
+        let mut w = wire(700);
+        w.together = true;
+        let mut ep = separate_endpoint(w);
+        assert!(ep.overlaps());
+        let tone = Stimulus::Sine { freq_hz: 1000.0, level_dbfs: -12.0, seconds: 0.25 };
+        let requests = [request(Direction::Playback, Some(Drive::Both), SWEEP), request(Direction::Record, None, tone)];
+        let takes = ep.capture_together(&requests).unwrap();
+        assert_eq!(ep.duplex().together_calls, vec![2], "one pass for both");
+        // Each is cut around its own stimulus: the sweep with both ears, the tone with the mic.
+        assert_eq!((takes[0].audio.channels.len(), takes[0].audio.frames()), (2, 4_800 + 24_000 + 9_600));
+        assert_eq!((takes[1].audio.channels.len(), takes[1].audio.frames()), (1, 4_800 + 12_000 + 9_600));
+        for t in &takes {
+            let l = t.latency_s.unwrap();
+            assert!((l - 700.0 / 48_000.0).abs() < 0.5 / 48_000.0, "latency {l}");
+        }
+        // The next pair waits only for the round trip both had.
+        ep.capture_together(&requests).unwrap();
+        assert_eq!(ep.duplex().together_calls, vec![2, 2]);
+        assert_eq!(ep.duplex().passes, 4);
+    }
+
+    #[test]
+    fn captures_that_share_a_device_are_made_one_after_the_other() {
+        // The mouth simulator on the DUT's own output: no overlap, two passes.
+        let mut w = wire(100);
+        w.together = true;
+        let mut ep = endpoint(w);
+        assert!(!ep.overlaps());
+        let requests =
+            [request(Direction::Playback, Some(Drive::Left), SWEEP), request(Direction::Record, None, SWEEP)];
+        let takes = ep.capture_together(&requests).unwrap();
+        assert_eq!((takes.len(), ep.duplex().passes), (2, 2));
+        assert!(ep.duplex().together_calls.is_empty());
+        // A duplex that cannot run pairs at once never overlaps.
+        assert!(!separate_endpoint(wire(100)).overlaps());
     }
 
     const SWEEP: Stimulus = Stimulus::LogSweep { start_hz: 20.0, stop_hz: 20_000.0, level_dbfs: -12.0, seconds: 0.5 };

@@ -73,9 +73,16 @@ pub trait AudioEndpoint {
     /// which starts an unknown delay before the stimulus and runs `tail_s` past its end.
     fn capture(&mut self, request: &CaptureRequest) -> Result<Take, RigError>;
 
-    /// Whether a path's record captures are made while its playback captures play (a plan's
-    /// `overlap`, for fixtures whose mouth simulator and ear couplers are separate). The
-    /// virtual bench models it; the live endpoint makes its takes one after the other.
+    /// Makes the captures of one path at the same time (a plan's `overlap`: the ears' playback
+    /// and the microphone's record, on separate transducers), one take per request in order.
+    /// Endpoints that cannot make them at once make them one after the other.
+    fn capture_together(&mut self, requests: &[CaptureRequest]) -> Result<Vec<Take>, RigError> {
+        requests.iter().map(|r| self.capture(r)).collect()
+    }
+
+    /// Whether [`AudioEndpoint::capture_together`] really makes its captures at once, so that a
+    /// plan's `overlap` saves bench time. The virtual bench computes each capture as it would
+    /// be made at once; the live endpoint does when the two takes share no device.
     fn overlaps(&self) -> bool {
         false
     }
@@ -99,6 +106,9 @@ impl<T: AudioEndpoint + ?Sized> AudioEndpoint for Box<T> {
     fn capture(&mut self, request: &CaptureRequest) -> Result<Take, RigError> {
         (**self).capture(request)
     }
+    fn capture_together(&mut self, requests: &[CaptureRequest]) -> Result<Vec<Take>, RigError> {
+        (**self).capture_together(requests)
+    }
     fn overlaps(&self) -> bool {
         (**self).overlaps()
     }
@@ -107,6 +117,9 @@ impl<T: AudioEndpoint + ?Sized> AudioEndpoint for Box<T> {
 impl<T: AudioEndpoint + ?Sized> AudioEndpoint for &mut T {
     fn capture(&mut self, request: &CaptureRequest) -> Result<Take, RigError> {
         (**self).capture(request)
+    }
+    fn capture_together(&mut self, requests: &[CaptureRequest]) -> Result<Vec<Take>, RigError> {
+        (**self).capture_together(requests)
     }
     fn overlaps(&self) -> bool {
         (**self).overlaps()

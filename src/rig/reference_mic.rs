@@ -33,6 +33,21 @@ impl<L: RoomListener> AudioEndpoint for WithReference<L> {
         take.reference = Some(self.mic.heard()?);
         Ok(take)
     }
+
+    /// Takes made at once heard the same room: each carries all of it.
+    fn capture_together(&mut self, requests: &[CaptureRequest]) -> Result<Vec<Take>, RigError> {
+        self.mic.listen()?;
+        let mut takes = self.endpoint.capture_together(requests)?;
+        let heard = self.mic.heard()?;
+        for take in &mut takes {
+            take.reference = Some(heard.clone());
+        }
+        Ok(takes)
+    }
+
+    fn overlaps(&self) -> bool {
+        self.endpoint.overlaps()
+    }
 }
 
 #[cfg(feature = "audio")]

@@ -4,7 +4,10 @@
 //! # Streams and the real-time rule
 //! A pair of devices is opened once (an output stream and an input stream at one rate) and kept
 //! open for every pass on that pair: opening costs up to seconds before the input delivers its
-//! first frame, which a bench cannot pay per capture. The two cpal callbacks do no allocation,
+//! first frame, which a bench cannot pay per capture. Up to [`OPEN_PAIRS`] pairs stay open at
+//! once, no two sharing a device (a fixture's DUT → ear couplers and mouth simulator → DUT), and
+//! [`Duplex::play_record_together`] runs passes on several at once: every input records its lead,
+//! then every output is handed its stimulus in the same moment. The cpal callbacks do no allocation,
 //! locking or I/O: they move samples through two lock-free ring buffers (rtrb) and count frames,
 //! gaps and errors in atomics. Everything else runs on the bench's thread.
 //!
@@ -437,10 +440,16 @@ struct Session {
 /// Samples of ring buffer per channel: seconds of audio either side can hold.
 const RING_S: usize = 4;
 
+/// Pairs kept open at most: a bench's two (the DUT's output to the ear couplers, the mouth
+/// simulator to the DUT's input) and a spare.
+const OPEN_PAIRS: usize = 3;
+
 /// The cpal back-end of [`Duplex`].
 #[derive(Default)]
 pub struct SoundCards {
-    session: Option<Session>,
+    /// The open pairs, the one used last at the end. No two share a device: opening a pair
+    /// closes those that use its output or its input.
+    sessions: Vec<Session>,
     pub timeouts: Timeouts,
 }
 
@@ -639,14 +648,30 @@ impl SoundCards {
         })
     }
 
-    /// Opens (or keeps) the pair for a pass and waits until its input delivers.
-    fn open(&mut self, output: &DeviceRef, input: &DeviceRef, out: Chosen, inp: Chosen) -> Result<(), RigError> {
-        if let Some(s) = &self.session {
-            if &s.output == output && &s.input == input && s.out == out && s.inp == inp {
-                return Ok(());
+    /// Opens (or keeps) the pair for a pass and waits until its input delivers; moves it to the
+    /// end of the open pairs. A pair named in `keep` is never closed to make room.
+    fn open(
+        &mut self,
+        output: &DeviceRef,
+        input: &DeviceRef,
+        out: Chosen,
+        inp: Chosen,
+        keep: &[(&DeviceRef, &DeviceRef)],
+    ) -> Result<(), RigError> {
+        let same = |s: &Session| &s.output == output && &s.input == input && s.out == out && s.inp == inp;
+        if let Some(k) = self.sessions.iter().position(same) {
+            let s = self.sessions.remove(k);
+            self.sessions.push(s);
+            return Ok(());
+        }
+        let kept = |s: &Session| keep.iter().any(|(o, i)| &s.output == *o && &s.input == *i);
+        self.sessions.retain(|s| kept(s) || (&s.output != output && &s.input != input));
+        while self.sessions.len() >= OPEN_PAIRS {
+            match self.sessions.iter().position(|s| !kept(s)) {
+                Some(k) => drop(self.sessions.remove(k)),
+                None => break,
             }
         }
-        self.session = None;
         let out_dev = find_device(output, Side::Output)?;
         let in_dev = find_device(input, Side::Input)?;
         let shared = Arc::new(Shared::new());
@@ -690,7 +715,7 @@ impl SoundCards {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        self.session = Some(session);
+        self.sessions.push(session);
         Ok(())
     }
 }
@@ -713,13 +738,13 @@ impl ClockReading {
 impl SoundCards {
     /// The open input's clock (see [`ClockReading::rate_since`]).
     pub fn clock(&self) -> Option<ClockReading> {
-        self.session.as_ref().map(|s| ClockReading {
+        self.sessions.last().map(|s| ClockReading {
             frames: s.shared.frames_in.load(Ordering::Acquire),
             at_ns: s.shared.last_in_ns.load(Ordering::Acquire),
         })
     }
 
-    /// The session's configuration when it serves a pass, else a fresh choice.
+    /// An open pair's configuration when it serves a pass, else a fresh choice.
     fn configs_for(
         &self,
         output: &DeviceRef,
@@ -728,163 +753,262 @@ impl SoundCards {
         in_channels: usize,
         wanted_hz: u32,
     ) -> Result<(Chosen, Chosen), RigError> {
-        if let Some(s) = &self.session {
-            let serves = &s.output == output
+        let serves = |s: &&Session| {
+            &s.output == output
                 && &s.input == input
                 && s.out.rate_hz == wanted_hz
                 && usize::from(s.out.channels) >= out_channels
-                && usize::from(s.inp.channels).min(2) >= in_channels;
-            if serves {
-                return Ok((s.out, s.inp));
-            }
+                && usize::from(s.inp.channels).min(2) >= in_channels
+        };
+        if let Some(s) = self.sessions.iter().rev().find(serves) {
+            return Ok((s.out, s.inp));
         }
         self.configure(output, out_channels, input, in_channels, wanted_hz)
     }
 
-    fn pass(&mut self, plan: &DuplexPlan) -> Result<DuplexTake, RigError> {
+    /// One pass on each open pair named by `plans` (in order), all at once: every input is
+    /// recording before any stimulus is handed over, and the stimuli are handed over together.
+    fn passes(&mut self, plans: &[DuplexPlan]) -> Result<Vec<DuplexTake>, RigError> {
         let timeouts = self.timeouts;
-        let Some(s) = self.session.as_mut() else {
-            return Err(device_error(plan.output, "not open"));
-        };
-        let sh = s.shared.clone();
-        let rate = f64::from(s.inp.rate_hz);
-        let keep = usize::from(s.inp.channels).min(2);
-        let width = usize::from(s.out.channels);
-        let stalled = |sh: &Shared| {
-            let last = sh.last_in_ns.load(Ordering::Acquire);
-            Duration::from_nanos(sh.now_ns().saturating_sub(last)) > timeouts.stall
-        };
-        let gone = |what: &str| {
-            device_error(
-                plan.input,
-                format!("{what}: the device was unplugged, stopped or taken away (the run keeps what was captured)"),
-            )
-        };
-
+        let mut runs = Vec::with_capacity(plans.len());
+        for plan in plans {
+            let k = self
+                .sessions
+                .iter()
+                .position(|s| &s.output == plan.output && &s.input == plan.input)
+                .ok_or_else(|| device_error(plan.output, "not open"))?;
+            runs.push(Run::new(k, &self.sessions[k], plan));
+        }
+        let sessions = &mut self.sessions;
         // Stop what a previous pass left and wait out a callback in flight, then start clean.
-        sh.rec_start.store(OFF, Ordering::Release);
-        let seen = sh.in_callbacks.load(Ordering::Acquire);
-        while sh.in_callbacks.load(Ordering::Acquire) < seen + 2 {
-            if stalled(&sh) {
-                return Err(gone("the input stopped delivering audio"));
+        for run in &runs {
+            sessions[run.k].shared.rec_start.store(OFF, Ordering::Release);
+        }
+        let seen: Vec<u64> = runs.iter().map(|r| sessions[r.k].shared.in_callbacks.load(Ordering::Acquire)).collect();
+        loop {
+            let mut waiting = false;
+            for (run, seen) in runs.iter().zip(&seen) {
+                let sh = &sessions[run.k].shared;
+                if sh.in_callbacks.load(Ordering::Acquire) < seen + 2 {
+                    waiting = true;
+                    if run.stalled(sh, timeouts) {
+                        return Err(run.gone("the input stopped delivering audio"));
+                    }
+                }
+            }
+            if !waiting {
+                break;
             }
             std::thread::sleep(Duration::from_millis(1));
         }
-        if let Ok(chunk) = s.rec_rx.read_chunk(s.rec_rx.slots()) {
-            chunk.commit_all();
+        for run in &runs {
+            run.reset(&mut sessions[run.k]);
         }
-        let mut events = Vec::new();
-        let mut fatal = None;
-        for ring in &mut s.errors {
-            while ring.pop().is_ok() {}
+        // Record: each pass's frame 0 is the first input frame after arming.
+        for run in &runs {
+            sessions[run.k].shared.rec_start.store(ARMED, Ordering::Release);
         }
-        for counter in [&sh.underruns, &sh.overrun_frames, &sh.xruns] {
-            counter.store(0, Ordering::Release);
-        }
-
-        let frames = plan.play.len() / plan.out_channels.max(1);
-        let lead = (plan.record_before_s * rate).round() as usize;
-        let after = (plan.record_after_s * rate).round() as usize;
-        let mut channels: Vec<Vec<f32>> = vec![Vec::with_capacity(lead + frames + after); plan.in_channels];
-        let mut recorded = 0usize;
-        let collect = |rec_rx: &mut rtrb::Consumer<f32>, channels: &mut Vec<Vec<f32>>| {
-            let n = rec_rx.slots() / keep * keep;
-            if let Ok(chunk) = rec_rx.read_chunk(n) {
-                let (a, b) = chunk.as_slices();
-                let mut k = 0;
-                for v in a.iter().chain(b) {
-                    if let Some(ch) = channels.get_mut(k) {
-                        ch.push(*v);
-                    }
-                    k = (k + 1) % keep;
-                }
-                chunk.commit_all();
-                n / keep
-            } else {
-                0
-            }
-        };
-
-        // Record: the pass's frame 0 is the first input frame after arming.
-        sh.rec_start.store(ARMED, Ordering::Release);
         let started = Instant::now();
-        while sh.rec_start.load(Ordering::Acquire) == ARMED || recorded < lead {
-            recorded += collect(&mut s.rec_rx, &mut channels);
-            if stalled(&sh) || sh.gone.load(Ordering::Acquire) == 1 {
-                return Err(gone("the input stopped delivering audio"));
+        loop {
+            let mut ready = true;
+            for run in &mut runs {
+                ready &= run.lead_in(&mut sessions[run.k], timeouts)?;
+            }
+            if ready {
+                break;
             }
             if started.elapsed() > timeouts.first_input {
-                return Err(gone("the input delivers no audio"));
+                return Err(runs[0].gone("the input delivers no audio"));
             }
             std::thread::sleep(Duration::from_millis(1));
         }
-        let rec0 = sh.rec_start.load(Ordering::Acquire);
-
         // Play while recording.
-        sh.out_start.store(ARMED, Ordering::Release);
-        let mut fed = 0usize;
+        for run in &mut runs {
+            run.rec0 = sessions[run.k].shared.rec_start.load(Ordering::Acquire);
+            sessions[run.k].shared.out_start.store(ARMED, Ordering::Release);
+        }
         let feeding_since = Instant::now();
         loop {
-            if fed < frames {
-                let room = (s.play_tx.slots() / width).min(frames - fed);
-                if room > 0 {
-                    if let Ok(chunk) = s.play_tx.write_chunk_uninit(room * width) {
-                        let src = &plan.play[fed * plan.out_channels..(fed + room) * plan.out_channels];
-                        let samples = src
-                            .chunks_exact(plan.out_channels)
-                            .flat_map(|f| (0..width).map(move |c| f.get(c).copied().unwrap_or(0.0)));
-                        chunk.fill_from_iter(samples);
-                        fed += room;
-                    }
-                }
-                sh.feeding.store(u64::from(fed < frames), Ordering::Release);
+            let mut done = true;
+            for run in &mut runs {
+                done &= run.step(&mut sessions[run.k], timeouts, feeding_since)?;
             }
-            recorded += collect(&mut s.rec_rx, &mut channels);
-            for ring in &mut s.errors {
-                while let Ok((side, e)) = ring.pop() {
-                    let dev = if side == Side::Output { plan.output } else { plan.input };
-                    if is_fatal(e.kind()) {
-                        fatal.get_or_insert_with(|| device_error(dev, format!("{}: {}", side.name(), explain(&e))));
-                    } else if e.kind() != cpal::ErrorKind::Xrun {
-                        events.push(format!("{dev} ({}): {e}", side.name()));
-                    }
-                }
-            }
-            if let Some(e) = fatal {
-                return Err(e);
-            }
-            if sh.gone.load(Ordering::Acquire) == 1 || stalled(&sh) {
-                return Err(gone("the input stopped delivering audio"));
-            }
-            let out_start = sh.out_start.load(Ordering::Acquire);
-            if out_start == ARMED {
-                if feeding_since.elapsed() > timeouts.stall {
-                    return Err(device_error(
-                        plan.output,
-                        "the output does not take the stimulus: the device was unplugged or stopped",
-                    ));
-                }
-            } else if recorded >= (out_start.saturating_sub(rec0)) as usize + frames + after && fed == frames {
+            if done {
                 break;
             }
             std::thread::sleep(Duration::from_millis(2));
         }
-        sh.rec_start.store(OFF, Ordering::Release);
-        sh.feeding.store(0, Ordering::Release);
-        let start_frame = sh.out_start.load(Ordering::Acquire).saturating_sub(rec0) as usize;
+        Ok(runs
+            .into_iter()
+            .map(|run| {
+                let k = run.k;
+                run.finish(&sessions[k])
+            })
+            .collect())
+    }
+}
+
+/// One pass in progress on an open pair.
+struct Run<'p> {
+    /// The pair's index in [`SoundCards::sessions`].
+    k: usize,
+    plan: &'p DuplexPlan<'p>,
+    keep: usize,
+    width: usize,
+    frames: usize,
+    lead: usize,
+    after: usize,
+    channels: Vec<Vec<f32>>,
+    recorded: usize,
+    fed: usize,
+    rec0: u64,
+    events: Vec<String>,
+}
+
+impl<'p> Run<'p> {
+    fn new(k: usize, s: &Session, plan: &'p DuplexPlan<'p>) -> Run<'p> {
+        let rate = f64::from(s.inp.rate_hz);
+        let frames = plan.play.len() / plan.out_channels.max(1);
+        let lead = (plan.record_before_s * rate).round() as usize;
+        let after = (plan.record_after_s * rate).round() as usize;
+        Run {
+            k,
+            plan,
+            keep: usize::from(s.inp.channels).min(2),
+            width: usize::from(s.out.channels),
+            frames,
+            lead,
+            after,
+            channels: vec![Vec::with_capacity(lead + frames + after); plan.in_channels],
+            recorded: 0,
+            fed: 0,
+            rec0: 0,
+            events: Vec::new(),
+        }
+    }
+
+    fn stalled(&self, sh: &Shared, timeouts: Timeouts) -> bool {
+        let last = sh.last_in_ns.load(Ordering::Acquire);
+        Duration::from_nanos(sh.now_ns().saturating_sub(last)) > timeouts.stall
+    }
+
+    fn gone(&self, what: &str) -> RigError {
+        device_error(
+            self.plan.input,
+            format!("{what}: the device was unplugged, stopped or taken away (the run keeps what was captured)"),
+        )
+    }
+
+    /// Empties the rings and counters of what came before the pass.
+    fn reset(&self, s: &mut Session) {
+        if let Ok(chunk) = s.rec_rx.read_chunk(s.rec_rx.slots()) {
+            chunk.commit_all();
+        }
+        for ring in &mut s.errors {
+            while ring.pop().is_ok() {}
+        }
+        for counter in [&s.shared.underruns, &s.shared.overrun_frames, &s.shared.xruns] {
+            counter.store(0, Ordering::Release);
+        }
+    }
+
+    /// Moves what the input recorded into the channels; the frames moved.
+    fn collect(&mut self, rec_rx: &mut rtrb::Consumer<f32>) -> usize {
+        let keep = self.keep;
+        let n = rec_rx.slots() / keep * keep;
+        let Ok(chunk) = rec_rx.read_chunk(n) else { return 0 };
+        let (a, b) = chunk.as_slices();
+        let mut c = 0;
+        for v in a.iter().chain(b) {
+            if let Some(ch) = self.channels.get_mut(c) {
+                ch.push(*v);
+            }
+            c = (c + 1) % keep;
+        }
+        chunk.commit_all();
+        self.recorded += n / keep;
+        n / keep
+    }
+
+    /// Whether the input records and has the lead before the stimulus.
+    fn lead_in(&mut self, s: &mut Session, timeouts: Timeouts) -> Result<bool, RigError> {
+        self.collect(&mut s.rec_rx);
+        let sh = &s.shared;
+        if self.stalled(sh, timeouts) || sh.gone.load(Ordering::Acquire) == 1 {
+            return Err(self.gone("the input stopped delivering audio"));
+        }
+        Ok(sh.rec_start.load(Ordering::Acquire) != ARMED && self.recorded >= self.lead)
+    }
+
+    /// Feeds the stimulus, collects the recording and watches the devices; whether the pass
+    /// has all it needs.
+    fn step(&mut self, s: &mut Session, timeouts: Timeouts, feeding_since: Instant) -> Result<bool, RigError> {
+        let plan = self.plan;
+        let sh = s.shared.clone();
+        if self.fed < self.frames {
+            let room = (s.play_tx.slots() / self.width).min(self.frames - self.fed);
+            if room > 0 {
+                if let Ok(chunk) = s.play_tx.write_chunk_uninit(room * self.width) {
+                    let src = &plan.play[self.fed * plan.out_channels..(self.fed + room) * plan.out_channels];
+                    let width = self.width;
+                    let samples = src
+                        .chunks_exact(plan.out_channels)
+                        .flat_map(|f| (0..width).map(move |c| f.get(c).copied().unwrap_or(0.0)));
+                    chunk.fill_from_iter(samples);
+                    self.fed += room;
+                }
+            }
+            sh.feeding.store(u64::from(self.fed < self.frames), Ordering::Release);
+        }
+        self.collect(&mut s.rec_rx);
+        for ring in &mut s.errors {
+            while let Ok((side, e)) = ring.pop() {
+                let dev = if side == Side::Output { plan.output } else { plan.input };
+                if is_fatal(e.kind()) {
+                    return Err(device_error(dev, format!("{}: {}", side.name(), explain(&e))));
+                } else if e.kind() != cpal::ErrorKind::Xrun {
+                    self.events.push(format!("{dev} ({}): {e}", side.name()));
+                }
+            }
+        }
+        if sh.gone.load(Ordering::Acquire) == 1 || self.stalled(&sh, timeouts) {
+            return Err(self.gone("the input stopped delivering audio"));
+        }
+        let out_start = sh.out_start.load(Ordering::Acquire);
+        if out_start == ARMED {
+            if feeding_since.elapsed() > timeouts.stall {
+                return Err(device_error(
+                    plan.output,
+                    "the output does not take the stimulus: the device was unplugged or stopped",
+                ));
+            }
+            return Ok(false);
+        }
+        let done = self.recorded >= (out_start.saturating_sub(self.rec0)) as usize + self.frames + self.after
+            && self.fed == self.frames;
+        if done {
+            sh.rec_start.store(OFF, Ordering::Release);
+            sh.feeding.store(0, Ordering::Release);
+        }
+        Ok(done)
+    }
+
+    fn finish(mut self, s: &Session) -> DuplexTake {
+        let (sh, plan) = (&s.shared, self.plan);
+        let start_frame = sh.out_start.load(Ordering::Acquire).saturating_sub(self.rec0) as usize;
         let underruns = sh.underruns.swap(0, Ordering::AcqRel);
         if underruns > 0 {
-            events.push(format!("{}: output underrun ({underruns}×): the stimulus had a gap", plan.output));
+            self.events.push(format!("{}: output underrun ({underruns}×): the stimulus had a gap", plan.output));
         }
         let lost = sh.overrun_frames.swap(0, Ordering::AcqRel);
         if lost > 0 {
-            events.push(format!("{}: input overrun: {lost} frames lost", plan.input));
+            self.events.push(format!("{}: input overrun: {lost} frames lost", plan.input));
         }
         let xruns = sh.xruns.swap(0, Ordering::AcqRel);
         if xruns > 0 {
-            events.push(format!("{} / {}: the device reported {xruns} xrun(s)", plan.output, plan.input));
+            self.events.push(format!("{} / {}: the device reported {xruns} xrun(s)", plan.output, plan.input));
         }
-        Ok(DuplexTake { channels, start_frame, events })
+        DuplexTake { channels: self.channels, start_frame, events: self.events }
     }
 }
 
@@ -901,21 +1025,41 @@ impl Duplex for SoundCards {
     }
 
     fn play_record(&mut self, plan: &DuplexPlan) -> Result<DuplexTake, RigError> {
-        let (out, inp) =
-            self.configs_for(plan.output, plan.out_channels, plan.input, plan.in_channels, plan.rate_hz)?;
-        if out.rate_hz != plan.rate_hz {
-            return Err(device_error(
-                plan.output,
-                format!("does not run at {} Hz (negotiate the rate first)", plan.rate_hz),
-            ));
+        let mut takes = self.play_record_together(std::slice::from_ref(plan))?;
+        takes.pop().ok_or_else(|| device_error(plan.output, "no take"))
+    }
+
+    /// Opens every pair (keeping those open that serve) and runs their passes at once. Pairs
+    /// that share a device cannot run together: that is an error naming the device.
+    fn play_record_together(&mut self, plans: &[DuplexPlan]) -> Result<Vec<DuplexTake>, RigError> {
+        for (k, a) in plans.iter().enumerate() {
+            if let Some(b) = plans[..k].iter().find(|b| a.output == b.output || a.input == b.input) {
+                let dev = if a.output == b.output { a.output } else { a.input };
+                return Err(device_error(dev, "two captures at once cannot share a device"));
+            }
         }
-        self.open(plan.output, plan.input, out, inp)?;
-        let take = self.pass(plan);
-        if take.is_err() {
-            // A pair that failed is closed; the next pass opens it afresh (or fails clearly).
-            self.session = None;
+        let keep: Vec<(&DeviceRef, &DeviceRef)> = plans.iter().map(|p| (p.output, p.input)).collect();
+        for plan in plans {
+            let (out, inp) =
+                self.configs_for(plan.output, plan.out_channels, plan.input, plan.in_channels, plan.rate_hz)?;
+            if out.rate_hz != plan.rate_hz {
+                return Err(device_error(
+                    plan.output,
+                    format!("does not run at {} Hz (negotiate the rate first)", plan.rate_hz),
+                ));
+            }
+            self.open(plan.output, plan.input, out, inp, &keep)?;
         }
-        take
+        let takes = self.passes(plans);
+        if takes.is_err() {
+            // Pairs that failed are closed; the next pass opens them afresh (or fails clearly).
+            self.sessions.retain(|s| !keep.iter().any(|(o, i)| &s.output == *o && &s.input == *i));
+        }
+        takes
+    }
+
+    fn simultaneous(&self) -> bool {
+        true
     }
 }
 
