@@ -14,6 +14,8 @@
 //!   code, evidence and remedy.
 //! - `doctor` (feature `audio`): the driver checklist, measured on a real sound device.
 //! - [`lab`]: batches of units, product limits, the results database, history and yield.
+//! - [`monitor`]: one path watched live (wiggle test, soak): events as they happen, per-second
+//!   level, THD and noise, streamed to disk.
 //!
 //! The binary `jackbench` is a thin command-line layer over these.
 
@@ -24,6 +26,7 @@ pub mod diagnosis;
 #[cfg(feature = "audio")]
 pub mod doctor;
 pub mod lab;
+pub mod monitor;
 pub mod report;
 pub mod rig;
 pub mod stimulus;

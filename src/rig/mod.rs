@@ -18,6 +18,7 @@ pub mod reference_mic;
 pub mod relay;
 #[cfg(feature = "audio")]
 pub mod soundcard;
+pub mod stream;
 pub mod virtual_bench;
 
 pub use file::{PlanCapture, PlanPath, RigFile};

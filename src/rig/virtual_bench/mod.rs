@@ -23,8 +23,10 @@
 //! fault's definition) to severe.
 
 mod ambient;
+mod stream;
 
 pub use ambient::{Ambient, Burst, BurstKind};
+pub use stream::{Pace, StreamTruth, VirtualStream};
 
 use super::{AudioEndpoint, CaptureRequest, RigError, Station, SwitchMatrix, Take};
 use crate::capture::{Audio, ComponentKind, Direction, Drive, PathSpec};
@@ -303,6 +305,29 @@ pub struct VirtualBench {
     reference_mic: bool,
 }
 
+/// How one recorded line of a path answers steady tones.
+#[derive(Debug, Clone)]
+struct SteadyLine {
+    /// `(frequency as recorded, peak amplitude)` of each tone the plan plays, as heard here.
+    tones: Vec<(f64, f64)>,
+    /// Which of them is the line's own.
+    own: usize,
+    /// Harmonics 2, 3, … of the own tone, amplitude relative to it.
+    harmonics: Vec<f64>,
+    noise_rms: f64,
+    /// Mains frequency and rms of the hum, when there is any.
+    hum: Option<(f64, f64)>,
+}
+
+/// A path's steady lines and the faults that come and go on it.
+#[derive(Debug, Clone)]
+struct Steady {
+    lines: Vec<SteadyLine>,
+    /// `(part, events per second)` of each worn contact.
+    contacts: Vec<(String, f64)>,
+    dropouts_per_s: Option<f64>,
+}
+
 impl VirtualBench {
     /// A bench of `components` (id, kind), spread drawn from `seed`.
     pub fn new<'a>(components: impl IntoIterator<Item = (&'a str, ComponentKind)>, seed: u64) -> VirtualBench {
@@ -396,6 +421,102 @@ impl VirtualBench {
     /// The bursts that landed so far, as `(capture number from 1, burst)`.
     pub fn bursts(&self) -> &[(u64, Burst)] {
         &self.bursts
+    }
+
+    /// How the path of `plan` answers its steady tones, line by line (left, right, mic as the
+    /// plan has them), for the continuous model of [`VirtualStream`]: the same chain as a
+    /// capture's, with the faults that come and go (worn contacts, dropouts) left out, measured
+    /// on a capture of each tone and of silence. Also those faults: `(part, events per second)`
+    /// for each worn contact, and the driver's dropouts per second.
+    fn steady(&self, plan: &crate::rig::stream::StreamPlan) -> Result<Steady, RigError> {
+        use crate::analysis::tone::{fit_tone, measure_segment, ToneSearch};
+        use crate::stimulus::Stimulus;
+        let path = &plan.path;
+        let originals =
+            [self.part(&path.driver)?, self.part(&path.port)?, self.part(&path.adapter)?, self.part(&path.headset)?];
+        let stripped: Vec<Part> = originals
+            .iter()
+            .map(|p| {
+                let mut p = (*p).clone();
+                p.faults.retain(|(s, _)| !matches!(s, Symptom::Intermittent | Symptom::Dropouts));
+                p
+            })
+            .collect();
+        let parts = [&stripped[0], &stripped[1], &stripped[2], &stripped[3]];
+        let rate = f64::from(plan.rate_hz);
+        let mut spectrum = crate::analysis::Spectrum::default();
+        let mut k = 0u64;
+        // The steady middle of a capture of `stimulus`: 0.1 s after it starts, 0.4 s long.
+        let mut run = |direction: Direction, drive: Option<Drive>, stimulus: Stimulus| -> Vec<Vec<f64>> {
+            k += 1;
+            let req = CaptureRequest {
+                path: path.clone(),
+                direction,
+                stimulus,
+                drive,
+                rate_hz: plan.rate_hz,
+                format: crate::capture::SampleFormat::F32,
+                tail_s: 0.2,
+            };
+            let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x0000_7374_6561_6479 ^ k);
+            let (lead, _) = lead_and_frames(&req, parts[0], &mut rng.clone());
+            let from = ((lead + 0.1) * rate) as usize;
+            let n = (0.4 * rate) as usize;
+            simulate(&req, parts, None, &mut rng)
+                .into_iter()
+                .map(|c| c.get(from..from + n).unwrap_or_default().to_vec())
+                .collect()
+        };
+        let seconds = 0.6;
+        let level_dbfs = plan.level_dbfs;
+        let mut lines = Vec::new();
+        let mut line_of = |tone_segs: &[(f64, Vec<f64>)], quiet: &[f64], spectrum: &mut crate::analysis::Spectrum| {
+            let tones: Vec<(f64, f64)> = tone_segs
+                .iter()
+                .map(|(f, x)| (*f, fit_tone(x, rate, *f, false).map_or(0.0, |t| t.amplitude)))
+                .collect();
+            let own = tones.iter().enumerate().max_by(|a, b| a.1 .1.total_cmp(&b.1 .1)).map_or(0, |(i, _)| i);
+            let m = measure_segment(&tone_segs[own].1, rate, ToneSearch::Near(tone_segs[own].0), spectrum);
+            let a = m.fundamental.map_or(0.0, |f| f.amplitude);
+            let harmonics = if a > 0.0 { m.harmonics.iter().map(|h| h.amplitude / a).collect() } else { Vec::new() };
+            let q = measure_segment(quiet, rate, ToneSearch::Absent, spectrum);
+            lines.push(SteadyLine {
+                tones,
+                own,
+                harmonics,
+                noise_rms: q.noise_rms,
+                hum: q.hum.map(|h| (h.mains_hz, h.rms)),
+            });
+        };
+        if let Some(ears) = plan.ears {
+            let clock = parts[0].clock(Direction::Playback);
+            let tone = |f: f64| Stimulus::Sine { freq_hz: f, level_dbfs, seconds };
+            let by_drive: Vec<Vec<Vec<f64>>> = [Drive::Left, Drive::Right]
+                .iter()
+                .zip(ears)
+                .map(|(&d, f)| run(Direction::Playback, Some(d), tone(f)))
+                .collect();
+            let quiet = run(Direction::Playback, Some(Drive::Both), Stimulus::Silence { seconds });
+            for c in 0..2 {
+                let segs: Vec<(f64, Vec<f64>)> =
+                    ears.iter().zip(&by_drive).map(|(f, chs)| (f * clock, chs[c].clone())).collect();
+                line_of(&segs, &quiet[c], &mut spectrum);
+            }
+        }
+        if let Some(f) = plan.mouth {
+            let clock = parts[0].clock(Direction::Record);
+            let heard = run(Direction::Record, None, Stimulus::Sine { freq_hz: f, level_dbfs, seconds });
+            let quiet = run(Direction::Record, None, Stimulus::Silence { seconds });
+            line_of(&[(f * clock, heard[0].clone())], &quiet[0], &mut spectrum);
+        }
+        let contacts = [1, 2, 3]
+            .iter()
+            .filter_map(|&i| {
+                let id = [&path.driver, &path.port, &path.adapter, &path.headset][i];
+                originals[i].fault(Symptom::Intermittent).map(|per_s| (id.clone(), per_s))
+            })
+            .collect();
+        Ok(Steady { lines, contacts, dropouts_per_s: originals[0].fault(Symptom::Dropouts) })
     }
 
     fn part(&self, id: &str) -> Result<&Part, RigError> {

@@ -1,0 +1,155 @@
+//! Live monitoring of one path (`jackbench monitor`): the wiggle test and the overnight soak.
+//!
+//! A path plays a tone per ear and the mouth simulator a third ([`crate::rig::stream`]); each
+//! recorded line is watched as it streams ([`watch::Watch`]): events (gaps, clicks, level
+//! steps, noise bursts, a line going dead and coming back) as they happen, and each second the
+//! level, THD and noise floor. [`Monitor`] runs the lines side by side and keeps the counts;
+//! [`soak`] streams it all to disk; [`Verdict`] names the part where one path can.
+
+pub mod soak;
+pub mod watch;
+
+pub use watch::{Event, EventKind, LineSecond};
+
+use crate::rig::stream::StreamChannel;
+use serde::Serialize;
+
+/// One second of every line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Second {
+    /// The second's end, seconds of the stream.
+    pub t_s: f64,
+    pub lines: Vec<LineSecond>,
+}
+
+/// A technician's mark: what was being done from `t_s` on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Mark {
+    pub t_s: f64,
+    pub text: String,
+}
+
+/// Every line of a stream, watched.
+pub struct Monitor {
+    watches: Vec<watch::Watch>,
+    rate_hz: u32,
+    frames: u64,
+    /// Lines whose current second is in, waiting for the others.
+    pending: Vec<Option<LineSecond>>,
+}
+
+impl Monitor {
+    pub fn new(channels: &[StreamChannel], rate_hz: u32) -> Monitor {
+        let watches = channels
+            .iter()
+            .map(|c| {
+                let others = channels.iter().filter(|o| o.name != c.name).map(|o| o.freq_hz).collect();
+                watch::Watch::new(&c.name, c.freq_hz, others, rate_hz)
+            })
+            .collect();
+        Monitor { watches, rate_hz, frames: 0, pending: vec![None; channels.len()] }
+    }
+
+    /// Takes the next frames of every line (`blocks[line]`, all as long); pushes the events they
+    /// complete. Returns the second they complete, if any.
+    pub fn push(&mut self, blocks: &[Vec<f32>], events: &mut Vec<Event>) -> Option<Second> {
+        let first = events.len();
+        for ((w, b), p) in self.watches.iter_mut().zip(blocks).zip(&mut self.pending) {
+            if let Some(s) = w.push(b, events) {
+                *p = Some(s);
+            }
+        }
+        self.frames += blocks.first().map_or(0, |b| b.len() as u64);
+        events[first..].sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
+        if self.pending.iter().all(Option::is_some) && !self.pending.is_empty() {
+            let lines: Vec<LineSecond> = self.pending.iter_mut().filter_map(Option::take).collect();
+            let seconds = (self.frames / u64::from(self.rate_hz.max(1))) as f64;
+            return Some(Second { t_s: seconds, lines });
+        }
+        None
+    }
+
+    /// Seconds of stream taken so far.
+    pub fn elapsed_s(&self) -> f64 {
+        self.frames as f64 / f64::from(self.rate_hz.max(1))
+    }
+
+    /// Forgets every line's event count.
+    pub fn reset(&mut self) {
+        self.watches.iter_mut().for_each(watch::Watch::reset);
+    }
+}
+
+/// What a monitored path's events say, and about which part.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub pass: bool,
+    /// In words: where the events were and what that points at.
+    pub findings: Vec<String>,
+    /// The parts the events point at, most likely first (component ids of the path).
+    pub suspects: Vec<String>,
+}
+
+/// Events on different lines this close together are one event of a part they share, seconds.
+const TOGETHER_S: f64 = 0.003;
+
+/// The verdict of a path's events: none is a pass; events on every line at the same moments
+/// point at what all lines share digitally (the driver); on one line only, at that line's
+/// contacts (headset, adapter or port: one path cannot tell them apart, another path through
+/// the same adapter or port can); on every line at separate moments, at a contact all lines pass
+/// (the plug and jack, or the adapter).
+pub fn verdict(events: &[Event], lines: &[StreamChannel], path: &crate::capture::PathSpec) -> Verdict {
+    let faults: Vec<&Event> = events.iter().filter(|e| e.kind != EventKind::Back).collect();
+    if faults.is_empty() {
+        return Verdict { pass: true, findings: vec!["no event on any line".into()], suspects: Vec::new() };
+    }
+    let mut findings = Vec::new();
+    let count = |name: &str| faults.iter().filter(|e| e.channel == name).count();
+    let counts: Vec<(String, usize)> = lines.iter().map(|l| (l.name.clone(), count(&l.name))).collect();
+    findings.push(
+        counts
+            .iter()
+            .map(|(n, c)| format!("{n}: {c} event{}", if *c == 1 { "" } else { "s" }))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    // Moments: events within TOGETHER_S of each other, and the lines they hit.
+    let mut sorted = faults.clone();
+    sorted.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
+    let mut moments: Vec<(f64, Vec<&str>)> = Vec::new();
+    for e in sorted {
+        match moments.last_mut() {
+            Some((t, names)) if e.t_s - *t <= TOGETHER_S => {
+                if !names.contains(&e.channel.as_str()) {
+                    names.push(&e.channel);
+                }
+            }
+            _ => moments.push((e.t_s, vec![&e.channel])),
+        }
+    }
+    let all = lines.len();
+    let shared = moments.iter().filter(|(_, n)| n.len() == all && all > 1).count();
+    let hit: Vec<&str> = lines.iter().map(|l| l.name.as_str()).filter(|n| count(n) > 0).collect();
+    let mut suspects = Vec::new();
+    if all > 1 && shared * 2 >= moments.len() {
+        findings.push(format!(
+            "{shared} of {} moments hit every line at once: what every line shares is digital, the driver's buffers",
+            moments.len()
+        ));
+        suspects.push(path.driver.clone());
+    } else if hit.len() == 1 {
+        findings.push(format!(
+            "only the {} line: a contact of that line alone (headset, adapter or port); monitor another path through the same adapter and port to tell them apart",
+            hit[0]
+        ));
+        suspects.extend([path.headset.clone(), path.adapter.clone(), path.port.clone()]);
+    } else {
+        findings.push(format!(
+            "{} lines at separate moments: a contact every line passes, the plug in the jack or the adapter",
+            hit.len()
+        ));
+        suspects.extend([path.port.clone(), path.adapter.clone(), path.headset.clone()]);
+    }
+    suspects.dedup();
+    Verdict { pass: false, findings, suspects }
+}

@@ -1,0 +1,121 @@
+//! `jackbench monitor` against the virtual bench's truth: every gap the model opens is found at
+//! its time, a healthy path gives no event, and the command's JSON lines and soak directory.
+
+use jackbench::capture::{ComponentKind, PathSpec};
+use jackbench::monitor::{Event, EventKind, Monitor};
+use jackbench::rig::stream::{AudioStream, StreamPlan};
+use jackbench::rig::virtual_bench::{InjectedFault, Pace, StreamTruth, VirtualBench, VirtualStream};
+
+fn bench(seed: u64, faults: &[&str]) -> VirtualBench {
+    let mut b = VirtualBench::new(
+        [
+            ("hda", ComponentKind::Driver),
+            ("jack", ComponentKind::Port),
+            ("adapter", ComponentKind::Adapter),
+            ("dut", ComponentKind::Headset),
+        ],
+        seed,
+    );
+    for f in faults {
+        b.inject(&InjectedFault::parse(f).expect("fault")).expect("allowed");
+    }
+    b
+}
+
+fn plan(rate_hz: u32, level_dbfs: f64) -> StreamPlan {
+    StreamPlan {
+        path: PathSpec { driver: "hda".into(), port: "jack".into(), adapter: "adapter".into(), headset: "dut".into() },
+        ears: Some([1000.0, 1250.0]),
+        mouth: Some(700.0),
+        level_dbfs,
+        rate_hz,
+    }
+}
+
+/// Runs `seconds` of the stream through a monitor: the events found and the model's truth.
+fn watch(b: &VirtualBench, plan: StreamPlan, seed: u64, seconds: f64) -> (Vec<Event>, Vec<StreamTruth>) {
+    let mut stream = VirtualStream::new(b, plan, seed, Pace::Fast).expect("stream");
+    let names = stream.channels();
+    let mut monitor = Monitor::new(&names, stream.rate_hz());
+    let mut events = Vec::new();
+    let mut blocks = vec![Vec::new(); names.len()];
+    let total = (seconds * f64::from(stream.rate_hz())) as u64;
+    while stream.frames() < total {
+        blocks.iter_mut().for_each(Vec::clear);
+        stream.read(&mut blocks).expect("read");
+        monitor.push(&blocks, &mut events);
+    }
+    (events, stream.truth().to_vec())
+}
+
+/// The truth events a monitor can see: after its first second (its reference) and before the
+/// last 0.2 s, not starting inside an earlier gap on the same line (they are one gap then).
+fn visible(truth: &[StreamTruth], rate: f64, seconds: f64) -> Vec<&StreamTruth> {
+    let merge = (0.002 * rate) as u64;
+    truth
+        .iter()
+        .filter(|t| {
+            let at = t.start_frame as f64 / rate;
+            at > 1.2 && at < seconds - 0.3
+        })
+        .filter(|t| {
+            !truth.iter().any(|o| {
+                o.line == t.line && o.start_frame < t.start_frame && o.start_frame + o.frames + merge >= t.start_frame
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn every_gap_of_a_worn_contact_or_a_dropout_is_found_within_5_ms() {
+    let names = ["left", "right", "mic"];
+    let (mut found, mut total) = (0, 0);
+    let mut missed = Vec::new();
+    // Worn contacts on each part, a driver's dropouts, at several levels and rates.
+    let cases: [(&str, u32, f64); 5] = [
+        ("jack:intermittent:severe", 48_000, -12.0),
+        ("adapter:intermittent:moderate", 44_100, -20.0),
+        ("dut:intermittent:severe", 96_000, -6.0),
+        ("hda:dropouts:severe", 48_000, -12.0),
+        ("jack:intermittent:moderate", 48_000, -30.0),
+    ];
+    for (k, (fault, rate, level)) in cases.iter().enumerate() {
+        let seconds = 20.0;
+        let (events, truth) = watch(&bench(k as u64, &[fault]), plan(*rate, *level), 50 + k as u64, seconds);
+        let r = f64::from(*rate);
+        for t in visible(&truth, r, seconds) {
+            total += 1;
+            let at = t.start_frame as f64 / r;
+            let hit = events.iter().any(|e| {
+                e.channel == names[t.line]
+                    && matches!(e.kind, EventKind::Gap | EventKind::Dead)
+                    && (e.t_s - at).abs() <= 0.005
+            });
+            if hit {
+                found += 1;
+            } else {
+                missed.push(format!("{fault} @{rate}: {t:?} at {at:.4} s"));
+            }
+        }
+        // Nothing found where the model put nothing (a click at a gap's edge is part of it).
+        for e in &events {
+            let near = truth.iter().any(|t| {
+                let (a, b) = (t.start_frame as f64 / r, (t.start_frame + t.frames) as f64 / r);
+                names[t.line] == e.channel && e.t_s >= a - 0.005 && e.t_s <= b + 0.005
+            });
+            assert!(near, "{fault}: {e:?} where the model opened nothing");
+        }
+    }
+    println!("gaps found within 5 ms: {found} of {total}");
+    assert!(total >= 300, "{total} gaps");
+    assert!(found * 100 >= total * 99, "{found} of {total}: {missed:#?}");
+}
+
+#[test]
+fn a_healthy_path_gives_no_event_over_ten_minutes() {
+    for (seed, rate, level) in [(1u64, 48_000u32, -12.0), (2, 44_100, -24.0)] {
+        let (events, truth) = watch(&bench(seed, &[]), plan(rate, level), seed, 300.0);
+        assert!(truth.is_empty());
+        assert!(events.is_empty(), "seed {seed}: {events:?}");
+    }
+}
