@@ -78,6 +78,11 @@ enum Command {
     /// response masks, rub & buzz and THD over frequency, sensitivity and balance windows
     /// (exit 0 written, 2 refused: too few units, a golden unit that fails or is an outlier).
     Calibrate(cli::calibrate::CalibrateArgs),
+    /// Watch one path live (wiggle test, overnight soak): a tone per ear and one for the
+    /// microphone, played without end; gaps, clicks, level steps, noise bursts and dead lines
+    /// as they happen; level, THD and noise each second; all of it streamed to a directory
+    /// (exit 0 no event, 1 events, 2 error).
+    Monitor(cli::monitor::MonitorArgs),
     /// List the faults `run --fault` can inject: the symptoms, and each rig's components with
     /// the symptoms each can carry.
     Faults {
@@ -292,7 +297,7 @@ static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
 /// Writes a command's results to standard output. A reader that goes away is not the bench's
 /// error: the rest of the output is dropped and the work goes on (a run keeps measuring and
 /// writing its set). Any other write error is said once on stderr.
-fn emit(args: std::fmt::Arguments) {
+pub(crate) fn emit(args: std::fmt::Arguments) {
     use std::io::Write;
     if STDOUT_GONE.load(Ordering::Relaxed) {
         return;
@@ -366,6 +371,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Faults { rig } => cli::faults::faults(rig.as_deref()),
         Command::Batch(args) => cli::lab::run_batch(&args),
         Command::Calibrate(args) => cli::calibrate::calibrate(&args),
+        Command::Monitor(args) => cli::monitor::monitor(&args),
         Command::History { serial, db, json } => cli::lab::history(&serial, db.as_deref(), json),
         Command::Export(args) => cli::lab::export(&args),
         Command::Summary(args) => cli::lab::summarize(&args),

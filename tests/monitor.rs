@@ -119,3 +119,86 @@ fn a_healthy_path_gives_no_event_over_ten_minutes() {
         assert!(events.is_empty(), "seed {seed}: {events:?}");
     }
 }
+
+fn jackbench(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_jackbench")).args(args).output().expect("runs")
+}
+
+#[test]
+fn the_command_writes_a_json_line_per_event_and_per_second_and_its_soak_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("soak");
+    let o = jackbench(&[
+        "monitor",
+        "--fast",
+        "--duration",
+        "6s",
+        "--json",
+        "--fault",
+        "front-jack:intermittent:severe",
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let of = |t: &str| lines.iter().filter(|l| l["type"] == t).collect::<Vec<_>>();
+    // A second's line each second, with every line's level, THD and noise.
+    let seconds = of("second");
+    assert_eq!(seconds.len(), 6);
+    for (k, s) in seconds.iter().enumerate() {
+        assert_eq!(s["t_s"].as_f64(), Some((k + 1) as f64));
+        let names: Vec<&str> =
+            s["lines"].as_array().expect("lines").iter().filter_map(|l| l["channel"].as_str()).collect();
+        assert_eq!(names, ["left", "right", "mic"]);
+        for l in s["lines"].as_array().expect("lines") {
+            assert!(l["level_dbfs"].as_f64().is_some_and(|v| v < -12.0 && v > -40.0), "{l}");
+            // The events are left out of the noise (from the second second on: the first is
+            // the reference the scan starts from).
+            if k > 0 {
+                assert!(l["noise_dbfs"].as_f64().is_some_and(|v| v < -70.0), "second {}: {l}", k + 1);
+            }
+        }
+    }
+    // Events in time order, each with its line and kind; a severe worn contact opens about 12
+    // times a second after the first second.
+    let events = of("event");
+    assert!(events.len() >= 20, "{} events", events.len());
+    let times: Vec<f64> = events.iter().filter_map(|e| e["t_s"].as_f64()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1] + 0.05), "{times:?}");
+    assert!(events
+        .iter()
+        .all(|e| e["kind"] == "gap" || e["kind"] == "click" || e["kind"] == "dead" || e["kind"] == "back"));
+    let summary = of("summary");
+    assert_eq!(summary.len(), 1);
+    assert_eq!(summary[0]["verdict"]["pass"], false);
+    assert_eq!(summary[0]["verdict"]["suspects"][0], "front-jack");
+    // The directory: every event on disk, clips around them, the summary.
+    let logged = std::fs::read_to_string(out.join("events.jsonl")).expect("events.jsonl");
+    assert_eq!(logged.lines().count(), events.len());
+    let clips = std::fs::read_dir(out.join("clips")).expect("clips").count();
+    assert!(clips >= 1 && clips <= events.len(), "{clips} clips");
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("monitor.json")).expect("monitor.json")).expect("json");
+    assert_eq!(written["seconds"].as_f64(), Some(6.0));
+
+    // A healthy path: no event, exit 0.
+    let healthy = dir.path().join("healthy");
+    let o = jackbench(&["monitor", "--fast", "--duration", "4s", "--json", "--out", &healthy.to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("\"type\":\"event\""));
+}
+
+#[test]
+fn bad_paths_and_real_devices_are_named_errors() {
+    let o = jackbench(&["monitor", "--fast", "--duration", "1s", "--path", "9"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--path 9") && err.contains("4 paths"), "{err}");
+    let o = jackbench(&["monitor", "--fast", "--duration", "1s", "--path", "4"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("loop-plug") && err.contains("loopback plug"), "{err}");
+}

@@ -7,4 +7,5 @@ pub mod devices;
 pub mod faults;
 pub mod lab;
 pub mod measure;
+pub mod monitor;
 pub mod station;

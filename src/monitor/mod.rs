@@ -69,6 +69,18 @@ impl Monitor {
         None
     }
 
+    /// At the stream's end: the last whole second, if it was waiting for context.
+    pub fn finish(&mut self) -> Option<Second> {
+        let lines: Vec<LineSecond> = self
+            .watches
+            .iter_mut()
+            .zip(&mut self.pending)
+            .filter_map(|(w, p)| p.take().or_else(|| w.flush()))
+            .collect();
+        (lines.len() == self.watches.len() && !lines.is_empty())
+            .then(|| Second { t_s: (self.frames / u64::from(self.rate_hz.max(1))) as f64, lines })
+    }
+
     /// Seconds of stream taken so far.
     pub fn elapsed_s(&self) -> f64 {
         self.frames as f64 / f64::from(self.rate_hz.max(1))
@@ -93,63 +105,100 @@ pub struct Verdict {
 /// Events on different lines this close together are one event of a part they share, seconds.
 const TOGETHER_S: f64 = 0.003;
 
-/// The verdict of a path's events: none is a pass; events on every line at the same moments
-/// point at what all lines share digitally (the driver); on one line only, at that line's
-/// contacts (headset, adapter or port: one path cannot tell them apart, another path through
-/// the same adapter or port can); on every line at separate moments, at a contact all lines pass
-/// (the plug and jack, or the adapter).
-pub fn verdict(events: &[Event], lines: &[StreamChannel], path: &crate::capture::PathSpec) -> Verdict {
-    let faults: Vec<&Event> = events.iter().filter(|e| e.kind != EventKind::Back).collect();
-    if faults.is_empty() {
-        return Verdict { pass: true, findings: vec!["no event on any line".into()], suspects: Vec::new() };
-    }
-    let mut findings = Vec::new();
-    let count = |name: &str| faults.iter().filter(|e| e.channel == name).count();
-    let counts: Vec<(String, usize)> = lines.iter().map(|l| (l.name.clone(), count(&l.name))).collect();
-    findings.push(
-        counts
-            .iter()
-            .map(|(n, c)| format!("{n}: {c} event{}", if *c == 1 { "" } else { "s" }))
-            .collect::<Vec<_>>()
-            .join(", "),
-    );
-    // Moments: events within TOGETHER_S of each other, and the lines they hit.
-    let mut sorted = faults.clone();
-    sorted.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
-    let mut moments: Vec<(f64, Vec<&str>)> = Vec::new();
-    for e in sorted {
-        match moments.last_mut() {
-            Some((t, names)) if e.t_s - *t <= TOGETHER_S => {
-                if !names.contains(&e.channel.as_str()) {
-                    names.push(&e.channel);
-                }
-            }
-            _ => moments.push((e.t_s, vec![&e.channel])),
+/// A running count of a stream's events, in constant memory: per line, and the *moments* (events
+/// within [`TOGETHER_S`] of each other) with how many of them hit every line at once.
+#[derive(Debug, Clone)]
+pub struct Tally {
+    lines: Vec<String>,
+    counts: Vec<u64>,
+    moments: u64,
+    shared: u64,
+    /// The moment being gathered: its first event's time and the lines it hit.
+    current: Option<(f64, Vec<bool>)>,
+}
+
+impl Tally {
+    pub fn new(lines: &[StreamChannel]) -> Tally {
+        Tally {
+            lines: lines.iter().map(|l| l.name.clone()).collect(),
+            counts: vec![0; lines.len()],
+            moments: 0,
+            shared: 0,
+            current: None,
         }
     }
-    let all = lines.len();
-    let shared = moments.iter().filter(|(_, n)| n.len() == all && all > 1).count();
-    let hit: Vec<&str> = lines.iter().map(|l| l.name.as_str()).filter(|n| count(n) > 0).collect();
-    let mut suspects = Vec::new();
-    if all > 1 && shared * 2 >= moments.len() {
-        findings.push(format!(
-            "{shared} of {} moments hit every line at once: what every line shares is digital, the driver's buffers",
-            moments.len()
-        ));
-        suspects.push(path.driver.clone());
-    } else if hit.len() == 1 {
-        findings.push(format!(
-            "only the {} line: a contact of that line alone (headset, adapter or port); monitor another path through the same adapter and port to tell them apart",
-            hit[0]
-        ));
-        suspects.extend([path.headset.clone(), path.adapter.clone(), path.port.clone()]);
-    } else {
-        findings.push(format!(
-            "{} lines at separate moments: a contact every line passes, the plug in the jack or the adapter",
-            hit.len()
-        ));
-        suspects.extend([path.port.clone(), path.adapter.clone(), path.headset.clone()]);
+
+    /// Counts an event (events come in time order, as [`Monitor::push`] gives them).
+    pub fn add(&mut self, e: &Event) {
+        if e.kind == EventKind::Back {
+            return;
+        }
+        let Some(k) = self.lines.iter().position(|n| n == &e.channel) else { return };
+        self.counts[k] += 1;
+        match &mut self.current {
+            Some((t, hit)) if e.t_s - *t <= TOGETHER_S => hit[k] = true,
+            _ => {
+                self.close();
+                let mut hit = vec![false; self.lines.len()];
+                hit[k] = true;
+                self.current = Some((e.t_s, hit));
+            }
+        }
     }
-    suspects.dedup();
-    Verdict { pass: false, findings, suspects }
+
+    fn close(&mut self) {
+        if let Some((_, hit)) = self.current.take() {
+            self.moments += 1;
+            if hit.len() > 1 && hit.iter().all(|h| *h) {
+                self.shared += 1;
+            }
+        }
+    }
+
+    /// Events per line, in the lines' order.
+    pub fn counts(&self) -> &[u64] {
+        &self.counts
+    }
+
+    /// The verdict so far: no event is a pass; events on every line at the same moments point at
+    /// what all lines share digitally (the driver); on one line only, at that line's contacts
+    /// (headset, adapter or port: one path cannot tell them apart, another path through the same
+    /// adapter or port can); on several lines at separate moments, at a contact they all pass
+    /// (the plug in the jack, the adapter, the headset's cable).
+    pub fn verdict(&self, path: &crate::capture::PathSpec) -> Verdict {
+        let mut t = self.clone();
+        t.close();
+        if t.moments == 0 {
+            return Verdict { pass: true, findings: vec!["no event on any line".into()], suspects: Vec::new() };
+        }
+        let mut findings = vec![t
+            .lines
+            .iter()
+            .zip(&t.counts)
+            .map(|(n, c)| format!("{n}: {c} event{}", if *c == 1 { "" } else { "s" }))
+            .collect::<Vec<_>>()
+            .join(", ")];
+        let hit: Vec<&str> = t.lines.iter().zip(&t.counts).filter(|(_, c)| **c > 0).map(|(n, _)| n.as_str()).collect();
+        let mut suspects = Vec::new();
+        if t.lines.len() > 1 && t.shared * 2 >= t.moments {
+            findings.push(format!(
+                "{} of {} moments hit every line at once: what every line shares is digital, the driver's buffers",
+                t.shared, t.moments
+            ));
+            suspects.push(path.driver.clone());
+        } else if hit.len() == 1 {
+            findings.push(format!(
+                "only the {} line: a contact of that line alone (headset, adapter or port); monitor another path through the same adapter and port to tell them apart",
+                hit[0]
+            ));
+            suspects.extend([path.headset.clone(), path.adapter.clone(), path.port.clone()]);
+        } else {
+            findings.push(format!(
+                "{} lines at separate moments: a contact they all pass, the plug in the jack, the adapter or the headset's cable",
+                hit.len()
+            ));
+            suspects.extend([path.port.clone(), path.adapter.clone(), path.headset.clone()]);
+        }
+        Verdict { pass: false, findings, suspects }
+    }
 }

@@ -108,9 +108,12 @@ pub struct Soak {
     clips: Vec<Option<Clip>>,
     max_clips: usize,
     written: usize,
+    started: usize,
     dropped: usize,
-    all_events: Vec<(f64, String, EventKind)>,
-    marks: Vec<Mark>,
+    /// Events per line and kind.
+    counts: Vec<[u64; 6]>,
+    /// Marks, each with the events while it held.
+    marks: Vec<(Mark, usize)>,
 }
 
 impl Soak {
@@ -135,8 +138,9 @@ impl Soak {
             clips: (0..names.len()).map(|_| None).collect(),
             max_clips,
             written: 0,
+            started: 0,
             dropped: 0,
-            all_events: Vec::new(),
+            counts: vec![[0; 6]; names.len()],
             marks: Vec::new(),
         })
     }
@@ -188,8 +192,13 @@ impl Soak {
                 event: &'a Event,
             }
             self.line("events.jsonl", &Line { r#type: "event", event: e })?;
-            self.all_events.push((e.t_s, e.channel.clone(), e.kind));
             let Some(k) = self.names.iter().position(|n| n == &e.channel) else { continue };
+            self.counts[k][e.kind as usize] += 1;
+            if e.kind != EventKind::Back {
+                if let Some((_, n)) = self.marks.last_mut() {
+                    *n += 1;
+                }
+            }
             if let Some(m) = self.minute.get_mut(k) {
                 m.events += 1;
             }
@@ -198,13 +207,9 @@ impl Soak {
                     self.dropped += 1;
                     continue;
                 }
-                let name = format!(
-                    "{:04}-{:.3}s-{}-{}.wav",
-                    self.written + 1,
-                    e.t_s,
-                    e.channel,
-                    e.kind.name().replace(' ', "-")
-                );
+                self.started += 1;
+                let name =
+                    format!("{:04}-{:.3}s-{}-{}.wav", self.started, e.t_s, e.channel, e.kind.name().replace(' ', "-"));
                 let samples: Vec<f32> = self.rings[k].iter().copied().collect();
                 let left = (CLIP_POST_S * f64::from(self.rate_hz)) as usize;
                 self.clips[k] = Some(Clip { name, samples, left });
@@ -221,7 +226,7 @@ impl Soak {
             #[serde(flatten)]
             mark: &'a Mark,
         }
-        self.marks.push(mark.clone());
+        self.marks.push((mark.clone(), 0));
         self.line("events.jsonl", &Line { r#type: "mark", mark })
     }
 
@@ -292,29 +297,23 @@ impl Soak {
             }
         }
         self.sync()?;
-        let count = |n: &str, k: EventKind| self.all_events.iter().filter(|e| e.1 == n && e.2 == k).count() as u64;
         let counts = self
             .names
             .iter()
-            .map(|n| LineCounts {
+            .zip(&self.counts)
+            .map(|(n, c)| LineCounts {
                 channel: n.clone(),
-                gaps: count(n, EventKind::Gap),
-                clicks: count(n, EventKind::Click),
-                level_steps: count(n, EventKind::LevelStep),
-                noise_bursts: count(n, EventKind::NoiseBurst),
-                dead: count(n, EventKind::Dead),
+                gaps: c[EventKind::Gap as usize],
+                clicks: c[EventKind::Click as usize],
+                level_steps: c[EventKind::LevelStep as usize],
+                noise_bursts: c[EventKind::NoiseBurst as usize],
+                dead: c[EventKind::Dead as usize],
             })
             .collect();
         let marks = self
             .marks
             .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let until = self.marks.get(i + 1).map_or(f64::INFINITY, |n| n.t_s);
-                let events =
-                    self.all_events.iter().filter(|e| e.0 >= m.t_s && e.0 < until && e.2 != EventKind::Back).count();
-                MarkCount { t_s: m.t_s, text: m.text.clone(), events }
-            })
+            .map(|(m, events)| MarkCount { t_s: m.t_s, text: m.text.clone(), events: *events })
             .collect();
         let summary = Summary { seconds, counts, marks, clips: self.written, clips_dropped: self.dropped, verdict };
         let p = self.dir.join("monitor.json");

@@ -18,7 +18,7 @@
 //! scanned.
 
 use crate::analysis::dropouts::{DropoutScanner, ScanSetup};
-use crate::analysis::tone::{fit_tone, measure_segment, ToneSearch};
+use crate::analysis::tone::{fit_tone, fit_tones_masked, measure_segment_masked, ToneSearch};
 use crate::analysis::{db, rms_dbfs, Spectrum};
 use serde::Serialize;
 
@@ -118,6 +118,8 @@ pub struct Watch {
     events: u64,
     /// Where a gap that ran past the last window's end began.
     open_gap: Option<u64>,
+    /// The spans of this second's events, left out of its measurement.
+    spans: Vec<(u64, u64)>,
     dead: bool,
     spectrum: Spectrum,
 }
@@ -142,6 +144,7 @@ impl Watch {
             events_this_second: 0,
             events: 0,
             open_gap: None,
+            spans: Vec::new(),
             dead: false,
             spectrum: Spectrum::default(),
         }
@@ -172,7 +175,9 @@ impl Watch {
             self.next_core += self.core;
         }
         let mut out = None;
-        if self.end() >= self.second_start + second {
+        // A second is measured once every core of it is scanned, so that its events can be left out.
+        let scanned = self.reference.is_none() || self.next_core >= self.second_start + second;
+        if self.end() >= self.second_start + second && scanned {
             out = Some(self.measure_second(self.second_start, self.second_start + second));
             self.second_start += second;
         }
@@ -188,6 +193,17 @@ impl Watch {
     }
 
     fn event(&mut self, at: u64, kind: EventKind, ms: Option<f64>, db: Option<f64>, out: &mut Vec<Event>) {
+        // What the event took out of the tone, with 2 ms either side, is left out of the second's
+        // measurement (a level step is a change of level, not noise: it stays in).
+        let margin = (0.002 * self.rate) as u64;
+        let len = ms.map_or(0, |m| (m / 1000.0 * self.rate) as u64);
+        match kind {
+            EventKind::Gap | EventKind::Click | EventKind::NoiseBurst => {
+                self.spans.push((at.saturating_sub(margin), at + len + margin));
+            }
+            EventKind::Back => self.spans.push((at.saturating_sub(len + margin), at + margin)),
+            EventKind::Dead | EventKind::LevelStep => {}
+        }
         self.events += 1;
         self.events_this_second += 1;
         out.push(Event { t_s: at as f64 / self.rate, channel: self.name.clone(), kind, ms, db });
@@ -274,17 +290,41 @@ impl Watch {
     fn measure_second(&mut self, from: u64, to: u64) -> LineSecond {
         let mut x: Vec<f64> = self.slice(from, to).iter().map(|&v| f64::from(v)).collect();
         let n = x.len() as f64;
-        for &f in &self.others {
-            if let Some(t) = fit_tone(&x, self.rate, f, true) {
-                let w = 2.0 * std::f64::consts::PI * t.freq_hz / self.rate;
-                for (i, v) in x.iter_mut().enumerate() {
-                    *v -= t.amplitude * (w * i as f64 + t.phase_rad).cos();
-                }
+        // Leave out what this second's events took (and a gap still open).
+        let open_from = self.open_gap.map(|s| s.max(from));
+        let keep: Option<Vec<bool>> = (!self.spans.is_empty() || open_from.is_some()).then(|| {
+            (from..to)
+                .map(|f| !self.spans.iter().any(|&(a, b)| f >= a && f < b) && open_from.is_none_or(|o| f < o))
+                .collect()
+        });
+        self.spans.retain(|&(_, b)| b > to);
+        // The other lines' tones, which reach this one as crosstalk, out: fitted with this
+        // line's own tone on the kept samples, at the frequencies this line's clock gives them.
+        let ratio = self
+            .reference
+            .map(|r| r.freq_hz / self.freq_hz)
+            .or_else(|| fit_tone(&x, self.rate, self.freq_hz, true).map(|t| t.freq_hz / self.freq_hz))
+            .unwrap_or(1.0);
+        let freqs: Vec<f64> =
+            std::iter::once(self.freq_hz).chain(self.others.iter().copied()).map(|f| f * ratio).collect();
+        let fits = fit_tones_masked(&x, self.rate, &freqs, keep.as_deref());
+        for (&f, &(a, phase)) in freqs.iter().zip(&fits).skip(1) {
+            let w = 2.0 * std::f64::consts::PI * f / self.rate;
+            for (i, v) in x.iter_mut().enumerate() {
+                *v -= a * (w * i as f64 + phase).cos();
             }
         }
-        let m = measure_segment(&x, self.rate, ToneSearch::Near(self.freq_hz), &mut self.spectrum);
+        let kept = keep.as_ref().map_or(1.0, |k| k.iter().filter(|v| **v).count() as f64 / k.len().max(1) as f64);
+        let m = if kept < 0.5 {
+            // Too little is left to measure: the second says nothing of the tone.
+            measure_segment_masked(&x, self.rate, ToneSearch::Absent, &mut self.spectrum, None)
+        } else {
+            measure_segment_masked(&x, self.rate, ToneSearch::Near(self.freq_hz), &mut self.spectrum, keep.as_deref())
+        };
         let tone = m.fundamental.filter(|f| f.present);
-        let clean = self.events_this_second == 0 && !self.dead && self.open_gap.is_none() && n > 0.0;
+        // A second becomes the reference when little of it went to events (they are left out of
+        // its measurement) and no gap is open.
+        let clean = kept >= 0.8 && !self.dead && self.open_gap.is_none() && n > 0.0;
         if let Some(f) = tone.filter(|_| clean) {
             self.reference = Some(Reference {
                 freq_hz: f.freq_hz,
@@ -303,6 +343,17 @@ impl Watch {
             events: self.events,
             dead: self.dead,
         }
+    }
+
+    /// At the stream's end: the second that was waiting for its last cores' context, measured
+    /// with what was scanned.
+    pub fn flush(&mut self) -> Option<LineSecond> {
+        let second = self.rate.round() as u64;
+        (self.end() >= self.second_start + second).then(|| {
+            let s = self.measure_second(self.second_start, self.second_start + second);
+            self.second_start += second;
+            s
+        })
     }
 
     /// Events counted so far.

@@ -1,0 +1,243 @@
+//! `jackbench monitor`: one path played and recorded without end, watched live.
+
+use crate::cli::station::{virtual_bench, Hardware};
+use crate::{emit, Failure};
+use jackbench::capture::{ComponentKind, Direction, PathSpec};
+use jackbench::monitor::soak::Soak;
+use jackbench::monitor::{Event, Monitor, Second, Tally};
+use jackbench::rig::file::AudioKind;
+use jackbench::rig::stream::{AudioStream, StreamPlan};
+use jackbench::rig::virtual_bench::{Pace, VirtualStream};
+use jackbench::rig::RigFile;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The ears' tones, Hz: apart, and neither a harmonic of the other nor of the mouth's.
+pub const EAR_TONES_HZ: [f64; 2] = [1000.0, 1250.0];
+/// The mouth simulator's tone, Hz.
+pub const MOUTH_TONE_HZ: f64 = 700.0;
+
+#[derive(clap::Args)]
+pub struct MonitorArgs {
+    /// The rig file (or a built-in rig's name).
+    #[arg(long, default_value = "rigs/qa-bench.toml")]
+    rig: PathBuf,
+    /// The path to watch: its number in the rig's plan (1 is the first) or
+    /// DRIVER/PORT/ADAPTER/HEADSET. Default: the first path through a headset that is not a
+    /// reference (the unit under test), else the first path.
+    #[arg(long)]
+    path: Option<String>,
+    /// How long to watch: 30s, 10m, 8h (default: until Ctrl-C).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    duration: Option<Duration>,
+    /// Where to write events.jsonl, minutes.jsonl, clips/ and monitor.json (default: a new
+    /// directory under reports/).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// One JSON line per event and per second on standard output.
+    #[arg(long)]
+    json: bool,
+    /// Run the virtual bench as fast as it computes, not in real time.
+    #[arg(long)]
+    fast: bool,
+    /// Inject a fault into the virtual bench: COMPONENT:SYMPTOM[:SEVERITY] (repeatable).
+    #[arg(long = "fault", value_name = "COMPONENT:SYMPTOM[:SEVERITY]")]
+    faults: Vec<String>,
+    /// Seed of the virtual bench (its parts, noise and events).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Level of every tone, dBFS.
+    #[arg(long, default_value_t = -12.0, allow_hyphen_values = true)]
+    level: f64,
+    /// Sound clips kept around events, at most (later events are counted, not recorded).
+    #[arg(long, default_value_t = 200)]
+    max_clips: usize,
+    #[command(flatten)]
+    hw: Hardware,
+}
+
+/// The path `--path` names, or the default one.
+fn choose_path(rig: &RigFile, wanted: Option<&str>) -> Result<(PathSpec, Vec<Direction>), Failure> {
+    let paths: Vec<(PathSpec, Vec<Direction>)> =
+        rig.plan.paths.iter().map(|p| (p.spec(), p.directions.clone())).collect();
+    let listed = || paths.iter().enumerate().map(|(i, (p, _))| format!("{} {p}", i + 1)).collect::<Vec<_>>().join("; ");
+    match wanted {
+        Some(w) => {
+            if let Ok(n) = w.parse::<usize>() {
+                return paths.get(n.wrapping_sub(1)).cloned().ok_or_else(|| {
+                    anyhow::anyhow!("--path {w}: {} has {} paths ({})", rig.name, paths.len(), listed()).into()
+                });
+            }
+            paths.iter().find(|(p, _)| p.ids().join("/") == w).cloned().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--path {w}: no such path in {} (DRIVER/PORT/ADAPTER/HEADSET; it has {})",
+                    rig.name,
+                    listed()
+                )
+                .into()
+            })
+        }
+        None => {
+            let dut = paths.iter().find(|(p, d)| {
+                let headset = rig.component(&p.headset);
+                headset.is_some_and(|c| c.kind == ComponentKind::Headset && !c.reference)
+                    && d.contains(&Direction::Playback)
+            });
+            dut.or(paths.first()).cloned().ok_or_else(|| anyhow::anyhow!("{} has no path to watch", rig.name).into())
+        }
+    }
+}
+
+pub fn monitor(args: &MonitorArgs) -> Result<u8, Failure> {
+    let rig = RigFile::load(&args.rig)?;
+    if rig.audio.kind != AudioKind::Virtual && !args.hw.simulate && !args.hw.virtual_audio {
+        return Err(anyhow::anyhow!(
+            "{}: monitoring real sound devices is not built yet; add --virtual to watch the path on the virtual bench",
+            rig.source.display()
+        )
+        .into());
+    }
+    if !(args.level < 0.0 && args.level > -80.0) {
+        return Err(anyhow::anyhow!("--level {}: a tone level in dBFS, between -80 and 0", args.level).into());
+    }
+    let (path, directions) = choose_path(&rig, args.path.as_deref())?;
+    let headset = rig.component(&path.headset).map(|c| c.kind);
+    let acoustic = headset == Some(ComponentKind::Headset);
+    let plan = StreamPlan {
+        path: path.clone(),
+        ears: (acoustic && directions.contains(&Direction::Playback)).then_some(EAR_TONES_HZ),
+        mouth: (acoustic && directions.contains(&Direction::Record)).then_some(MOUTH_TONE_HZ),
+        level_dbfs: args.level,
+        rate_hz: rig.rate_hz,
+    };
+    if plan.ears.is_none() && plan.mouth.is_none() {
+        return Err(anyhow::anyhow!(
+            "--path {path}: a monitor plays into ear couplers and a mouth simulator, and this path ends in {} (a loopback plug has neither)",
+            path.headset
+        )
+        .into());
+    }
+    let bench = virtual_bench(&rig, &args.faults, args.seed, &args.hw)?;
+    let pace = if args.fast { Pace::Fast } else { Pace::RealTime };
+    let mut stream = VirtualStream::new(&bench, plan, args.seed, pace)?;
+    let channels = stream.channels();
+    let rate = stream.rate_hz();
+    let out = args.out.clone().unwrap_or_else(|| {
+        let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string().replace(':', "");
+        PathBuf::from("reports").join(format!("monitor-{stamp}"))
+    });
+    let names: Vec<String> = channels.iter().map(|c| c.name.clone()).collect();
+    let mut soak = Soak::create(&out, &names, rate, args.max_clips)?;
+    let mut monitor = Monitor::new(&channels, rate);
+    let mut tally = Tally::new(&channels);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+    let tty = std::io::stderr().is_terminal() && !args.json;
+    eprintln!(
+        "monitoring {path} on the virtual bench (seed {}): {}; writing {}{}",
+        args.seed,
+        channels.iter().map(|c| format!("{} at {} Hz", c.name, c.freq_hz)).collect::<Vec<_>>().join(", "),
+        out.display(),
+        args.duration.map_or(" until Ctrl-C".to_string(), |d| format!(" for {}", humantime::format_duration(d)))
+    );
+    let total = args.duration.map(|d| (d.as_secs_f64() * f64::from(rate)).round() as u64);
+    let mut blocks = vec![Vec::new(); channels.len()];
+    let mut events: Vec<Event> = Vec::new();
+    let mut frames = 0u64;
+    let mut failed = None;
+    while !stop.load(Ordering::SeqCst) && total.is_none_or(|t| frames < t) {
+        blocks.iter_mut().for_each(Vec::clear);
+        if let Err(e) = stream.read(&mut blocks) {
+            failed = Some(e.to_string());
+            break;
+        }
+        frames += blocks.first().map_or(0, |b| b.len() as u64);
+        events.clear();
+        let second = monitor.push(&blocks, &mut events);
+        soak.audio(&blocks)?;
+        soak.events(&events)?;
+        for e in &events {
+            tally.add(e);
+            if args.json {
+                emit_line("event", e);
+            } else {
+                let size =
+                    e.ms.map(|m| format!(" {m:.1} ms")).or(e.db.map(|d| format!(" {d:+.1} dB"))).unwrap_or_default();
+                eprintln!(
+                    "{}{:>10.3} s  {:<6} {}{size}\x07",
+                    if tty { "\r\x1b[2K" } else { "" },
+                    e.t_s,
+                    e.channel,
+                    e.kind.name()
+                );
+            }
+        }
+        if let Some(s) = second {
+            soak.second(&s)?;
+            if args.json {
+                emit_line("second", &s);
+            } else if tty {
+                eprint!("\r\x1b[2K{}", status(&s));
+            }
+        }
+    }
+    if let Some(s) = monitor.finish() {
+        soak.second(&s)?;
+        if args.json {
+            emit_line("second", &s);
+        }
+    }
+    if tty {
+        eprintln!();
+    }
+    let verdict = tally.verdict(&path);
+    let summary = soak.finish(monitor.elapsed_s(), verdict.clone())?;
+    if args.json {
+        emit_line("summary", &summary);
+    } else {
+        eprintln!(
+            "{}: {:.1} s watched; {}",
+            if verdict.pass { "PASS" } else { "FAIL" },
+            summary.seconds,
+            verdict.findings.join("; ")
+        );
+        if !verdict.suspects.is_empty() {
+            eprintln!("suspects, most likely first: {}", verdict.suspects.join(", "));
+        }
+        eprintln!("{} clip(s) in {}", summary.clips, out.join("clips").display());
+    }
+    if let Some(e) = failed {
+        return Err(anyhow::anyhow!("{e} (what was measured is in {})", out.display()).into());
+    }
+    Ok(if verdict.pass { 0 } else { 1 })
+}
+
+/// One line of `--json`: the object with its `type`.
+fn emit_line(kind: &str, value: &impl serde::Serialize) {
+    let mut v = serde_json::to_value(value).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.insert("type".into(), kind.into());
+    }
+    emit(format_args!("{v}\n"));
+}
+
+/// A second's one-line status: each line's level, THD and noise, and its events so far.
+fn status(s: &Second) -> String {
+    let lines: Vec<String> = s
+        .lines
+        .iter()
+        .map(|l| {
+            let level = l.level_dbfs.map_or("  --  ".into(), |v| format!("{v:6.1}"));
+            let thd = l.thd_percent.map_or(" -- ".into(), |v| format!("{v:.2}%"));
+            format!("{} {level} dBFS THD {thd} noise {:.0} dBFS ev {}", l.channel, l.noise_dbfs, l.events)
+        })
+        .collect();
+    format!("{:>7.0} s | {}", s.t_s, lines.join(" | "))
+}
