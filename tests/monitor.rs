@@ -202,3 +202,42 @@ fn bad_paths_and_real_devices_are_named_errors() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("loop-plug") && err.contains("loopback plug"), "{err}");
 }
+
+/// Runs `jackbench ARGS` with `input` on its standard input.
+fn jackbench_with(args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_jackbench"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("written");
+    child.wait_with_output().expect("ends")
+}
+
+#[test]
+fn a_technician_s_lines_mark_moments_and_q_stops_an_endless_soak() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("soak");
+    // An hour asked for; `q` ends it at once, with everything written.
+    let o = jackbench_with(
+        &["monitor", "--fast", "--duration", "1h", "--json", "--out", &out.to_string_lossy()],
+        "wiggling the plug\nq\n",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let mark: serde_json::Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .find(|v: &serde_json::Value| v["type"] == "mark")
+        .expect("a mark line");
+    assert_eq!(mark["text"], "wiggling the plug");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("monitor.json")).expect("monitor.json")).expect("json");
+    assert!(summary["seconds"].as_f64().is_some_and(|s| s < 3600.0), "{summary}");
+    assert_eq!(summary["marks"][0]["text"], "wiggling the plug");
+    let logged = std::fs::read_to_string(out.join("events.jsonl")).expect("events");
+    assert!(logged.lines().any(|l| l.contains("\"type\":\"mark\"")), "{logged}");
+}

@@ -414,3 +414,127 @@ fn the_ears_and_the_microphone_are_measured_at_once_on_separate_devices() {
     // Played at once, the ears hear the mouth's tone through the leak, at its level.
     assert!((20.0 * (together / 0.251).log10()).abs() < 1.0, "at once, the ears hear the mouth at {together}");
 }
+
+#[test]
+fn a_monitor_sees_the_sink_muted_and_unmuted_at_the_right_times_and_soon() {
+    use std::io::{BufRead, Write};
+    use std::time::{Duration, Instant};
+    let Some(_server) = server() else { return };
+    // The fixture of the overlap rig: the DUT plays into jb_loop (whose monitor is the ear
+    // couplers) and records the mouth simulator's sink, jb_mouth.
+    let _mouth = common::pulse::ExtraSink::load("jb_mouth");
+    let home = tempfile::tempdir().expect("home");
+    let pcm =
+        |name: &str, body: &str| format!("pcm.{name} {{\n{body}\n  hint {{ show on description \"{name}\" }}\n}}\n");
+    let asoundrc = [
+        pcm("jb_dut_play", "  type pulse\n  device \"jb_loop\""),
+        pcm("jb_dut_rec", "  type pulse\n  device \"jb_mouth.monitor\""),
+        pcm("jb_dut", "  type asym\n  playback.pcm \"jb_dut_play\"\n  capture.pcm \"jb_dut_rec\""),
+        pcm("jb_ears", "  type pulse\n  device \"jb_loop.monitor\""),
+        pcm("jb_mouth_out", "  type pulse\n  device \"jb_mouth\""),
+    ]
+    .concat();
+    std::fs::write(home.path().join(".asoundrc"), asoundrc).expect(".asoundrc");
+    let rig = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rigs/pulse-overlap.toml");
+    let out = home.path().join("soak");
+    let mut child = jackbench()
+        .env("HOME", home.path())
+        .args(["monitor", "--rig", rig, "--duration", "8s", "--json", "--out", &out.to_string_lossy()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("jackbench starts");
+    child.stdin.take().expect("stdin").write_all(b"\n").expect("the operator connects");
+    // Every line with the moment it arrived.
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<(Instant, serde_json::Value)>();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str(&line) {
+                let _ = tx.send((Instant::now(), v));
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let wait_for = |lines: &mut Vec<(Instant, serde_json::Value)>, test: &dyn Fn(&serde_json::Value) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !lines.iter().any(|(_, v)| test(v)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(l) => lines.push(l),
+                Err(_) => panic!("waited in vain; lines so far: {lines:?}"),
+            }
+        }
+    };
+    // Two seconds in, the ears' sink is muted for 150 ms, and a second later for 600 ms.
+    wait_for(&mut lines, &|v| v["type"] == "second" && v["t_s"] == 2.0);
+    // The moment before the call: the sound changes after it, so the delay to the screen is
+    // measured from no later than the sound.
+    let mute = |on: bool| {
+        let at = Instant::now();
+        common::pulse::pactl(&["set-sink-mute", common::pulse::SINK, if on { "1" } else { "0" }]).expect("mute");
+        at
+    };
+    let m1 = mute(true);
+    std::thread::sleep(Duration::from_millis(150));
+    let u1 = mute(false);
+    std::thread::sleep(Duration::from_millis(1000));
+    let m2 = mute(true);
+    std::thread::sleep(Duration::from_millis(600));
+    let u2 = mute(false);
+    wait_for(&mut lines, &|v| v["type"] == "summary");
+    let status = child.wait().expect("ends");
+    reader.join().expect("reader");
+    let err = child.stderr.take().map(|mut e| {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut e, &mut s);
+        s
+    });
+    assert_eq!(status.code(), Some(1), "{err:?}");
+    let events: Vec<&(Instant, serde_json::Value)> = lines.iter().filter(|(_, v)| v["type"] == "event").collect();
+    let find = |ch: &str, kind: &str| {
+        events
+            .iter()
+            .find(|(_, v)| v["channel"] == ch && v["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} on {ch}: {events:?}"))
+    };
+    let ms = |a: Instant, b: Instant| b.duration_since(a).as_secs_f64() * 1000.0;
+    for ear in ["left", "right"] {
+        // The short mute is a gap as long as the sink was muted (pactl's own time aside). The
+        // sound server has once let a few ms of sound through a mute: the gaps before the long
+        // mute, taken together, span it.
+        let (_, gap) = find(ear, "gap");
+        let (_, dead) = find(ear, "dead");
+        let t = |v: &serde_json::Value, k: &str| v[k].as_f64().expect("number");
+        let all: Vec<&(Instant, serde_json::Value)> = events
+            .iter()
+            .copied()
+            .filter(|(_, v)| v["channel"] == ear && v["kind"] == "gap" && t(v, "t_s") < t(dead, "t_s"))
+            .collect();
+        let start = all.iter().map(|(_, v)| t(v, "t_s")).fold(f64::MAX, f64::min);
+        let g = all.iter().map(|(_, v)| t(v, "t_s") + t(v, "ms") / 1000.0).fold(f64::MIN, f64::max) - start;
+        let g = g * 1000.0;
+        let seen = all.iter().map(|(at, _)| *at).max().expect("a gap");
+        assert!((g - ms(m1, u1)).abs() < 40.0, "{ear}: gaps over {g:.1} ms for {:.1} ms muted: {all:?}", ms(m1, u1));
+        // The long one makes the line dead, and back after as long.
+        let (back_seen, back) = find(ear, "back");
+        let b = back["ms"].as_f64().expect("ms");
+        assert!((b - ms(m2, u2)).abs() < 40.0, "{ear}: back after {b:.1} ms for {:.1} ms muted", ms(m2, u2));
+        // The stream's times are the sound's: the two mutes as far apart as they were made.
+        let apart = (dead["t_s"].as_f64().expect("t") - gap["t_s"].as_f64().expect("t")) * 1000.0;
+        assert!(
+            (apart - ms(m1, m2)).abs() < 40.0,
+            "{ear}: {apart:.1} ms apart in the stream, {:.1} ms made",
+            ms(m1, m2)
+        );
+        // On screen within 100 ms of the sound coming back (issue 16's target).
+        let late = [ms(u1, seen), ms(u2, *back_seen)];
+        println!(
+            "{ear}: gap {g:.1} ms, back after {b:.1} ms; on screen {:.0} and {:.0} ms after the unmute",
+            late[0], late[1]
+        );
+        assert!(late.iter().all(|l| *l < 100.0), "{ear}: {late:?} ms");
+    }
+    assert!(events.iter().all(|(_, v)| v["channel"] != "mic"), "the microphone's line was never touched: {events:?}");
+}

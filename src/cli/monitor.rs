@@ -4,7 +4,7 @@ use crate::cli::station::{virtual_bench, Hardware};
 use crate::{emit, Failure};
 use jackbench::capture::{ComponentKind, Direction, PathSpec};
 use jackbench::monitor::soak::Soak;
-use jackbench::monitor::{Event, Monitor, Second, Tally};
+use jackbench::monitor::{Event, Mark, Monitor, Second, Tally};
 use jackbench::rig::file::AudioKind;
 use jackbench::rig::stream::{AudioStream, StreamPlan};
 use jackbench::rig::virtual_bench::{Pace, VirtualStream};
@@ -93,9 +93,10 @@ fn choose_path(rig: &RigFile, wanted: Option<&str>) -> Result<(PathSpec, Vec<Dir
 
 pub fn monitor(args: &MonitorArgs) -> Result<u8, Failure> {
     let rig = RigFile::load(&args.rig)?;
-    if rig.audio.kind != AudioKind::Virtual && !args.hw.simulate && !args.hw.virtual_audio {
+    let real = rig.audio.kind != AudioKind::Virtual && !args.hw.simulate && !args.hw.virtual_audio;
+    if real && !args.faults.is_empty() {
         return Err(anyhow::anyhow!(
-            "{}: monitoring real sound devices is not built yet; add --virtual to watch the path on the virtual bench",
+            "--fault injects faults into the virtual bench, and {} runs on real sound devices (add --virtual)",
             rig.source.display()
         )
         .into());
@@ -120,9 +121,21 @@ pub fn monitor(args: &MonitorArgs) -> Result<u8, Failure> {
         )
         .into());
     }
-    let bench = virtual_bench(&rig, &args.faults, args.seed, &args.hw)?;
-    let pace = if args.fast { Pace::Fast } else { Pace::RealTime };
-    let mut stream = VirtualStream::new(&bench, plan, args.seed, pace)?;
+    // The route held for the whole run: the relay board's, or the operator's hands.
+    let mut switch = crate::cli::station::matrix(&rig, &args.hw)?;
+    if let Some((s, _)) = &mut switch {
+        s.connect(&path)?;
+    }
+    let (mut stream, what): (Box<dyn AudioStream>, String) = if real {
+        open_live(&rig, &plan)?
+    } else {
+        let bench = virtual_bench(&rig, &args.faults, args.seed, &args.hw)?;
+        let pace = if args.fast { Pace::Fast } else { Pace::RealTime };
+        (
+            Box::new(VirtualStream::new(&bench, plan, args.seed, pace)?),
+            format!("the virtual bench (seed {})", args.seed),
+        )
+    };
     let channels = stream.channels();
     let rate = stream.rate_hz();
     let out = args.out.clone().unwrap_or_else(|| {
@@ -141,12 +154,25 @@ pub fn monitor(args: &MonitorArgs) -> Result<u8, Failure> {
     }
     let tty = std::io::stderr().is_terminal() && !args.json;
     eprintln!(
-        "monitoring {path} on the virtual bench (seed {}): {}; writing {}{}",
-        args.seed,
+        "monitoring {path} on {what}: {}; writing {}{}",
         channels.iter().map(|c| format!("{} at {} Hz", c.name, c.freq_hz)).collect::<Vec<_>>().join(", "),
         out.display(),
         args.duration.map_or(" until Ctrl-C".to_string(), |d| format!(" for {}", humantime::format_duration(d)))
     );
+    // The technician's keys, a line each on standard input: text marks what is being done from
+    // now on ("wiggling the plug"), `r` resets the counts, `q` stops.
+    let (keys_tx, keys) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+            if keys_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    if !args.json {
+        eprintln!("type a note and Enter to mark a moment, r to reset the counts, q to stop");
+    }
     let total = args.duration.map(|d| (d.as_secs_f64() * f64::from(rate)).round() as u64);
     let mut blocks = vec![Vec::new(); channels.len()];
     let mut events: Vec<Event> = Vec::new();
@@ -159,6 +185,26 @@ pub fn monitor(args: &MonitorArgs) -> Result<u8, Failure> {
             break;
         }
         frames += blocks.first().map_or(0, |b| b.len() as u64);
+        while let Ok(key) = keys.try_recv() {
+            match key.trim() {
+                "" => {}
+                "q" => stop.store(true, Ordering::SeqCst),
+                "r" => {
+                    monitor.reset();
+                    tally = Tally::new(&channels);
+                    eprintln!("counts reset at {:.1} s", monitor.elapsed_s());
+                }
+                text => {
+                    let mark = Mark { t_s: monitor.elapsed_s(), text: text.to_string() };
+                    soak.mark(&mark)?;
+                    if args.json {
+                        emit_line("mark", &mark);
+                    } else {
+                        eprintln!("{}{:>10.3} s  mark: {}", if tty { "\r\x1b[2K" } else { "" }, mark.t_s, mark.text);
+                    }
+                }
+            }
+        }
         events.clear();
         let second = monitor.push(&blocks, &mut events);
         soak.audio(&blocks)?;
@@ -213,10 +259,29 @@ pub fn monitor(args: &MonitorArgs) -> Result<u8, Failure> {
         }
         eprintln!("{} clip(s) in {}", summary.clips, out.join("clips").display());
     }
+    if let Some((s, _)) = &mut switch {
+        if let Err(e) = s.disconnect_all() {
+            failed.get_or_insert(e.to_string());
+        }
+    }
     if let Some(e) = failed {
         return Err(anyhow::anyhow!("{e} (what was measured is in {})", out.display()).into());
     }
     Ok(if verdict.pass { 0 } else { 1 })
+}
+
+/// The rig's sound devices, playing and recording the plan.
+#[cfg(feature = "audio")]
+fn open_live(rig: &RigFile, plan: &StreamPlan) -> Result<(Box<dyn AudioStream>, String), Failure> {
+    let stream = jackbench::rig::soundcard::LiveStream::open(&rig.routing(), plan)?;
+    let r = rig.routing();
+    let devices = r.drivers.get(&plan.path.driver).map_or(String::new(), |d| d.output.to_string());
+    Ok((Box::new(stream), format!("sound devices ({devices}, couplers {}, mouth {})", r.couplers, r.mouth)))
+}
+
+#[cfg(not(feature = "audio"))]
+fn open_live(rig: &RigFile, _plan: &StreamPlan) -> Result<(Box<dyn AudioStream>, String), Failure> {
+    Err(anyhow::anyhow!("{}: {}", rig.source.display(), crate::NO_AUDIO).into())
 }
 
 /// One line of `--json`: the object with its `type`.

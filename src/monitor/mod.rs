@@ -34,8 +34,11 @@ pub struct Monitor {
     watches: Vec<watch::Watch>,
     rate_hz: u32,
     frames: u64,
-    /// Lines whose current second is in, waiting for the others.
-    pending: Vec<Option<LineSecond>>,
+    /// Each line's seconds, waiting for the other lines' (lines on separate devices run on
+    /// separate clocks, so one may be ahead by a block).
+    pending: Vec<std::collections::VecDeque<LineSecond>>,
+    /// Seconds handed out.
+    seconds: u64,
 }
 
 impl Monitor {
@@ -47,38 +50,41 @@ impl Monitor {
                 watch::Watch::new(&c.name, c.freq_hz, others, rate_hz)
             })
             .collect();
-        Monitor { watches, rate_hz, frames: 0, pending: vec![None; channels.len()] }
+        Monitor { watches, rate_hz, frames: 0, pending: vec![Default::default(); channels.len()], seconds: 0 }
     }
 
-    /// Takes the next frames of every line (`blocks[line]`, all as long); pushes the events they
-    /// complete. Returns the second they complete, if any.
+    /// Takes the next frames of every line (`blocks[line]`; lines of separate devices may
+    /// differ in length); pushes the events they complete. Returns the second they complete, if
+    /// every line has it.
     pub fn push(&mut self, blocks: &[Vec<f32>], events: &mut Vec<Event>) -> Option<Second> {
         let first = events.len();
         for ((w, b), p) in self.watches.iter_mut().zip(blocks).zip(&mut self.pending) {
             if let Some(s) = w.push(b, events) {
-                *p = Some(s);
+                p.push_back(s);
             }
         }
         self.frames += blocks.first().map_or(0, |b| b.len() as u64);
         events[first..].sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
-        if self.pending.iter().all(Option::is_some) && !self.pending.is_empty() {
-            let lines: Vec<LineSecond> = self.pending.iter_mut().filter_map(Option::take).collect();
-            let seconds = (self.frames / u64::from(self.rate_hz.max(1))) as f64;
-            return Some(Second { t_s: seconds, lines });
+        self.next_second()
+    }
+
+    fn next_second(&mut self) -> Option<Second> {
+        if self.pending.is_empty() || self.pending.iter().any(|p| p.is_empty()) {
+            return None;
         }
-        None
+        let lines: Vec<LineSecond> = self.pending.iter_mut().filter_map(|p| p.pop_front()).collect();
+        self.seconds += 1;
+        Some(Second { t_s: self.seconds as f64, lines })
     }
 
     /// At the stream's end: the last whole second, if it was waiting for context.
     pub fn finish(&mut self) -> Option<Second> {
-        let lines: Vec<LineSecond> = self
-            .watches
-            .iter_mut()
-            .zip(&mut self.pending)
-            .filter_map(|(w, p)| p.take().or_else(|| w.flush()))
-            .collect();
-        (lines.len() == self.watches.len() && !lines.is_empty())
-            .then(|| Second { t_s: (self.frames / u64::from(self.rate_hz.max(1))) as f64, lines })
+        for (w, p) in self.watches.iter_mut().zip(&mut self.pending) {
+            if p.is_empty() {
+                p.extend(w.flush());
+            }
+        }
+        self.next_second()
     }
 
     /// Seconds of stream taken so far.

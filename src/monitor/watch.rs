@@ -236,11 +236,16 @@ impl Watch {
         let slack = (0.002 * self.rate) as u64;
         // A gap held open: does it go on through this window, or where did it end?
         if let Some(start) = self.open_gap {
-            let continuing = found.dropouts.iter().find(|d| d.ms > 0.0 && frame(d.at_s) <= from + slack);
+            // Windows overlap: the gap is in this one from its start on (or from the window's).
+            let since = start.max(from);
+            let continuing = found.dropouts.iter().find(|d| {
+                let (a, e) = (frame(d.at_s), frame(d.at_s) + frame(d.ms / 1000.0));
+                d.ms > 0.0 && a <= since + slack && e + slack >= since
+            });
             let end = match continuing {
                 Some(d) if frame(d.at_s) + frame(d.ms / 1000.0) + slack >= to => None,
-                Some(d) => Some(frame(d.at_s) + frame(d.ms / 1000.0)),
-                None => Some(from),
+                Some(d) => Some((frame(d.at_s) + frame(d.ms / 1000.0)).max(start)),
+                None => Some(since),
             };
             match end {
                 None => {
@@ -364,5 +369,71 @@ impl Watch {
     /// Forgets the counts (the reference and an open gap stay).
     pub fn reset(&mut self) {
         self.events = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A −12 dBFS tone with the given gaps (start s, length s), fed in 10 ms blocks.
+    fn run(freq: f64, gaps: &[(f64, f64)], seconds: f64) -> (Vec<Event>, Vec<LineSecond>) {
+        let rate = 48_000u32;
+        let mut w = Watch::new("left", freq, vec![], rate);
+        let (mut events, mut seconds_out) = (Vec::new(), Vec::new());
+        let n = (seconds * 48_000.0) as usize;
+        let x: Vec<f32> = (0..n)
+            .map(|i| {
+                let t = i as f64 / 48_000.0;
+                let open = gaps.iter().any(|&(a, l)| t >= a && t < a + l);
+                if open {
+                    0.0
+                } else {
+                    (0.25 * (2.0 * std::f64::consts::PI * freq * t).sin()) as f32
+                }
+            })
+            .collect();
+        for block in x.chunks(480) {
+            seconds_out.extend(w.push(block, &mut events));
+        }
+        seconds_out.extend(w.flush());
+        (events, seconds_out)
+    }
+
+    #[test]
+    fn short_gaps_long_gaps_and_dead_lines_are_told_apart_with_their_lengths() {
+        for freq in [300.0, 1000.0, 4000.0] {
+            let gaps = [(1.5, 0.001), (2.2, 0.03), (2.9, 0.15), (3.6, 0.6), (5.0, 2.0)];
+            let (events, seconds) = run(freq, &gaps, 8.0);
+            let kinds: Vec<(EventKind, f64)> = events.iter().map(|e| (e.kind, e.t_s)).collect();
+            // Gaps under DEAD_S are gaps with their length; longer ones make the line dead at
+            // their start and back at their end, with the whole length.
+            let expect = [
+                (EventKind::Gap, 1.5, 1.0),
+                (EventKind::Gap, 2.2, 30.0),
+                (EventKind::Gap, 2.9, 150.0),
+                (EventKind::Dead, 3.6, 0.0),
+                (EventKind::Back, 4.2, 600.0),
+                (EventKind::Dead, 5.0, 0.0),
+                (EventKind::Back, 7.0, 2000.0),
+            ];
+            assert_eq!(events.len(), expect.len(), "{freq} Hz: {kinds:?}");
+            for (e, (kind, at, ms)) in events.iter().zip(expect) {
+                assert_eq!(e.kind, kind, "{freq} Hz: {kinds:?}");
+                assert!((e.t_s - at).abs() < 0.002, "{freq} Hz: {e:?}");
+                if ms > 0.0 {
+                    let got = e.ms.expect("a length");
+                    assert!((got - ms).abs() < 1.0 + 0.01 * ms, "{freq} Hz: {e:?}");
+                }
+            }
+            // Each second measures the tone at its level, its gaps left out.
+            assert_eq!(seconds.len(), 8);
+            for s in &seconds[1..] {
+                if let Some(l) = s.level_dbfs {
+                    assert!((l - (-12.04)).abs() < 0.1, "{freq} Hz: {s:?}");
+                }
+            }
+            assert!(seconds[5].dead, "{freq} Hz: the line is dead through the sixth second");
+        }
     }
 }

@@ -1159,3 +1159,271 @@ mod tests {
         assert_eq!(shared.input_frame_at(900_000_000, 48_000), 0, "before the first frame");
     }
 }
+
+/// Continuous streams for `jackbench monitor`: outputs that play steady tones computed in their
+/// callback, inputs that record into a ring the bench thread drains.
+pub mod continuous {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    /// Seconds of sound an input's ring holds between two reads.
+    const RING_S: usize = 2;
+
+    /// One tone on one channel of an output.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Tone {
+        pub channel: usize,
+        pub freq_hz: f64,
+        pub amplitude: f64,
+    }
+
+    /// An open output playing tones.
+    pub struct TonePlayer {
+        pub device: DeviceRef,
+        failed: Arc<AtomicBool>,
+        _stream: cpal::Stream,
+    }
+
+    impl TonePlayer {
+        /// Whether the device reported it is gone.
+        pub fn failed(&self) -> bool {
+            self.failed.load(Ordering::Acquire)
+        }
+    }
+
+    /// An open input recording its first `keep` channels.
+    pub struct Recorder {
+        pub device: DeviceRef,
+        pub keep: usize,
+        pub rate_hz: u32,
+        rx: rtrb::Consumer<f32>,
+        lost: Arc<AtomicU64>,
+        failed: Arc<AtomicBool>,
+        _stream: cpal::Stream,
+    }
+
+    impl Recorder {
+        /// Appends what was recorded since the last call, channel by channel; the frames moved.
+        pub fn drain(&mut self, out: &mut [Vec<f32>]) -> usize {
+            let keep = self.keep;
+            let n = self.rx.slots() / keep * keep;
+            let Ok(chunk) = self.rx.read_chunk(n) else { return 0 };
+            let (a, b) = chunk.as_slices();
+            for (i, v) in a.iter().chain(b).enumerate() {
+                if let Some(ch) = out.get_mut(i % keep) {
+                    ch.push(*v);
+                }
+            }
+            chunk.commit_all();
+            n / keep
+        }
+
+        /// Frames the callback could not hand over (the bench thread fell behind), so far.
+        pub fn lost(&self) -> u64 {
+            self.lost.load(Ordering::Acquire)
+        }
+
+        pub fn failed(&self) -> bool {
+            self.failed.load(Ordering::Acquire)
+        }
+    }
+
+    fn play<T>(
+        device: &cpal::Device,
+        chosen: Chosen,
+        tones: Vec<Tone>,
+        failed: Arc<AtomicBool>,
+    ) -> Result<cpal::Stream, cpal::Error>
+    where
+        T: SizedSample + FromSample<f32>,
+    {
+        let width = usize::from(chosen.channels);
+        let rate = f64::from(chosen.rate_hz);
+        // (channel, amplitude, cos, sin, step cos, step sin): a phasor per tone, renormalised
+        // once a callback.
+        let mut osc: Vec<(usize, f64, f64, f64, f64, f64)> = tones
+            .iter()
+            .map(|t| {
+                let w = 2.0 * std::f64::consts::PI * t.freq_hz / rate;
+                (t.channel, t.amplitude, 1.0, 0.0, w.cos(), w.sin())
+            })
+            .collect();
+        device.build_output_stream(
+            chosen.config(),
+            move |data: &mut [T], _| {
+                for frame in data.chunks_exact_mut(width) {
+                    frame.iter_mut().for_each(|s| *s = T::EQUILIBRIUM);
+                    for o in osc.iter_mut() {
+                        if let Some(s) = frame.get_mut(o.0) {
+                            *s = T::from_sample((o.1 * o.3) as f32);
+                        }
+                        (o.2, o.3) = (o.2 * o.4 - o.3 * o.5, o.3 * o.4 + o.2 * o.5);
+                    }
+                }
+                for o in osc.iter_mut() {
+                    let r = (o.2 * o.2 + o.3 * o.3).sqrt();
+                    (o.2, o.3) = (o.2 / r, o.3 / r);
+                }
+            },
+            move |e: cpal::Error| {
+                if is_fatal(e.kind()) {
+                    failed.store(true, Ordering::Release);
+                }
+            },
+            Some(Duration::from_secs(5)),
+        )
+    }
+
+    fn record<T>(
+        device: &cpal::Device,
+        chosen: Chosen,
+        keep: usize,
+        mut tx: rtrb::Producer<f32>,
+        lost: Arc<AtomicU64>,
+        failed: Arc<AtomicBool>,
+    ) -> Result<cpal::Stream, cpal::Error>
+    where
+        T: SizedSample,
+        f32: FromSample<T>,
+    {
+        let width = usize::from(chosen.channels);
+        device.build_input_stream(
+            chosen.config(),
+            move |data: &[T], _| {
+                let frames = data.len() / width;
+                match tx.write_chunk_uninit(frames * keep) {
+                    Ok(chunk) => {
+                        chunk.fill_from_iter(
+                            data.chunks_exact(width).flat_map(|f| f.iter().take(keep)).map(|s| f32::from_sample(*s)),
+                        );
+                    }
+                    Err(_) => {
+                        lost.fetch_add(frames as u64, Ordering::AcqRel);
+                    }
+                }
+            },
+            move |e: cpal::Error| {
+                if is_fatal(e.kind()) {
+                    failed.store(true, Ordering::Release);
+                }
+            },
+            Some(Duration::from_secs(5)),
+        )
+    }
+
+    /// A rig's path played and recorded without end (see [`LiveStream::open`]).
+    pub struct LiveStream {
+        pub(super) plan: crate::rig::stream::StreamPlan,
+        pub(super) players: Vec<TonePlayer>,
+        pub(super) recorders: Vec<Recorder>,
+        pub(super) last_frames: Instant,
+        pub(super) stall: Duration,
+    }
+
+    /// Opens `dev` at `rate_hz` and plays `tones` on it until dropped.
+    pub fn tone_player(dev: &DeviceRef, rate_hz: u32, tones: Vec<Tone>) -> Result<TonePlayer, RigError> {
+        let device = find_device(dev, Side::Output)?;
+        let width = tones.iter().map(|t| t.channel + 1).max().unwrap_or(1);
+        let ranges = configs(&device, Side::Output, dev)?;
+        let chosen = choose(&ranges, width.max(2), rate_hz)
+            .or_else(|| choose(&ranges, width, rate_hz))
+            .ok_or_else(|| device_error(dev, format!("offers no output with {width} channel(s) at {rate_hz} Hz")))?;
+        let failed = Arc::new(AtomicBool::new(false));
+        let stream = by_format!(chosen.format, play, &device, chosen, tones, failed.clone())
+            .map_err(|e| device_error(dev, format!("cannot open for playback: {}", explain(&e))))?;
+        stream.play().map_err(|e| device_error(dev, format!("cannot start playback: {}", explain(&e))))?;
+        Ok(TonePlayer { device: dev.clone(), failed, _stream: stream })
+    }
+
+    /// Opens `dev` at `rate_hz` and records its first `keep` channels until dropped.
+    pub fn recorder(dev: &DeviceRef, rate_hz: u32, keep: usize) -> Result<Recorder, RigError> {
+        let device = find_device(dev, Side::Input)?;
+        let ranges = configs(&device, Side::Input, dev)?;
+        let chosen = choose(&ranges, keep.max(2), rate_hz)
+            .or_else(|| choose(&ranges, keep, rate_hz))
+            .ok_or_else(|| device_error(dev, format!("offers no input with {keep} channel(s) at {rate_hz} Hz")))?;
+        let (tx, rx) = rtrb::RingBuffer::new(RING_S * rate_hz as usize * keep);
+        let lost = Arc::new(AtomicU64::new(0));
+        let failed = Arc::new(AtomicBool::new(false));
+        let stream = by_format!(chosen.format, record, &device, chosen, keep, tx, lost.clone(), failed.clone())
+            .map_err(|e| device_error(dev, format!("cannot open for recording: {}", explain(&e))))?;
+        stream.play().map_err(|e| device_error(dev, format!("cannot start recording: {}", explain(&e))))?;
+        Ok(Recorder { device: dev.clone(), keep, rate_hz, rx, lost, failed, _stream: stream })
+    }
+}
+
+pub use continuous::LiveStream;
+
+impl continuous::LiveStream {
+    /// Opens the devices of `plan` on `routing`'s rig: the DUT's output plays the ears' tones
+    /// (left on its first channel, right on its second), the mouth simulator the microphone's;
+    /// the ear couplers' input and the DUT's input record.
+    pub fn open(
+        routing: &super::live::Routing,
+        plan: &crate::rig::stream::StreamPlan,
+    ) -> Result<continuous::LiveStream, RigError> {
+        use continuous::{recorder, tone_player, Tone};
+        let driver = routing.drivers.get(&plan.path.driver).ok_or_else(|| RigError::Device {
+            device: plan.path.driver.clone(),
+            message: "the rig names no sound device for this driver".into(),
+        })?;
+        let amplitude = 10f64.powf(plan.level_dbfs / 20.0);
+        let mut players = Vec::new();
+        let mut recorders = Vec::new();
+        if let Some([l, r]) = plan.ears {
+            let tones = vec![Tone { channel: 0, freq_hz: l, amplitude }, Tone { channel: 1, freq_hz: r, amplitude }];
+            players.push(tone_player(&driver.output, plan.rate_hz, tones)?);
+            recorders.push(recorder(&routing.couplers, plan.rate_hz, 2)?);
+        }
+        if let Some(m) = plan.mouth {
+            players.push(tone_player(&routing.mouth, plan.rate_hz, vec![Tone { channel: 0, freq_hz: m, amplitude }])?);
+            recorders.push(recorder(&driver.input, plan.rate_hz, 1)?);
+        }
+        Ok(continuous::LiveStream {
+            plan: plan.clone(),
+            players,
+            recorders,
+            last_frames: Instant::now(),
+            stall: Duration::from_secs(2),
+        })
+    }
+}
+
+impl crate::rig::stream::AudioStream for continuous::LiveStream {
+    fn rate_hz(&self) -> u32 {
+        self.plan.rate_hz
+    }
+
+    fn channels(&self) -> Vec<crate::rig::stream::StreamChannel> {
+        self.plan.channels()
+    }
+
+    /// Waits until an input has delivered, and hands over what every input has: the lines of
+    /// separate devices can differ in length by what their clocks differ.
+    fn read(&mut self, out: &mut [Vec<f32>]) -> Result<(), RigError> {
+        loop {
+            let mut line = 0;
+            let mut moved = 0;
+            for r in &mut self.recorders {
+                let lines = out.get_mut(line..line + r.keep).unwrap_or_default();
+                moved += r.drain(lines);
+                line += r.keep;
+                if r.failed() {
+                    return Err(device_error(&r.device, "the device is gone: unplugged, stopped or taken away"));
+                }
+            }
+            if let Some(p) = self.players.iter().find(|p| p.failed()) {
+                return Err(device_error(&p.device, "the device is gone: unplugged, stopped or taken away"));
+            }
+            if moved > 0 {
+                self.last_frames = Instant::now();
+                return Ok(());
+            }
+            if self.last_frames.elapsed() > self.stall {
+                let names: Vec<String> = self.recorders.iter().map(|r| r.device.to_string()).collect();
+                return Err(device_error(names.join(" / "), "delivers no sound: stopped, or held by another program"));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
