@@ -184,6 +184,10 @@ fn the_command_writes_a_json_line_per_event_and_per_second_and_its_soak_director
     let written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("monitor.json")).expect("monitor.json")).expect("json");
     assert_eq!(written["seconds"].as_f64(), Some(6.0));
+    // The report: the verdict, the counts, and the four plots over time inlined.
+    let page = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    assert!(page.contains("FAIL") && page.contains("front-jack"), "the verdict names the port");
+    assert_eq!(page.matches("data:image/png;base64,").count(), 4);
 
     // A healthy path: no event, exit 0.
     let healthy = dir.path().join("healthy");

@@ -6,6 +6,7 @@
 //! | `minutes.jsonl` | per minute and line: level (min, mean, max), THD (mean, max), noise, events | each minute |
 //! | `clips/*.wav` | the line's sound from [`CLIP_PRE_S`] before an event to [`CLIP_POST_S`] after | when the clip is whole |
 //! | `monitor.json` | the run's summary: duration, counts, marks with the events under each, verdict | at the end |
+//! | `report.html` | the verdict, the counts, the marks, and level, THD, noise and events over time, plots inlined | at the end |
 //!
 //! The line files are flushed to the disk every second ([`Soak::second`]), so a crash or a power
 //! cut loses at most the last second. At most `max_clips` clips are kept; later events are
@@ -55,6 +56,23 @@ struct MinuteLineOut {
     thd_max_percent: Option<f64>,
     noise_mean_dbfs: Option<f64>,
     events: u64,
+}
+
+/// One line's second, as the report plots it (single precision: an 8-hour soak keeps 28 800).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LineRow {
+    pub level_dbfs: Option<f32>,
+    pub thd_percent: Option<f32>,
+    pub noise_dbfs: f32,
+    /// Events on the line in that second.
+    pub events: u32,
+}
+
+/// Every line's second.
+#[derive(Debug, Clone)]
+pub struct SecondRow {
+    pub t_s: f32,
+    pub lines: Vec<LineRow>,
 }
 
 /// A clip being recorded for a line.
@@ -114,6 +132,10 @@ pub struct Soak {
     counts: Vec<[u64; 6]>,
     /// Marks, each with the events while it held.
     marks: Vec<(Mark, usize)>,
+    /// Each second's rows, for the report.
+    rows: Vec<SecondRow>,
+    /// Events per line in the second under way.
+    second_events: Vec<u32>,
 }
 
 impl Soak {
@@ -142,6 +164,8 @@ impl Soak {
             dropped: 0,
             counts: vec![[0; 6]; names.len()],
             marks: Vec::new(),
+            rows: Vec::new(),
+            second_events: vec![0; names.len()],
         })
     }
 
@@ -195,6 +219,9 @@ impl Soak {
             let Some(k) = self.names.iter().position(|n| n == &e.channel) else { continue };
             self.counts[k][e.kind as usize] += 1;
             if e.kind != EventKind::Back {
+                self.second_events[k] += 1;
+            }
+            if e.kind != EventKind::Back {
                 if let Some((_, n)) = self.marks.last_mut() {
                     *n += 1;
                 }
@@ -237,6 +264,20 @@ impl Soak {
             m.thd.extend(l.thd_percent);
             m.noise.push(l.noise_dbfs);
         }
+        self.rows.push(SecondRow {
+            t_s: second.t_s as f32,
+            lines: second
+                .lines
+                .iter()
+                .zip(&mut self.second_events)
+                .map(|(l, n)| LineRow {
+                    level_dbfs: l.level_dbfs.map(|v| v as f32),
+                    thd_percent: l.thd_percent.map(|v| v as f32),
+                    noise_dbfs: l.noise_dbfs as f32,
+                    events: std::mem::take(n),
+                })
+                .collect(),
+        });
         self.seconds_in_minute += 1;
         if self.seconds_in_minute >= 60 {
             self.write_minute(second.t_s)?;
@@ -322,6 +363,9 @@ impl Soak {
         let tmp = self.dir.join(".monitor.json.tmp");
         std::fs::write(&tmp, text).map_err(io_err(&tmp))?;
         std::fs::rename(&tmp, &p).map_err(io_err(&p))?;
+        let marks: Vec<Mark> = self.marks.iter().map(|(m, _)| m.clone()).collect();
+        crate::report::monitor::write(&self.dir, &summary, &self.names, &self.rows, &marks)
+            .map_err(|e| SoakError { path: self.dir.join("report.html"), message: e.to_string() })?;
         Ok(summary)
     }
 }

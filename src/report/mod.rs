@@ -1,6 +1,7 @@
 //! Reports of a diagnosed capture set: PNG plots, a self-contained HTML page (plots inlined, no
 //! external requests, every string from a file escaped), and the diagnosis as JSON.
 
+pub mod monitor;
 pub mod plot;
 
 use crate::analysis::spectrum::Spectrum;
@@ -820,7 +821,7 @@ fn per_ear(m: &Measured, f: impl Fn(&crate::diagnosis::EarMeasure) -> Option<Str
     per_ear_at(m, |_, e| f(e))
 }
 
-const CSS: &str = r#"
+pub(crate) const CSS: &str = r#"
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1100px; padding: 1em; color: #222; }
 .verdict { padding: 1em 1.5em; border-radius: 8px; color: white; }
 .verdict.pass { background: #2e7d32; } .verdict.fail { background: #c62828; }

@@ -691,3 +691,68 @@ pub fn histogram(
         Ok(())
     })
 }
+
+/// Curves over a run's time (a monitor's level, THD or noise per line, one point a second),
+/// each in a colour of its own, with a technician's marks as labelled vertical lines and the
+/// seconds that had events as red ticks along the bottom.
+pub fn over_time(
+    path: &Path,
+    title: &str,
+    y_desc: &str,
+    series: &[(&str, Vec<(f64, f64)>)],
+    marks: &[(f64, String)],
+    event_seconds: &[f64],
+) -> Result<(), PlotError> {
+    register_font();
+    let e = err(path);
+    let points = || series.iter().flat_map(|s| s.1.iter());
+    let t_max = points().map(|p| p.0).fold(1.0, f64::max);
+    let (lo, hi) = points().fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    let (lo, hi) = if lo <= hi { (lo, hi) } else { (0.0, 1.0) };
+    let pad = ((hi - lo) * 0.1).max(0.5);
+    let (y0, y1) = (lo - pad, hi + pad);
+    draw(path, ENVELOPE_SIZE, |root| {
+        root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (SANS, 20))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.0..t_max, y0..y1)
+            .map_err(|x| e(x.to_string()))?;
+        chart
+            .configure_mesh()
+            .x_desc("Time (s)")
+            .y_desc(y_desc)
+            .label_style((SANS, 14))
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        let red = RGBColor(220, 0, 0);
+        let tick = (y1 - y0) * 0.04;
+        chart
+            .draw_series(
+                event_seconds.iter().map(|&t| PathElement::new(vec![(t, y0), (t, y0 + tick)], red.stroke_width(2))),
+            )
+            .map_err(|x| e(x.to_string()))?;
+        for (t, label) in marks {
+            let grey = RGBColor(90, 90, 90);
+            chart
+                .draw_series([PathElement::new(vec![(*t, y0), (*t, y1)], grey.stroke_width(1))])
+                .map_err(|x| e(x.to_string()))?;
+            chart
+                .draw_series([Text::new(label.clone(), (*t, y1 - tick), (SANS, 13).into_font().color(&grey))])
+                .map_err(|x| e(x.to_string()))?;
+        }
+        for (i, (label, pts)) in series.iter().enumerate() {
+            let c = PALETTE[i % PALETTE.len()];
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
+                .map_err(|x| e(x.to_string()))?
+                .label(*label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+        }
+        legend(&mut chart, SeriesLabelPosition::LowerRight).map_err(&e)?;
+        root.present().map_err(|x| e(x.to_string()))?;
+        Ok(())
+    })
+}
