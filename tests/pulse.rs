@@ -322,6 +322,26 @@ fn a_reference_microphone_hears_the_room_and_the_guard_makes_disturbed_captures_
     }
 }
 
+/// A home whose `.asoundrc` defines the ALSA devices of `tests/rigs/pulse-overlap.toml`: the DUT
+/// `jb_dut` (an `asym` device playing into jb_loop and recording the monitor of jb_mouth), the
+/// ear couplers `jb_ears` (jb_loop's monitor) and the mouth simulator `jb_mouth_out` (jb_mouth).
+/// The caller loads the jb_mouth sink.
+fn overlap_fixture_home() -> tempfile::TempDir {
+    let home = tempfile::tempdir().expect("home");
+    let pcm =
+        |name: &str, body: &str| format!("pcm.{name} {{\n{body}\n  hint {{ show on description \"{name}\" }}\n}}\n");
+    let asoundrc = [
+        pcm("jb_dut_play", "  type pulse\n  device \"jb_loop\""),
+        pcm("jb_dut_rec", "  type pulse\n  device \"jb_mouth.monitor\""),
+        pcm("jb_dut", "  type asym\n  playback.pcm \"jb_dut_play\"\n  capture.pcm \"jb_dut_rec\""),
+        pcm("jb_ears", "  type pulse\n  device \"jb_loop.monitor\""),
+        pcm("jb_mouth_out", "  type pulse\n  device \"jb_mouth\""),
+    ]
+    .concat();
+    std::fs::write(home.path().join(".asoundrc"), asoundrc).expect(".asoundrc");
+    home
+}
+
 /// The amplitude of `freq_hz` in the middle quarter-second of a capture (a whole number of
 /// cycles of 700 Hz and of 1 kHz: each is blind to the other).
 fn amplitude_at(samples: &[f32], rate: f64, freq_hz: f64) -> f64 {
@@ -358,18 +378,7 @@ fn the_ears_and_the_microphone_are_measured_at_once_on_separate_devices() {
         }
     }
     let _leak = Unload(leak);
-    let home = tempfile::tempdir().expect("home");
-    let pcm =
-        |name: &str, body: &str| format!("pcm.{name} {{\n{body}\n  hint {{ show on description \"{name}\" }}\n}}\n");
-    let asoundrc = [
-        pcm("jb_dut_play", "  type pulse\n  device \"jb_loop\""),
-        pcm("jb_dut_rec", "  type pulse\n  device \"jb_mouth.monitor\""),
-        pcm("jb_dut", "  type asym\n  playback.pcm \"jb_dut_play\"\n  capture.pcm \"jb_dut_rec\""),
-        pcm("jb_ears", "  type pulse\n  device \"jb_loop.monitor\""),
-        pcm("jb_mouth_out", "  type pulse\n  device \"jb_mouth\""),
-    ]
-    .concat();
-    std::fs::write(home.path().join(".asoundrc"), asoundrc).expect(".asoundrc");
+    let home = overlap_fixture_home();
     let rig_text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rigs/pulse-overlap.toml"))
         .expect("the rig");
     // The plan with and without `overlap`: the captures, and what the ears heard of the mouth.
@@ -423,18 +432,7 @@ fn a_monitor_sees_the_sink_muted_and_unmuted_at_the_right_times_and_soon() {
     // The fixture of the overlap rig: the DUT plays into jb_loop (whose monitor is the ear
     // couplers) and records the mouth simulator's sink, jb_mouth.
     let _mouth = common::pulse::ExtraSink::load("jb_mouth");
-    let home = tempfile::tempdir().expect("home");
-    let pcm =
-        |name: &str, body: &str| format!("pcm.{name} {{\n{body}\n  hint {{ show on description \"{name}\" }}\n}}\n");
-    let asoundrc = [
-        pcm("jb_dut_play", "  type pulse\n  device \"jb_loop\""),
-        pcm("jb_dut_rec", "  type pulse\n  device \"jb_mouth.monitor\""),
-        pcm("jb_dut", "  type asym\n  playback.pcm \"jb_dut_play\"\n  capture.pcm \"jb_dut_rec\""),
-        pcm("jb_ears", "  type pulse\n  device \"jb_loop.monitor\""),
-        pcm("jb_mouth_out", "  type pulse\n  device \"jb_mouth\""),
-    ]
-    .concat();
-    std::fs::write(home.path().join(".asoundrc"), asoundrc).expect(".asoundrc");
+    let home = overlap_fixture_home();
     let rig = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rigs/pulse-overlap.toml");
     let out = home.path().join("soak");
     let mut child = jackbench()
