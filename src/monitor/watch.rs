@@ -114,7 +114,6 @@ pub struct Watch {
     preroll: u64,
     reference: Option<Reference>,
     second_start: u64,
-    events_this_second: u64,
     events: u64,
     /// Where a gap that ran past the last window's end began.
     open_gap: Option<u64>,
@@ -141,7 +140,6 @@ impl Watch {
             preroll: frames(PREROLL_S),
             reference: None,
             second_start: 0,
-            events_this_second: 0,
             events: 0,
             open_gap: None,
             spans: Vec::new(),
@@ -205,7 +203,6 @@ impl Watch {
             EventKind::Dead | EventKind::LevelStep => {}
         }
         self.events += 1;
-        self.events_this_second += 1;
         out.push(Event { t_s: at as f64 / self.rate, channel: self.name.clone(), kind, ms, db });
     }
 
@@ -339,7 +336,6 @@ impl Watch {
                 dc: m.dc,
             });
         }
-        self.events_this_second = 0;
         LineSecond {
             channel: self.name.clone(),
             level_dbfs: tone.map(|f| db(f.amplitude)),
@@ -359,11 +355,6 @@ impl Watch {
             self.second_start += second;
             s
         })
-    }
-
-    /// Events counted so far.
-    pub fn events(&self) -> u64 {
-        self.events
     }
 
     /// Forgets the counts (the reference and an open gap stay).
