@@ -196,13 +196,18 @@ impl Soak {
             }
         }
         for k in done {
-            if let Some(clip) = self.clips[k].take() {
-                let path = self.dir.join("clips").join(&clip.name);
-                let audio = Audio { rate_hz: self.rate_hz, format: SampleFormat::F32, channels: vec![clip.samples] };
-                write_wav(&path, &audio).map_err(|e| SoakError { path, message: e.to_string() })?;
-                self.written += 1;
-            }
+            self.write_clip(k)?;
         }
+        Ok(())
+    }
+
+    /// Writes line `k`'s clip, if one is being recorded, as it stands.
+    fn write_clip(&mut self, k: usize) -> Result<(), SoakError> {
+        let Some(clip) = self.clips.get_mut(k).and_then(Option::take) else { return Ok(()) };
+        let path = self.dir.join("clips").join(&clip.name);
+        let audio = Audio { rate_hz: self.rate_hz, format: SampleFormat::F32, channels: vec![clip.samples] };
+        write_wav(&path, &audio).map_err(|e| SoakError { path, message: e.to_string() })?;
+        self.written += 1;
         Ok(())
     }
 
@@ -330,12 +335,7 @@ impl Soak {
             self.write_minute(seconds)?;
         }
         for k in 0..self.clips.len() {
-            if let Some(clip) = self.clips[k].take() {
-                let path = self.dir.join("clips").join(&clip.name);
-                let audio = Audio { rate_hz: self.rate_hz, format: SampleFormat::F32, channels: vec![clip.samples] };
-                write_wav(&path, &audio).map_err(|e| SoakError { path, message: e.to_string() })?;
-                self.written += 1;
-            }
+            self.write_clip(k)?;
         }
         self.sync()?;
         let counts = self
