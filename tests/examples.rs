@@ -213,7 +213,7 @@ fn resample(audio: Audio, to_hz: u32) -> Audio {
             out_spectrum[..keep].copy_from_slice(&spectrum[..keep]);
             // The bins at 0 Hz and (for even lengths) at the new Nyquist must be real.
             out_spectrum[0].im = 0.0;
-            if m % 2 == 0 {
+            if m.is_multiple_of(2) {
                 let last = out_spectrum.len() - 1;
                 out_spectrum[last].im = 0.0;
             }

@@ -188,7 +188,7 @@ pub fn locate_mix(channels: &[&[f64]], references: &[&[f64]], spectrum: &mut Spe
 
 /// One-sided spectrum weights for Parseval sums: bins other than DC and Nyquist stand for two.
 fn bin_weight(k: usize, n: usize) -> f64 {
-    if k == 0 || (n % 2 == 0 && k == n / 2) {
+    if k == 0 || (n.is_multiple_of(2) && k == n / 2) {
         1.0
     } else {
         2.0

@@ -69,7 +69,7 @@ impl Spectrum {
         if let Some(first) = input.first_mut() {
             first.im = 0.0;
         }
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             if let Some(last) = input.last_mut() {
                 last.im = 0.0;
             }
@@ -93,7 +93,7 @@ fn is_fast_len(mut n: usize) -> bool {
         return false;
     }
     for p in [2, 3, 5, 7] {
-        while n % p == 0 {
+        while n.is_multiple_of(p) {
             n /= p;
         }
     }

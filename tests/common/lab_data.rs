@@ -65,12 +65,12 @@ pub fn all() -> Vec<TestDb> {
 /// 13 pass, never outside), and `front.thd_percent = 0.1 · (i % 15)` (limit 1: outside when
 /// i % 15 > 10).
 pub fn unit(i: u64, benches: u64, fail_every: u64) -> UnitRecord {
-    let fail = fail_every > 0 && i % fail_every == 0;
+    let fail = fail_every > 0 && i.is_multiple_of(fail_every);
     let codes = ["headset.channel_dead", "headset.distortion", "port.hum"];
     let thd = 0.1 * (i % 15) as f64;
     UnitRecord {
         serial: format!("SN-{i}"),
-        model: if i % 2 == 0 { "hs-200".into() } else { "hs-100".into() },
+        model: if i.is_multiple_of(2) { "hs-200".into() } else { "hs-100".into() },
         rig: "qa-bench".into(),
         bench: format!("bench-{}", i % benches.max(1)),
         operator: "kim".into(),
@@ -80,14 +80,14 @@ pub fn unit(i: u64, benches: u64, fail_every: u64) -> UnitRecord {
         verdict: if fail { Verdict::Fail } else { Verdict::Pass },
         capture_set: format!("reports/b1/SN-{i}"),
         repeats: (i % 3) as i64,
-        limits_file: format!("limits/{}.toml", if i % 2 == 0 { "hs-200" } else { "hs-100" }),
+        limits_file: format!("limits/{}.toml", if i.is_multiple_of(2) { "hs-200" } else { "hs-100" }),
         // Odd units' limits were calibrated, even units' not.
         calibrated: (i % 2 == 1).then(|| "2026-11-30T08:00:00Z".to_string()),
         // Units 0, 3, 6, … on a calibrated bench.
-        bench_calibration: (i % 3 == 0).then(|| "limits/bench/qa-bench.toml".to_string()),
-        bench_calibrated: (i % 3 == 0).then(|| "2026-11-29T07:00:00Z".to_string()),
+        bench_calibration: i.is_multiple_of(3).then(|| "limits/bench/qa-bench.toml".to_string()),
+        bench_calibrated: i.is_multiple_of(3).then(|| "2026-11-29T07:00:00Z".to_string()),
         bench_s: Some(2.5 + 0.5 * (i % 2) as f64),
-        elapsed_s: (i % 5 != 0).then_some(0.25),
+        elapsed_s: (!i.is_multiple_of(5)).then_some(0.25),
         faults: if fail {
             vec![FaultRecord {
                 rank: 1,

@@ -1,10 +1,16 @@
 //! `jackbench monitor`: one path played and recorded without end, watched live.
 
+mod screen;
+mod view;
+
+use screen::Screen;
+use view::{Heading, Json, Key, Lines, View};
+
 use crate::cli::station::{virtual_bench, Hardware};
-use crate::{emit, Failure};
+use crate::Failure;
 use jackbench::capture::{ComponentKind, Direction, PathSpec};
 use jackbench::monitor::soak::Soak;
-use jackbench::monitor::{Event, Mark, Monitor, Second, Tally};
+use jackbench::monitor::{Event, Mark, Monitor, Tally};
 use jackbench::rig::file::AudioKind;
 use jackbench::rig::stream::{AudioStream, StreamPlan};
 use jackbench::rig::virtual_bench::{Pace, VirtualStream};
@@ -19,6 +25,8 @@ use std::time::Duration;
 pub const EAR_TONES_HZ: [f64; 2] = [1000.0, 1250.0];
 /// The mouth simulator's tone, Hz.
 pub const MOUTH_TONE_HZ: f64 = 700.0;
+/// The mark a reset of the counts leaves in the record.
+pub const RESET_MARK: &str = "counts reset";
 
 #[derive(clap::Args)]
 pub struct MonitorArgs {
@@ -147,32 +155,27 @@ pub fn monitor(args: &MonitorArgs) -> Result<u8, Failure> {
     let mut monitor = Monitor::new(&channels, rate);
     let mut tally = Tally::new(&channels);
 
+
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
     }
-    let tty = std::io::stderr().is_terminal() && !args.json;
-    eprintln!(
-        "monitoring {path} on {what}: {}; writing {}{}",
-        channels.iter().map(|c| format!("{} at {} Hz", c.name, c.freq_hz)).collect::<Vec<_>>().join(", "),
-        out.display(),
-        args.duration.map_or(" until Ctrl-C".to_string(), |d| format!(" for {}", humantime::format_duration(d)))
-    );
-    // The technician's keys, a line each on standard input: text marks what is being done from
-    // now on ("wiggling the plug"), `r` resets the counts, `q` stops.
-    let (keys_tx, keys) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
-            if keys_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    if !args.json {
-        eprintln!("type a note and Enter to mark a moment, r to reset the counts, q to stop");
-    }
+    let heading = Heading {
+        path: path.to_string(),
+        source: what,
+        lines: channels.iter().map(|c| (c.name.clone(), c.freq_hz)).collect(),
+        duration_s: args.duration.map(|d| d.as_secs_f64()),
+        out: out.clone(),
+    };
+    // A person at a terminal gets the screen; a program (or a log) gets lines.
+    let mut view: Box<dyn View> = if args.json {
+        Box::new(Json::new(&heading))
+    } else if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+        Box::new(Screen::open(heading)?)
+    } else {
+        Box::new(Lines::new(&heading, std::io::stderr().is_terminal()))
+    };
     let total = args.duration.map(|d| (d.as_secs_f64() * f64::from(rate)).round() as u64);
     let mut blocks = vec![Vec::new(); channels.len()];
     let mut events: Vec<Event> = Vec::new();
@@ -185,23 +188,21 @@ pub fn monitor(args: &MonitorArgs) -> Result<u8, Failure> {
             break;
         }
         frames += blocks.first().map_or(0, |b| b.len() as u64);
-        while let Ok(key) = keys.try_recv() {
-            match key.trim() {
-                "" => {}
-                "q" => stop.store(true, Ordering::SeqCst),
-                "r" => {
+        for key in view.keys()? {
+            match key {
+                Key::Quit => stop.store(true, Ordering::SeqCst),
+                // The counts on the screen start again; the record and the verdict keep the
+                // whole run, and the reset is a mark in it (the report counts events after it).
+                Key::Reset => {
                     monitor.reset();
-                    tally = Tally::new(&channels);
-                    eprintln!("counts reset at {:.1} s", monitor.elapsed_s());
-                }
-                text => {
-                    let mark = Mark { t_s: monitor.elapsed_s(), text: text.to_string() };
+                    let mark = Mark { t_s: monitor.elapsed_s(), text: RESET_MARK.into() };
                     soak.mark(&mark)?;
-                    if args.json {
-                        emit_line("mark", &mark);
-                    } else {
-                        eprintln!("{}{:>10.3} s  mark: {}", if tty { "\r\x1b[2K" } else { "" }, mark.t_s, mark.text);
-                    }
+                    view.reset(&mark);
+                }
+                Key::Mark(text) => {
+                    let mark = Mark { t_s: monitor.elapsed_s(), text };
+                    soak.mark(&mark)?;
+                    view.mark(&mark);
                 }
             }
         }
@@ -209,56 +210,24 @@ pub fn monitor(args: &MonitorArgs) -> Result<u8, Failure> {
         let second = monitor.push(&blocks, &mut events);
         soak.audio(&blocks)?;
         soak.events(&events)?;
+        view.block(&blocks);
         for e in &events {
             tally.add(e);
-            if args.json {
-                emit_line("event", e);
-            } else {
-                let size =
-                    e.ms.map(|m| format!(" {m:.1} ms")).or(e.db.map(|d| format!(" {d:+.1} dB"))).unwrap_or_default();
-                eprintln!(
-                    "{}{:>10.3} s  {:<6} {}{size}\x07",
-                    if tty { "\r\x1b[2K" } else { "" },
-                    e.t_s,
-                    e.channel,
-                    e.kind.name()
-                );
-            }
+            view.event(e);
         }
         if let Some(s) = second {
             soak.second(&s)?;
-            if args.json {
-                emit_line("second", &s);
-            } else if tty {
-                eprint!("\r\x1b[2K{}", status(&s));
-            }
+            view.second(&s, &tally.verdict(&path));
         }
+        view.draw(monitor.elapsed_s())?;
     }
     if let Some(s) = monitor.finish() {
         soak.second(&s)?;
-        if args.json {
-            emit_line("second", &s);
-        }
-    }
-    if tty {
-        eprintln!();
+        view.second(&s, &tally.verdict(&path));
     }
     let verdict = tally.verdict(&path);
     let summary = soak.finish(monitor.elapsed_s(), verdict.clone())?;
-    if args.json {
-        emit_line("summary", &summary);
-    } else {
-        eprintln!(
-            "{}: {:.1} s watched; {}",
-            if verdict.pass { "PASS" } else { "FAIL" },
-            summary.seconds,
-            verdict.findings.join("; ")
-        );
-        if !verdict.suspects.is_empty() {
-            eprintln!("suspects, most likely first: {}", verdict.suspects.join(", "));
-        }
-        eprintln!("{} clip(s) in {}", summary.clips, out.join("clips").display());
-    }
+    view.finish(&summary, &out);
     if let Some((s, _)) = &mut switch {
         if let Err(e) = s.disconnect_all() {
             failed.get_or_insert(e.to_string());
@@ -282,27 +251,4 @@ fn open_live(rig: &RigFile, plan: &StreamPlan) -> Result<(Box<dyn AudioStream>, 
 #[cfg(not(feature = "audio"))]
 fn open_live(rig: &RigFile, _plan: &StreamPlan) -> Result<(Box<dyn AudioStream>, String), Failure> {
     Err(anyhow::anyhow!("{}: {}", rig.source.display(), crate::NO_AUDIO).into())
-}
-
-/// One line of `--json`: the object with its `type`.
-fn emit_line(kind: &str, value: &impl serde::Serialize) {
-    let mut v = serde_json::to_value(value).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        o.insert("type".into(), kind.into());
-    }
-    emit(format_args!("{v}\n"));
-}
-
-/// A second's one-line status: each line's level, THD and noise, and its events so far.
-fn status(s: &Second) -> String {
-    let lines: Vec<String> = s
-        .lines
-        .iter()
-        .map(|l| {
-            let level = l.level_dbfs.map_or("  --  ".into(), |v| format!("{v:6.1}"));
-            let thd = l.thd_percent.map_or(" -- ".into(), |v| format!("{v:.2}%"));
-            format!("{} {level} dBFS THD {thd} noise {:.0} dBFS ev {}", l.channel, l.noise_dbfs, l.events)
-        })
-        .collect();
-    format!("{:>7.0} s | {}", s.t_s, lines.join(" | "))
 }
