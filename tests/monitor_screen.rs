@@ -132,7 +132,9 @@ fn a_worn_jack_flashes_rings_and_counts_and_the_keys_mark_reset_and_quit() {
     t.keys("cable at the strain relief, bent", true);
     t.wait_for("the note being typed", |p| p.contains("mark: cable at the strain relief, bent█"));
     t.keys("Enter", false);
-    t.wait_for("the note as a mark", |p| p.contains("── mark: cable at the strain relief, bent") && p.contains("q  quit"));
+    t.wait_for("the note as a mark", |p| {
+        p.contains("── mark: cable at the strain relief, bent") && p.contains("q  quit")
+    });
 
     // `r` starts the counts again: fewer than before, and the reset is in the log.
     let before = number_after(&t.pane(false), "events:").expect("a count");
@@ -147,7 +149,8 @@ fn a_worn_jack_flashes_rings_and_counts_and_the_keys_mark_reset_and_quit() {
     assert!(pane.contains("FAIL:") && pane.contains("front-jack") && pane.contains("EXIT=1"), "{pane}");
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("monitor.json")).expect("monitor.json")).expect("json");
-    let marks: Vec<&str> = summary["marks"].as_array().expect("marks").iter().filter_map(|m| m["text"].as_str()).collect();
+    let marks: Vec<&str> =
+        summary["marks"].as_array().expect("marks").iter().filter_map(|m| m["text"].as_str()).collect();
     assert_eq!(marks, ["wiggling the plug in the jack", "cable at the strain relief, bent", "counts reset"]);
     assert!(summary["seconds"].as_f64().is_some_and(|s| s < 60.0), "q stopped it early: {summary}");
 }

@@ -259,3 +259,49 @@ fn a_board_that_goes_silent_mid_run_ends_it_and_keeps_the_captures() {
     assert!((1..23).contains(&made), "{made}");
     assert_eq!(std::fs::read_dir(set.join("captures")).expect("captures").count(), made);
 }
+
+#[test]
+fn a_monitor_holds_its_route_past_the_idle_timeout_and_through_a_reset() {
+    let Some(sim) = relay_sim::start() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The board opens every relay after a second without a command; a soak holds a route for
+    // hours, so the monitor must keep it.
+    let text = std::fs::read_to_string(relay_rig(dir.path())).expect("rig");
+    let rig = dir.path().join("qa-relay-idle.toml");
+    std::fs::write(&rig, text.replacen("idle_off_s = 60", "idle_off_s = 1", 1)).expect("rig written");
+    let out = dir.path().join("soak");
+    let child = jackbench()
+        .args(["monitor", "--virtual-audio", "--relay-port", &sim.pty, "--duration", "5s", "--json", "--rig"])
+        .arg(&rig)
+        .arg("--out")
+        .arg(&out)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    // Past the idle timeout the route is still made: the board's two relays of the path.
+    std::thread::sleep(Duration::from_millis(2_200));
+    let route = sim.relays_on();
+    assert_eq!(route.count_ones(), 2, "the path's port and headset relays, 0x{route:04x}");
+    // The board restarts (its reset line), which opens every relay: the monitor makes the
+    // route again and says so in its record.
+    sim.reset();
+    std::thread::sleep(Duration::from_millis(1_500));
+    assert_eq!(sim.relays_on(), route, "the route made again after the reset");
+    let o = child.wait_with_output().expect("ends");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "a healthy path: {err}");
+    let marks: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "mark")
+        .filter_map(|v| v["text"].as_str().map(str::to_string))
+        .collect();
+    assert!(marks.iter().any(|m| m.starts_with("relay board: the board restarted")), "{marks:?}");
+    // The route opened only at the reset and at the end: never by the idle timeout.
+    let opened = states(&sim.pin_log()).iter().filter(|s| s.1 == 0).count();
+    assert!(opened <= 3, "{opened} times every relay open: {:?}", states(&sim.pin_log()));
+    assert_eq!(sim.relays_on(), 0, "every relay open at the end");
+    assert!(!sim.pin_log().is_empty());
+}

@@ -94,6 +94,12 @@ pub trait SwitchMatrix {
     fn connect(&mut self, path: &PathSpec) -> Result<(), RigError>;
     /// Opens every connection (safe state).
     fn disconnect_all(&mut self) -> Result<(), RigError>;
+    /// Keeps the last route made, for a path held a long time (a monitor's soak): a board with
+    /// an idle timeout hears from the bench, and one that restarted or opened its relays gets
+    /// the route back. Returns what happened on the way, in words (nothing when the route held).
+    fn hold(&mut self) -> Result<Vec<String>, RigError> {
+        Ok(Vec::new())
+    }
 }
 
 /// A bench's two halves, lent one at a time: real rigs pair a sound card with a relay board or
@@ -134,6 +140,9 @@ impl<T: SwitchMatrix + ?Sized> SwitchMatrix for Box<T> {
     fn disconnect_all(&mut self) -> Result<(), RigError> {
         (**self).disconnect_all()
     }
+    fn hold(&mut self) -> Result<Vec<String>, RigError> {
+        (**self).hold()
+    }
 }
 
 impl<T: SwitchMatrix + ?Sized> SwitchMatrix for &mut T {
@@ -142,6 +151,9 @@ impl<T: SwitchMatrix + ?Sized> SwitchMatrix for &mut T {
     }
     fn disconnect_all(&mut self) -> Result<(), RigError> {
         (**self).disconnect_all()
+    }
+    fn hold(&mut self) -> Result<Vec<String>, RigError> {
+        (**self).hold()
     }
 }
 

@@ -347,6 +347,20 @@ impl RelayBoard {
         Ok(mask)
     }
 
+    /// Checks that the relays are as last asked, which also keeps a board's idle timeout from
+    /// opening them; a route found open (by the idle timeout, or a restart the line did not show)
+    /// is made again. Returns the board's events this took (resets, routes made again).
+    pub fn hold(&mut self) -> Result<Vec<String>, RelayError> {
+        let before = self.events.len();
+        let now = self.state()?;
+        if now != self.route {
+            let want = self.route;
+            self.events.push(format!("the relays were 0x{now:04x}, not the route 0x{want:04x}: made again"));
+            self.route(want)?;
+        }
+        Ok(self.events[before.min(self.events.len())..].to_vec())
+    }
+
     /// Opens every relay.
     pub fn off(&mut self) -> Result<(), RelayError> {
         self.route = 0;
@@ -493,6 +507,13 @@ impl SwitchMatrix for RelaySwitch {
 
     fn disconnect_all(&mut self) -> Result<(), RigError> {
         self.board.off().map_err(|e| RigError::Switch { path: "every relay open".into(), message: e.to_string() })
+    }
+
+    fn hold(&mut self) -> Result<Vec<String>, RigError> {
+        let route = self.board.route;
+        self.board
+            .hold()
+            .map_err(|e| RigError::Switch { path: format!("route 0x{route:04x} held"), message: e.to_string() })
     }
 }
 

@@ -25,6 +25,8 @@ use std::time::Duration;
 pub const EAR_TONES_HZ: [f64; 2] = [1000.0, 1250.0];
 /// The mouth simulator's tone, Hz.
 pub const MOUTH_TONE_HZ: f64 = 700.0;
+/// The route is checked at least this often, seconds.
+const HOLD_S: f64 = 5.0;
 /// The mark a reset of the counts leaves in the record.
 pub const RESET_MARK: &str = "counts reset";
 
@@ -134,6 +136,12 @@ pub fn monitor(args: &MonitorArgs) -> Result<u8, Failure> {
     if let Some((s, _)) = &mut switch {
         s.connect(&path)?;
     }
+    // How often the route is checked (and a board's idle timeout fed): well inside the timeout.
+    let hold_every = Duration::from_secs_f64(match rig.switch.idle_off_s {
+        0 => HOLD_S,
+        idle => (f64::from(idle) / 3.0).min(HOLD_S),
+    });
+    let mut held = std::time::Instant::now();
     let (mut stream, what): (Box<dyn AudioStream>, String) = if real {
         open_live(&rig, &plan)?
     } else {
@@ -154,7 +162,6 @@ pub fn monitor(args: &MonitorArgs) -> Result<u8, Failure> {
     let mut soak = Soak::create(&out, &names, rate, args.max_clips)?;
     let mut monitor = Monitor::new(&channels, rate);
     let mut tally = Tally::new(&channels);
-
 
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -203,6 +210,25 @@ pub fn monitor(args: &MonitorArgs) -> Result<u8, Failure> {
                     let mark = Mark { t_s: monitor.elapsed_s(), text };
                     soak.mark(&mark)?;
                     view.mark(&mark);
+                }
+            }
+        }
+        if let Some((s, _)) = switch.as_mut().filter(|_| held.elapsed() >= hold_every) {
+            held = std::time::Instant::now();
+            // What the board did to the route (a restart, relays found open) is a mark: the
+            // sound's gap at that moment is the bench's, not the unit's.
+            match s.hold() {
+                Ok(said) => {
+                    for text in said {
+                        let mark = Mark { t_s: monitor.elapsed_s(), text: format!("relay board: {text}") };
+                        soak.mark(&mark)?;
+                        view.mark(&mark);
+                    }
+                }
+                // A board that stopped answering ends the run; what was measured is written.
+                Err(e) => {
+                    failed = Some(e.to_string());
+                    break;
                 }
             }
         }
