@@ -245,3 +245,62 @@ fn a_technician_s_lines_mark_moments_and_q_stops_an_endless_soak() {
     let logged = std::fs::read_to_string(out.join("events.jsonl")).expect("events");
     assert!(logged.lines().any(|l| l.contains("\"type\":\"mark\"")), "{logged}");
 }
+
+/// Runs the repair bench's paths in turn with `faults`; the summary and the event lines.
+fn paths_in_turn(faults: &[&str]) -> (serde_json::Value, Vec<serde_json::Value>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("soak");
+    let mut args = vec!["monitor", "--rig", "rigs/repair-laptop.toml", "--path", "all", "--fast", "--json"];
+    args.extend(["--dwell", "10s", "--duration", "80s", "--seed", "3", "--out"]);
+    let out_arg = out.to_string_lossy().into_owned();
+    args.push(&out_arg);
+    for f in faults {
+        args.extend(["--fault", f]);
+    }
+    let o = jackbench(&args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(if faults.is_empty() { 0 } else { 1 }), "{faults:?}: {err}");
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("monitor.json")).expect("monitor.json")).expect("json");
+    (summary, lines)
+}
+
+#[test]
+fn paths_watched_in_turn_name_the_part_on_every_path_with_events() {
+    // The repair bench's four acoustic paths, 10 s each, twice round: a worn part shows on every
+    // path through it and on none of the others, a driver on both of its paths at once on every
+    // line.
+    for (fault, part) in [
+        ("customer-adapter:intermittent:moderate", "customer-adapter"),
+        ("laptop-jack:intermittent:moderate", "laptop-jack"),
+        ("customer-headset:intermittent:mild", "customer-headset"),
+        ("laptop-audio:dropouts:moderate", "laptop-audio"),
+    ] {
+        let (summary, lines) = paths_in_turn(&[fault]);
+        assert_eq!(summary["verdict"]["suspects"], serde_json::json!([part]), "{fault}: {summary}");
+        // Every event names its path, and only paths through the part have any.
+        let events: Vec<&serde_json::Value> = lines.iter().filter(|l| l["type"] == "event").collect();
+        assert!(!events.is_empty());
+        for e in &events {
+            let path = e["path"].as_str().expect("an event's path");
+            assert!(path.split(" → ").any(|p| p == part), "{fault}: an event on {path}");
+        }
+        // The turns are marks in the record: four paths, twice.
+        let turns = summary["marks"]
+            .as_array()
+            .expect("marks")
+            .iter()
+            .filter(|m| m["text"].as_str().is_some_and(|t| t.starts_with("watching ")));
+        assert_eq!(turns.count(), 8, "{fault}");
+    }
+    // Two worn parts on paths that share nothing the quiet paths do not clear: both are named.
+    let (summary, _) = paths_in_turn(&["customer-adapter:intermittent:moderate", "laptop-jack:intermittent:moderate"]);
+    let suspects = summary["verdict"]["suspects"].to_string();
+    assert!(suspects.contains("customer-adapter") && suspects.contains("laptop-jack"), "{summary}");
+    assert!(summary["verdict"]["findings"][0].as_str().is_some_and(|f| f.contains("more than one")), "{summary}");
+    // A healthy bench: every path quiet.
+    let (summary, _) = paths_in_turn(&[]);
+    assert_eq!(summary["verdict"]["pass"], true, "{summary}");
+}

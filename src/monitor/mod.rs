@@ -19,6 +19,9 @@ use serde::Serialize;
 pub struct Second {
     /// The second's end, seconds of the stream.
     pub t_s: f64,
+    /// The path it was on, when the monitor knows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     pub lines: Vec<LineSecond>,
 }
 
@@ -39,6 +42,10 @@ pub struct Monitor {
     pending: Vec<std::collections::VecDeque<LineSecond>>,
     /// Seconds handed out.
     seconds: u64,
+    /// Where this monitor's stream starts in the run, seconds (a run that watches several
+    /// paths in turn starts a monitor per turn).
+    start_s: f64,
+    path: Option<String>,
 }
 
 impl Monitor {
@@ -50,7 +57,21 @@ impl Monitor {
                 watch::Watch::new(&c.name, c.freq_hz, others, rate_hz)
             })
             .collect();
-        Monitor { watches, rate_hz, frames: 0, pending: vec![Default::default(); channels.len()], seconds: 0 }
+        Monitor {
+            watches,
+            rate_hz,
+            frames: 0,
+            pending: vec![Default::default(); channels.len()],
+            seconds: 0,
+            start_s: 0.0,
+            path: None,
+        }
+    }
+
+    /// The same monitor for a stream that starts `start_s` into the run, on `path`: its events
+    /// and seconds carry the run's time and the path.
+    pub fn on_path(self, path: &str, start_s: f64) -> Monitor {
+        Monitor { start_s, path: Some(path.to_string()), ..self }
     }
 
     /// Takes the next frames of every line (`blocks[line]`; lines of separate devices may
@@ -64,6 +85,10 @@ impl Monitor {
             }
         }
         self.frames += blocks.first().map_or(0, |b| b.len() as u64);
+        for e in &mut events[first..] {
+            e.t_s += self.start_s;
+            e.path.clone_from(&self.path);
+        }
         events[first..].sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
         self.next_second()
     }
@@ -74,7 +99,7 @@ impl Monitor {
         }
         let lines: Vec<LineSecond> = self.pending.iter_mut().filter_map(|p| p.pop_front()).collect();
         self.seconds += 1;
-        Some(Second { t_s: self.seconds as f64, lines })
+        Some(Second { t_s: self.start_s + self.seconds as f64, path: self.path.clone(), lines })
     }
 
     /// At the stream's end: the last whole second, if it was waiting for context.
@@ -87,9 +112,9 @@ impl Monitor {
         self.next_second()
     }
 
-    /// Seconds of stream taken so far.
+    /// Seconds of the run so far: where the stream started and what it has given.
     pub fn elapsed_s(&self) -> f64 {
-        self.frames as f64 / f64::from(self.rate_hz.max(1))
+        self.start_s + self.frames as f64 / f64::from(self.rate_hz.max(1))
     }
 
     /// Forgets every line's event count.
@@ -206,5 +231,246 @@ impl Tally {
             suspects.extend([path.port.clone(), path.adapter.clone(), path.headset.clone()]);
         }
         Verdict { pass: false, findings, suspects }
+    }
+}
+
+/// One path's share of a run that watched several in turn.
+#[derive(Debug, Clone)]
+pub struct PathWatch {
+    pub path: crate::capture::PathSpec,
+    pub tally: Tally,
+    /// How long it was watched, seconds.
+    pub seconds: f64,
+}
+
+/// A path watched this long without an event clears a part only when the events elsewhere say
+/// it would have had this many (a Poisson count of 3 or more is zero 5 % of the time at most).
+const CLEARING_EVENTS: f64 = 3.0;
+
+impl Tally {
+    /// Events counted (a line coming back is not one).
+    pub fn events(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// Whether most moments hit every line at once: what the lines share digitally.
+    fn digital(&self) -> bool {
+        let mut t = self.clone();
+        t.close();
+        t.lines.len() > 1 && t.moments > 0 && t.shared * 2 >= t.moments
+    }
+}
+
+/// The verdict of a run over several paths: the part on every path with events and on none of
+/// the paths that were watched long enough to show them and stayed quiet. With one path, that
+/// path's own verdict.
+pub fn verdict_across(watched: &[PathWatch]) -> Verdict {
+    let [one] = watched else {
+        return verdict_of_paths(watched);
+    };
+    one.tally.verdict(&one.path)
+}
+
+fn verdict_of_paths(watched: &[PathWatch]) -> Verdict {
+    use std::fmt::Write;
+    let hit: Vec<&PathWatch> = watched.iter().filter(|w| w.tally.events() > 0).collect();
+    let per_path = |w: &PathWatch| {
+        let mut s = format!("{}: {} event{} in {:.0} s", w.path, w.tally.events(), plural(w.tally.events()), w.seconds);
+        if w.tally.events() > 0 {
+            let v = w.tally.verdict(&w.path);
+            if let Some(f) = v.findings.first() {
+                let _ = write!(s, " ({f})");
+            }
+        }
+        s
+    };
+    let mut findings: Vec<String> = watched.iter().map(per_path).collect();
+    if hit.is_empty() {
+        findings.insert(0, format!("no event on any of {} paths", watched.len()));
+        return Verdict { pass: true, findings, suspects: Vec::new() };
+    }
+    // The rate the faulty part shows where it is, events a second.
+    let (events, seconds) = hit.iter().fold((0u64, 0.0f64), |(e, s), w| (e + w.tally.events(), s + w.seconds));
+    let rate = events as f64 / seconds.max(1e-9);
+    // Every part of the first path with events, in the order a contact fault is likeliest in
+    // (port, adapter, headset, then the driver), kept if every path with events has it.
+    let first = &hit[0].path;
+    let parts = [first.port.as_str(), first.adapter.as_str(), first.headset.as_str(), first.driver.as_str()];
+    let mut candidates: Vec<&str> =
+        parts.into_iter().filter(|p| hit.iter().all(|w| w.path.ids().contains(p))).collect();
+    candidates.dedup();
+    let mut cleared = Vec::new();
+    let mut unsure = Vec::new();
+    candidates.retain(|part| {
+        let quiet: Vec<&PathWatch> =
+            watched.iter().filter(|w| w.tally.events() == 0 && w.path.ids().contains(part)).collect();
+        match quiet.iter().find(|w| rate * w.seconds >= CLEARING_EVENTS) {
+            Some(w) => {
+                cleared.push(format!("{part} (quiet on {} for {:.0} s)", w.path, w.seconds));
+                false
+            }
+            None => {
+                if let Some(w) = quiet.first() {
+                    unsure.push(format!(
+                        "{part}: quiet on {} but watched {:.0} s, too short at {:.2} events/s to clear it",
+                        w.path, w.seconds, rate
+                    ));
+                }
+                true
+            }
+        }
+    });
+    // Contacts come and go on one line at a time; a driver's buffers drop every line at once.
+    let digital = hit.iter().filter(|w| w.tally.digital()).count() * 2 > hit.len();
+    if candidates.len() > 1 {
+        let drivers: Vec<&str> = hit.iter().map(|w| w.path.driver.as_str()).collect();
+        let fits: Vec<&str> = candidates.iter().copied().filter(|c| drivers.contains(c) == digital).collect();
+        if !fits.is_empty() {
+            candidates = fits;
+        }
+    }
+    let named: Vec<String> = hit.iter().map(|w| w.path.to_string()).collect();
+    let mut head = match candidates.as_slice() {
+        [one] => format!("events on every path through {one} ({}) and on none without it: {one}", named.join("; ")),
+        [] => format!(
+            "the paths with events ({}) share no part that a quiet path clears: more than one faulty part",
+            named.join("; ")
+        ),
+        many => format!(
+            "the paths with events ({}) share {}: watch a path through one without the others to tell them apart",
+            named.join("; "),
+            many.join(", ")
+        ),
+    };
+    if !cleared.is_empty() {
+        let _ = write!(head, "; cleared: {}", cleared.join(", "));
+    }
+    findings.insert(0, head);
+    findings.extend(unsure);
+    let suspects = if candidates.is_empty() {
+        let mut all: Vec<String> = Vec::new();
+        for w in &hit {
+            for s in w.tally.verdict(&w.path).suspects {
+                if !all.contains(&s) {
+                    all.push(s);
+                }
+            }
+        }
+        all
+    } else {
+        candidates.iter().map(|c| (*c).to_string()).collect()
+    };
+    Verdict { pass: false, findings, suspects }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::PathSpec;
+
+    fn path(text: &str) -> PathSpec {
+        let p: Vec<&str> = text.split('/').collect();
+        PathSpec { driver: p[0].into(), port: p[1].into(), adapter: p[2].into(), headset: p[3].into() }
+    }
+
+    fn lines() -> Vec<StreamChannel> {
+        ["left", "right", "mic"].iter().map(|n| StreamChannel { name: (*n).into(), freq_hz: 1000.0 }).collect()
+    }
+
+    /// A path watched `seconds` with `events` events: on one line at a time (a contact), or on
+    /// every line at once (`digital`).
+    fn watched(p: &str, seconds: f64, events: usize, digital: bool) -> PathWatch {
+        let mut tally = Tally::new(&lines());
+        for k in 0..events {
+            let t_s = k as f64 * 0.5;
+            let on: &[&str] = if digital { &["left", "right", "mic"] } else { &[["left", "right", "mic"][k % 3]] };
+            for line in on {
+                tally.add(&Event {
+                    t_s,
+                    path: None,
+                    channel: (*line).into(),
+                    kind: EventKind::Gap,
+                    ms: Some(5.0),
+                    db: None,
+                });
+            }
+        }
+        PathWatch { path: path(p), tally, seconds }
+    }
+
+    /// The repair bench's four acoustic paths (rigs/repair-laptop.toml).
+    const PATHS: [&str; 4] = [
+        "bench-usb/bench-jack/customer-adapter/golden",
+        "bench-usb/bench-jack/direct/customer-headset",
+        "laptop-audio/laptop-jack/direct/customer-headset",
+        "laptop-audio/laptop-jack/direct/golden",
+    ];
+
+    #[test]
+    fn the_part_on_every_path_with_events_and_cleared_by_the_quiet_ones_is_named() {
+        // The customer's adapter: only the path through it.
+        let v = verdict_across(&[
+            watched(PATHS[0], 30.0, 12, false),
+            watched(PATHS[1], 30.0, 0, false),
+            watched(PATHS[2], 30.0, 0, false),
+            watched(PATHS[3], 30.0, 0, false),
+        ]);
+        assert!(!v.pass);
+        assert_eq!(v.suspects, ["customer-adapter"], "{v:?}");
+        assert!(v.findings[0].contains("on none without it: customer-adapter"), "{v:?}");
+        // The laptop's jack: both paths through it, one line at a time. Its driver is on the
+        // same paths only, and a contact's signature is not a driver's.
+        let v = verdict_across(&[
+            watched(PATHS[0], 30.0, 0, false),
+            watched(PATHS[1], 30.0, 0, false),
+            watched(PATHS[2], 30.0, 9, false),
+            watched(PATHS[3], 30.0, 7, false),
+        ]);
+        assert_eq!(v.suspects, ["laptop-jack"], "{v:?}");
+        // The same paths, every line at once: the laptop's driver.
+        let v = verdict_across(&[
+            watched(PATHS[0], 30.0, 0, false),
+            watched(PATHS[1], 30.0, 0, false),
+            watched(PATHS[2], 30.0, 9, true),
+            watched(PATHS[3], 30.0, 7, true),
+        ]);
+        assert_eq!(v.suspects, ["laptop-audio"], "{v:?}");
+        // The customer's headset: both paths through it.
+        let v = verdict_across(&[
+            watched(PATHS[0], 30.0, 0, false),
+            watched(PATHS[1], 30.0, 5, false),
+            watched(PATHS[2], 30.0, 6, false),
+            watched(PATHS[3], 30.0, 0, false),
+        ]);
+        assert_eq!(v.suspects, ["customer-headset"], "{v:?}");
+    }
+
+    #[test]
+    fn a_quiet_path_watched_too_briefly_clears_nothing() {
+        // One event in 60 s: a path quiet for 30 s would show 0.5 on average, and proves nothing.
+        let v = verdict_across(&[watched(PATHS[0], 60.0, 1, false), watched(PATHS[1], 30.0, 0, false)]);
+        // (The driver is not among them: one line at a time is a contact's signature.)
+        assert_eq!(v.suspects, ["bench-jack", "customer-adapter", "golden"], "{v:?}");
+        assert!(v.findings.iter().any(|f| f.contains("too short")), "{v:?}");
+        // Events on paths that share nothing a quiet path does not clear: two faults.
+        let v = verdict_across(&[
+            watched(PATHS[0], 30.0, 10, false),
+            watched(PATHS[1], 30.0, 0, false),
+            watched(PATHS[2], 30.0, 10, false),
+            watched(PATHS[3], 30.0, 0, false),
+        ]);
+        assert!(v.findings[0].contains("more than one faulty part"), "{v:?}");
+        assert!(v.suspects.contains(&"customer-adapter".to_string()), "{v:?}");
+        // Nothing anywhere: a pass that says how much was watched.
+        let v = verdict_across(&[watched(PATHS[0], 30.0, 0, false), watched(PATHS[1], 30.0, 0, false)]);
+        assert!(v.pass && v.findings[0].contains("no event on any of 2 paths"), "{v:?}");
     }
 }

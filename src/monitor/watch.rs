@@ -66,6 +66,9 @@ impl EventKind {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
     pub t_s: f64,
+    /// The path it was on (`DRIVER/PORT/ADAPTER/HEADSET`), when the monitor knows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     pub channel: String,
     pub kind: EventKind,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -203,7 +206,7 @@ impl Watch {
             EventKind::Dead | EventKind::LevelStep => {}
         }
         self.events += 1;
-        out.push(Event { t_s: at as f64 / self.rate, channel: self.name.clone(), kind, ms, db });
+        out.push(Event { t_s: at as f64 / self.rate, path: None, channel: self.name.clone(), kind, ms, db });
     }
 
     fn scan(&mut self, core_start: u64, out: &mut Vec<Event>) {

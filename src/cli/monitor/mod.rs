@@ -10,7 +10,7 @@ use crate::cli::station::{virtual_bench, Hardware};
 use crate::Failure;
 use jackbench::capture::{ComponentKind, Direction, PathSpec};
 use jackbench::monitor::soak::Soak;
-use jackbench::monitor::{Event, Mark, Monitor, Tally};
+use jackbench::monitor::{verdict_across, Event, Mark, Monitor, PathWatch, Tally};
 use jackbench::rig::file::AudioKind;
 use jackbench::rig::stream::{AudioStream, StreamPlan};
 use jackbench::rig::virtual_bench::{Pace, VirtualStream};
@@ -27,6 +27,8 @@ pub const EAR_TONES_HZ: [f64; 2] = [1000.0, 1250.0];
 pub const MOUTH_TONE_HZ: f64 = 700.0;
 /// The route is checked at least this often, seconds.
 const HOLD_S: f64 = 5.0;
+/// The mark each turn of several paths leaves in the record, before the path.
+pub const WATCHING: &str = "watching ";
 /// The mark a reset of the counts leaves in the record.
 pub const RESET_MARK: &str = "counts reset";
 
@@ -36,10 +38,15 @@ pub struct MonitorArgs {
     #[arg(long, default_value = "rigs/qa-bench.toml")]
     rig: PathBuf,
     /// The path to watch: its number in the rig's plan (1 is the first) or
-    /// DRIVER/PORT/ADAPTER/HEADSET. Default: the first path through a headset that is not a
-    /// reference (the unit under test), else the first path.
+    /// DRIVER/PORT/ADAPTER/HEADSET; repeat it to watch several in turn, or `all` for every path
+    /// through a headset. Default: the first path through a headset that is not a reference
+    /// (the unit under test), else the first path.
     #[arg(long)]
-    path: Option<String>,
+    path: Vec<String>,
+    /// With several paths: how long each is watched before the next (they take turns until the
+    /// run ends).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    dwell: Duration,
     /// How long to watch: 30s, 10m, 8h (default: until Ctrl-C).
     #[arg(long, value_parser = humantime::parse_duration)]
     duration: Option<Duration>,
@@ -101,6 +108,71 @@ fn choose_path(rig: &RigFile, wanted: Option<&str>) -> Result<(PathSpec, Vec<Dir
     }
 }
 
+/// The paths `--path` names (each once, in the order given), or the default one.
+fn choose_paths(rig: &RigFile, wanted: &[String]) -> Result<Vec<(PathSpec, Vec<Direction>)>, Failure> {
+    if wanted.iter().any(|w| w == "all") {
+        let acoustic: Vec<(PathSpec, Vec<Direction>)> = rig
+            .plan
+            .paths
+            .iter()
+            .filter(|p| rig.component(p.headset.get_ref()).is_some_and(|c| c.kind == ComponentKind::Headset))
+            .map(|p| (p.spec(), p.directions.clone()))
+            .collect();
+        if acoustic.is_empty() {
+            return Err(anyhow::anyhow!("--path all: {} has no path through a headset", rig.name).into());
+        }
+        return Ok(acoustic);
+    }
+    if wanted.is_empty() {
+        return Ok(vec![choose_path(rig, None)?]);
+    }
+    let mut paths: Vec<(PathSpec, Vec<Direction>)> = Vec::new();
+    for w in wanted {
+        let p = choose_path(rig, Some(w))?;
+        if !paths.iter().any(|(q, _)| q == &p.0) {
+            paths.push(p);
+        }
+    }
+    Ok(paths)
+}
+
+/// What a path plays and records: a tone per ear where it plays, the mouth's where it records.
+fn stream_plan(
+    rig: &RigFile,
+    path: &PathSpec,
+    directions: &[Direction],
+    level_dbfs: f64,
+) -> Result<StreamPlan, Failure> {
+    let acoustic = rig.component(&path.headset).is_some_and(|c| c.kind == ComponentKind::Headset);
+    let plan = StreamPlan {
+        path: path.clone(),
+        ears: (acoustic && directions.contains(&Direction::Playback)).then_some(EAR_TONES_HZ),
+        mouth: (acoustic && directions.contains(&Direction::Record)).then_some(MOUTH_TONE_HZ),
+        level_dbfs,
+        rate_hz: rig.rate_hz,
+    };
+    if plan.ears.is_none() && plan.mouth.is_none() {
+        return Err(anyhow::anyhow!(
+            "--path {path}: a monitor plays into ear couplers and a mouth simulator, and this path ends in {} (a loopback plug has neither)",
+            path.headset
+        )
+        .into());
+    }
+    Ok(plan)
+}
+
+/// The lines a plan records, by name.
+fn line_names(plan: &StreamPlan) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    if plan.ears.is_some() {
+        names.extend(["left", "right"]);
+    }
+    if plan.mouth.is_some() {
+        names.push("mic");
+    }
+    names
+}
+
 pub fn monitor(args: &MonitorArgs) -> Result<u8, Failure> {
     let rig = RigFile::load(&args.rig)?;
     let real = rig.audio.kind != AudioKind::Virtual && !args.hw.simulate && !args.hw.virtual_audio;
@@ -114,44 +186,67 @@ pub fn monitor(args: &MonitorArgs) -> Result<u8, Failure> {
     if !(args.level < 0.0 && args.level > -80.0) {
         return Err(anyhow::anyhow!("--level {}: a tone level in dBFS, between -80 and 0", args.level).into());
     }
-    let (path, directions) = choose_path(&rig, args.path.as_deref())?;
-    let headset = rig.component(&path.headset).map(|c| c.kind);
-    let acoustic = headset == Some(ComponentKind::Headset);
-    let plan = StreamPlan {
-        path: path.clone(),
-        ears: (acoustic && directions.contains(&Direction::Playback)).then_some(EAR_TONES_HZ),
-        mouth: (acoustic && directions.contains(&Direction::Record)).then_some(MOUTH_TONE_HZ),
-        level_dbfs: args.level,
-        rate_hz: rig.rate_hz,
-    };
-    if plan.ears.is_none() && plan.mouth.is_none() {
+    let mut plans = Vec::new();
+    for (path, directions) in choose_paths(&rig, &args.path)? {
+        plans.push(stream_plan(&rig, &path, &directions, args.level)?);
+    }
+    // Paths watched in turn share the record's lines: with `all`, those like the first path's.
+    let lines = line_names(&plans[0]);
+    if args.path.iter().any(|w| w == "all") {
+        plans.retain(|p| line_names(p) == lines);
+    } else if let Some(other) = plans.iter().find(|p| line_names(p) != lines) {
         return Err(anyhow::anyhow!(
-            "--path {path}: a monitor plays into ear couplers and a mouth simulator, and this path ends in {} (a loopback plug has neither)",
-            path.headset
+            "--path {}: it records {} and {} records {}; paths watched in turn must record the same lines",
+            other.path,
+            line_names(other).join(", "),
+            plans[0].path,
+            lines.join(", ")
         )
         .into());
     }
-    // The route held for the whole run: the relay board's, or the operator's hands.
+    let turns = plans.len() > 1;
+    if turns && args.dwell < Duration::from_secs(5) {
+        return Err(anyhow::anyhow!(
+            "--dwell {}: each path needs 5 s at least (a second to learn its levels, then seconds to watch)",
+            humantime::format_duration(args.dwell)
+        )
+        .into());
+    }
+    // The route held for the whole run (or each turn): the relay board's, or the operator's hands.
     let mut switch = crate::cli::station::matrix(&rig, &args.hw)?;
-    if let Some((s, _)) = &mut switch {
-        s.connect(&path)?;
+    if turns && switch.as_ref().is_some_and(|(_, how)| how.contains("by hand")) {
+        return Err(anyhow::anyhow!(
+            "{}: its paths are switched by hand, so a monitor watches one --path at a time",
+            rig.source.display()
+        )
+        .into());
     }
     // How often the route is checked (and a board's idle timeout fed): well inside the timeout.
     let hold_every = Duration::from_secs_f64(match rig.switch.idle_off_s {
         0 => HOLD_S,
         idle => (f64::from(idle) / 3.0).min(HOLD_S),
     });
-    let mut held = std::time::Instant::now();
-    let (mut stream, what): (Box<dyn AudioStream>, String) = if real {
-        open_live(&rig, &plan)?
-    } else {
-        let bench = virtual_bench(&rig, &args.faults, args.seed, &args.hw)?;
-        let pace = if args.fast { Pace::Fast } else { Pace::RealTime };
-        (
-            Box::new(VirtualStream::new(&bench, plan, args.seed, pace)?),
-            format!("the virtual bench (seed {})", args.seed),
-        )
+    let bench = if real { None } else { Some(virtual_bench(&rig, &args.faults, args.seed, &args.hw)?) };
+    let pace = if args.fast { Pace::Fast } else { Pace::RealTime };
+    // Each turn's stream; the first also names the lines and the rate.
+    let open = |turn: usize| -> Result<(Box<dyn AudioStream>, String), Failure> {
+        let plan = plans[turn % plans.len()].clone();
+        match &bench {
+            None => open_live(&rig, &plan),
+            Some(b) => {
+                let seed = args.seed.wrapping_add(turn as u64);
+                Ok((
+                    Box::new(VirtualStream::new(b, plan, seed, pace)?),
+                    format!("the virtual bench (seed {})", args.seed),
+                ))
+            }
+        }
     };
+    if let Some((s, _)) = &mut switch {
+        s.connect(&plans[0].path)?;
+    }
+    let mut held = std::time::Instant::now();
+    let (mut stream, what) = open(0)?;
     let channels = stream.channels();
     let rate = stream.rate_hz();
     let out = args.out.clone().unwrap_or_else(|| {
@@ -160,8 +255,8 @@ pub fn monitor(args: &MonitorArgs) -> Result<u8, Failure> {
     });
     let names: Vec<String> = channels.iter().map(|c| c.name.clone()).collect();
     let mut soak = Soak::create(&out, &names, rate, args.max_clips)?;
-    let mut monitor = Monitor::new(&channels, rate);
-    let mut tally = Tally::new(&channels);
+    let mut watched: Vec<PathWatch> =
+        plans.iter().map(|p| PathWatch { path: p.path.clone(), tally: Tally::new(&channels), seconds: 0.0 }).collect();
 
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -169,7 +264,11 @@ pub fn monitor(args: &MonitorArgs) -> Result<u8, Failure> {
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
     }
     let heading = Heading {
-        path: path.to_string(),
+        path: if turns {
+            format!("{} paths in turn, {} each", plans.len(), humantime::format_duration(args.dwell))
+        } else {
+            plans[0].path.to_string()
+        },
         source: what,
         lines: channels.iter().map(|c| (c.name.clone(), c.freq_hz)).collect(),
         duration_s: args.duration.map(|d| d.as_secs_f64()),
@@ -184,75 +283,108 @@ pub fn monitor(args: &MonitorArgs) -> Result<u8, Failure> {
         Box::new(Lines::new(&heading, std::io::stderr().is_terminal()))
     };
     let total = args.duration.map(|d| (d.as_secs_f64() * f64::from(rate)).round() as u64);
+    let dwell = turns.then(|| (args.dwell.as_secs_f64().round() * f64::from(rate)) as u64);
     let mut blocks = vec![Vec::new(); channels.len()];
     let mut events: Vec<Event> = Vec::new();
     let mut frames = 0u64;
     let mut failed = None;
-    while !stop.load(Ordering::SeqCst) && total.is_none_or(|t| frames < t) {
-        blocks.iter_mut().for_each(Vec::clear);
-        if let Err(e) = stream.read(&mut blocks) {
-            failed = Some(e.to_string());
-            break;
-        }
-        frames += blocks.first().map_or(0, |b| b.len() as u64);
-        for key in view.keys()? {
-            match key {
-                Key::Quit => stop.store(true, Ordering::SeqCst),
-                // The counts on the screen start again; the record and the verdict keep the
-                // whole run, and the reset is a mark in it (the report counts events after it).
-                Key::Reset => {
-                    monitor.reset();
-                    let mark = Mark { t_s: monitor.elapsed_s(), text: RESET_MARK.into() };
-                    soak.mark(&mark)?;
-                    view.reset(&mark);
-                }
-                Key::Mark(text) => {
-                    let mark = Mark { t_s: monitor.elapsed_s(), text };
-                    soak.mark(&mark)?;
-                    view.mark(&mark);
-                }
-            }
-        }
-        if let Some((s, _)) = switch.as_mut().filter(|_| held.elapsed() >= hold_every) {
-            held = std::time::Instant::now();
-            // What the board did to the route (a restart, relays found open) is a mark: the
-            // sound's gap at that moment is the bench's, not the unit's.
-            match s.hold() {
-                Ok(said) => {
-                    for text in said {
-                        let mark = Mark { t_s: monitor.elapsed_s(), text: format!("relay board: {text}") };
-                        soak.mark(&mark)?;
-                        view.mark(&mark);
-                    }
-                }
-                // A board that stopped answering ends the run; what was measured is written.
-                Err(e) => {
+    let mut turn = 0usize;
+    'turns: loop {
+        let k = turn % plans.len();
+        let path = plans[k].path.to_string();
+        if turn > 0 {
+            if let Some((s, _)) = &mut switch {
+                if let Err(e) = s.connect(&plans[k].path) {
                     failed = Some(e.to_string());
                     break;
                 }
             }
+            drop(std::mem::replace(&mut stream, open(turn)?.0));
+            if stream.channels() != channels || stream.rate_hz() != rate {
+                failed = Some(format!("{path} records other lines or at another rate than the first path"));
+                break;
+            }
         }
-        events.clear();
-        let second = monitor.push(&blocks, &mut events);
-        soak.audio(&blocks)?;
-        soak.events(&events)?;
-        view.block(&blocks);
-        for e in &events {
-            tally.add(e);
-            view.event(e);
+        let mut monitor = Monitor::new(&channels, rate).on_path(&path, frames as f64 / f64::from(rate));
+        if turns {
+            let mark = Mark { t_s: monitor.elapsed_s(), text: format!("{WATCHING}{path}") };
+            soak.mark(&mark)?;
+            view.mark(&mark);
+            view.turn(&path);
         }
-        if let Some(s) = second {
+        let turn_start = frames;
+        let turn_end = dwell.map(|d| frames + d);
+        while !stop.load(Ordering::SeqCst) && total.is_none_or(|t| frames < t) && turn_end.is_none_or(|e| frames < e) {
+            blocks.iter_mut().for_each(Vec::clear);
+            if let Err(e) = stream.read(&mut blocks) {
+                failed = Some(e.to_string());
+                break 'turns;
+            }
+            frames += blocks.first().map_or(0, |b| b.len() as u64);
+            for key in view.keys()? {
+                match key {
+                    Key::Quit => stop.store(true, Ordering::SeqCst),
+                    // The counts on the screen start again; the record and the verdict keep the
+                    // whole run, and the reset is a mark in it (the report counts events after it).
+                    Key::Reset => {
+                        monitor.reset();
+                        let mark = Mark { t_s: monitor.elapsed_s(), text: RESET_MARK.into() };
+                        soak.mark(&mark)?;
+                        view.reset(&mark);
+                    }
+                    Key::Mark(text) => {
+                        let mark = Mark { t_s: monitor.elapsed_s(), text };
+                        soak.mark(&mark)?;
+                        view.mark(&mark);
+                    }
+                }
+            }
+            if let Some((s, _)) = switch.as_mut().filter(|_| held.elapsed() >= hold_every) {
+                held = std::time::Instant::now();
+                // What the board did to the route (a restart, relays found open) is a mark: the
+                // sound's gap at that moment is the bench's, not the unit's.
+                match s.hold() {
+                    Ok(said) => {
+                        for text in said {
+                            let mark = Mark { t_s: monitor.elapsed_s(), text: format!("relay board: {text}") };
+                            soak.mark(&mark)?;
+                            view.mark(&mark);
+                        }
+                    }
+                    // A board that stopped answering ends the run; what was measured is written.
+                    Err(e) => {
+                        failed = Some(e.to_string());
+                        break 'turns;
+                    }
+                }
+            }
+            events.clear();
+            let second = monitor.push(&blocks, &mut events);
+            soak.audio(&blocks)?;
+            soak.events(&events)?;
+            view.block(&blocks);
+            for e in &events {
+                watched[k].tally.add(e);
+                view.event(e);
+            }
+            if let Some(s) = second {
+                soak.second(&s)?;
+                view.second(&s, &verdict_across(&watched));
+            }
+            view.draw(monitor.elapsed_s())?;
+        }
+        if let Some(s) = monitor.finish() {
             soak.second(&s)?;
-            view.second(&s, &tally.verdict(&path));
+            view.second(&s, &verdict_across(&watched));
         }
-        view.draw(monitor.elapsed_s())?;
+        watched[k].seconds += (frames - turn_start) as f64 / f64::from(rate);
+        if stop.load(Ordering::SeqCst) || total.is_some_and(|t| frames >= t) || !turns {
+            break;
+        }
+        turn += 1;
     }
-    if let Some(s) = monitor.finish() {
-        soak.second(&s)?;
-        view.second(&s, &tally.verdict(&path));
-    }
-    let verdict = tally.verdict(&path);
-    let summary = soak.finish(monitor.elapsed_s(), verdict.clone())?;
+    let verdict = verdict_across(&watched);
+    let summary = soak.finish(frames as f64 / f64::from(rate), verdict.clone())?;
     view.finish(&summary, &out);
     if let Some((s, _)) = &mut switch {
         if let Err(e) = s.disconnect_all() {

@@ -59,6 +59,8 @@ pub struct Screen {
     so_far: String,
     /// A mark being typed.
     input: Option<String>,
+    /// The path of this turn, when several take turns.
+    current: Option<String>,
     flash_until: Option<Instant>,
     bell: bool,
     urgent: bool,
@@ -94,6 +96,7 @@ impl Screen {
             events: 0,
             so_far: "no event yet".into(),
             input: None,
+            current: None,
             flash_until: None,
             bell: false,
             urgent: true,
@@ -171,7 +174,10 @@ impl Screen {
             Some(d) => format!("{} / {}", clock(self.elapsed_s), clock(d)),
             None => clock(self.elapsed_s),
         };
-        let title = format!(" jackbench monitor  {}  on {} ", self.heading.path, self.heading.source);
+        let title = match &self.current {
+            Some(p) => format!(" jackbench monitor  {p}  ({})  on {} ", self.heading.path, self.heading.source),
+            None => format!(" jackbench monitor  {}  on {} ", self.heading.path, self.heading.source),
+        };
         let top_style = if flashing {
             Style::new().bg(Color::Red).fg(Color::White).add_modifier(Modifier::BOLD)
         } else {
@@ -353,6 +359,14 @@ impl View for Screen {
         } else {
             so_far.findings.get(1).or(so_far.findings.first()).cloned().unwrap_or_default()
         };
+    }
+
+    fn turn(&mut self, path: &str) {
+        self.current = Some(path.to_string());
+        for l in &mut self.lines {
+            l.last = None;
+        }
+        self.urgent = true;
     }
 
     fn mark(&mut self, m: &Mark) {

@@ -41,6 +41,8 @@ pub trait View {
     /// A whole second measured, and the verdict up to it.
     fn second(&mut self, s: &Second, so_far: &Verdict);
     fn mark(&mut self, m: &Mark);
+    /// A turn on `path` begins (a run over several paths).
+    fn turn(&mut self, _path: &str) {}
     /// The counts start again (`m` is the mark it leaves in the record).
     fn reset(&mut self, m: &Mark);
     fn draw(&mut self, _elapsed_s: f64) -> Result<(), Failure> {
