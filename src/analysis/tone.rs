@@ -589,6 +589,48 @@ impl SineFit {
     }
 }
 
+/// `cos ωn` and `sin ωn` for `n = 0, 1, 2, …`, by rotation with an exact restart every 512
+/// samples (the rotation's rounding error stays below 1e-13): a tenth of the cost of `sin_cos`.
+#[derive(Debug, Clone)]
+pub struct Rotor {
+    omega: f64,
+    rc: f64,
+    rs: f64,
+    n: usize,
+    cs: f64,
+    sn: f64,
+}
+
+impl Rotor {
+    pub fn new(omega: f64) -> Rotor {
+        let (rs, rc) = omega.sin_cos();
+        Rotor { omega, rc, rs, n: 0, cs: 1.0, sn: 0.0 }
+    }
+
+    /// `(cos ωn, sin ωn)` for this sample, then the next.
+    #[inline]
+    pub fn next_phase(&mut self) -> (f64, f64) {
+        if self.n.is_multiple_of(512) {
+            (self.sn, self.cs) = (self.omega * self.n as f64).sin_cos();
+        }
+        let out = (self.cs, self.sn);
+        (self.cs, self.sn) = (self.cs * self.rc - self.sn * self.rs, self.sn * self.rc + self.cs * self.rs);
+        self.n += 1;
+        out
+    }
+}
+
+/// Takes `amplitude·cos(2πf·n/rate + phase)` out of `x` (a tone that [`fit_tones_masked`] found).
+pub fn subtract_tone(x: &mut [f64], rate_hz: f64, freq_hz: f64, amplitude: f64, phase: f64) {
+    let (a, b) = (amplitude * phase.cos(), -amplitude * phase.sin());
+    let mut r = Rotor::new(2.0 * PI * freq_hz / rate_hz);
+    for v in x {
+        let (c, s) = r.next_phase();
+        // A·cos(ωn + φ) = A·cos φ·cos ωn − A·sin φ·sin ωn.
+        *v -= a * c + b * s;
+    }
+}
+
 /// Calls `f(n, cos ωt, sin ωt, t)` for `t = n − (N−1)/2`, by rotation with an exact restart every
 /// 512 samples (the rotation's rounding error stays below 1e-13).
 fn for_each_phase(len: usize, omega: f64, mut f: impl FnMut(usize, f64, f64, f64)) {
@@ -672,30 +714,39 @@ pub fn fit_tones_masked(x: &[f64], rate_hz: f64, freqs_hz: &[f64], keep: Option<
         return Vec::new();
     }
     let w = Window::new(WindowKind::Hann, n);
-    let omegas: Vec<f64> = freqs_hz.iter().map(|f| 2.0 * PI * f / rate_hz).collect();
-    let mut m = vec![vec![0.0f64; k]; k];
+    let mut rotors: Vec<Rotor> = freqs_hz.iter().map(|f| Rotor::new(2.0 * PI * f / rate_hz)).collect();
+    // The upper triangle of the normal matrix, row by row, packed.
+    let mut packed = vec![0.0f64; k * (k + 1) / 2];
     let mut v = vec![0.0f64; k];
     let mut j = vec![0.0f64; k];
-    for i in 0..n {
+    j[k - 1] = 1.0;
+    for (i, &xi) in x.iter().enumerate() {
+        // Every rotor turns on every sample, kept or not, so each stays at its sample.
+        for (t, r) in rotors.iter_mut().enumerate() {
+            (j[2 * t], j[2 * t + 1]) = r.next_phase();
+        }
         let wv = w.w[i] * if keep.is_none_or(|kp| kp.get(i).copied().unwrap_or(true)) { 1.0 } else { 0.0 };
         if wv == 0.0 {
             continue;
         }
-        for (t, &om) in omegas.iter().enumerate() {
-            let (s, c) = (om * i as f64).sin_cos();
-            (j[2 * t], j[2 * t + 1]) = (c, s);
-        }
-        j[k - 1] = 1.0;
-        for r in 0..k {
-            v[r] += j[r] * x[i] * wv;
-            for c in r..k {
-                m[r][c] += j[r] * j[c] * wv;
+        let mut row = packed.as_mut_slice();
+        for (r, &jr) in j.iter().enumerate() {
+            let jw = jr * wv;
+            v[r] += jw * xi;
+            let (this, rest) = row.split_at_mut(k - r);
+            for (m, &jc) in this.iter_mut().zip(&j[r..]) {
+                *m += jw * jc;
             }
+            row = rest;
         }
     }
+    let mut m = vec![vec![0.0f64; k]; k];
+    let mut at = 0;
     for r in 0..k {
-        for c in 0..r {
-            m[r][c] = m[c][r];
+        for c in r..k {
+            m[r][c] = packed[at];
+            m[c][r] = packed[at];
+            at += 1;
         }
     }
     // Gaussian elimination with partial pivoting.
@@ -782,6 +833,24 @@ fn solve<const K: usize>(mut m: [[f64; K]; K], mut v: [f64; K]) -> Option<[f64; 
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_rotor_keeps_to_sin_cos_and_a_subtracted_tone_is_gone() {
+        for omega in [1e-4, 0.13, 1.0, 2.9] {
+            let mut r = Rotor::new(omega);
+            for n in 0..100_000 {
+                let (c, s) = r.next_phase();
+                let (es, ec) = (omega * n as f64).sin_cos();
+                // The reference's own argument ωn is rounded to its last bit.
+                let tol = 1e-13 + omega * n as f64 * 1e-15;
+                assert!((c - ec).abs() < tol && (s - es).abs() < tol, "ω {omega}, n {n}");
+            }
+        }
+        let rate = 48_000.0;
+        let mut x: Vec<f64> = (0..48_000).map(|n| 0.3 * (2.0 * PI * 1234.5 * n as f64 / rate + 0.7).cos()).collect();
+        subtract_tone(&mut x, rate, 1234.5, 0.3, 0.7);
+        assert!(x.iter().all(|v| v.abs() < 1e-12));
+    }
 
     #[test]
     fn tones_fitted_together_keep_their_amplitudes_across_left_out_gaps() {

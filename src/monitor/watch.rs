@@ -18,7 +18,7 @@
 //! scanned.
 
 use crate::analysis::dropouts::{DropoutScanner, ScanSetup};
-use crate::analysis::tone::{fit_tone, fit_tones_masked, measure_segment_masked, ToneSearch};
+use crate::analysis::tone::{fit_tone, fit_tones_masked, measure_segment_masked, subtract_tone, ToneSearch};
 use crate::analysis::{db, rms_dbfs, Spectrum};
 use serde::Serialize;
 
@@ -314,10 +314,7 @@ impl Watch {
             std::iter::once(self.freq_hz).chain(self.others.iter().copied()).map(|f| f * ratio).collect();
         let fits = fit_tones_masked(&x, self.rate, &freqs, keep.as_deref());
         for (&f, &(a, phase)) in freqs.iter().zip(&fits).skip(1) {
-            let w = 2.0 * std::f64::consts::PI * f / self.rate;
-            for (i, v) in x.iter_mut().enumerate() {
-                *v -= a * (w * i as f64 + phase).cos();
-            }
+            subtract_tone(&mut x, self.rate, f, a, phase);
         }
         let kept = keep.as_ref().map_or(1.0, |k| k.iter().filter(|v| **v).count() as f64 / k.len().max(1) as f64);
         let m = if kept < 0.5 {
