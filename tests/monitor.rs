@@ -314,3 +314,29 @@ fn paths_watched_in_turn_name_the_part_on_every_path_with_events() {
     let (summary, _) = paths_in_turn(&[]);
     assert_eq!(summary["verdict"]["pass"], true, "{summary}");
 }
+
+#[test]
+fn a_soak_stopped_by_sigterm_writes_its_summary_and_report() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("soak");
+    // An overnight soak that a service manager (or `kill`) stops: as Ctrl-C, nothing is lost.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_jackbench"))
+        .args(["monitor", "--duration", "8h", "--json", "--out", &out.to_string_lossy()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let second = lines.by_ref().map_while(Result::ok).find(|l| l.contains("\"type\":\"second\""));
+    assert!(second.is_some(), "a second was measured");
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    // SAFETY: kill(2) on the child this test started; no memory is shared.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().expect("ends");
+    assert_eq!(status.code(), Some(0), "a healthy path, stopped: {rest:?}");
+    assert!(rest.iter().any(|l| l.contains("\"type\":\"summary\"")), "{rest:?}");
+    assert!(out.join("monitor.json").exists() && out.join("report.html").exists());
+}
