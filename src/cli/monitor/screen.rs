@@ -243,7 +243,7 @@ impl Screen {
                 Some(s) if s.dead => ("DEAD".into(), "--".into(), format!("{:.0} dBFS", s.noise_dbfs)),
                 Some(s) => (
                     s.level_dbfs.map_or("--".into(), |v| format!("{v:.1} dBFS")),
-                    s.thd_percent.map_or("--".into(), |v| format!("{v:.3} %")),
+                    s.thd_percent.map_or("--".into(), thd),
                     format!("{:.0} dBFS", s.noise_dbfs),
                 ),
             };
@@ -422,6 +422,17 @@ impl View for Screen {
 impl Drop for Screen {
     fn drop(&mut self) {
         self.restore();
+    }
+}
+
+/// THD with the digits it has: 1.2 %, 0.031 %, under 0.001 %.
+fn thd(percent: f64) -> String {
+    if percent >= 0.1 {
+        format!("{percent:.2} %")
+    } else if percent >= 0.001 {
+        format!("{percent:.3} %")
+    } else {
+        "<0.001 %".into()
     }
 }
 
