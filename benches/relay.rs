@@ -3,7 +3,9 @@
 //! relay`, after `make -C rigs/arduino`.
 //! - a command's round trip (`STATE`, an 11-byte reply);
 //! - a full route change (`ROUTE`: open, settle 20 ms, close, settle 20 ms, reply): what is
-//!   not the 40 ms of settling is overhead.
+//!   not the 40 ms of settling is overhead;
+//! - the plug measured (`MEASURE ALL`: a CTIA headset in the DUT's socket, its route to a port
+//!   put aside and back): the electrical stage's time per unit.
 
 #[allow(dead_code)]
 #[path = "../tests/common/relay_sim.rs"]
@@ -14,7 +16,8 @@ use jackbench::rig::relay::{RelayBoard, RelayOptions};
 use std::time::Duration;
 
 fn relay(c: &mut Criterion) {
-    let Some(sim) = relay_sim::start() else { return };
+    // A CTIA headset: 32 Ω ears to ring 2, a 1.5 kΩ microphone on the sleeve.
+    let Some(sim) = relay_sim::start_with_plug(Some("socket 4\nT R2 32\nR1 R2 32\nS R2 1500\n")) else { return };
     let opts = RelayOptions { boot_wait: Duration::from_millis(300), settle_ms: 20, ..RelayOptions::default() };
     let mut board = RelayBoard::open(Some(&sim.pty), opts).expect("handshake");
     let mut g = c.benchmark_group("relay");
@@ -29,6 +32,8 @@ fn relay(c: &mut Criterion) {
             board.route(if flip { 0x0005 } else { 0x000a }).expect("route")
         })
     });
+    board.route(0x0009).expect("the front jack to the DUT");
+    g.bench_function("measure_all_pairs_settle_20ms", |b| b.iter(|| board.measure(0x0008).expect("measure")));
     g.finish();
     assert!(board.events.is_empty(), "{:?}", board.events);
 }

@@ -5,6 +5,7 @@
 mod common;
 
 use common::relay_sim::{self, relay_pin, PinChange};
+use jackbench::capture::plug::{Contact, Reading};
 use jackbench::rig::relay::{RelayBoard, RelayError, RelayOptions, PROTOCOL};
 use std::time::Duration;
 
@@ -41,12 +42,13 @@ fn the_handshake_and_every_command_drive_the_pins() {
     assert_eq!((info.name.as_str(), info.protocol, info.relays), ("jackbench-relay", PROTOCOL, 16));
     assert_eq!(board.state().expect("state"), 0);
 
-    board.route(0x8013).expect("route");
-    assert_eq!(board.state().expect("state"), 0x8013);
-    assert_eq!(sim.relays_on(), 0x8013, "relays 1, 2, 5 and 16 on their pins");
-    assert_eq!(board.set(12, true).expect("set"), 0x8813);
-    assert_eq!(board.set(1, false).expect("set"), 0x8812);
-    assert_eq!(sim.relays_on(), 0x8812);
+    assert!(info.meter, "firmware 2.0.0 has the meter");
+    board.route(0x0033).expect("route");
+    assert_eq!(board.state().expect("state"), 0x0033);
+    assert_eq!(sim.relays_on(), 0x0033, "relays 1, 2, 5 and 6 on their pins");
+    assert_eq!(board.set(4, true).expect("set"), 0x003b);
+    assert_eq!(board.set(1, false).expect("set"), 0x003a);
+    assert_eq!(sim.relays_on(), 0x003a);
     assert_eq!(board.command("SETTLE 5").expect("settle"), "settle=5");
     assert_eq!(board.command("IDLE 0").expect("idle"), "idle=0");
     board.off().expect("off");
@@ -65,6 +67,13 @@ fn bad_commands_get_an_error_reply_and_change_nothing() {
         ("SET 0 1", "range"),
         ("SET 3 2", "bad-argument"),
         ("ROUTE 0x10000", "range"),
+        // Relays 7..16 are the meter's: no route closes them.
+        ("SET 9 1", "range"),
+        ("ROUTE 0x0103", "range"),
+        ("MEASURE T-T 0x0008", "bad-argument"),
+        ("MEASURE T-X 0x0008", "bad-argument"),
+        ("MEASURE ALL 0x0100", "range"),
+        ("MEASURE ALL 0", "range"),
         ("ROUTE zz", "bad-argument"),
         ("SETTLE 5000", "range"),
         (long.as_str(), "line-too-long"),
@@ -143,11 +152,11 @@ fn a_board_that_stops_answering_is_a_clear_error() {
 fn the_watchdog_opens_every_relay_when_the_firmware_hangs() {
     let Some(sim) = relay_sim::start() else { return };
     let mut board = open(&sim);
-    board.route(0x00f0).expect("route");
+    board.route(0x0030).expect("route");
     assert_eq!(board.command("TEST WATCHDOG").expect("the test starts"), "hanging");
     std::thread::sleep(Duration::from_millis(800));
     assert_eq!(sim.relays_on(), 0, "the watchdog reset the board");
-    assert_eq!(board.state().expect("state"), 0x00f0);
+    assert_eq!(board.state().expect("state"), 0x0030);
     assert!(board.events.iter().any(|e| e.contains("reset=watchdog")), "{:?}", board.events);
 }
 
@@ -156,7 +165,7 @@ fn the_idle_timeout_opens_every_relay() {
     let Some(sim) = relay_sim::start() else { return };
     let opts = RelayOptions { idle_off_s: 1, ..options() };
     let mut board = RelayBoard::open(Some(&sim.pty), opts).expect("handshake");
-    board.route(0x0101).expect("route");
+    board.route(0x0021).expect("route");
     std::thread::sleep(Duration::from_millis(1_500));
     assert_eq!(sim.relays_on(), 0, "opened after a second without a command");
     let state = board.command("STATE").expect("state");
@@ -304,4 +313,78 @@ fn a_monitor_holds_its_route_past_the_idle_timeout_and_through_a_reset() {
     assert!(opened <= 3, "{opened} times every relay open: {:?}", states(&sim.pin_log()));
     assert_eq!(sim.relays_on(), 0, "every relay open at the end");
     assert!(!sim.pin_log().is_empty());
+}
+
+/// The plug in the DUT's socket (relay 4): one resistor between two contacts.
+fn resistor(a: &str, b: &str, ohms: f64) -> String {
+    format!("socket 4\n{a} {b} {ohms}\n")
+}
+
+/// The series resistance the meter reads beyond the plug's: the sense and ground relays and the
+/// socket's two contacts, 50 mΩ each in the harness.
+const LEADS_OHMS: f64 = 0.2;
+
+#[test]
+fn the_meter_reads_16_ohms_to_10_kilohms_within_3_percent_on_every_pair() {
+    let Some(sim) = relay_sim::start_with_plug(None) else { return };
+    let mut board = open(&sim);
+    let pairs = [("T", "R1"), ("T", "R2"), ("T", "S"), ("R1", "R2"), ("R1", "S"), ("R2", "S")];
+    let mut worst: f64 = 0.0;
+    for (k, ohms) in
+        [16.0, 22.0, 32.0, 47.0, 68.0, 100.0, 150.0, 300.0, 600.0, 1000.0, 1500.0, 2200.0, 4700.0, 10_000.0]
+            .into_iter()
+            .enumerate()
+    {
+        let (a, b) = pairs[k % pairs.len()];
+        sim.plug(&resistor(a, b, ohms));
+        let (ca, cb) = (Contact::parse(a).expect("a"), Contact::parse(b).expect("b"));
+        let reading = board.measure_pair(ca, cb, 0x0008).expect("measured");
+        let Reading::Ohms(got) = reading else { panic!("{a}-{b} {ohms} Ω read {reading:?}") };
+        let error = got / (ohms + LEADS_OHMS) - 1.0;
+        worst = worst.max(error.abs());
+        assert!(error.abs() < 0.03, "{a}-{b}: {ohms} Ω read {got} Ω ({:+.2} %)", 100.0 * error);
+    }
+    eprintln!("worst error from 16 Ω to 10 kΩ: {:.2} %", 100.0 * worst);
+}
+
+#[test]
+fn open_and_short_are_always_recognised() {
+    let Some(sim) = relay_sim::start_with_plug(None) else { return };
+    let mut board = open(&sim);
+    // Nothing between the contacts, a megohm, and no plug in the socket at all: open.
+    for plug in ["socket 4\n", &resistor("T", "S", 1e6), &resistor("T", "S", 300e3), "socket 5\nT S 32\n"] {
+        sim.plug(plug);
+        assert_eq!(board.measure_pair(Contact::T, Contact::S, 0x0008).expect("measured"), Reading::Open, "{plug}");
+    }
+    // A joined pair, down to the relays' own contacts: short.
+    for ohms in [1e-3, 0.5, 1.2] {
+        sim.plug(&resistor("R2", "S", ohms));
+        assert_eq!(board.measure_pair(Contact::R2, Contact::S, 0x0008).expect("measured"), Reading::Short, "{ohms} Ω");
+    }
+}
+
+#[test]
+fn the_meter_never_meets_a_port_and_the_route_comes_back() {
+    let Some(sim) = relay_sim::start_with_plug(Some("socket 4\nT R2 32\nR1 R2 32\nS R2 1500\n")) else { return };
+    let mut board = open(&sim);
+    board.route(0x0009).expect("the front jack to the DUT's socket");
+    let all = board.measure(0x0008).expect("measured");
+    assert_eq!(all.pairs.len(), 6);
+    let ohms = |a, b| match all.between(a, b) {
+        Some(Reading::Ohms(r)) => r,
+        other => panic!("{a}-{b}: {other:?}"),
+    };
+    // A CTIA headset: each ear 32 Ω to ring 2, the microphone 1.5 kΩ; across the ears 64 Ω.
+    assert!((ohms(Contact::T, Contact::R2) / 32.2 - 1.0).abs() < 0.03);
+    assert!((ohms(Contact::T, Contact::R1) / 64.2 - 1.0).abs() < 0.03);
+    assert!((ohms(Contact::R2, Contact::S) / 1500.2 - 1.0).abs() < 0.03);
+    assert!((ohms(Contact::T, Contact::S) / 1532.2 - 1.0).abs() < 0.03);
+    assert_eq!(board.state().expect("state"), 0x0009, "the route is back");
+    assert_eq!(sim.relays_on(), 0x0009);
+    // On the pins: whenever a meter relay (7..16) was closed, no port's relay (1, 2) was.
+    for (at_us, mask) in states(&sim.pin_log()) {
+        assert!(mask & 0xffc0 == 0 || mask & 0x0003 == 0, "at {at_us} µs: relays 0x{mask:04x}");
+    }
+    let meter_on = states(&sim.pin_log()).iter().any(|s| s.1 & 0xffc0 != 0);
+    assert!(meter_on, "the meter was switched in");
 }

@@ -3,6 +3,7 @@
 
 pub mod limits;
 pub mod manifest;
+pub mod plug;
 pub mod wav;
 
 pub use limits::{GoldenLimits, Limits, LimitsSource};

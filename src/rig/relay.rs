@@ -1,7 +1,7 @@
 //! The relay board: an Arduino Uno running `rigs/arduino/firmware/relay.c`, driven over its
 //! serial line, as the [`SwitchMatrix`] of rigs whose `[switch] kind = "relay"`.
 //!
-//! # The protocol (version 1)
+//! # The protocol (version 2; version 1 without `MEASURE` is still driven)
 //! ASCII lines ending in `\n` at 115200 baud, 8N1; the host sends one command and waits for its
 //! reply, which is one line: `OK …` or `ERR <code> <text>`. The board also speaks unasked:
 //! `READY <name> <version> proto=<n> relays=<n> reset=<cause>` when it (re)starts, and
@@ -10,13 +10,18 @@
 //!
 //! | command | reply |
 //! |---|---|
-//! | `ID` | `OK jackbench-relay 1.0.0 proto=1 relays=16` |
+//! | `ID` | `OK jackbench-relay 2.0.0 proto=2 relays=16 meter=7-16` |
 //! | `STATE` | `OK 0x0013` |
 //! | `SET <k> <0\|1>` | `OK <mask>` |
 //! | `ROUTE <mask>` | `OK <mask>`, break-before-make with the settle time |
 //! | `OFF` | `OK 0x0000` |
 //! | `SETTLE <ms>` | `OK settle=<ms>` |
 //! | `IDLE <s>` | `OK idle=<s>` (relays open after `s` seconds without a command; 0 never) |
+//! | `MEASURE <A-B\|ALL> <socket mask>` | `OK T-R1 63.63 T-R2 31.90 … R2-S OPEN` (protocol 2: ohms, `OPEN`, `SHORT`) |
+//!
+//! On a board with the meter (`meter=7-16`), relays 7 to 16 are its switches and `SET`/`ROUTE`
+//! refuse them; `MEASURE` opens every audio relay but the plug's socket, measures, and puts the
+//! route back, each step break-before-make.
 //!
 //! # Trust
 //! Every command has a timeout and is retried; a reply that is not a whole line of the protocol
@@ -26,6 +31,7 @@
 //! the retries is an error: its relays are then in an unknown state.
 
 use super::{RigError, SwitchMatrix};
+use crate::capture::plug::{Contact, PairReading, PlugReadings, Reading};
 use crate::capture::PathSpec;
 use serialport::SerialPort;
 use std::collections::HashMap;
@@ -33,7 +39,11 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 /// The protocol this controller speaks.
-pub const PROTOCOL: u32 = 1;
+pub const PROTOCOL: u32 = 2;
+/// The oldest protocol this jackbench still drives (a board without a meter).
+pub const PROTOCOL_MIN: u32 = 1;
+/// On a board with a meter (protocol 2), the relays that are the meter's, not audio groups.
+pub const METER_RELAYS: std::ops::RangeInclusive<u32> = 7..=16;
 /// The name the firmware gives itself.
 pub const BOARD_NAME: &str = "jackbench-relay";
 /// The line rate.
@@ -58,6 +68,8 @@ pub struct BoardInfo {
     pub firmware: String,
     pub protocol: u32,
     pub relays: u32,
+    /// Whether it has the meter (`meter=7-16`): `MEASURE` gives DC resistances.
+    pub meter: bool,
 }
 
 /// How the controller treats the board.
@@ -130,6 +142,7 @@ fn parse_info(words: &[&str]) -> Option<BoardInfo> {
         firmware: words.get(1)?.to_string(),
         protocol: field("proto=")?,
         relays: field("relays=")?,
+        meter: words.iter().any(|w| w.starts_with("meter=")),
     })
 }
 
@@ -166,9 +179,23 @@ fn fits(command: &str, payload: &str) -> bool {
         "STATE" | "SET" | "ROUTE" | "OFF" => parse_mask(payload).is_some(),
         "SETTLE" => payload.starts_with("settle="),
         "IDLE" => payload.starts_with("idle="),
+        "MEASURE" => parse_readings(payload).is_some(),
         _ => true,
     }
 }
+
+/// Parses `MEASURE`'s reply: `T-R1 63.63 T-R2 31.90 …`, a pair and its value at a time.
+fn parse_readings(payload: &str) -> Option<Vec<PairReading>> {
+    let words: Vec<&str> = payload.split(' ').collect();
+    if words.is_empty() || !words.len().is_multiple_of(2) {
+        return None;
+    }
+    words.chunks(2).map(|w| PairReading::parse(w[0], w[1])).collect()
+}
+
+/// What a `MEASURE ALL` spends reading the ADC (six pairs, each on one or two ranges of 64
+/// conversions of 104 µs), ms, with room to spare.
+const MEASURE_READINGS_MS: u32 = 300;
 
 /// The serial port of the first board with a known USB id.
 pub fn find_board() -> Result<String, RelayError> {
@@ -234,7 +261,7 @@ impl RelayBoard {
     pub fn attach(mut port: Box<dyn SerialPort>, name: &str, opts: RelayOptions) -> Result<RelayBoard, RelayError> {
         port.set_timeout(Duration::from_millis(10))
             .map_err(|e| RelayError::Io { port: name.to_string(), message: e.to_string() })?;
-        let unknown = BoardInfo { name: String::new(), firmware: String::new(), protocol: 0, relays: 0 };
+        let unknown = BoardInfo { name: String::new(), firmware: String::new(), protocol: 0, relays: 0, meter: false };
         let mut board = RelayBoard {
             port,
             name: name.to_string(),
@@ -294,11 +321,11 @@ impl RelayBoard {
                 message: format!("it is \"{}\", not {BOARD_NAME}", info.name),
             });
         }
-        if info.protocol != PROTOCOL {
+        if !(PROTOCOL_MIN..=PROTOCOL).contains(&info.protocol) {
             return Err(RelayError::Refused {
                 port: self.name.clone(),
                 message: format!(
-                    "its firmware {} speaks protocol {}, and this jackbench speaks protocol {PROTOCOL}: flash rigs/arduino's firmware",
+                    "its firmware {} speaks protocol {}, and this jackbench speaks protocols {PROTOCOL_MIN} to {PROTOCOL}: flash rigs/arduino's firmware",
                     info.firmware, info.protocol
                 ),
             });
@@ -361,6 +388,41 @@ impl RelayBoard {
         Ok(self.events[before.min(self.events.len())..].to_vec())
     }
 
+    /// The DC resistance between every pair of the plug's contacts, the plug joined to the bus
+    /// by the relays of `socket` (its headset socket's group). The board opens every other audio
+    /// relay first and puts the route back after (protocol 2; a board without a meter is an
+    /// error that says so).
+    pub fn measure(&mut self, socket: u16) -> Result<PlugReadings, RelayError> {
+        self.measure_with(&format!("MEASURE ALL 0x{socket:04x}"))
+    }
+
+    /// The DC resistance between `a` and `b` only.
+    pub fn measure_pair(&mut self, a: Contact, b: Contact, socket: u16) -> Result<Reading, RelayError> {
+        let r = self.measure_with(&format!("MEASURE {a}-{b} 0x{socket:04x}"))?;
+        r.between(a, b).ok_or_else(|| RelayError::Io {
+            port: self.name.clone(),
+            message: format!("MEASURE {a}-{b}: the reply has no {a}-{b}"),
+        })
+    }
+
+    fn measure_with(&mut self, command: &str) -> Result<PlugReadings, RelayError> {
+        if !self.info.meter {
+            return Err(RelayError::Refused {
+                port: self.name.clone(),
+                message: format!(
+                    "its firmware {} (protocol {}) has no meter: a board wired for one (rigs/arduino/README.md) with firmware 2.0.0 measures the plug",
+                    self.info.firmware, self.info.protocol
+                ),
+            });
+        }
+        let payload = self.command(command)?;
+        let pairs = parse_readings(&payload).ok_or_else(|| RelayError::Io {
+            port: self.name.clone(),
+            message: format!("{command}: not readings: {payload}"),
+        })?;
+        Ok(PlugReadings { pairs })
+    }
+
     /// Opens every relay.
     pub fn off(&mut self) -> Result<(), RelayError> {
         self.route = 0;
@@ -376,8 +438,14 @@ impl RelayBoard {
 
     /// How long a command may take: its settle times plus the reply timeout.
     fn budget(&self, line: &str) -> Duration {
-        let settles =
-            if line.starts_with("ROUTE") || line.starts_with("SET") || line.starts_with("OFF") { 2 } else { 0 };
+        let settles = if line.starts_with("ROUTE") || line.starts_with("SET") || line.starts_with("OFF") {
+            2
+        } else if line.starts_with("MEASURE") {
+            // In and out break-before-make (4), a pair's relays (6), and the readings' time.
+            10 + MEASURE_READINGS_MS / self.opts.settle_ms.max(1)
+        } else {
+            0
+        };
         self.opts.reply_timeout + Duration::from_millis(u64::from(settles * self.opts.settle_ms))
     }
 
@@ -667,9 +735,9 @@ mod tests {
 
     #[test]
     fn a_board_of_another_protocol_is_refused() {
-        let fake = Fake::start(Script { protocol: 2, ..Default::default() });
+        let fake = Fake::start(Script { protocol: 3, ..Default::default() });
         let e = RelayBoard::open(Some(&fake.name), quick()).unwrap_err().to_string();
-        assert!(e.contains("protocol 2") && e.contains(&fake.name), "{e}");
+        assert!(e.contains("protocol 3") && e.contains(&fake.name), "{e}");
         fake.finish();
     }
 

@@ -22,6 +22,7 @@ pub struct Sim {
     child: Child,
     pub pty: String,
     pins: PathBuf,
+    plug: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -37,6 +38,12 @@ pub fn relay_pin(k: u32) -> String {
 /// The board, or `None` with a visible message when the firmware is not built; under CI a
 /// missing build is a failure.
 pub fn start() -> Option<Sim> {
+    start_with_plug(None)
+}
+
+/// The board with a plug on the far side of its relays, for the meter: the harness's plug file
+/// (`socket <k>`, `swap <k>`, `<A> <B> <ohms>` lines; see rigs/arduino/sim/relay-sim.c).
+pub fn start_with_plug(plug: Option<&str>) -> Option<Sim> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let (harness, firmware) = (root.join(HARNESS), root.join(FIRMWARE));
     if !harness.exists() || !firmware.exists() {
@@ -48,9 +55,12 @@ pub fn start() -> Option<Sim> {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let pins = dir.path().join("pins.log");
+    let plug_file = dir.path().join("plug.txt");
+    std::fs::write(&plug_file, plug.unwrap_or("")).expect("plug file");
     let mut child = Command::new(&harness)
         .arg(&firmware)
         .arg(&pins)
+        .arg(&plug_file)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
@@ -68,7 +78,7 @@ pub fn start() -> Option<Sim> {
     // Whatever simavr prints later must not fill the pipe and stall it.
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     let pty = pty.expect("relay-sim names its pty");
-    Some(Sim { child, pty, pins, _dir: dir })
+    Some(Sim { child, pty, pins, plug: plug_file, _dir: dir })
 }
 
 impl Sim {
@@ -77,6 +87,14 @@ impl Sim {
         // SAFETY: kill(2) on the child this struct owns; no memory is shared.
         let r = unsafe { libc::kill(pid, sig) };
         assert_eq!(r, 0, "signal {sig} to relay-sim");
+    }
+
+    /// Puts another plug (or the same one with a button pressed) on the far side of the relays.
+    pub fn plug(&self, text: &str) {
+        std::fs::write(&self.plug, text).expect("plug file");
+        self.signal(libc::SIGUSR2);
+        // The harness reads it at its next pass (every 512 steps, or when the board sleeps).
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 
     /// Resets the board as its reset line would.

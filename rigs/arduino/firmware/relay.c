@@ -3,6 +3,12 @@
  * that route the four TRRS contacts of a headset bench, over a line protocol on the UART
  * (115200 baud, 8N1, lines end in '\n'). See ../README.md for the wiring and the protocol.
  *
+ * Protocol 2 adds a meter: relays 7..16 are its switches (7, 8 the reference resistors' MOSFETs,
+ * 9..12 sense and 13..16 ground on the TRRS bus's tip, ring 1, ring 2, sleeve) and ADC5 (A5) reads
+ * the divider, so MEASURE gives the DC resistance between two contacts of the plug on the bus.
+ * The meter and the audio ports are never on the bus at once: MEASURE opens every audio relay but
+ * the plug's socket first (break-before-make), and puts the route back after.
+ *
  * Safe by default: every relay pin is an input (relay off) from reset until a command closes it;
  * the watchdog resets the board, relays off, if the main loop stops running; an optional idle
  * timeout opens every relay when no command came for a while. Routes change break-before-make:
@@ -25,13 +31,30 @@
 #include <util/setbaud.h>
 
 #define NAME "jackbench-relay"
-#define FW_VERSION "1.0.0"
-#define PROTOCOL 1
+#define FW_VERSION "2.0.0"
+#define PROTOCOL 2
 #define RELAYS 16
 #define LINE_MAX 64
 #define SETTLE_DEFAULT_MS 20
 #define SETTLE_MAX_MS 1000
 #define IDLE_MAX_S 3600
+
+/* The meter (protocol 2). Relays 1..6 route audio; 7..16 are the meter's. */
+#define AUDIO_MASK 0x003fu
+#define METER_MASK 0xffc0u
+#define RANGE_LO_RELAY 7  /* 100 R from 5 V to the sense node, through a P-MOSFET */
+#define RANGE_HI_RELAY 8  /* 10 k from 5 V to the sense node, through a P-MOSFET */
+#define SENSE_RELAY 9     /* 9..12: the sense node to T, R1, R2, S */
+#define GROUND_RELAY 13   /* 13..16: T, R1, R2, S to ground */
+#define RANGE_LO_MOHM 100000UL
+#define RANGE_HI_MOHM 10000000UL
+#define OVERSAMPLE 64     /* ADC readings summed per measurement: 64 x 10 bits = 16 bits */
+#define FULL_SCALE (OVERSAMPLE * 1024UL)
+/* The low range reads below 0.9 of full scale (about 900 R); above it, the high range. */
+#define LO_LIMIT (FULL_SCALE * 9UL / 10UL)
+#define SHORT_MOHM 2000UL       /* below 2 R: a short */
+#define OPEN_MOHM 200000000UL   /* above 200 k: open */
+static const char *const CONTACTS[4] = {"T", "R1", "R2", "S"};
 
 /* Relay k (1-based) is on port pin RELAY_PINS[k-1]: D2..D7, D8..D12, A0..A4. D13 is the LED. */
 typedef struct {
@@ -172,12 +195,99 @@ static void reply_error(const char *code, const char *text) {
     uart_puts("\n");
 }
 
+/* One reading: the sum of OVERSAMPLE conversions of ADC5 against AVCC. */
+static uint32_t adc_sum(void) {
+    uint32_t sum = 0;
+    for (uint8_t i = 0; i < OVERSAMPLE; i++) {
+        ADCSRA |= (1 << ADSC);
+        while (ADCSRA & (1 << ADSC)) {
+        }
+        sum += ADC;
+    }
+    wdt_reset();
+    return sum;
+}
+
+/* The resistance of a reading against the reference `ref_mohm`: R = Rref * code / (full - code),
+ * in milliohms; UINT32_MAX when the reading is at full scale. */
+static uint32_t resistance_mohm(uint32_t code, uint32_t ref_mohm) {
+    if (code >= FULL_SCALE) return UINT32_MAX;
+    uint64_t r = (uint64_t)ref_mohm * code / (FULL_SCALE - code);
+    return r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
+}
+
+static uint16_t bit(uint8_t relay) { return (uint16_t)(1u << (relay - 1)); }
+
+/* Changes only the meter's relays, make-before-break is harmless inside the meter (nothing but the
+ * meter drives the bus), so one settle time; the range MOSFETs need none. */
+static void meter_drive(uint16_t meter, uint8_t relays_moved) {
+    drive((uint16_t)((relays & AUDIO_MASK) | meter));
+    if (relays_moved) wait_ms(settle_ms);
+}
+
+/* Measures contact a to contact b (0..3), the meter already on the bus with the plug. Prints
+ * "<A>-<B> <ohms>|OPEN|SHORT". */
+static void measure_pair(uint8_t a, uint8_t b) {
+    uint16_t pair = (uint16_t)(bit((uint8_t)(SENSE_RELAY + a)) | bit((uint8_t)(GROUND_RELAY + b)));
+    meter_drive((uint16_t)(pair | bit(RANGE_LO_RELAY)), (relays & METER_MASK & ~(bit(RANGE_LO_RELAY) | bit(RANGE_HI_RELAY))) != pair);
+    uint32_t code = adc_sum();
+    uint32_t mohm;
+    if (code < LO_LIMIT) {
+        mohm = resistance_mohm(code, RANGE_LO_MOHM);
+    } else {
+        meter_drive((uint16_t)(pair | bit(RANGE_HI_RELAY)), 0);
+        mohm = resistance_mohm(adc_sum(), RANGE_HI_MOHM);
+    }
+    uart_puts(CONTACTS[a]);
+    uart_putc('-');
+    uart_puts(CONTACTS[b]);
+    uart_putc(' ');
+    if (mohm < SHORT_MOHM) {
+        uart_puts("SHORT");
+    } else if (mohm > OPEN_MOHM) {
+        uart_puts("OPEN");
+    } else {
+        uart_putdec(mohm / 1000UL);
+        uart_putc('.');
+        uint32_t frac = (mohm % 1000UL) / 10UL;
+        uart_putc((char)('0' + frac / 10));
+        uart_putc((char)('0' + frac % 10));
+    }
+}
+
+/* MEASURE: the route kept aside, every audio relay but the plug's socket opened, the meter on;
+ * the pairs measured; the meter off and the route put back, each step break-before-make. */
+static void measure(int8_t a, int8_t b, uint16_t socket) {
+    uint16_t saved = relays;
+    route(socket);
+    uart_puts("OK");
+    for (uint8_t i = 0; i < 4; i++) {
+        for (uint8_t j = (uint8_t)(i + 1); j < 4; j++) {
+            if (a >= 0 && !((a == i && b == j) || (a == j && b == i))) continue;
+            uint8_t from = a >= 0 ? (uint8_t)a : i, to = a >= 0 ? (uint8_t)b : j;
+            uart_putc(' ');
+            measure_pair(from, to);
+        }
+    }
+    uart_puts("\n");
+    drive(socket); /* the meter off: its MOSFETs and relays open together */
+    wait_ms(settle_ms);
+    route(saved);
+}
+
+static int8_t contact(const char *name) {
+    for (uint8_t i = 0; i < 4; i++)
+        if (!strcmp(name, CONTACTS[i])) return (int8_t)i;
+    return -1;
+}
+
 static void identify(const char *prefix) {
     uart_puts(prefix);
     uart_puts(" " NAME " " FW_VERSION " proto=");
     uart_putdec(PROTOCOL);
     uart_puts(" relays=");
     uart_putdec(RELAYS);
+    uart_puts(" meter=7-16");
 }
 
 /* Parses a decimal or 0x-hex number that fills the whole word. */
@@ -250,6 +360,8 @@ static void command(char *line) {
             reply_error("bad-argument", "SET <relay 1..16> <0|1>");
         } else if (a < 1 || a > RELAYS) {
             reply_error("range", "relay out of range (1..16)");
+        } else if (bit((uint8_t)a) & METER_MASK) {
+            reply_error("range", "relays 7..16 are the meter's (MEASURE)");
         } else {
             uint16_t bit = (uint16_t)(1u << (a - 1));
             route(b ? (uint16_t)(relays | bit) : (uint16_t)(relays & (uint16_t)~bit));
@@ -260,9 +372,28 @@ static void command(char *line) {
             reply_error("bad-argument", "ROUTE <mask, e.g. 0x0013>");
         } else if (a > 0xffffUL) {
             reply_error("range", "mask names relays beyond 16");
+        } else if (a & METER_MASK) {
+            reply_error("range", "relays 7..16 are the meter's (MEASURE)");
         } else {
             route((uint16_t)a);
             reply_state();
+        }
+    } else if (!strcmp(w[0], "MEASURE") && n == 3) {
+        /* MEASURE <A-B | ALL> <socket mask>: A-B two of T R1 R2 S. */
+        int8_t ca = -1, cb = -1;
+        upcase(w[1]);
+        char *dash = strchr(w[1], '-');
+        if (dash) {
+            *dash = 0;
+            ca = contact(w[1]);
+            cb = contact(dash + 1);
+        }
+        if (!parse_number(w[2], &b) || (strcmp(w[1], "ALL") && (ca < 0 || cb < 0 || ca == cb))) {
+            reply_error("bad-argument", "MEASURE <T-S | ALL> <socket mask>; contacts T R1 R2 S");
+        } else if (b > 0xffffUL || (b & ~(uint32_t)AUDIO_MASK) || !b) {
+            reply_error("range", "the socket mask names audio relays (1..6) only");
+        } else {
+            measure(ca, cb, (uint16_t)b);
         }
     } else if (!strcmp(w[0], "SETTLE") && n == 2) {
         if (!parse_number(w[1], &a) || a > SETTLE_MAX_MS) {
@@ -291,7 +422,7 @@ static void command(char *line) {
         for (;;) {
         }
     } else {
-        reply_error("unknown-command", "use ID STATE SET ROUTE OFF SETTLE IDLE");
+        reply_error("unknown-command", "use ID STATE SET ROUTE OFF SETTLE IDLE MEASURE");
     }
 }
 
@@ -311,6 +442,9 @@ int main(void) {
     TCCR0B = (1 << CS01) | (1 << CS00);    /* /64: 250 kHz */
     OCR0A = 249;                           /* 1 ms */
     TIMSK0 = (1 << OCIE0A);
+    ADMUX = (1 << REFS0) | 5;                                       /* AVCC, ADC5 */
+    ADCSRA = (1 << ADEN) | (1 << ADPS2) | (1 << ADPS1) | (1 << ADPS0); /* 125 kHz */
+    DIDR0 = (1 << ADC5D);
     set_sleep_mode(SLEEP_MODE_IDLE);
     wdt_enable(WDTO_500MS);
     sei();
