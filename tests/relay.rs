@@ -388,3 +388,76 @@ fn the_meter_never_meets_a_port_and_the_route_comes_back() {
     let meter_on = states(&sim.pin_log()).iter().any(|s| s.1 & 0xffc0 != 0);
     assert!(meter_on, "the meter was switched in");
 }
+
+#[test]
+fn every_plug_the_harness_models_is_classified_from_the_firmware_s_readings() {
+    use jackbench::analysis::plug::{button, classify, Pinout, Poles};
+    let Some(sim) = relay_sim::start_with_plug(None) else { return };
+    let mut board = open(&sim);
+    // (plug file, the unit has a microphone, poles, pinout, findings as symptom on contacts)
+    let cases: [(&str, bool, Poles, Option<Pinout>, &[(&str, [Contact; 2])]); 10] = [
+        ("T R2 32\nR1 R2 32\nS R2 1500\n", true, Poles::Four, Some(Pinout::Ctia), &[]),
+        ("T S 16\nR1 S 16\nR2 S 2200\n", true, Poles::Four, Some(Pinout::Omtp), &[]),
+        ("T R2 300\nR1 R2 300\nS R2 0.01\n", false, Poles::Three, None, &[]),
+        ("T R2 600\nR1 R2 600\nS R2 4700\n", true, Poles::Four, Some(Pinout::Ctia), &[]),
+        (
+            "T R2 32\nS R2 1500\n",
+            true,
+            Poles::Four,
+            Some(Pinout::Ctia),
+            &[("open_contact", [Contact::R1, Contact::R2])],
+        ),
+        ("T S 32\nR1 S 32\n", true, Poles::Four, Some(Pinout::Omtp), &[("open_contact", [Contact::R2, Contact::S])]),
+        (
+            "T R2 0.4\nR1 R2 32\nS R2 1500\n",
+            true,
+            Poles::Four,
+            Some(Pinout::Ctia),
+            &[("short", [Contact::T, Contact::R2])],
+        ),
+        (
+            "T R2 32\nR1 R2 32\nS R2 0.3\n",
+            true,
+            Poles::Four,
+            Some(Pinout::Ctia),
+            &[("short", [Contact::S, Contact::R2])],
+        ),
+        (
+            "T R2 32\nR1 R2 32\nS R2 1500\nS R2 240\n",
+            true,
+            Poles::Four,
+            Some(Pinout::Ctia),
+            &[("button", [Contact::S, Contact::R2])],
+        ),
+        (
+            "T R2 32\nR1 R2 32\nS R2 1500\nT R1 0.2\n",
+            true,
+            Poles::Four,
+            Some(Pinout::Ctia),
+            &[("short", [Contact::T, Contact::R1])],
+        ),
+    ];
+    for (plug, mic, poles, pinout, findings) in cases {
+        sim.plug(&format!("socket 4\n{plug}"));
+        let v = classify(&board.measure(0x0008).expect("measured"), mic);
+        assert_eq!((v.poles, v.pinout), (poles, pinout), "{plug}");
+        let got: Vec<(&str, [Contact; 2])> = v.findings.iter().map(|f| (f.symptom, f.contacts)).collect();
+        assert!(findings.iter().all(|f| got.contains(f)), "{plug}: {:?}", v.findings);
+        if findings.is_empty() {
+            assert!(got.is_empty(), "{plug}: {:?}", v.findings);
+        }
+    }
+    // The inline buttons, pressed one at a time on a CTIA headset with a 2.2 kΩ capsule: each read
+    // in its window of the wired-headset specification.
+    for (ohms, name) in [(0.0, "play"), (135.0, "assistant"), (240.0, "volume up"), (470.0, "volume down")] {
+        let press = if ohms == 0.0 { "S R2 0.05\n".to_string() } else { format!("S R2 {ohms}\n") };
+        sim.plug(&format!("socket 4\nT R2 32\nR1 R2 32\nS R2 2200\n{press}"));
+        let reading = board.measure_pair(Contact::S, Contact::R2, 0x0008).expect("measured");
+        let seen = match reading {
+            Reading::Ohms(r) => r,
+            Reading::Short => 0.0,
+            Reading::Open => f64::INFINITY,
+        };
+        assert!(button(seen).is_some_and(|b| b.starts_with(name)), "{name}: {reading:?}");
+    }
+}

@@ -29,6 +29,7 @@ pub mod align;
 pub mod clock;
 pub mod dropouts;
 pub mod locate;
+pub mod plug;
 pub mod room;
 pub mod rub_buzz;
 pub mod spectrum;
