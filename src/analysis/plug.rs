@@ -221,6 +221,8 @@ mod tests {
     /// The six readings of a resistor network between the plug's contacts (each resistor
     /// `(a, b, ohms)`), as an ideal meter reads them: the effective resistance between two
     /// contacts, open above 200 kΩ, short below 2 Ω.
+    // Nodal analysis reads best with the matrix indices written out.
+    #[allow(clippy::needless_range_loop)]
     fn meter(resistors: &[(Contact, Contact, f64)]) -> PlugReadings {
         let idx = |c: Contact| Contact::ALL.iter().position(|x| *x == c).unwrap_or(0);
         let mut pairs = Vec::new();
