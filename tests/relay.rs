@@ -395,7 +395,8 @@ fn every_plug_the_harness_models_is_classified_from_the_firmware_s_readings() {
     let Some(sim) = relay_sim::start_with_plug(None) else { return };
     let mut board = open(&sim);
     // (plug file, the unit has a microphone, poles, pinout, findings as symptom on contacts)
-    let cases: [(&str, bool, Poles, Option<Pinout>, &[(&str, [Contact; 2])]); 10] = [
+    type Findings = &'static [(&'static str, [Contact; 2])];
+    let cases: [(&str, bool, Poles, Option<Pinout>, Findings); 10] = [
         ("T R2 32\nR1 R2 32\nS R2 1500\n", true, Poles::Four, Some(Pinout::Ctia), &[]),
         ("T S 16\nR1 S 16\nR2 S 2200\n", true, Poles::Four, Some(Pinout::Omtp), &[]),
         ("T R2 300\nR1 R2 300\nS R2 0.01\n", false, Poles::Three, None, &[]),
