@@ -83,6 +83,10 @@ enum Command {
     /// as they happen; level, THD and noise each second; all of it streamed to a directory
     /// (exit 0 no event, 1 events, 2 error).
     Monitor(cli::monitor::MonitorArgs),
+    /// Measure a headset's plug with the relay board's meter: 3- or 4-pole, CTIA or OMTP, each
+    /// ear's and the microphone's DC resistance, opens and shorts, and with --buttons the inline
+    /// buttons one at a time (exit 0 sound, 1 a fault, 2 error).
+    Plug(cli::plug::PlugArgs),
     /// List the faults `run --fault` can inject: the symptoms, and each rig's components with
     /// the symptoms each can carry.
     Faults {
@@ -372,6 +376,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Batch(args) => cli::lab::run_batch(&args),
         Command::Calibrate(args) => cli::calibrate::calibrate(&args),
         Command::Monitor(args) => cli::monitor::monitor(&args),
+        Command::Plug(args) => cli::plug::plug(&args),
         Command::History { serial, db, json } => cli::lab::history(&serial, db.as_deref(), json),
         Command::Export(args) => cli::lab::export(&args),
         Command::Summary(args) => cli::lab::summarize(&args),

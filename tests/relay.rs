@@ -462,3 +462,50 @@ fn every_plug_the_harness_models_is_classified_from_the_firmware_s_readings() {
         assert!(button(seen).is_some_and(|b| b.starts_with(name)), "{name}: {reading:?}");
     }
 }
+
+#[test]
+fn the_plug_command_reads_an_omtp_headset_and_its_buttons() {
+    use std::io::Write;
+    // An OMTP headset (microphone on ring 2) in the DUT's socket.
+    let Some(sim) = relay_sim::start_with_plug(Some("socket 4\nT S 32\nR1 S 32\nR2 S 2200\n")) else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rig = relay_rig(dir.path());
+    let o = jackbench().args(["plug", "--relay-port", &sim.pty, "--json", "--rig"]).arg(&rig).output().expect("runs");
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["headset"], "dut");
+    assert_eq!((v["verdict"]["poles"].as_str(), v["verdict"]["pinout"].as_str()), (Some("four"), Some("omtp")), "{v}");
+    assert!(v["verdict"]["left_ohms"].as_f64().is_some_and(|r| (r / 32.2 - 1.0).abs() < 0.03), "{v}");
+
+    // The buttons: the operator holds each; the harness's plug gets the button's resistance.
+    let mut child = jackbench()
+        .args(["plug", "--buttons", "--relay-port", &sim.pty, "--json", "--rig"])
+        .arg(&rig)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    std::thread::sleep(Duration::from_millis(800));
+    for ohms in [0.05, 135.0, 240.0, 470.0] {
+        sim.plug(&format!("socket 4\nT S 32\nR1 S 32\nR2 S 2200\nR2 S {ohms}\n"));
+        stdin.write_all(b"\n").expect("Enter");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    drop(stdin);
+    let o = child.wait_with_output().expect("ends");
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let buttons = v["buttons"].as_array().expect("buttons");
+    assert_eq!(buttons.len(), 4, "{v}");
+    for b in buttons {
+        assert_eq!(b["window"], b["asked"], "{b}");
+    }
+
+    // A rig switched by hand has no meter.
+    let o = jackbench().args(["plug", "--rig", "rigs/qa-bench.toml"]).output().expect("runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("relay board's meter"), "{err}");
+}

@@ -8,4 +8,5 @@ pub mod faults;
 pub mod lab;
 pub mod measure;
 pub mod monitor;
+pub mod plug;
 pub mod station;

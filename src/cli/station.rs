@@ -84,6 +84,19 @@ pub fn sound(rig: &RigFile, hw: &Hardware) -> Result<Described<dyn AudioEndpoint
     }
 }
 
+/// The rig's relay board, opened and identified (the rig's port, `--relay-port`, or found by its
+/// USB id).
+pub fn relay_board(rig: &RigFile, hw: &Hardware) -> Result<RelayBoard, Failure> {
+    let opts = RelayOptions {
+        settle_ms: rig.switch.settle_ms,
+        idle_off_s: rig.switch.idle_off_s,
+        boot_wait: std::time::Duration::from_millis(u64::from(rig.switch.boot_wait_ms)),
+        ..RelayOptions::default()
+    };
+    let port = hw.relay_port.as_deref().or(rig.switch.port.as_deref());
+    Ok(RelayBoard::open(port, opts)?)
+}
+
 /// The switch matrix of a run: the virtual bench's own (`None`), an operator, or the relay
 /// board (with words for it).
 pub fn matrix(rig: &RigFile, hw: &Hardware) -> Result<Described<dyn SwitchMatrix>, Failure> {
@@ -99,14 +112,7 @@ pub fn matrix(rig: &RigFile, hw: &Hardware) -> Result<Described<dyn SwitchMatrix
             "switched by hand".into(),
         ))),
         SwitchKind::Relay => {
-            let opts = RelayOptions {
-                settle_ms: rig.switch.settle_ms,
-                idle_off_s: rig.switch.idle_off_s,
-                boot_wait: std::time::Duration::from_millis(u64::from(rig.switch.boot_wait_ms)),
-                ..RelayOptions::default()
-            };
-            let port = hw.relay_port.as_deref().or(rig.switch.port.as_deref());
-            let board = RelayBoard::open(port, opts)?;
+            let board = relay_board(rig, hw)?;
             let words = format!(
                 "switched by the relay board on {} (firmware {}, protocol {})",
                 board.port_name(),
