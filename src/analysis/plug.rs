@@ -122,46 +122,26 @@ pub fn classify(readings: &PlugReadings, mic_expected: bool) -> PlugVerdict {
     let (left, right, mic_r) = (r(T, ground), r(R1, ground), r(mic, ground));
     ear_findings(&mut findings, T, ground, left, "left");
     ear_findings(&mut findings, R1, ground, right, "right");
-    if mic_expected {
-        if mic_r <= JOINED_OHMS {
-            findings.push(Finding {
-                symptom: "short",
-                contacts: [mic, ground],
-                evidence: format!(
+    if mic_expected && below_window(&mut findings, [mic, ground], mic_r, MIC_OHMS, "microphone's DC path") {
+        let (symptom, evidence) = if mic_r <= JOINED_OHMS {
+            (
+                "short",
+                format!(
                     "microphone ({mic}) to ground ({ground}) reads {} at rest: joined, or the play/hook button held",
                     readings.between(mic, ground).unwrap_or(Reading::Open)
                 ),
-            });
-        } else if mic_r.is_infinite() {
-            findings.push(Finding {
-                symptom: "open_contact",
-                contacts: [mic, ground],
-                evidence: format!(
-                    "no DC path from the microphone ({mic}) to ground ({ground}): a broken conductor or no capsule"
-                ),
-            });
-        } else if mic_r > MIC_OHMS.1 {
-            findings.push(Finding {
-                symptom: "open_contact",
-                contacts: [mic, ground],
-                evidence: format!(
-                    "the microphone's DC path reads {:.0} kΩ ({mic} to {ground}), above a capsule's {:.0} kΩ: a conductor nearly broken",
-                    mic_r / 1000.0,
-                    MIC_OHMS.1 / 1000.0
-                ),
-            });
-        } else if mic_r < MIC_OHMS.0 {
-            findings.push(Finding {
-                symptom: "button",
-                contacts: [mic, ground],
-                evidence: format!(
-                    "microphone to ground reads {mic_r:.0} Ω at rest, outside a capsule's {:.0} Ω to {:.0} kΩ: {}",
+            )
+        } else {
+            (
+                "button",
+                format!(
+                    "microphone to ground reads {mic_r:.0} Ω at rest, below a capsule's {:.0} Ω: {}",
                     MIC_OHMS.0,
-                    MIC_OHMS.1 / 1000.0,
                     button(mic_r).map_or("a damaged capsule".to_string(), |b| format!("the {b} button reads pressed"))
                 ),
-            });
-        }
+            )
+        };
+        findings.push(Finding { symptom, contacts: [mic, ground], evidence });
     }
     // The ears must be separate from each other and from the microphone.
     if r(T, R1) <= JOINED_OHMS {
@@ -182,13 +162,7 @@ pub fn classify(readings: &PlugReadings, mic_expected: bool) -> PlugVerdict {
 }
 
 fn ear_findings(findings: &mut Vec<Finding>, ear: Contact, ground: Contact, ohms: f64, side: &str) {
-    if ohms.is_infinite() {
-        findings.push(Finding {
-            symptom: "open_contact",
-            contacts: [ear, ground],
-            evidence: format!("no DC path through the {side} speaker ({ear} to {ground}): a broken conductor"),
-        });
-    } else if ohms < SPEAKER_OHMS.0 {
+    if below_window(findings, [ear, ground], ohms, SPEAKER_OHMS, &format!("{side} speaker")) {
         findings.push(Finding {
             symptom: "short",
             contacts: [ear, ground],
@@ -196,16 +170,33 @@ fn ear_findings(findings: &mut Vec<Finding>, ear: Contact, ground: Contact, ohms
                 "the {side} ear ({ear}) reads {ohms:.1} Ω to ground ({ground}): joined, no speaker behind it"
             ),
         });
-    } else if ohms > SPEAKER_OHMS.1 {
-        findings.push(Finding {
-            symptom: "open_contact",
-            contacts: [ear, ground],
-            evidence: format!(
-                "the {side} speaker reads {ohms:.0} Ω ({ear} to {ground}), above any headphone's {:.0} Ω: a conductor nearly broken",
-                SPEAKER_OHMS.1
-            ),
-        });
     }
+}
+
+/// A DC path that must be there (`what`, between `contacts`), read against its window: none, or
+/// one above the window, is a broken conductor (pushed as `open_contact`). Returns whether the
+/// reading is below the window, which the caller names.
+fn below_window(
+    findings: &mut Vec<Finding>,
+    contacts: [Contact; 2],
+    ohms: f64,
+    window: (f64, f64),
+    what: &str,
+) -> bool {
+    let [a, b] = contacts;
+    let evidence = if ohms.is_infinite() {
+        format!("no DC path through the {what} ({a} to {b}): a broken conductor")
+    } else if ohms > window.1 {
+        format!(
+            "the {what} reads {} ({a} to {b}), above {}: a conductor nearly broken",
+            Reading::Ohms(ohms),
+            Reading::Ohms(window.1)
+        )
+    } else {
+        return ohms < window.0;
+    };
+    findings.push(Finding { symptom: "open_contact", contacts, evidence });
+    false
 }
 
 /// A button press read across microphone and ground: which button's window it falls in, if any.

@@ -406,6 +406,13 @@ mod tests {
         PathWatch { path: path(p), tally, seconds }
     }
 
+    /// The repair bench's four paths, 30 s each, with these events (all on every line at once if
+    /// `digital`).
+    fn repair_bench(events: [usize; 4], digital: bool) -> Verdict {
+        let watches: Vec<PathWatch> = PATHS.iter().zip(events).map(|(p, n)| watched(p, 30.0, n, digital)).collect();
+        verdict_across(&watches)
+    }
+
     /// The repair bench's four acoustic paths (rigs/repair-laptop.toml).
     const PATHS: [&str; 4] = [
         "bench-usb/bench-jack/customer-adapter/golden",
@@ -417,39 +424,19 @@ mod tests {
     #[test]
     fn the_part_on_every_path_with_events_and_cleared_by_the_quiet_ones_is_named() {
         // The customer's adapter: only the path through it.
-        let v = verdict_across(&[
-            watched(PATHS[0], 30.0, 12, false),
-            watched(PATHS[1], 30.0, 0, false),
-            watched(PATHS[2], 30.0, 0, false),
-            watched(PATHS[3], 30.0, 0, false),
-        ]);
+        let v = repair_bench([12, 0, 0, 0], false);
         assert!(!v.pass);
         assert_eq!(v.suspects, ["customer-adapter"], "{v:?}");
         assert!(v.findings[0].contains("on none without it: customer-adapter"), "{v:?}");
         // The laptop's jack: both paths through it, one line at a time. Its driver is on the
         // same paths only, and a contact's signature is not a driver's.
-        let v = verdict_across(&[
-            watched(PATHS[0], 30.0, 0, false),
-            watched(PATHS[1], 30.0, 0, false),
-            watched(PATHS[2], 30.0, 9, false),
-            watched(PATHS[3], 30.0, 7, false),
-        ]);
+        let v = repair_bench([0, 0, 9, 7], false);
         assert_eq!(v.suspects, ["laptop-jack"], "{v:?}");
         // The same paths, every line at once: the laptop's driver.
-        let v = verdict_across(&[
-            watched(PATHS[0], 30.0, 0, false),
-            watched(PATHS[1], 30.0, 0, false),
-            watched(PATHS[2], 30.0, 9, true),
-            watched(PATHS[3], 30.0, 7, true),
-        ]);
+        let v = repair_bench([0, 0, 9, 7], true);
         assert_eq!(v.suspects, ["laptop-audio"], "{v:?}");
         // The customer's headset: both paths through it.
-        let v = verdict_across(&[
-            watched(PATHS[0], 30.0, 0, false),
-            watched(PATHS[1], 30.0, 5, false),
-            watched(PATHS[2], 30.0, 6, false),
-            watched(PATHS[3], 30.0, 0, false),
-        ]);
+        let v = repair_bench([0, 5, 6, 0], false);
         assert_eq!(v.suspects, ["customer-headset"], "{v:?}");
     }
 
@@ -461,12 +448,7 @@ mod tests {
         assert_eq!(v.suspects, ["bench-jack", "customer-adapter", "golden"], "{v:?}");
         assert!(v.findings.iter().any(|f| f.contains("too short")), "{v:?}");
         // Events on paths that share nothing a quiet path does not clear: two faults.
-        let v = verdict_across(&[
-            watched(PATHS[0], 30.0, 10, false),
-            watched(PATHS[1], 30.0, 0, false),
-            watched(PATHS[2], 30.0, 10, false),
-            watched(PATHS[3], 30.0, 0, false),
-        ]);
+        let v = repair_bench([10, 0, 10, 0], false);
         assert!(v.findings[0].contains("more than one faulty part"), "{v:?}");
         assert!(v.suspects.contains(&"customer-adapter".to_string()), "{v:?}");
         // Nothing anywhere: a pass that says how much was watched.
