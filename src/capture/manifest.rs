@@ -189,6 +189,65 @@ pub struct Manifest {
     pub stimuli: Vec<StimulusEntry>,
     #[serde(rename = "capture", default)]
     pub captures: Vec<CaptureEntry>,
+    /// Extension: plugs measured electrically (`jackbench plug`, a relay board with a meter).
+    #[serde(rename = "plug", default, skip_serializing_if = "Vec::is_empty")]
+    pub plugs: Vec<PlugEntry>,
+}
+
+/// One `[[plug]]` (extension): a headset's plug, each pair of its contacts read by the meter:
+/// `ohms = { T-R1 = 63.6, T-R2 = 31.9, …, R2-S = "open" }` (ohms, `"open"` or `"short"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlugEntry {
+    pub component: String,
+    pub ohms: std::collections::BTreeMap<String, PlugValue>,
+}
+
+/// A pair's value in a `[[plug]]`: ohms, or a word.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PlugValue {
+    Ohms(f64),
+    Word(String),
+}
+
+impl PlugEntry {
+    /// The entry of a component's readings.
+    pub fn new(component: &str, readings: &crate::capture::plug::PlugReadings) -> PlugEntry {
+        use crate::capture::plug::Reading;
+        let ohms = readings
+            .pairs
+            .iter()
+            .map(|p| {
+                let v = match p.reading {
+                    Reading::Ohms(r) => PlugValue::Ohms(r),
+                    Reading::Open => PlugValue::Word("open".into()),
+                    Reading::Short => PlugValue::Word("short".into()),
+                };
+                (format!("{}-{}", p.a, p.b), v)
+            })
+            .collect();
+        PlugEntry { component: component.to_string(), ohms }
+    }
+
+    /// The readings, or the key whose pair or value is not one.
+    pub fn readings(&self) -> Result<crate::capture::plug::PlugReadings, (String, String)> {
+        use crate::capture::plug::{PairReading, PlugReadings};
+        let mut pairs = Vec::new();
+        for (key, value) in &self.ohms {
+            let text = match value {
+                PlugValue::Ohms(r) => format!("{r}"),
+                PlugValue::Word(w) => w.to_ascii_uppercase(),
+            };
+            let pair = PairReading::parse(key, &text).ok_or_else(|| {
+                (key.clone(), format!("\"{key}\" = {text}: a pair of T R1 R2 S, and ohms (≥ 0), \"open\" or \"short\""))
+            })?;
+            if pairs.iter().any(|p: &PairReading| (p.a, p.b) == (pair.a, pair.b) || (p.a, p.b) == (pair.b, pair.a)) {
+                return Err((key.clone(), format!("{key} is given twice")));
+            }
+            pairs.push(pair);
+        }
+        Ok(PlugReadings { pairs })
+    }
 }
 
 /// Why a capture set cannot be used; each names the manifest and what in it is wrong.
@@ -233,6 +292,7 @@ impl Manifest {
             components: Vec::new(),
             stimuli: Vec::new(),
             captures: Vec::new(),
+            plugs: Vec::new(),
         }
     }
 
@@ -323,6 +383,24 @@ impl Manifest {
                     format!("a {} capture needs drive = left, right or both", c.direction.name()),
                 ));
             }
+        }
+        for (i, plug) in self.plugs.iter().enumerate() {
+            match kinds.get(plug.component.as_str()) {
+                Some(ComponentKind::Headset) => {}
+                Some(k) => {
+                    return Err(invalid(
+                        format!("plug[{i}].component"),
+                        format!("\"{}\" is a {k}; a plug measured is a headset's", plug.component),
+                    ))
+                }
+                None => {
+                    return Err(invalid(
+                        format!("plug[{i}].component"),
+                        format!("\"{}\" is not a [[component]] id", plug.component),
+                    ))
+                }
+            }
+            plug.readings().map_err(|(key, message)| invalid(format!("plug[{i}].ohms.{key}"), message))?;
         }
         Ok(())
     }
@@ -448,6 +526,27 @@ path = { driver = "hda", port = "jack", adapter = "direct", headset = "hs" }
     }
 
     #[test]
+    fn a_plug_s_readings_round_trip_through_the_manifest() {
+        use crate::capture::plug::{Contact, PairReading, PlugReadings, Reading};
+        let readings = PlugReadings {
+            pairs: vec![
+                PairReading { a: Contact::T, b: Contact::R2, reading: Reading::Ohms(31.9) },
+                PairReading { a: Contact::R1, b: Contact::R2, reading: Reading::Open },
+                PairReading { a: Contact::R2, b: Contact::S, reading: Reading::Short },
+            ],
+        };
+        let mut m = check(GOOD).expect("valid");
+        m.plugs.push(PlugEntry::new("hs", &readings));
+        let text = toml::to_string_pretty(&m).expect("serialises");
+        assert!(text.contains("[[plug]]"), "{text}");
+        let back = check(&text).expect("still valid");
+        let got = back.plugs[0].readings().expect("readings");
+        for p in &readings.pairs {
+            assert_eq!(got.between(p.a, p.b), Some(p.reading), "{text}");
+        }
+    }
+
+    #[test]
     fn every_mistake_names_its_field() {
         let cases = [
             (GOOD.replace("jackbench-capture-set/1", "other/2"), "format"),
@@ -460,6 +559,15 @@ path = { driver = "hda", port = "jack", adapter = "direct", headset = "hs" }
             (GOOD.replace("freq_hz = 1000.0", "freq_hz = -5.0"), "stimulus[0]"),
             (GOOD.replace("captures/a.wav", "../a.wav"), "capture[0].file"),
         ];
+        let plugged = format!("{GOOD}\n[[plug]]\ncomponent = \"hs\"\nohms = {{ T-R2 = 31.9, R1-R2 = \"open\" }}\n");
+        let cases = cases.into_iter().chain([
+            (plugged.replace("component = \"hs\"", "component = \"jack\""), "plug[0].component"),
+            (plugged.replace("component = \"hs\"", "component = \"nobody\""), "plug[0].component"),
+            (plugged.replace("T-R2", "T-X"), "plug[0].ohms.T-X"),
+            (plugged.replace("\"open\"", "\"loose\""), "plug[0].ohms.R1-R2"),
+            (plugged.replace("31.9", "-4.0"), "plug[0].ohms.T-R2"),
+            (plugged.replace("R1-R2 = \"open\"", "R2-T = 3.0"), "plug[0].ohms.T-R2"),
+        ]);
         for (text, field) in cases {
             match check(&text) {
                 Err(ManifestError::Invalid { field: f, .. }) => assert!(f.starts_with(field), "{f} vs {field}"),
