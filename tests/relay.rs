@@ -342,6 +342,7 @@ fn the_meter_reads_16_ohms_to_10_kilohms_within_3_percent_on_every_pair() {
         let Reading::Ohms(got) = reading else { panic!("{a}-{b} {ohms} Ω read {reading:?}") };
         let error = got / (ohms + LEADS_OHMS) - 1.0;
         worst = worst.max(error.abs());
+        eprintln!("{a}-{b} {ohms} Ω: read {got:.2} Ω ({:+.2} %)", 100.0 * error);
         assert!(error.abs() < 0.03, "{a}-{b}: {ohms} Ω read {got} Ω ({:+.2} %)", 100.0 * error);
     }
     eprintln!("worst error from 16 Ω to 10 kΩ: {:.2} %", 100.0 * worst);
