@@ -234,21 +234,8 @@ mod tests {
                 let keep: Vec<usize> = (0..4).filter(|n| *n != idx(b)).collect();
                 let mut m: Vec<Vec<f64>> = keep.iter().map(|&r| keep.iter().map(|&c| g[r][c]).collect()).collect();
                 let mut rhs: Vec<f64> = keep.iter().map(|&r| if r == idx(a) { 1.0 } else { 0.0 }).collect();
-                let n = keep.len();
-                for col in 0..n {
-                    for row in col + 1..n {
-                        let f = m[row][col] / m[col][col];
-                        for c in col..n {
-                            m[row][c] -= f * m[col][c];
-                        }
-                        rhs[row] -= f * rhs[col];
-                    }
-                }
-                let mut v = vec![0.0; n];
-                for row in (0..n).rev() {
-                    let s: f64 = (row + 1..n).map(|c| m[row][c] * v[c]).sum();
-                    v[row] = (rhs[row] - s) / m[row][row];
-                }
+                let v =
+                    if crate::analysis::tone::solve_in_place(&mut m, &mut rhs) { rhs } else { vec![f64::INFINITY; 3] };
                 let r = v[keep.iter().position(|&k| k == idx(a)).unwrap_or(0)];
                 let reading = if r > 200e3 {
                     Reading::Open

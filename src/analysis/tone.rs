@@ -749,29 +749,10 @@ pub fn fit_tones_masked(x: &[f64], rate_hz: f64, freqs_hz: &[f64], keep: Option<
             at += 1;
         }
     }
-    // Gaussian elimination with partial pivoting.
-    for col in 0..k {
-        let Some(piv) = (col..k).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs())) else {
-            return Vec::new();
-        };
-        if m[piv][col].abs() < 1e-300 {
-            return Vec::new();
-        }
-        m.swap(col, piv);
-        v.swap(col, piv);
-        for r in col + 1..k {
-            let f = m[r][col] / m[col][col];
-            for c in col..k {
-                m[r][c] -= f * m[col][c];
-            }
-            v[r] -= f * v[col];
-        }
+    if !solve_in_place(&mut m, &mut v) {
+        return Vec::new();
     }
-    let mut p = vec![0.0f64; k];
-    for r in (0..k).rev() {
-        let s: f64 = (r + 1..k).map(|c| m[r][c] * p[c]).sum();
-        p[r] = (v[r] - s) / m[r][r];
-    }
+    let p = v;
     // a·cos + b·sin = A·cos(ωn + φ) with A = √(a²+b²), φ = atan2(−b, a).
     (0..freqs_hz.len())
         .map(|t| ((p[2 * t].powi(2) + p[2 * t + 1].powi(2)).sqrt(), (-p[2 * t + 1]).atan2(p[2 * t])))
@@ -805,30 +786,45 @@ fn linear_fit(x: &[f64], w: &[f64], omega: f64) -> SineFit {
 }
 
 /// Gaussian elimination with partial pivoting; `None` when singular.
-// Normal equations read best with the matrix indices written out.
-#[allow(clippy::needless_range_loop)]
 fn solve<const K: usize>(mut m: [[f64; K]; K], mut v: [f64; K]) -> Option<[f64; K]> {
-    for col in 0..K {
-        let piv = (col..K).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;
-        if m[piv][col].abs() < 1e-300 {
-            return None;
+    solve_in_place(&mut m, &mut v).then_some(v)
+}
+
+/// Solves `m·x = v` by Gaussian elimination with partial pivoting, leaving `x` in `v`; false
+/// when `m` is singular. Rows of any storage: fixed arrays on the hot path, vectors where the
+/// size is known only at run time.
+// Elimination reads best with the matrix indices written out.
+#[allow(clippy::needless_range_loop)]
+pub(crate) fn solve_in_place<R: AsMut<[f64]>>(m: &mut [R], v: &mut [f64]) -> bool {
+    let k = v.len();
+    if m.len() != k {
+        return false;
+    }
+    for col in 0..k {
+        let Some(piv) = (col..k).max_by(|&a, &b| m[a].as_mut()[col].abs().total_cmp(&m[b].as_mut()[col].abs())) else {
+            return false;
+        };
+        if m[piv].as_mut()[col].abs() < 1e-300 {
+            return false;
         }
         m.swap(col, piv);
         v.swap(col, piv);
-        for r in col + 1..K {
-            let f = m[r][col] / m[col][col];
-            for c in col..K {
-                m[r][c] -= f * m[col][c];
+        for r in col + 1..k {
+            let (top, rest) = m.split_at_mut(r);
+            let (pivot, row) = (top[col].as_mut(), rest[0].as_mut());
+            let f = row[col] / pivot[col];
+            for c in col..k {
+                row[c] -= f * pivot[c];
             }
             v[r] -= f * v[col];
         }
     }
-    let mut out = [0.0; K];
-    for r in (0..K).rev() {
-        let s: f64 = (r + 1..K).map(|c| m[r][c] * out[c]).sum();
-        out[r] = (v[r] - s) / m[r][r];
+    for r in (0..k).rev() {
+        let row = m[r].as_mut();
+        let s: f64 = (r + 1..k).map(|c| row[c] * v[c]).sum();
+        v[r] = (v[r] - s) / row[r];
     }
-    Some(out)
+    true
 }
 
 #[cfg(test)]
