@@ -231,20 +231,21 @@ impl PlugEntry {
 
     /// The readings, or the key whose pair or value is not one.
     pub fn readings(&self) -> Result<crate::capture::plug::PlugReadings, (String, String)> {
-        use crate::capture::plug::{PairReading, PlugReadings};
-        let mut pairs = Vec::new();
+        use crate::capture::plug::{Contact, PairReading, PlugReadings, Reading};
+        let mut pairs: Vec<PairReading> = Vec::new();
         for (key, value) in &self.ohms {
-            let text = match value {
-                PlugValue::Ohms(r) => format!("{r}"),
-                PlugValue::Word(w) => w.to_ascii_uppercase(),
+            let bad = |what: &str| (key.clone(), format!("\"{key}\": {what}"));
+            let (a, b) = Contact::pair(key).ok_or_else(|| bad("not a pair of two of T R1 R2 S"))?;
+            let reading = match value {
+                PlugValue::Ohms(r) if r.is_finite() && *r >= 0.0 => Reading::Ohms(*r),
+                PlugValue::Word(w) if w == "open" => Reading::Open,
+                PlugValue::Word(w) if w == "short" => Reading::Short,
+                _ => return Err(bad("ohms (≥ 0), \"open\" or \"short\"")),
             };
-            let pair = PairReading::parse(key, &text).ok_or_else(|| {
-                (key.clone(), format!("\"{key}\" = {text}: a pair of T R1 R2 S, and ohms (≥ 0), \"open\" or \"short\""))
-            })?;
-            if pairs.iter().any(|p: &PairReading| (p.a, p.b) == (pair.a, pair.b) || (p.a, p.b) == (pair.b, pair.a)) {
-                return Err((key.clone(), format!("{key} is given twice")));
+            if pairs.iter().any(|p| (p.a, p.b) == (a, b) || (p.a, p.b) == (b, a)) {
+                return Err(bad("given twice (in either order)"));
             }
-            pairs.push(pair);
+            pairs.push(PairReading { a, b, reading });
         }
         Ok(PlugReadings { pairs })
     }

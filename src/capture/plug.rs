@@ -28,6 +28,13 @@ impl Contact {
     pub fn parse(text: &str) -> Option<Contact> {
         Contact::ALL.into_iter().find(|c| c.name().eq_ignore_ascii_case(text))
     }
+
+    /// Two different contacts written `A-B` (`T-R2`).
+    pub fn pair(text: &str) -> Option<(Contact, Contact)> {
+        let (a, b) = text.split_once('-')?;
+        let (a, b) = (Contact::parse(a)?, Contact::parse(b)?);
+        (a != b).then_some((a, b))
+    }
 }
 
 impl std::fmt::Display for Contact {
@@ -69,14 +76,13 @@ pub struct PairReading {
 impl PairReading {
     /// Parses the protocol's `T-S 32.41`, `T-S OPEN`, `T-S SHORT`.
     pub fn parse(pair: &str, value: &str) -> Option<PairReading> {
-        let (a, b) = pair.split_once('-')?;
-        let (a, b) = (Contact::parse(a)?, Contact::parse(b)?);
+        let (a, b) = Contact::pair(pair)?;
         let reading = match value {
             "OPEN" => Reading::Open,
             "SHORT" => Reading::Short,
             v => Reading::Ohms(v.parse().ok().filter(|r: &f64| r.is_finite() && *r >= 0.0)?),
         };
-        (a != b).then_some(PairReading { a, b, reading })
+        Some(PairReading { a, b, reading })
     }
 }
 
