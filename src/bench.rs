@@ -4,6 +4,11 @@
 //! The manifest is rewritten (atomically) after every take, so a run that stops (Ctrl-C, a
 //! device error, a crash) leaves a valid capture set listing exactly the captures made.
 //!
+//! # The electrical stage
+//! Where the switch has a meter (the relay board's, or the virtual bench's model of it), each
+//! headset under test has its plug read first ([`crate::rig::SwitchMatrix::measure_plug`]): the
+//! DC resistance between each pair of its contacts, kept as the manifest's `[[plug]]`.
+//!
 //! # Takes
 //! A take is one play-and-record pass: one capture, or, when the plan has `overlap` and the
 //! endpoint can ([`crate::rig::AudioEndpoint::overlaps`]), a path's playback capture with its
@@ -19,7 +24,7 @@
 //! disturbed it (`room_sound`): the diagnosis then weighs it only for what room sound cannot
 //! cause (it adds sound; it makes no gap and takes no level away).
 
-use crate::capture::manifest::{CaptureEntry, Manifest, ManifestError, StimulusEntry};
+use crate::capture::manifest::{CaptureEntry, Manifest, ManifestError, PlugEntry, StimulusEntry};
 use crate::capture::{write_wav, Direction, PathSpec, WavError};
 use crate::rig::{CaptureRequest, RigError, RigFile, Station};
 use std::path::{Path, PathBuf};
@@ -86,7 +91,31 @@ pub fn run_plan(
     let mut connected: Option<&PathSpec> = None;
     let mut stopped = None;
     let mut total_repeats = 0;
+    // The electrical stage, before any sound: each plug under test read by the board's meter.
+    for headset in rig.plugs_to_measure() {
+        if stop.load(Ordering::SeqCst) {
+            stopped = Some(RigError::Interrupted.to_string());
+            break;
+        }
+        let Some((path, _)) = schedule.iter().find(|(p, _)| p.headset == headset) else { continue };
+        progress(Progress { index: 1, total, path, label: format!("plug of {headset}: DC resistances") });
+        match station.switch().measure_plug(headset) {
+            Ok(Some(readings)) => manifest.plugs.push(PlugEntry::new(headset, &readings)),
+            // No meter on this bench.
+            Ok(None) => break,
+            Err(e) => {
+                stopped = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    if !manifest.plugs.is_empty() {
+        manifest.write(out)?;
+    }
     for take in rig.takes(station.endpoint().overlaps()) {
+        if stopped.is_some() {
+            break;
+        }
         if stop.load(Ordering::SeqCst) {
             stopped = Some(RigError::Interrupted.to_string());
             break;

@@ -120,8 +120,8 @@ fn live_runs_repeat_what_room_sound_disturbed_and_miss_no_fault() {
         if d.verdict == Verdict::Pass {
             passed.lock().expect("passed").push(format!("{}:{}", fault.component, fault.symptom));
         }
-        let named_it = d.faults.iter().any(|f| f.code.symptom == fault.symptom)
-            || d.suspects.iter().any(|s| s.symptom == fault.symptom);
+        let named_it = d.faults.iter().any(|f| fault.symptom.found_as(f.code.symptom))
+            || d.suspects.iter().any(|s| fault.symptom.found_as(s.symptom));
         if !named_it {
             misses.lock().expect("misses").push(format!("{}:{} -> {:?}", fault.component, fault.symptom, named(d)));
         }

@@ -7,6 +7,7 @@
 mod common;
 
 use common::lab_data::{self, unit, TestDb};
+use jackbench::diagnosis::Symptom;
 use jackbench::lab::db::Database;
 use jackbench::lab::store::{self, Filter};
 use std::path::Path;
@@ -207,7 +208,11 @@ fn a_virtual_batch_stores_every_unit_with_the_fault_it_was_given() {
                 None => assert_eq!(u.verdict, "pass", "{}: healthy but {:?}", u.serial, u.faults),
                 Some(symptom) => {
                     faulty += 1;
-                    if u.faults.first().is_some_and(|f| f.code == format!("headset.{symptom}")) {
+                    let injected = Symptom::from_name(&symptom).expect("a symptom");
+                    let named = |code: &str| {
+                        code.strip_prefix("headset.").and_then(Symptom::from_name).is_some_and(|s| injected.found_as(s))
+                    };
+                    if u.faults.first().is_some_and(|f| named(&f.code)) {
                         right += 1;
                     }
                 }

@@ -188,7 +188,8 @@ fn relay_rig(dir: &std::path::Path) -> std::path::PathBuf {
 
 #[test]
 fn a_relay_run_makes_the_same_capture_set_as_the_virtual_bench() {
-    let Some(sim) = relay_sim::start() else { return };
+    // A healthy CTIA plug in the DUT's socket (relay 4) for the electrical stage.
+    let Some(sim) = relay_sim::start_with_plug(Some("socket 4\nT R2 64\nR1 R2 64\nS R2 2200\n")) else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let rig = relay_rig(dir.path());
     let (relayed, simulated) = (dir.path().join("relayed"), dir.path().join("simulated"));
@@ -227,12 +228,38 @@ fn a_relay_run_makes_the_same_capture_set_as_the_virtual_bench() {
     };
     assert_eq!(read(&relayed), read(&simulated));
     assert_eq!(read(&relayed)["faults"][0]["code"], "headset.channel_dead");
-    // The board made the plan's four routes, in order, and opened everything at the end.
-    let routes: Vec<u16> = states(&sim.pin_log()).iter().map(|s| s.1).filter(|m| m.count_ones() == 2).collect();
+    // The electrical stage read the DUT's plug through the firmware's meter first, and kept it.
+    let plugs = &set.manifest.plugs;
+    assert_eq!(plugs.len(), 1, "{plugs:?}");
+    assert_eq!(plugs[0].component, "dut");
+    let v = jackbench::analysis::plug::classify(&plugs[0].readings().expect("readings"), true);
+    assert_eq!(v.pinout, Some(jackbench::analysis::plug::Pinout::Ctia), "{v:?}");
+    assert!(v.findings.is_empty() && (v.left_ohms.unwrap_or(0.0) / 64.0 - 1.0).abs() < 0.03, "{v:?}");
+    let virtual_set = jackbench::capture::CaptureSet::load(&simulated).expect("set");
+    assert!(virtual_set.manifest.plugs.is_empty(), "the virtual bench of qa-relay has no meter");
+    // The board made the plan's four routes, in order (the meter's relays 7–16 aside), and opened
+    // everything at the end.
+    let routes: Vec<u16> =
+        states(&sim.pin_log()).iter().map(|s| s.1).filter(|m| m.count_ones() == 2 && m & 0xffc0 == 0).collect();
     let mut distinct = routes.clone();
     distinct.dedup();
     assert_eq!(distinct, [0x0005, 0x0009, 0x000a, 0x0011]);
     assert_eq!(sim.relays_on(), 0);
+    // A plug whose right ear lost its conductor: the meter names it, with no sound fault given.
+    sim.plug("socket 4\nT R2 64\nS R2 2200\n");
+    let broken = dir.path().join("broken");
+    let out = jackbench()
+        .args(["run", "--virtual-audio", "--seed", "7", "--json", "--relay-port", &sim.pty, "--rig"])
+        .arg(&rig)
+        .arg("--out")
+        .arg(&broken)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(d["faults"][0]["code"], "headset.open_contact", "{d}");
+    assert_eq!(d["faults"][0]["component"], "dut");
+    assert!(d["faults"][0]["evidence"].as_str().is_some_and(|e| e.contains("R1")), "{d}");
 }
 
 #[test]
@@ -417,13 +444,7 @@ fn every_plug_the_harness_models_is_classified_from_the_firmware_s_readings() {
             Some(Pinout::Ctia),
             &[("short", [Contact::T, Contact::R2])],
         ),
-        (
-            "T R2 32\nR1 R2 32\nS R2 0.3\n",
-            true,
-            Poles::Four,
-            Some(Pinout::Ctia),
-            &[("short", [Contact::S, Contact::R2])],
-        ),
+        ("T R2 32\nR1 R2 32\nS R2 0.3\n", true, Poles::Four, None, &[("short", [Contact::S, Contact::R2])]),
         (
             "T R2 32\nR1 R2 32\nS R2 1500\nS R2 240\n",
             true,

@@ -56,10 +56,10 @@ enum Outcome {
 
 fn judge(rig: &RigFile, d: &Diagnosis, truth: &InjectedFault) -> Outcome {
     let eq = equivalents(rig, &truth.component, truth.symptom);
-    if d.faults.iter().any(|f| f.code.symptom == truth.symptom && eq.contains(&f.component)) {
+    if d.faults.iter().any(|f| truth.symptom.found_as(f.code.symptom) && eq.contains(&f.component)) {
         return Outcome::Right;
     }
-    if d.suspects.iter().any(|s| s.symptom == truth.symptom && s.components.iter().any(|c| eq.contains(c))) {
+    if d.suspects.iter().any(|s| truth.symptom.found_as(s.symptom) && s.components.iter().any(|c| eq.contains(c))) {
         return Outcome::Suspect;
     }
     Outcome::Wrong
@@ -104,7 +104,7 @@ fn record(tally: &Mutex<Tally>, rig: &RigFile, d: &Diagnosis, truths: &[Injected
         .iter()
         .filter(|f| {
             !truths.iter().any(|t| {
-                f.code.symptom == t.symptom && equivalents(rig, &t.component, t.symptom).contains(&f.component)
+                t.symptom.found_as(f.code.symptom) && equivalents(rig, &t.component, t.symptom).contains(&f.component)
             })
         })
         .map(|f| format!("{label}: {}:{} beside {}:{}", f.component, f.code, truths[0].component, truths[0].symptom))

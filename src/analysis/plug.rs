@@ -110,7 +110,10 @@ pub fn classify(readings: &PlugReadings, mic_expected: bool) -> PlugVerdict {
         }
     };
     let (via_ring2, via_sleeve) = (to(R2), to(S));
-    let pinout = if via_ring2.is_finite() || via_sleeve.is_finite() {
+    // With ring 2 and sleeve joined (a shorted microphone) either could be ground: not told.
+    let pinout = if joined_ring2_sleeve {
+        None
+    } else if via_ring2.is_finite() || via_sleeve.is_finite() {
         Some(if via_ring2 <= via_sleeve { Pinout::Ctia } else { Pinout::Omtp })
     } else {
         None
@@ -122,7 +125,7 @@ pub fn classify(readings: &PlugReadings, mic_expected: bool) -> PlugVerdict {
     let (left, right, mic_r) = (r(T, ground), r(R1, ground), r(mic, ground));
     ear_findings(&mut findings, T, ground, left, "left");
     ear_findings(&mut findings, R1, ground, right, "right");
-    if mic_expected && below_window(&mut findings, [mic, ground], mic_r, MIC_OHMS, "microphone's DC path") {
+    if mic_expected && below_window(&mut findings, [mic, ground], mic_r, MIC_OHMS, "microphone") {
         let (symptom, evidence) = if mic_r <= JOINED_OHMS {
             (
                 "short",

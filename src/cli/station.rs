@@ -119,7 +119,7 @@ pub fn matrix(rig: &RigFile, hw: &Hardware) -> Result<Described<dyn SwitchMatrix
                 board.info().firmware,
                 board.info().protocol
             );
-            Ok(Some((Box::new(RelaySwitch::new(board, rig.relay_masks())), words)))
+            Ok(Some((Box::new(RelaySwitch::new(board, rig.relay_masks()).with_meter(rig.switch.meter)), words)))
         }
     }
 }

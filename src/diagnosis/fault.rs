@@ -26,12 +26,15 @@ pub enum Symptom {
     Dropouts,
     RateMismatch,
     RubBuzz,
+    OpenContact,
+    Short,
+    Button,
 }
 
 use ComponentKind::{Adapter, Driver, Headset, Port};
 
 impl Symptom {
-    pub const ALL: [Symptom; 18] = [
+    pub const ALL: [Symptom; 21] = [
         Symptom::OutputDead,
         Symptom::ChannelDead,
         Symptom::InputDead,
@@ -50,6 +53,9 @@ impl Symptom {
         Symptom::Dropouts,
         Symptom::RateMismatch,
         Symptom::RubBuzz,
+        Symptom::OpenContact,
+        Symptom::Short,
+        Symptom::Button,
     ];
 
     pub fn name(self) -> &'static str {
@@ -72,6 +78,9 @@ impl Symptom {
             Symptom::Dropouts => "dropouts",
             Symptom::RateMismatch => "rate_mismatch",
             Symptom::RubBuzz => "rub_buzz",
+            Symptom::OpenContact => "open_contact",
+            Symptom::Short => "short",
+            Symptom::Button => "button",
         }
     }
 
@@ -96,6 +105,9 @@ impl Symptom {
             Symptom::Dropouts => "samples are lost (buffer dropouts)",
             Symptom::RateMismatch => "the sample rate is wrong (tones off pitch)",
             Symptom::RubBuzz => "a speaker rubs or buzzes at high excursion (rub & buzz)",
+            Symptom::OpenContact => "a contact has no DC path (a broken conductor)",
+            Symptom::Short => "two contacts are joined (a short)",
+            Symptom::Button => "an inline button reads out of its window, or pressed at rest",
         }
     }
 
@@ -113,8 +125,35 @@ impl Symptom {
             Symptom::Imbalance | Symptom::Response | Symptom::Distortion => &[Port, Headset],
             Symptom::LowLevel | Symptom::Intermittent => &[Port, Adapter, Headset],
             Symptom::Hum | Symptom::Noise => &[Port],
-            Symptom::RubBuzz => &[Headset],
+            Symptom::RubBuzz | Symptom::Button => &[Headset],
+            Symptom::OpenContact | Symptom::Short => &[Port, Adapter, Headset],
         }
+    }
+
+    /// Whether the symptom is measured with DC across the plug's contacts (spec v1.1, electrical
+    /// symptoms), not from sound.
+    pub fn is_electrical(self) -> bool {
+        matches!(self, Symptom::OpenContact | Symptom::Short | Symptom::Button)
+    }
+
+    /// What the same fault is called the other way of looking: an electrical symptom's sound
+    /// (a broken conductor silences its line; a button held at rest loads the microphone), and
+    /// the electrical symptom a meter names a dead ear by (a broken wire or speaker coil has no
+    /// DC path). A diagnosis that names either has found the fault.
+    pub fn look_alikes(self) -> &'static [Symptom] {
+        match self {
+            Symptom::OpenContact => &[Symptom::ChannelDead, Symptom::OutputDead, Symptom::InputDead],
+            Symptom::Short => &[Symptom::ChannelDead, Symptom::InputDead],
+            Symptom::Button => &[Symptom::LowLevel, Symptom::InputDead],
+            Symptom::ChannelDead | Symptom::OutputDead => &[Symptom::OpenContact],
+            _ => &[],
+        }
+    }
+
+    /// Whether a diagnosis naming `named` found an injected `self`: the same symptom or a
+    /// look-alike.
+    pub fn found_as(self, named: Symptom) -> bool {
+        self == named || self.look_alikes().contains(&named)
     }
 }
 
@@ -267,6 +306,31 @@ impl FaultCode {
                  level): listen to a slow low sweep to confirm, check the earcup for loose parts or debris; \
                  replace the earpiece or the headset."
             }
+            (Headset, Symptom::OpenContact) => {
+                "A conductor of the headset is broken (the meter finds no DC path through it): the break is \
+                 almost always at the plug or the strain relief; re-terminate the plug or replace the cable, \
+                 else the headset."
+            }
+            (Headset, Symptom::Short) => {
+                "Two conductors of the headset are joined (a crushed cable, a plug whose insulation rings \
+                 failed, or the play/hook button held): release the buttons and check the plug; re-terminate the \
+                 plug or replace the cable, else the headset."
+            }
+            (Headset, Symptom::Button) => {
+                "An inline button reads pressed at rest or outside the wired-headset windows: free a stuck button \
+                 (debris, a bent dome), else replace the remote or the headset; a remote of another signalling \
+                 (Apple's) needs a device made for it."
+            }
+            (Adapter, Symptom::OpenContact) => "A conductor of the adapter is broken: replace the adapter.",
+            (Adapter, Symptom::Short) => "Two conductors of the adapter are joined: replace the adapter.",
+            (Port, Symptom::OpenContact) => {
+                "A contact of this jack carries nothing (a bent or broken spring): clean the jack and re-seat \
+                 the plug; else replace the jack."
+            }
+            (Port, Symptom::Short) => {
+                "Two contacts of this jack are joined (debris, a bent spring): clean the jack with contact \
+                 cleaner and inspect it; else replace the jack."
+            }
             (Headset, Symptom::Intermittent) => {
                 "A worn cable or plug: wiggle-test the cable near the plug and the earpieces; repair or replace."
             }
@@ -294,8 +358,8 @@ mod tests {
     #[test]
     fn the_table_has_the_specs_codes() {
         let all = FaultCode::all();
-        // spec §3: 3+3+3+1+2+3+2+2+3+1+2+2+1+1+3+1+1+1 codes.
-        assert_eq!(all.len(), 35);
+        // spec §3: 3+3+3+1+2+3+2+2+3+1+2+2+1+1+3+1+1+1 codes, and v1.1's electrical 3+3+1.
+        assert_eq!(all.len(), 42);
         for code in &all {
             assert_eq!(FaultCode::parse(&code.to_string()), Some(*code));
             assert!(!code.remedy().starts_with("Replace the component"), "{code} has no remedy of its own");

@@ -1,6 +1,9 @@
 //! From measurements to a verdict: which component carries which fault (spec §3–4).
 //!
 //! # Method
+//! 0. **The plug** (where the set has `[[plug]]` readings; [`electrical`]): what the meter
+//!    measured is a fault of its own (`open_contact`, `short`, `button`), explains its sound, and
+//!    settles look-alikes in step 4 (a plug that reads OMTP, an ear that reads whole).
 //! 1. **Measure** every capture ([`measure`]).
 //! 2. **Observe** each symptom on every capture that can show it: *shown* or *clean* (the tests
 //!    live in `observe/`, one file per family: level, channels, gaps, spectrum). Some tests
@@ -25,6 +28,7 @@
 //! 5. **Rank** by confidence: the share of the component's testable captures that show the
 //!    symptom, times how far past its threshold the measurement went.
 
+pub mod electrical;
 mod evidence;
 pub mod fault;
 pub mod limit_tests;
@@ -173,6 +177,9 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
     let mut suspects: Vec<Suspect> = Vec::new();
     // (capture, symptom) pairs already explained by a fault found earlier.
     let mut explained: BTreeSet<(usize, Symptom)> = BTreeSet::new();
+    // The plugs measured electrically: their faults first, as measurements, not inferences.
+    let plugs = electrical::verdicts(set);
+    faults.extend(electrical::faults(&plugs, &measured, &labels, &mut explained));
 
     for step in STEPS {
         // What the earlier steps explained, as this step sees it.
@@ -235,10 +242,12 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
         for mut ex in explanations {
             ex.components = unsided(&ex.components);
             let covered: Vec<&Obs> = ex.covers.iter().map(|&i| &obs[i]).collect();
-            let mut resolved = match step.split {
+            let resolved = match step.split {
                 Some(split) => split(&ctx, &ex, &covered, &kinds),
                 None => ex.components.iter().map(|c| (c.clone(), step.symptom)).collect(),
             };
+            // What the plugs read settles what sound left open.
+            let (mut resolved, plug_note) = electrical::sort_by_plug(&plugs, &labels, step.symptom, resolved);
             // Prefer the parts that are not known-good when the set cannot separate them.
             if resolved.len() > 1 {
                 let non_ref: Vec<(String, Symptom)> =
@@ -247,7 +256,10 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
                     resolved = non_ref;
                 }
             }
-            let evidence = evidence::sentence(&labels, &measured, &ex, &covered, &obs);
+            let mut evidence = evidence::sentence(&labels, &measured, &ex, &covered, &obs);
+            if let Some(note) = plug_note {
+                evidence = format!("{evidence} And {note}.");
+            }
             let mut files: Vec<String> = Vec::new();
             for o in &covered {
                 let f = &measured[o.capture].file;

@@ -178,10 +178,12 @@ impl Bench {
         if !rng.random_bool(fault_rate.clamp(0.0, 1.0)) {
             return Ok(None);
         }
+        // The electrical symptoms only where the bench has the meter that tells them.
         let symptoms: Vec<Symptom> = Symptom::ALL
             .iter()
             .copied()
             .filter(|s| s.kinds().contains(&crate::capture::ComponentKind::Headset))
+            .filter(|s| bench.has_meter() || !s.is_electrical())
             .collect();
         let symptom = symptoms[rng.random_range(0..symptoms.len())];
         let fault = InjectedFault { component: dut.to_string(), symptom, severity: rng.random_range(0.0..=1.0) };

@@ -109,6 +109,11 @@ pub struct SwitchSpec {
     /// Relay board: how long its auto-reset takes after the port is opened, ms.
     #[serde(default = "default_boot_wait_ms")]
     pub boot_wait_ms: u32,
+    /// The board's meter reads each headset's plug before the audio plan (the electrical stage).
+    /// A relay rig: by default when the board says it has one; `true` makes a board without one
+    /// an error, `false` skips the stage. The virtual bench: `true` models the meter.
+    #[serde(default)]
+    pub meter: Option<bool>,
 }
 
 impl Default for SwitchSpec {
@@ -119,6 +124,7 @@ impl Default for SwitchSpec {
             settle_ms: default_settle_ms(),
             idle_off_s: default_idle_off_s(),
             boot_wait_ms: default_boot_wait_ms(),
+            meter: None,
         }
     }
 }
@@ -607,6 +613,24 @@ impl RigFile {
             }
         }
         Ok(())
+    }
+
+    /// Whether the plan records through component `id` (a headset with a microphone).
+    pub fn records_through(&self, id: &str) -> bool {
+        self.plan.paths.iter().any(|p| {
+            p.spec().ids().contains(&id) && p.directions.iter().any(|d| *d != crate::capture::Direction::Playback)
+        })
+    }
+
+    /// The headsets whose plugs the electrical stage measures: those under test (not reference
+    /// parts) that a path of the plan uses.
+    pub fn plugs_to_measure(&self) -> Vec<&str> {
+        self.components
+            .iter()
+            .filter(|c| c.kind == crate::capture::ComponentKind::Headset && !c.reference)
+            .map(|c| c.id.get_ref().as_str())
+            .filter(|id| self.plan.paths.iter().any(|p| p.headset.get_ref() == id))
+            .collect()
     }
 
     /// Component id → the relay mask it closes (bit k − 1 for relay k).

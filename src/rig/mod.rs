@@ -100,6 +100,13 @@ pub trait SwitchMatrix {
     fn hold(&mut self) -> Result<Vec<String>, RigError> {
         Ok(Vec::new())
     }
+    /// The plug of `headset` measured electrically, where the switch has a meter (the relay
+    /// board's, protocol 2): the DC resistance between each pair of its contacts, the audio
+    /// route open meanwhile. `None`: this switch has no meter.
+    fn measure_plug(&mut self, headset: &str) -> Result<Option<crate::capture::plug::PlugReadings>, RigError> {
+        let _ = headset;
+        Ok(None)
+    }
 }
 
 /// A bench's two halves, lent one at a time: real rigs pair a sound card with a relay board or
@@ -143,6 +150,9 @@ impl<T: SwitchMatrix + ?Sized> SwitchMatrix for Box<T> {
     fn hold(&mut self) -> Result<Vec<String>, RigError> {
         (**self).hold()
     }
+    fn measure_plug(&mut self, headset: &str) -> Result<Option<crate::capture::plug::PlugReadings>, RigError> {
+        (**self).measure_plug(headset)
+    }
 }
 
 impl<T: SwitchMatrix + ?Sized> SwitchMatrix for &mut T {
@@ -154,6 +164,9 @@ impl<T: SwitchMatrix + ?Sized> SwitchMatrix for &mut T {
     }
     fn hold(&mut self) -> Result<Vec<String>, RigError> {
         (**self).hold()
+    }
+    fn measure_plug(&mut self, headset: &str) -> Result<Option<crate::capture::plug::PlugReadings>, RigError> {
+        (**self).measure_plug(headset)
     }
 }
 

@@ -553,12 +553,21 @@ pub struct RelaySwitch {
     board: RelayBoard,
     /// Component id → relay mask.
     relays: HashMap<String, u16>,
+    /// The rig's `[switch] meter`: `None` measures when the board has the meter.
+    meter: Option<bool>,
 }
 
 impl RelaySwitch {
     /// `relays`: component id → the relay mask it closes (see `RigFile::relay_masks`).
     pub fn new(board: RelayBoard, relays: HashMap<String, u16>) -> RelaySwitch {
-        RelaySwitch { board, relays }
+        RelaySwitch { board, relays, meter: None }
+    }
+
+    /// The rig's wish for the meter (`[switch] meter`): `Some(true)` makes a board without one
+    /// an error at the electrical stage, `Some(false)` skips the stage.
+    pub fn with_meter(mut self, meter: Option<bool>) -> RelaySwitch {
+        self.meter = meter;
+        self
     }
 
     /// The relays a path closes.
@@ -582,6 +591,32 @@ impl SwitchMatrix for RelaySwitch {
         self.board
             .hold()
             .map_err(|e| RigError::Switch { path: format!("route 0x{route:04x} held"), message: e.to_string() })
+    }
+
+    fn measure_plug(&mut self, headset: &str) -> Result<Option<PlugReadings>, RigError> {
+        let name = format!("relay board {} (plug of {headset})", self.board.name);
+        let device = || name.clone();
+        match (self.meter, self.board.info.meter) {
+            (Some(false), _) | (None, false) => return Ok(None),
+            (Some(true), false) => {
+                return Err(RigError::Device {
+                    device: device(),
+                    message: format!(
+                        "the rig asks for the meter (switch.meter = true) and firmware {} (protocol {}) has none",
+                        self.board.info.firmware, self.board.info.protocol
+                    ),
+                })
+            }
+            _ => {}
+        }
+        let socket = self.relays.get(headset).copied().unwrap_or(0);
+        if socket == 0 {
+            return Err(RigError::Device {
+                device: device(),
+                message: "the headset has no relays, so its plug cannot be joined to the meter".into(),
+            });
+        }
+        self.board.measure(socket).map(Some).map_err(|e| RigError::Device { device: device(), message: e.to_string() })
     }
 }
 

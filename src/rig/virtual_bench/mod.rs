@@ -23,6 +23,7 @@
 //! fault's definition) to severe.
 
 mod ambient;
+pub mod plug;
 mod stream;
 
 pub use ambient::{Ambient, Burst, BurstKind};
@@ -107,8 +108,14 @@ pub fn fault_amount(symptom: Symptom, severity: f64) -> f64 {
         Symptom::Dropouts => lerp(2.0, 8.0),
         // Clock ratio (device rate over stream rate): 0.7 % off up to 44.1 kHz played as 48 kHz.
         Symptom::RateMismatch => lerp(0.993, 44_100.0 / 48_000.0),
-        // What is left of a dead signal, dB.
-        Symptom::OutputDead | Symptom::ChannelDead | Symptom::InputDead => lerp(-70.0, -120.0),
+        // What is left of a dead signal, dB (a broken or shorted line keeps only what couples
+        // across it).
+        Symptom::OutputDead | Symptom::ChannelDead | Symptom::InputDead | Symptom::OpenContact | Symptom::Short => {
+            lerp(-70.0, -120.0)
+        }
+        // dB the microphone loses to a button held at rest across it (its ladder resistance
+        // against the bias resistor, a few hundred ohms against a couple of kilohms).
+        Symptom::Button => lerp(12.0, 24.0),
         // A rub's ring or a buzz's rattle, dB of the excursion that sets it off.
         Symptom::RubBuzz => lerp(-50.0, -20.0),
         _ => 1.0,
@@ -215,6 +222,11 @@ struct Part {
     /// A driver's clock against the bench's, ppm (0 for other parts, and for a driver on the
     /// bench's clock).
     clock_ppm: f64,
+    /// A headset's DC resistances (drawn for every part, used for headsets).
+    electrical: plug::Electrical,
+    /// The part carries a microphone line (a headset some path records through; every port
+    /// and adapter).
+    has_mic: bool,
     faults: Vec<(Symptom, f64)>,
 }
 
@@ -247,6 +259,8 @@ impl Part {
             side,
             mains_hz,
             clock_ppm: if kind == ComponentKind::Driver { own_clock_ppm(seed, id) } else { 0.0 },
+            electrical: plug::Electrical::new(model.unwrap_or(id), seed ^ fnv(id)),
+            has_mic: true,
             faults: Vec::new(),
         }
     }
@@ -303,6 +317,10 @@ pub struct VirtualBench {
     bursts: Vec<(u64, Burst)>,
     /// Whether a reference microphone outside the fixture records the room with every capture.
     reference_mic: bool,
+    /// Whether the relay board's meter reads the headsets' plugs ([`SwitchMatrix::measure_plug`]).
+    meter: bool,
+    /// Plugs measured so far (each reading draws its own meter noise).
+    measured: u64,
 }
 
 /// How one recorded line of a path answers steady tones.
@@ -333,7 +351,16 @@ impl VirtualBench {
     pub fn new<'a>(components: impl IntoIterator<Item = (&'a str, ComponentKind)>, seed: u64) -> VirtualBench {
         let parts =
             components.into_iter().map(|(id, kind)| (id.to_string(), Part::new(kind, seed, id, None))).collect();
-        VirtualBench { parts, seed, captures_made: 0, ambient: None, bursts: Vec::new(), reference_mic: false }
+        VirtualBench {
+            parts,
+            seed,
+            captures_made: 0,
+            ambient: None,
+            bursts: Vec::new(),
+            reference_mic: false,
+            meter: false,
+            measured: 0,
+        }
     }
 
     /// The bench of a rig file's components, headsets voiced as the models the file names.
@@ -347,11 +374,33 @@ impl VirtualBench {
                 if c.clock == crate::rig::file::ClockDomain::Bench {
                     part.clock_ppm = 0.0;
                 }
+                part.has_mic = c.kind != ComponentKind::Headset || rig.records_through(id);
                 (id.to_string(), part)
             })
             .collect();
         let reference_mic = rig.audio.reference_mic.is_some();
-        VirtualBench { parts, seed, captures_made: 0, ambient: None, bursts: Vec::new(), reference_mic }
+        VirtualBench {
+            parts,
+            seed,
+            captures_made: 0,
+            ambient: None,
+            bursts: Vec::new(),
+            reference_mic,
+            meter: rig.switch.meter == Some(true),
+            measured: 0,
+        }
+    }
+
+    /// Whether the bench reads plugs with the relay board's meter.
+    pub fn has_meter(&self) -> bool {
+        self.meter
+    }
+
+    /// Gives the bench the relay board's meter (a rig's `[switch] meter = true` gives it one
+    /// already), or takes it away: sound alone, or sound and the plug's DC resistances.
+    pub fn with_meter(mut self, on: bool) -> VirtualBench {
+        self.meter = on;
+        self
     }
 
     /// Sets a driver's clock against the bench's, ppm (the bench draws one within ±200 ppm).
@@ -400,7 +449,9 @@ impl VirtualBench {
     /// own spread, drawn from `unit_seed`, and no faults.
     pub fn swap_in(&mut self, id: &str, unit_seed: u64) -> Result<(), String> {
         let part = self.parts.get_mut(id).ok_or_else(|| format!("\"{id}\" is not a component of this rig"))?;
+        let has_mic = part.has_mic;
         *part = Part::new(part.kind, unit_seed, id, part.model.clone().as_deref());
+        part.has_mic = has_mic;
         Ok(())
     }
 
@@ -545,6 +596,23 @@ impl SwitchMatrix for VirtualBench {
 
     fn disconnect_all(&mut self) -> Result<(), RigError> {
         Ok(())
+    }
+
+    fn measure_plug(&mut self, headset: &str) -> Result<Option<crate::capture::plug::PlugReadings>, RigError> {
+        if !self.meter {
+            return Ok(None);
+        }
+        let part = self.part(headset)?;
+        if part.kind != ComponentKind::Headset {
+            return Err(RigError::Device {
+                device: headset.to_string(),
+                message: format!("is {} {}: the meter reads a headset's plug", article(part.kind.name()), part.kind),
+            });
+        }
+        let network = plug::network(part);
+        self.measured += 1;
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ fnv(headset) ^ 0x6d65_7465_7200_0000 ^ self.measured);
+        Ok(Some(plug::read(&network, &mut rng)))
     }
 }
 
@@ -975,6 +1043,12 @@ fn output_stage(ch: &mut [Vec<f64>], p: &Part, rate: f64, a: f64, rng: &mut ChaC
     if let Some(left) = p.fault(Symptom::ChannelDead) {
         ch[p.side].iter_mut().for_each(|v| *v *= db(left));
     }
+    // A broken or shorted ear line (the microphone's is the input's).
+    for s in [Symptom::OpenContact, Symptom::Short] {
+        if let (Some(left), Some(c)) = (p.fault(s), ch.get_mut(plug::fault_line(p))) {
+            c.iter_mut().for_each(|v| *v *= db(left));
+        }
+    }
     if let Some(d) = p.fault(Symptom::Imbalance) {
         ch[p.side].iter_mut().for_each(|v| *v *= db(-d));
     }
@@ -1014,6 +1088,14 @@ fn input_stage(x: &mut [f64], p: &Part, rate: f64, a: f64, rng: &mut ChaCha8Rng)
     }
     if let Some(left) = p.fault(Symptom::InputDead) {
         x.iter_mut().for_each(|v| *v *= db(left));
+    }
+    for s in [Symptom::OpenContact, Symptom::Short] {
+        if let Some(left) = p.fault(s).filter(|_| plug::fault_line(p) == 2) {
+            x.iter_mut().for_each(|v| *v *= db(left));
+        }
+    }
+    if let Some(loss) = p.fault(Symptom::Button) {
+        x.iter_mut().for_each(|v| *v *= db(-loss));
     }
     if p.has(Symptom::PinoutMismatch) {
         x.iter_mut().for_each(|v| *v *= db(-100.0));
