@@ -5,14 +5,16 @@
 //! - a full route change (`ROUTE`: open, settle 20 ms, close, settle 20 ms, reply): what is
 //!   not the 40 ms of settling is overhead;
 //! - the plug measured (`MEASURE ALL`: a CTIA headset in the DUT's socket, its route to a port
-//!   put aside and back): the electrical stage's time per unit.
+//!   put aside and back), and the electrical stage of `run` as it calls it
+//!   (`SwitchMatrix::measure_plug` of the DUT on qa-relay's relay switch): its time per unit.
 
 #[allow(dead_code)]
 #[path = "../tests/common/relay_sim.rs"]
 mod relay_sim;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use jackbench::rig::relay::{RelayBoard, RelayOptions};
+use jackbench::rig::relay::{RelayBoard, RelayOptions, RelaySwitch};
+use jackbench::rig::{RigFile, SwitchMatrix};
 use std::time::Duration;
 
 fn relay(c: &mut Criterion) {
@@ -34,8 +36,13 @@ fn relay(c: &mut Criterion) {
     });
     board.route(0x0009).expect("the front jack to the DUT");
     g.bench_function("measure_all_pairs_settle_20ms", |b| b.iter(|| board.measure(0x0008).expect("measure")));
-    g.finish();
     assert!(board.events.is_empty(), "{:?}", board.events);
+    let rig = RigFile::load(std::path::Path::new("qa-relay")).expect("qa-relay");
+    let mut switch = RelaySwitch::new(board, rig.relay_masks()).with_meter(rig.switch.meter);
+    g.bench_function("electrical_stage_one_plug", |b| {
+        b.iter(|| switch.measure_plug("dut").expect("measured").expect("a meter"))
+    });
+    g.finish();
 }
 
 criterion_group!(benches, relay);

@@ -100,6 +100,10 @@ pub fn run_plan(
         let Some((path, _)) = schedule.iter().find(|(p, _)| p.headset == headset) else { continue };
         progress(Progress { index: 1, total, path, label: format!("plug of {headset}: DC resistances") });
         match station.switch().measure_plug(headset) {
+            // An empty socket: nothing to keep (the sound will say the unit is missing).
+            Ok(Some(readings)) if readings.all_open() => {
+                progress(Progress { index: 1, total, path, label: format!("no plug in the socket of {headset}") })
+            }
             Ok(Some(readings)) => manifest.plugs.push(PlugEntry::new(headset, &readings)),
             // No meter on this bench.
             Ok(None) => break,

@@ -49,8 +49,8 @@ enum Command {
     /// With no rig named, the QA bench runs on the virtual bench; a rig with real devices runs
     /// on them, prompting the operator for each connection when it has no relay board.
     Run {
-        /// The rig file (or the name of a built-in rig: qa-bench, repair-laptop, qa-splitter,
-        /// loopback-check).
+        /// The rig file (or the name of a built-in rig: qa-bench, repair-laptop, repair-counter,
+        /// qa-splitter, loopback-check, qa-relay).
         #[arg(long, default_value = "rigs/qa-bench.toml")]
         rig: PathBuf,
         #[command(flatten)]

@@ -75,15 +75,20 @@ fn archived_sets_with_room_sound_over_every_capture_give_no_false_fault() {
     let cases: Vec<(usize, u64)> = (0..rigs.len()).flat_map(|r| (0..12).map(move |s| (r, 900 + s))).collect();
     let alarms = Mutex::new(Vec::new());
     let bursts = std::sync::atomic::AtomicUsize::new(0);
+    // Captures kept disturbed, counted per rig over its seeds.
+    let seen = Mutex::new(vec![0usize; rigs.len()]);
     par_each(&cases, |&(r, seed)| {
         let out = run(&rigs[r], &[], Ambient { share: 1.0, ..Ambient::default() }, seed);
         bursts.fetch_add(out.bursts, std::sync::atomic::Ordering::SeqCst);
         assert_eq!(out.repeats, 0);
-        assert!(out.kept_disturbed > 0, "{} seed {seed}: room sound seen in some capture", rigs[r].name);
+        seen.lock().expect("seen")[r] += out.kept_disturbed;
         if out.diagnosis.verdict != Verdict::Pass {
             alarms.lock().expect("alarms").push(format!("{} seed {seed}: {:?}", rigs[r].name, named(&out.diagnosis)));
         }
     });
+    for (rig, seen) in rigs.iter().zip(seen.into_inner().expect("seen")) {
+        assert!(seen >= 6, "{}: room sound seen in {seen} captures of 12 sets", rig.name);
+    }
     let alarms = alarms.into_inner().expect("alarms");
     println!("{} healthy archived sets, {} bursts: {} false alarm(s)", cases.len(), bursts.into_inner(), alarms.len());
     assert!(alarms.is_empty(), "{alarms:#?}");

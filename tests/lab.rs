@@ -204,6 +204,9 @@ fn a_virtual_batch_stores_every_unit_with_the_fault_it_was_given() {
         let (mut right, mut faulty) = (0, 0);
         for u in &units {
             assert!(dir.path().join(&u.capture_set).join("report.html").exists(), "{}", u.capture_set);
+            // The electrical stage read each unit's plug first (qa-bench has the board's meter).
+            let set = jackbench::capture::CaptureSet::load(&dir.path().join(&u.capture_set)).expect("set");
+            assert_eq!(set.manifest.plugs.iter().map(|p| p.component.as_str()).collect::<Vec<_>>(), ["dut"]);
             match given(&u.serial) {
                 None => assert_eq!(u.verdict, "pass", "{}: healthy but {:?}", u.serial, u.faults),
                 Some(symptom) => {

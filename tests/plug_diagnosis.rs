@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{par_each, virtual_rigs};
+use common::{counter_rig, par_each, virtual_rigs};
 use jackbench::bench::run_plan;
 use jackbench::capture::{CaptureSet, ComponentKind};
 use jackbench::diagnosis::{diagnose, Diagnosis, Symptom, Verdict};
@@ -31,39 +31,6 @@ fn run(rig: &RigFile, faults: &[InjectedFault], seed: u64, meter: bool) -> (Diag
     let set = CaptureSet::load(dir.path()).expect("a valid capture set");
     let plugs = set.manifest.plugs.len();
     (diagnose(&set, &rig.limits).expect("diagnosis"), plugs)
-}
-
-/// The repair counter's quick check: the customer's adapter and headset on the bench's
-/// reference jack, no golden part to swap in. Sound alone cannot tell the adapter from the
-/// headset for anything that both carry.
-fn counter_rig() -> RigFile {
-    let text = jackbench::rig::file::BUILT_IN
-        .iter()
-        .find(|(n, _)| n.contains("repair-laptop"))
-        .map(|(_, t)| *t)
-        .expect("repair-laptop");
-    let (head, _) = text.split_once("[plan]").expect("a plan");
-    let (_, captures) = text.split_once("# One capture per path").expect("captures");
-    let plan = r#"[plan]
-overlap = true
-
-[[plan.path]]
-driver = "bench-usb"
-port = "bench-jack"
-adapter = "customer-adapter"
-headset = "customer-headset"
-directions = ["playback", "record"]
-
-[[plan.path]]
-driver = "bench-usb"
-port = "bench-jack"
-adapter = "direct"
-headset = "loop-plug"
-directions = ["loopback"]
-
-# One capture per path"#;
-    let text = format!("{}{plan}{captures}", head.replace("name = \"repair-laptop\"", "name = \"counter\""));
-    RigFile::parse(&text, std::path::Path::new("counter.toml")).expect("the counter rig")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -101,6 +68,7 @@ fn family(s: Symptom, alone: &Diagnosis) -> &'static str {
 
 #[test]
 fn the_meter_names_what_sound_alone_left_among_suspects_and_loses_nothing() {
+    // And repair-counter, where sound alone cannot tell the customer's adapter from the headset.
     let mut rigs = virtual_rigs();
     rigs.push(counter_rig());
     let symptoms = [
@@ -186,7 +154,7 @@ fn the_meter_names_what_sound_alone_left_among_suspects_and_loses_nothing() {
     println!("{named_total} cases sound alone left among suspects are named with the meter");
     assert!(worse.is_empty(), "the meter made these worse: {worse:#?}");
     assert!(electrical_missed.is_empty(), "electrical faults not named as such: {electrical_missed:#?}");
-    // The counter rig is where sound alone cannot separate the customer's adapter and headset.
+    // repair-counter is where sound alone cannot separate the customer's adapter and headset.
     assert!(named_total >= 8, "{named_total} cases named");
 }
 

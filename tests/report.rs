@@ -16,10 +16,11 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
-/// A faulty qa-bench run in `dir`: the DUT's right ear dead.
+/// A faulty qa-bench run in `dir`: the DUT's right ear dead, by sound alone (no plug read, so
+/// the fault is the sound's `channel_dead`, not the meter's `open_contact`).
 fn faulty_set(dir: &Path) -> CaptureSet {
     let rig = RigFile::load(Path::new("qa-bench")).expect("rig");
-    let mut bench = VirtualBench::for_rig(&rig, 5);
+    let mut bench = VirtualBench::for_rig(&rig, 5).with_meter(false);
     bench.inject(&InjectedFault::parse("dut:channel_dead").expect("fault")).expect("ok");
     run_plan(&rig, &mut bench, dir, &AtomicBool::new(false), &mut |_| {}).expect("run");
     CaptureSet::load(dir).expect("set")
@@ -160,4 +161,27 @@ fn a_live_capture_shows_its_latency_and_stream_problems() {
     assert!(of_that_capture >= 1);
     assert_eq!(events.len(), of_that_capture, "{events:#?}");
     assert!(events.iter().all(|e| e.contains("output underrun (2×)")), "{events:#?}");
+}
+
+#[test]
+fn a_measured_plug_gets_its_section_with_every_pair_and_the_finding() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rig = RigFile::load(Path::new("qa-bench")).expect("rig");
+    let mut bench = VirtualBench::for_rig(&rig, 5).with_meter(true);
+    bench.inject(&InjectedFault::parse("dut:short").expect("fault")).expect("ok");
+    run_plan(&rig, &mut bench, dir.path(), &AtomicBool::new(false), &mut |_| {}).expect("run");
+    let set = CaptureSet::load(dir.path()).expect("set");
+    let limits = set.manifest.limits.clone().unwrap_or_default();
+    let d = diagnose(&set, &limits).expect("diagnosis");
+    assert_eq!(d.faults.first().map(|f| f.code.to_string()), Some("headset.short".into()), "{:?}", d.faults);
+    write_report(&set, &d, &limits, dir.path(), Formats::default()).expect("report");
+    let page = Html::parse_document(&std::fs::read_to_string(dir.path().join("report.html")).expect("page"));
+    let h2 = Selector::parse("h2").expect("selector");
+    assert!(page.select(&h2).any(|h| h.text().collect::<String>() == "The plug, measured"));
+    let rows = Selector::parse("table.plug tr").expect("selector");
+    // A header and the six pairs.
+    assert_eq!(page.select(&rows).count(), 7);
+    let finding = Selector::parse("li.bad").expect("selector");
+    let text: Vec<String> = page.select(&finding).map(|f| f.text().collect()).collect();
+    assert!(text.len() == 1 && text[0].starts_with("short"), "{text:?}");
 }

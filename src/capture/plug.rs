@@ -93,6 +93,12 @@ pub struct PlugReadings {
 }
 
 impl PlugReadings {
+    /// Whether every pair reads open: no plug in the socket (a headset with every conductor
+    /// broken reads the same, and is no likelier).
+    pub fn all_open(&self) -> bool {
+        !self.pairs.is_empty() && self.pairs.iter().all(|p| p.reading == Reading::Open)
+    }
+
     /// The reading between `a` and `b`, in either order.
     pub fn between(&self, a: Contact, b: Contact) -> Option<Reading> {
         self.pairs.iter().find(|p| (p.a == a && p.b == b) || (p.a == b && p.b == a)).map(|p| p.reading)

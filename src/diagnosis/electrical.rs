@@ -39,7 +39,7 @@ const MIC_EXPLAINS: &[Symptom] = &[Symptom::InputDead, Symptom::LowLevel, Sympto
 
 /// Each measured headset's plug as its readings show it. A plug whose readings do not parse
 /// was refused when the manifest was read; it is left out here.
-pub(super) fn verdicts(set: &CaptureSet) -> BTreeMap<String, PlugVerdict> {
+pub fn verdicts(set: &CaptureSet) -> BTreeMap<String, PlugVerdict> {
     let mut out = BTreeMap::new();
     for plug in &set.manifest.plugs {
         let Ok(readings) = plug.readings() else { continue };
@@ -120,7 +120,11 @@ pub fn summary(v: &PlugVerdict) -> String {
         (Poles::Four, Some(Pinout::Omtp)) => "4-pole OMTP (microphone on ring 2, ground on the sleeve)".to_string(),
         (Poles::Four, None) => "4-pole, ground not told".to_string(),
     };
-    let ohms = |o: Option<f64>| o.map_or("open".to_string(), |r| Reading::Ohms(r).to_string());
+    let ohms = |o: Option<f64>| match o {
+        None => "open".to_string(),
+        Some(r) if r <= crate::analysis::plug::JOINED_OHMS => "short".to_string(),
+        Some(r) => Reading::Ohms(r).to_string(),
+    };
     let mut s = format!("The plug reads {kind}; left ear {}, right ear {}", ohms(v.left_ohms), ohms(v.right_ohms));
     if v.poles == Poles::Four {
         s += &format!(", microphone {}", ohms(v.mic_ohms));

@@ -602,6 +602,7 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
     let label_of = |file: &str| {
         d.captures.iter().find(|c| c.file == file).map_or(file.to_string(), |c| label(&c.measurements.path))
     };
+    let plug_verdicts = crate::diagnosis::electrical::verdicts(set);
     let serials: Vec<String> =
         m.components.iter().filter_map(|c| c.serial.as_ref().map(|s| format!("{}: {s}", c.id))).collect();
     Ok(html! {
@@ -681,6 +682,32 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
                             tr {
                                 td { (c.id) } td { (c.kind.name()) } td { (c.label.as_deref().unwrap_or("")) }
                                 td { (if c.reference { "yes" } else { "" }) } td { (c.serial.as_deref().unwrap_or("")) }
+                            }
+                        }
+                    }
+                }
+                @if !m.plugs.is_empty() {
+                    section {
+                        h2 { "The plug, measured" }
+                        p class="note" { "DC resistance between each pair of the plug's contacts (T tip, R1 ring 1, R2 ring 2, S sleeve), read by the relay board's meter before any sound: open above 200 kΩ, short below 2 Ω." }
+                        @for plug in &m.plugs {
+                            @let verdict = plug_verdicts.get(&plug.component);
+                            h3 { (plug.component) }
+                            @if let Some(v) = verdict {
+                                p { (crate::diagnosis::electrical::summary(v)) }
+                            }
+                            table class="plug" {
+                                tr { th { "pair" } th { "reading" } }
+                                @for p in plug.readings().map(|r| r.pairs).unwrap_or_default() {
+                                    tr { td { (format!("{}–{}", p.a, p.b)) } td class="num" { (p.reading.to_string()) } }
+                                }
+                            }
+                            @if let Some(v) = verdict.filter(|v| !v.findings.is_empty()) {
+                                ul {
+                                    @for f in &v.findings {
+                                        li class="bad" { code { (f.symptom) } " " (f.contacts[0]) "–" (f.contacts[1]) ": " (f.evidence) }
+                                    }
+                                }
                             }
                         }
                     }

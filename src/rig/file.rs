@@ -328,11 +328,19 @@ pub struct BenchTime {
     /// Path changes on a relay board (break-before-make: twice the settle time each), seconds.
     pub switching_s: f64,
     pub switches: usize,
+    /// The electrical stage: plugs read by the board's meter, and their time, seconds.
+    pub plugs: usize,
+    pub electrical_s: f64,
 }
+
+/// One plug read by the relay board's meter (`MEASURE ALL`: six pairs, 64 samples each, its
+/// route broken and made again), seconds, as the firmware takes in simavr (`cargo bench --bench
+/// relay`).
+pub const MEASURE_PLUG_S: f64 = 0.25;
 
 impl BenchTime {
     pub fn total_s(&self) -> f64 {
-        self.audio_s + self.round_trips_s + self.switching_s
+        self.audio_s + self.round_trips_s + self.switching_s + self.electrical_s
     }
 }
 
@@ -350,6 +358,10 @@ impl std::fmt::Display for BenchTime {
         if self.switches > 0 {
             let s = if self.switches == 1 { "" } else { "s" };
             write!(f, ", {:.2} s of switching in {} path change{s}", self.switching_s, self.switches)?;
+        }
+        if self.plugs > 0 {
+            let s = if self.plugs == 1 { "" } else { "s" };
+            write!(f, ", {:.2} s reading {} plug{s}", self.electrical_s, self.plugs)?;
         }
         write!(f, ")")
     }
@@ -369,9 +381,10 @@ pub enum RigFileError {
 }
 
 /// The rig files shipped in `rigs/`, built in so that `jackbench run` works from anywhere.
-pub const BUILT_IN: [(&str, &str); 5] = [
+pub const BUILT_IN: [(&str, &str); 6] = [
     ("rigs/qa-bench.toml", include_str!("../../rigs/qa-bench.toml")),
     ("rigs/repair-laptop.toml", include_str!("../../rigs/repair-laptop.toml")),
+    ("rigs/repair-counter.toml", include_str!("../../rigs/repair-counter.toml")),
     ("rigs/qa-splitter.toml", include_str!("../../rigs/qa-splitter.toml")),
     ("rigs/loopback-check.toml", include_str!("../../rigs/loopback-check.toml")),
     ("rigs/qa-relay.toml", include_str!("../../rigs/qa-relay.toml")),
@@ -570,6 +583,14 @@ impl RigFile {
         }
         if self.switch.kind == SwitchKind::Relay {
             self.check_relays(text)?;
+        }
+        if self.switch.kind == SwitchKind::Manual && self.switch.meter == Some(true) {
+            let doc = Doc { text, path: &self.source };
+            return Err(doc.invalid(
+                doc.key("meter"),
+                "switch.meter".into(),
+                "an operator's hands have no meter: the relay board's reads the plug (kind = \"relay\")".into(),
+            ));
         }
         Ok(())
     }
@@ -794,7 +815,18 @@ impl RigFile {
             self.stimuli.iter().find(|s| &s.id == c.stimulus.get_ref()).map_or(0.0, |s| s.signal.seconds())
                 + self.tail_s
         };
-        let mut t = BenchTime { takes: 0, audio_s: 0.0, round_trips_s: 0.0, switching_s: 0.0, switches: 0 };
+        // A real board's meter takes its time; the virtual bench's model of it none.
+        let metered = self.switch.kind == SwitchKind::Relay && self.switch.meter != Some(false);
+        let plugs = if metered { self.plugs_to_measure().len() } else { 0 };
+        let mut t = BenchTime {
+            takes: 0,
+            audio_s: 0.0,
+            round_trips_s: 0.0,
+            switching_s: 0.0,
+            switches: 0,
+            plugs,
+            electrical_s: plugs as f64 * MEASURE_PLUG_S,
+        };
         let mut last: Option<&PathSpec> = None;
         for take in self.takes(overlaps) {
             let Some(&first) = take.first() else { continue };
@@ -838,7 +870,9 @@ mod tests {
         assert!((t.audio_s - audio).abs() < 1e-9, "{t}");
         assert_eq!((t.takes, t.switches), (4, 4), "{t}");
         assert!((t.round_trips_s - 0.08).abs() < 1e-9 && (t.switching_s - 0.16).abs() < 1e-9, "{t}");
-        assert!((t.total_s() - (audio + 0.24)).abs() < 1e-9, "{t}");
+        // And the DUT's plug read by the board's meter first.
+        assert_eq!(t.plugs, 1, "{t}");
+        assert!((t.total_s() - (audio + 0.24 + MEASURE_PLUG_S)).abs() < 1e-9, "{t}");
         // On an endpoint that makes the microphone's takes after the ears' (a live bench whose
         // mouth simulator shares a device with the DUT):
         // the record sequences (0.08 + 0.5 + 0.03 s and two gaps) each a take of their own.
@@ -905,6 +939,11 @@ mod tests {
 
         // The QA bench on sound cards: its driver names a device, but not its couplers or mouth.
         let (name, text) = BUILT_IN[0];
+        // An operator's hands have no meter.
+        let manual = text.replacen("kind = \"virtual\"", "kind = \"manual\"", 1);
+        let e = RigFile::parse(&manual, Path::new(name)).unwrap_err().to_string();
+        assert!(e.contains("switch.meter"), "{e}");
+        let text = text.replacen("meter = true", "", 1);
         let real = text.replacen("kind = \"virtual\"", "kind = \"manual\"\n\n[audio]\nkind = \"cpal\"", 1);
         let e = RigFile::parse(&real, Path::new(name)).unwrap_err().to_string();
         assert!(e.contains("audio.couplers") && e.contains("playback"), "{e}");

@@ -248,9 +248,21 @@ pub fn par_each<T: Sync>(items: &[T], f: impl Fn(&T) + Sync) {
     par_map(items, f);
 }
 
-/// The built-in rigs of the virtual bench (the QA and repair benches; loopback-check is a real
-/// computer's one-path check, whose plan cannot see headset or one-ear faults by design).
+/// The built-in rigs of the virtual bench whose plans are substitution designs (the QA and
+/// repair benches). Not loopback-check, a real computer's one-path check whose plan cannot see
+/// headset or one-ear faults by design, nor repair-counter, the counter's quick check with no
+/// part to swap in: it presumes the bench's parts good and leaves among suspects what sound
+/// cannot split between the customer's adapter and headset ([`counter_rig`]).
 pub fn virtual_rigs() -> Vec<jackbench::rig::RigFile> {
+    built_in_virtual().into_iter().filter(|r| r.name != "repair-counter").collect()
+}
+
+/// The repair counter's quick check (rigs/repair-counter.toml).
+pub fn counter_rig() -> jackbench::rig::RigFile {
+    built_in_virtual().into_iter().find(|r| r.name == "repair-counter").expect("repair-counter")
+}
+
+fn built_in_virtual() -> Vec<jackbench::rig::RigFile> {
     jackbench::rig::file::BUILT_IN
         .iter()
         .map(|(name, text)| jackbench::rig::RigFile::parse(text, std::path::Path::new(name)).expect("built-in rig"))
