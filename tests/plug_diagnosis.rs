@@ -177,3 +177,38 @@ fn healthy_units_pass_with_the_meter_on_every_rig() {
         assert_eq!(d.verdict, Verdict::Pass, "{} seed {seed}: {:?}", rigs[*r].name, names(&d));
     });
 }
+
+#[test]
+fn the_plug_command_reads_the_virtual_bench_s_plug_with_the_fault_given() {
+    let plug = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_jackbench")).arg("plug").args(args).output().expect("runs")
+    };
+    let json = |out: &std::process::Output| -> serde_json::Value { serde_json::from_slice(&out.stdout).expect("json") };
+    let out = plug(&["--rig", "qa-bench", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    assert_eq!((v["headset"].as_str(), v["verdict"]["pinout"].as_str()), (Some("dut"), Some("ctia")), "{v}");
+    assert_eq!(v["readings"]["pairs"].as_array().map(Vec::len), Some(6));
+    for (fault, symptom) in [("dut:short", "short"), ("dut:open_contact", "open_contact"), ("dut:button", "button")] {
+        let out = plug(&["--rig", "qa-bench", "--json", "--seed", "3", "--fault", fault]);
+        assert_eq!(out.status.code(), Some(1), "{fault}");
+        let v = json(&out);
+        assert_eq!(v["verdict"]["findings"][0]["symptom"], symptom, "{fault}: {v}");
+    }
+    let out = plug(&["--rig", "qa-bench", "--json", "--fault", "dut:pinout_mismatch"]);
+    assert_eq!(json(&out)["verdict"]["pinout"], "omtp");
+    // What cannot be done says so.
+    for (args, says) in [
+        (&["--rig", "qa-bench", "--buttons"][..], "no operator"),
+        (&["--rig", "qa-bench", "--fault", "dut:hum"][..], "hum is a fault of a port only"),
+        (&["--rig", "loopback-check"][..], "switched by hand"),
+    ] {
+        let out = plug(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(says),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

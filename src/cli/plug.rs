@@ -6,7 +6,7 @@ use crate::cli::station::{relay_board, Hardware};
 use crate::{emit, Failure};
 use jackbench::analysis::plug::{button, classify, PlugVerdict, BUTTONS};
 use jackbench::capture::plug::{Contact, PlugReadings, Reading};
-use jackbench::capture::{ComponentKind, Direction};
+use jackbench::capture::ComponentKind;
 use jackbench::rig::file::SwitchKind;
 use jackbench::rig::RigFile;
 use serde::Serialize;
@@ -27,6 +27,14 @@ pub struct PlugArgs {
     /// One JSON object on standard output.
     #[arg(long)]
     json: bool,
+    /// On the virtual bench (`--virtual`, or a virtual rig with `[switch] meter = true`): a fault
+    /// to give the headset first, COMPONENT:SYMPTOM[:SEVERITY] (`open_contact`, `short`,
+    /// `button`, `pinout_mismatch`, `channel_dead`, …). Repeat for several.
+    #[arg(long, value_name = "COMPONENT:SYMPTOM[:SEVERITY]")]
+    fault: Vec<String>,
+    /// Seed of the virtual bench (each unit's resistances and the meter's error).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
     #[command(flatten)]
     hw: Hardware,
 }
@@ -53,13 +61,16 @@ struct PlugReport<'a> {
 
 pub fn plug(args: &PlugArgs) -> Result<u8, Failure> {
     let rig = RigFile::load(&args.rig)?;
-    if rig.switch.kind != SwitchKind::Relay || args.hw.simulate {
+    let simulated = args.hw.simulate || rig.switch.kind == SwitchKind::Virtual;
+    if rig.switch.kind == SwitchKind::Manual && !simulated {
         return Err(anyhow::anyhow!(
-            "{}: measuring a plug needs the relay board's meter, and this rig is switched {}",
-            rig.source.display(),
-            if args.hw.simulate || rig.switch.kind == SwitchKind::Virtual { "on the virtual bench" } else { "by hand" }
+            "{}: measuring a plug needs the relay board's meter, and this rig is switched by hand (--virtual measures the virtual bench's)",
+            rig.source.display()
         )
         .into());
+    }
+    if !simulated && !args.fault.is_empty() {
+        return Err(anyhow::anyhow!("--fault: faults are given to the virtual bench only (add --virtual)").into());
     }
     let headset = match &args.headset {
         Some(h) => rig
@@ -73,6 +84,11 @@ pub fn plug(args: &PlugArgs) -> Result<u8, Failure> {
             .ok_or_else(|| anyhow::anyhow!("{}: no headset that is not a reference", rig.name))?,
     };
     let id = headset.id.get_ref().clone();
+    // The unit records where a path through it records: then it has a microphone.
+    let mic = rig.records_through(&id);
+    if simulated {
+        return virtual_plug(args, &rig, &id, mic);
+    }
     let socket = rig.relay_masks().get(&id).copied().unwrap_or(0);
     if socket == 0 {
         return Err(anyhow::anyhow!(
@@ -81,8 +97,6 @@ pub fn plug(args: &PlugArgs) -> Result<u8, Failure> {
         )
         .into());
     }
-    // The unit records where a path through it records: then it has a microphone.
-    let mic = rig.plan.paths.iter().any(|p| p.headset.get_ref() == &id && p.directions.contains(&Direction::Record));
     let mut board = relay_board(&rig, &args.hw)?;
     let readings = board.measure(socket)?;
     let verdict = classify(&readings, mic);
@@ -126,14 +140,43 @@ pub fn plug(args: &PlugArgs) -> Result<u8, Failure> {
         let text = serde_json::to_string_pretty(&report).map_err(|e| anyhow::anyhow!("{e}"))?;
         emit(format_args!("{text}\n"));
     } else {
-        print_verdict(&id, socket, &readings, &verdict, &buttons, remote.as_deref());
+        print_verdict(&id, &format!("socket relays 0x{socket:04x}"), &readings, &verdict, &buttons, remote.as_deref());
+    }
+    Ok(if pass { 0 } else { 1 })
+}
+
+/// The plug read by the virtual bench's model of the meter, with the faults given.
+fn virtual_plug(args: &PlugArgs, rig: &RigFile, id: &str, mic: bool) -> Result<u8, Failure> {
+    use jackbench::rig::virtual_bench::{InjectedFault, VirtualBench};
+    use jackbench::rig::SwitchMatrix;
+    if args.buttons {
+        return Err(anyhow::anyhow!("--buttons: the virtual bench has no operator to press them; give it `--fault {id}:button` for a button stuck pressed").into());
+    }
+    let mut bench = VirtualBench::for_rig(rig, args.seed).with_meter(true);
+    for f in &args.fault {
+        let fault = InjectedFault::parse(f).map_err(|e| anyhow::anyhow!("--fault {e}"))?;
+        bench.inject(&fault).map_err(|e| anyhow::anyhow!("--fault {f}: {e}"))?;
+    }
+    let readings = bench
+        .measure_plug(id)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .ok_or_else(|| anyhow::anyhow!("the virtual bench has no meter"))?;
+    let verdict = classify(&readings, mic);
+    let pass = verdict.findings.is_empty();
+    if args.json {
+        let report =
+            PlugReport { headset: id, readings: &readings, verdict: &verdict, buttons: Vec::new(), remote: None };
+        let text = serde_json::to_string_pretty(&report).map_err(|e| anyhow::anyhow!("{e}"))?;
+        emit(format_args!("{text}\n"));
+    } else {
+        print_verdict(id, &format!("virtual bench, seed {}", args.seed), &readings, &verdict, &[], None);
     }
     Ok(if pass { 0 } else { 1 })
 }
 
 fn print_verdict(
     id: &str,
-    socket: u16,
+    place: &str,
     readings: &PlugReadings,
     v: &PlugVerdict,
     buttons: &[ButtonReading],
@@ -146,7 +189,7 @@ fn print_verdict(
         (Poles::Four, Some(Pinout::Omtp)) => "4-pole, OMTP (microphone on ring 2, ground on the sleeve)".into(),
         (Poles::Four, None) => "4-pole, ground not told (no ear reads)".into(),
     };
-    emit(format_args!("plug of {id} (socket relays 0x{socket:04x}): {kind}\n"));
+    emit(format_args!("plug of {id} ({place}): {kind}\n"));
     let show = |o: Option<f64>| o.map_or("—".to_string(), |r| Reading::Ohms(r).to_string());
     emit(format_args!("  left ear    {}\n  right ear   {}\n", show(v.left_ohms), show(v.right_ohms)));
     if v.poles == Poles::Four {
@@ -156,6 +199,11 @@ fn print_verdict(
     emit(format_args!("  pairs: {}\n", pairs.join(", ")));
     if v.findings.is_empty() {
         emit(format_args!("  no electrical fault\n"));
+    }
+    if v.pinout == Some(Pinout::Omtp) {
+        emit(format_args!(
+            "  note: an OMTP plug in a CTIA jack (most jacks since about 2012) has its microphone and ground swapped: a CTIA/OMTP converter fixes it\n"
+        ));
     }
     for f in &v.findings {
         emit(format_args!("  {} ({}-{}): {}\n", f.symptom, f.contacts[0], f.contacts[1], f.evidence));
