@@ -351,6 +351,11 @@ impl VirtualBench {
     pub fn new<'a>(components: impl IntoIterator<Item = (&'a str, ComponentKind)>, seed: u64) -> VirtualBench {
         let parts =
             components.into_iter().map(|(id, kind)| (id.to_string(), Part::new(kind, seed, id, None))).collect();
+        VirtualBench::of_parts(parts, seed)
+    }
+
+    /// A bench of `parts`, with no room sound, reference microphone or meter yet.
+    fn of_parts(parts: HashMap<String, Part>, seed: u64) -> VirtualBench {
         VirtualBench {
             parts,
             seed,
@@ -378,17 +383,9 @@ impl VirtualBench {
                 (id.to_string(), part)
             })
             .collect();
-        let reference_mic = rig.audio.reference_mic.is_some();
-        VirtualBench {
-            parts,
-            seed,
-            captures_made: 0,
-            ambient: None,
-            bursts: Vec::new(),
-            reference_mic,
-            meter: rig.switch.meter == Some(true),
-            measured: 0,
-        }
+        VirtualBench::of_parts(parts, seed)
+            .with_reference_mic(rig.audio.reference_mic.is_some())
+            .with_meter(rig.switch.meter == Some(true))
     }
 
     /// Whether the bench reads plugs with the relay board's meter.
