@@ -162,6 +162,10 @@ enum Command {
     /// Yield, a Pareto of fault codes and the spread of every measurement against its limits,
     /// per bench; as text, JSON, or an HTML page with plots.
     Summary(cli::lab::SummaryArgs),
+    /// Serve the lab's live view over the results database, read-only: the floor (a card per
+    /// bench, live as units land), and its JSON under /api/. Localhost unless told otherwise;
+    /// any other address needs --token-file.
+    Serve(cli::lab::ServeArgs),
     /// Diagnose a capture set: which component carries which fault (exit 0 pass, 1 fail,
     /// 2 unusable input).
     Diagnose {
@@ -380,6 +384,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::History { serial, db, json } => cli::lab::history(&serial, db.as_deref(), json),
         Command::Export(args) => cli::lab::export(&args),
         Command::Summary(args) => cli::lab::summarize(&args),
+        Command::Serve(args) => cli::lab::serve(&args),
         Command::Doctor { device, output, input, host, rate, no_loopback, loop_gain, json } => {
             doctor(DoctorArgs { device, output, input, host, rate, no_loopback, loop_gain, json })
         }

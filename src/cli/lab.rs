@@ -573,3 +573,55 @@ fn print_unit(r: &batch::UnitResult, color: bool) {
     }
     outln!("  report: {}/report.html", r.record.capture_set);
 }
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The results database (default: JACKBENCH_DB, then jackbench.toml, then
+    /// reports/results.sqlite), opened read-only.
+    #[arg(long)]
+    db: Option<String>,
+    /// The address to listen on; port 0 takes a free one (the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// A file holding the token every request must carry (`Authorization: Bearer TOKEN`, or
+    /// `?token=TOKEN` in a browser); required to listen on anything but localhost.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// The shift the floor shows: units of the last this many hours.
+    #[arg(long, default_value_t = 8.0)]
+    shift_hours: f64,
+}
+
+/// `jackbench serve`.
+pub fn serve(args: &ServeArgs) -> Result<u8, Failure> {
+    if !(args.shift_hours > 0.0 && args.shift_hours <= 24.0 * 366.0) {
+        return Err(
+            anyhow::anyhow!("--shift-hours {}: give hours, more than 0 and at most a year", args.shift_hours).into()
+        );
+    }
+    let token = match &args.token_file {
+        Some(f) => {
+            let t = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("--token-file {}: {e}", f.display()))?;
+            let t = t.trim().to_string();
+            if t.len() < 16 {
+                return Err(
+                    anyhow::anyhow!("--token-file {}: the token must be at least 16 characters", f.display()).into()
+                );
+            }
+            Some(t)
+        }
+        None => None,
+    };
+    let options = jackbench::lab::serve::ServeOptions {
+        db: config()?.db(args.db.as_deref()),
+        listen: args.listen,
+        token,
+        shift_hours: args.shift_hours,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("the server's runtime: {e}"))?;
+    runtime.block_on(jackbench::lab::serve::serve(options)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(0)
+}

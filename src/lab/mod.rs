@@ -9,7 +9,8 @@
 //! - [`batch`]: the batch loop: serials, the run, the verdict, the record; resumable;
 //! - [`calibrate`]: a model's limits from golden units (masks, rub & buzz, THD, windows);
 //! - [`bench_calibration`]: the bench's own gain and noise windows from its reference paths;
-//! - [`summary`]: the summary as text and as an HTML report with plots.
+//! - [`summary`]: the summary as text and as an HTML report with plots;
+//! - [`serve`]: `jackbench serve`, the live floor over the database, read-only.
 
 pub mod batch;
 pub mod bench_calibration;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod db;
 pub mod model;
 pub mod record;
+pub mod serve;
 pub mod store;
 pub mod summary;
 

@@ -631,3 +631,82 @@ pub fn batch_yield(db: &mut Database, batch: &str) -> Result<(u64, u64), DbError
     let get = |i: usize| rows.first().and_then(|r| r.get(i)).and_then(Value::int).unwrap_or(0).max(0) as u64;
     Ok((get(0), get(1)))
 }
+
+/// One bench on the floor: its units since a time, and its last unit.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FloorBench {
+    pub bench: String,
+    pub units: i64,
+    pub passed: i64,
+    pub yield_percent: f64,
+    /// Mean plan bench time per unit, seconds (units that have it).
+    pub bench_s: Option<f64>,
+    pub last_id: i64,
+    pub last_serial: String,
+    pub last_verdict: String,
+    pub last_operator: String,
+    pub last_model: String,
+    /// RFC 3339, UTC.
+    pub last_tested_at: String,
+}
+
+/// Every bench with a unit since `since_ms`, by name: bounded by the benches (one row each), read
+/// through the time index.
+pub fn floor(db: &mut Database, since_ms: i64) -> Result<Vec<FloorBench>, DbError> {
+    let rows = db.query(
+        "SELECT u.bench, COUNT(*), COUNT(*) FILTER (WHERE u.verdict = 'pass'), AVG(u.bench_s), MAX(u.id) \
+         FROM unit u WHERE u.tested_at_ms >= ? GROUP BY u.bench ORDER BY u.bench",
+        &[Param::Int(since_ms)],
+    )?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let (units, passed, last_id) = (r[1].int().unwrap_or(0), r[2].int().unwrap_or(0), r[4].int().unwrap_or(0));
+        let last = db.query(
+            "SELECT serial, verdict, operator, model, tested_at_ms FROM unit WHERE id = ?",
+            &[Param::Int(last_id)],
+        )?;
+        let last = last.first();
+        let text = |k: usize| last.and_then(|l| l.get(k)).map(Value::text).unwrap_or_default();
+        out.push(FloorBench {
+            bench: r[0].text(),
+            units,
+            passed,
+            yield_percent: if units > 0 { 100.0 * passed as f64 / units as f64 } else { 0.0 },
+            bench_s: r[3].real(),
+            last_id,
+            last_serial: text(0),
+            last_verdict: text(1),
+            last_operator: text(2),
+            last_model: text(3),
+            last_tested_at: rfc3339(last.and_then(|l| l.get(4)).and_then(Value::int).unwrap_or(0)),
+        });
+    }
+    Ok(out)
+}
+
+/// A unit as it lands: what the floor's live view needs.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Landed {
+    pub id: i64,
+    pub bench: String,
+    pub serial: String,
+    pub verdict: String,
+}
+
+/// The units stored after unit `after_id`, oldest first, at most `limit`.
+pub fn landed_after(db: &mut Database, after_id: i64, limit: i64) -> Result<Vec<Landed>, DbError> {
+    let rows = db.query(
+        "SELECT id, bench, serial, verdict FROM unit WHERE id > ? ORDER BY id LIMIT ?",
+        &[Param::Int(after_id), Param::Int(limit)],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| Landed { id: r[0].int().unwrap_or(0), bench: r[1].text(), serial: r[2].text(), verdict: r[3].text() })
+        .collect())
+}
+
+/// The newest unit's id (0 in an empty database).
+pub fn last_unit_id(db: &mut Database) -> Result<i64, DbError> {
+    let rows = db.query("SELECT MAX(id) FROM unit", &[])?;
+    Ok(rows.first().and_then(|r| r.first()).and_then(Value::int).unwrap_or(0))
+}
