@@ -526,7 +526,7 @@ fn the_plug_command_reads_an_omtp_headset_and_its_buttons() {
     }
 
     // A rig switched by hand has no meter.
-    let o = jackbench().args(["plug", "--rig", "rigs/qa-bench.toml"]).output().expect("runs");
+    let o = jackbench().args(["plug", "--rig", "rigs/loopback-check.toml"]).output().expect("runs");
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("relay board's meter"), "{err}");

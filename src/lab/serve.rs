@@ -18,7 +18,7 @@
 use crate::lab::db::{Database, DbError};
 use crate::lab::store::{self, FloorBench, Landed};
 use axum::extract::{Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
@@ -350,7 +350,7 @@ fn page(title: &str, body: Markup) -> Html<String> {
     )
 }
 
-async fn events(State(state): State<Shared>, _headers: HeaderMap) -> impl IntoResponse {
+async fn events(State(state): State<Shared>) -> impl IntoResponse {
     let stream = BroadcastStream::new(state.landed.subscribe()).filter_map(|r| {
         // A client too slow for the broadcast missed some units: it redraws all the same.
         let u = r.ok()?;
