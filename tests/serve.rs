@@ -44,7 +44,7 @@ fn serve(db: &str, extra: &[&str]) -> Served {
     }
     assert!(line.contains("http://"), "serve said: {said}");
     // The rest of what it says is drained, so that it never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::stderr()));
     let addr = line
         .split("http://")
         .nth(1)

@@ -110,10 +110,17 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     if !options.listen.ip().is_loopback() && options.token.is_none() {
         return Err(ServeError::NeedsToken(options.listen));
     }
-    // The database must be there and be a results database before anything listens.
-    let mut first = Database::open_existing(&options.db)?;
+    // The database must be there and be a results database before anything listens. Opened on a
+    // blocking thread: PostgreSQL's client runs a runtime of its own.
+    let url = options.db.clone();
+    let (first, last) = tokio::task::spawn_blocking(move || -> Result<(Database, i64), DbError> {
+        let mut db = Database::open_existing(&url)?;
+        let last = store::last_unit_id(&mut db)?;
+        Ok((db, last))
+    })
+    .await
+    .map_err(|e| std::io::Error::other(format!("opening the database: {e}")))??;
     let db_name = first.name().to_string();
-    let last = store::last_unit_id(&mut first)?;
     let pool = Arc::new(Pool { url: options.db.clone(), idle: Mutex::new(vec![first]) });
     let (landed, _) = tokio::sync::broadcast::channel(256);
     let state = Arc::new(AppState { pool, db_name, options: options.clone(), landed });
@@ -210,13 +217,8 @@ async fn poll_landed(state: Shared, mut last: i64) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if state.landed.receiver_count() == 0 {
-            // Nobody listens: keep up with the newest unit only.
-            if let Ok(id) = state.pool.with(store::last_unit_id).await {
-                last = last.max(id);
-            }
-            continue;
-        }
+        // Read even when nobody listens: a client that subscribes while a query runs gets every
+        // unit after the last one read (sending to no one is no error).
         match state.pool.with(move |db| store::landed_after(db, last, 200)).await {
             Ok(units) => {
                 for u in units {
