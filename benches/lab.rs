@@ -1,13 +1,16 @@
 //! The results database at lab scale: `history` of one serial and `summary` of everything, over
 //! 100 000 stored units (40 000 serials, so many retests; 16 measurements and ~12 % faults each;
-//! 4 benches; 2 models). `cargo bench --bench lab`. The SQLite database is built once into
-//! target/bench-lab/ and reused; PostgreSQL is measured too when JACKBENCH_TEST_PG names a server
-//! (its database `jackbench_bench` is built once, likewise).
+//! 4 benches; 2 models; one unit every 30 s, bench qa-3's gain drifting up over the last tenth).
+//! `cargo bench --bench lab`. And what `jackbench serve` renders from them server-side (query and
+//! page): the floor of a shift and of all 100 000 units, a unit's history, the line's statistics. The SQLite database is built once into
+//! target/bench-lab/ and reused (v2: with the drift); PostgreSQL is measured too when JACKBENCH_TEST_PG names a server
+//! (its database `jackbench_bench_v2` is built once, likewise).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use jackbench::diagnosis::Verdict;
 use jackbench::lab::db::{Database, Value};
 use jackbench::lab::record::{FaultRecord, MeasurementRecord, UnitRecord};
+use jackbench::lab::serve::{self, View};
 use jackbench::lab::store::{self, Filter};
 use rand::{Rng, SeedableRng};
 use std::time::Instant;
@@ -38,9 +41,13 @@ const CODES: [&str; 6] = [
 
 fn unit(i: i64, rng: &mut impl Rng) -> UnitRecord {
     let mut measurements = Vec::with_capacity(16);
+    // Bench qa-3 drifts: its gain rises 2 dB over the last 10 000 units.
+    let drift = if i % 4 == 3 && i > UNITS - 10_000 { (i - (UNITS - 10_000)) as f64 * 0.0002 } else { 0.0 };
     for port in ["front-jack", "rear-jack"] {
         for (q, unit, lo, hi, mean, sd) in QUANTITIES {
-            let value = mean + sd * (rng.random::<f64>() + rng.random::<f64>() + rng.random::<f64>() - 1.5) * 2.0;
+            let shift = if q == "playback_gain_db" { drift } else { 0.0 };
+            let value =
+                shift + mean + sd * (rng.random::<f64>() + rng.random::<f64>() + rng.random::<f64>() - 1.5) * 2.0;
             let pass = lo.is_none_or(|l| value >= l) && hi.is_none_or(|h| value <= h);
             measurements.push(MeasurementRecord {
                 name: format!("{port}.{q}"),
@@ -118,20 +125,47 @@ fn measure(c: &mut Criterion, label: &str, db: &mut Database) {
     let model = Filter { model: Some("hs-200".into()), since_ms: Some(1_780_000_000_000 + 30_000 * 50_000) };
     g.bench_function("summary_of_a_model_since_a_date", |b| b.iter(|| store::summary(db, &model).expect("summary")));
     g.finish();
+
+    // What `jackbench serve` renders, query and page, server-side.
+    let mut g = c.benchmark_group(format!("serve_{label}"));
+    g.sample_size(20);
+    let last = 1_780_000_000_000 + 30_000 * (UNITS - 1);
+    let view = View { db_name: "bench".into(), shift_hours: 8.0, token: None, reports: None };
+    g.bench_function("floor_of_a_shift", |b| {
+        b.iter(|| serve::floor::html(db, &view, last - 8 * 3_600_000).expect("floor"))
+    });
+    g.bench_function("floor_of_all_100k_units", |b| b.iter(|| serve::floor::html(db, &view, 0).expect("floor")));
+    g.bench_function("unit_history_page", |b| {
+        b.iter(|| {
+            k = (k + 7_919) % SERIALS;
+            serve::unit::html(db, &view, &format!("HS-{k:06}"), 1).expect("history")
+        })
+    });
+    let week = serve::stats::Request {
+        model: Some("hs-200".into()),
+        since_ms: last - 7 * 86_400_000,
+        until_ms: last + 1,
+        by: store::Subgroup::Hour,
+        quantity: None,
+    };
+    g.bench_function("stats_of_a_model_for_a_week", |b| {
+        b.iter(|| serve::stats::html(db, &view, &week).expect("stats"))
+    });
+    g.finish();
 }
 
 fn lab(c: &mut Criterion) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-lab");
     std::fs::create_dir_all(&dir).expect("target/bench-lab");
-    let mut sqlite = filled(&dir.join("results-100k.sqlite").to_string_lossy());
+    let mut sqlite = filled(&dir.join("results-100k-v2.sqlite").to_string_lossy());
     measure(c, "sqlite", &mut sqlite);
     if let Ok(admin) = std::env::var("JACKBENCH_TEST_PG") {
         let mut c0 = postgres::Client::connect(&admin, postgres::NoTls).expect("the server answers");
-        let exists = c0.query("SELECT 1 FROM pg_database WHERE datname = 'jackbench_bench'", &[]).expect("query");
+        let exists = c0.query("SELECT 1 FROM pg_database WHERE datname = 'jackbench_bench_v2'", &[]).expect("query");
         if exists.is_empty() {
-            c0.batch_execute("CREATE DATABASE jackbench_bench").expect("created");
+            c0.batch_execute("CREATE DATABASE jackbench_bench_v2").expect("created");
         }
-        let url = format!("{}/jackbench_bench", &admin[..admin.rfind('/').expect("a database in the URL")]);
+        let url = format!("{}/jackbench_bench_v2", &admin[..admin.rfind('/').expect("a database in the URL")]);
         let mut pg = filled(&url);
         measure(c, "postgres", &mut pg);
     }

@@ -229,6 +229,20 @@ fn a_virtual_batch_stores_every_unit_with_the_fault_it_was_given() {
         let gains: Vec<_> = m.iter().filter(|r| r.name == "front-jack.playback_gain_db").collect();
         assert!(gains.len() + faulty >= 12 && gains.len() <= 12, "{} gains", gains.len());
         assert!(gains.iter().all(|r| r.limit_low == Some(-12.0) && r.limit_high == Some(0.0)));
+        // Rub & buzz as one number: a healthy unit's under its limit (what noise alone reaches
+        // and the model's margin), a rubbing unit's over it.
+        let rub_limit = jackbench::diagnosis::NOISE_PEAK_DB + jackbench::capture::Limits::default().rub_buzz_max_db;
+        for u in &units {
+            let rb = m.iter().find(|r| r.serial == u.serial && r.name == "front-jack.rub_buzz_db");
+            match given(&u.serial).as_deref() {
+                None => {
+                    let rb = rb.unwrap_or_else(|| panic!("{}: no rub & buzz", u.serial));
+                    assert!(rb.pass && rb.value < rub_limit && rb.limit_high == Some(rub_limit), "{rb:?}");
+                }
+                Some("rub_buzz") => assert!(rb.is_some_and(|r| !r.pass), "{}: {rb:?}", u.serial),
+                Some(_) => {}
+            }
+        }
     }
 }
 

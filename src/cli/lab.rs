@@ -590,6 +590,10 @@ pub struct ServeArgs {
     /// The shift the floor shows: units of the last this many hours.
     #[arg(long, default_value_t = 8.0)]
     shift_hours: f64,
+    /// Where the capture sets and reports are (served under /files/, linked from each test;
+    /// nothing outside it is served). Default: ./reports when there is one.
+    #[arg(long)]
+    reports: Option<PathBuf>,
 }
 
 /// `jackbench serve`.
@@ -617,6 +621,7 @@ pub fn serve(args: &ServeArgs) -> Result<u8, Failure> {
         listen: args.listen,
         token,
         shift_hours: args.shift_hours,
+        reports: args.reports.clone().or_else(|| Some(PathBuf::from("reports")).filter(|d| d.is_dir())),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

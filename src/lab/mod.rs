@@ -10,6 +10,7 @@
 //! - [`calibrate`]: a model's limits from golden units (masks, rub & buzz, THD, windows);
 //! - [`bench_calibration`]: the bench's own gain and noise windows from its reference paths;
 //! - [`summary`]: the summary as text and as an HTML report with plots;
+//! - [`spc`]: control charts, capability and drift over a line's measurements;
 //! - [`serve`]: `jackbench serve`, the live floor over the database, read-only.
 
 pub mod batch;
@@ -20,6 +21,7 @@ pub mod db;
 pub mod model;
 pub mod record;
 pub mod serve;
+pub mod spc;
 pub mod store;
 pub mod summary;
 

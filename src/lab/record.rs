@@ -12,6 +12,7 @@
 //! | `balance_db` | the same tones: left ear's gain less the right's | dB | ±`imbalance_max_db` |
 //! | `crosstalk_db` | the same tones: undriven ear against driven ear, worse side | dB | none |
 //! | `thd_percent` | playback tones, driven ears, the worse | % | `thd_max_percent` |
+//! | `rub_buzz_db` | playback sweep, driven ears: the loudest 1/3-octave band's recurring residual peak over the band's own noise (a band not locked to the sweep counts as noise, at most what noise alone reaches), the worse ear | dB | noise alone + `rub_buzz_max_db` |
 //! | `response_dev_db` | playback sweep: how far the response's shape falls below the reference headset's in the mask band | dB | `response_max_db` |
 //! | `mic_gain_db` | record tone: level less the stimulus's (microphone sensitivity) | dB | `record_gain_db` window |
 //! | `mic_thd_percent` | record tone | % | `thd_max_percent` |
@@ -144,6 +145,30 @@ fn shape(points: &[ResponsePoint], gain_db: f64, band: [f64; 2]) -> Vec<(f64, f6
 
 /// How far `mine` falls below `reference` (same frequency grid), dB: the largest shortfall
 /// held over five consecutive points, so a single notch does not count as a response.
+/// Rub & buzz as one number for the line's statistics: over the playback sweeps' driven ears
+/// (clipped captures, with their own harmonics, left out), the highest band's residual peak over
+/// the band's own noise; a band whose residual is not locked to the sweep (room sound, noise)
+/// counts at most as much as noise alone reaches.
+fn rub_buzz_db<'a>(captures: impl Iterator<Item = &'a Measured>) -> Option<f64> {
+    let noise_alone = crate::diagnosis::NOISE_PEAK_DB;
+    captures
+        .filter(|m| matches!(m.signal, crate::stimulus::Stimulus::LogSweep { .. }))
+        .flat_map(|m| {
+            m.ears.iter().enumerate().filter(|(e, x)| m.driven(*e) && x.present && !x.clipped).map(|(_, x)| x)
+        })
+        .flat_map(|x| x.rub_buzz.iter())
+        .map(|p| {
+            let v = p.peak_db - p.noise_db;
+            if p.locked >= crate::analysis::rub_buzz::LOCKED_MIN {
+                v
+            } else {
+                v.min(noise_alone)
+            }
+        })
+        .filter(|v| v.is_finite())
+        .reduce(f64::max)
+}
+
 fn shortfall_db(mine: &[(f64, f64)], reference: &[(f64, f64)]) -> Option<f64> {
     const SPAN: usize = 5;
     let short: Vec<f64> = mine
@@ -212,6 +237,10 @@ pub fn unit_measurements(d: &Diagnosis, manifest: &Manifest, dut: &str, limits: 
         }
         if let Some(t) = thd {
             out.push(MeasurementRecord::new(name("thd_percent"), t, "%", None, Some(limits.thd_max_percent)));
+        }
+        if let Some(rb) = rub_buzz_db(on_path(Direction::Playback).copied()) {
+            let high = crate::diagnosis::NOISE_PEAK_DB + limits.rub_buzz_max_db;
+            out.push(MeasurementRecord::new(name("rub_buzz_db"), rb, "dB", None, Some(high)));
         }
 
         // Record: tone, silence.

@@ -264,6 +264,59 @@ pub fn history(db: &mut Database, serial: &str) -> Result<Vec<StoredUnit>, DbErr
     units_from(db, rows, "WHERE u.serial = ?", &params)
 }
 
+/// One page of a serial's tests, newest first (`limit` from `offset`), and how many tests the
+/// serial has in all. Bounded however often a unit (a golden one, say) was tested.
+pub fn history_page(
+    db: &mut Database,
+    serial: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<StoredUnit>, i64), DbError> {
+    let total = db.query("SELECT COUNT(*) FROM unit WHERE serial = ?", &[Param::Text(serial.into())])?;
+    let total = total.first().and_then(|r| r.first()).and_then(Value::int).unwrap_or(0);
+    if offset >= total {
+        return Ok((Vec::new(), total));
+    }
+    let rows = db.query(
+        &format!(
+            "SELECT {UNIT_COLUMNS} FROM unit u WHERE u.serial = ? ORDER BY u.tested_at_ms DESC, u.id DESC LIMIT ? OFFSET ?"
+        ),
+        &[Param::Text(serial.into()), Param::Int(limit), Param::Int(offset)],
+    )?;
+    let ids: Vec<i64> = rows.iter().filter_map(|r| r.first().and_then(Value::int)).collect();
+    let (lo, hi) = (ids.iter().copied().min().unwrap_or(0), ids.iter().copied().max().unwrap_or(0));
+    let params = [Param::Text(serial.into()), Param::Int(lo), Param::Int(hi)];
+    let units = units_from(db, rows, "WHERE u.serial = ? AND u.id BETWEEN ? AND ?", &params)?;
+    Ok((units, total))
+}
+
+/// A serial found by a search: how often it was tested, and its last test.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SerialHit {
+    pub serial: String,
+    pub tests: i64,
+    /// RFC 3339, UTC.
+    pub last_tested_at: String,
+}
+
+/// The serials that contain `text` (any case), by serial, at most `limit`.
+pub fn serials_matching(db: &mut Database, text: &str, limit: i64) -> Result<Vec<SerialHit>, DbError> {
+    let pattern = format!("%{}%", text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let rows = db.query(
+        "SELECT serial, COUNT(*), MAX(tested_at_ms) FROM unit WHERE LOWER(serial) LIKE ? ESCAPE '\\' \
+         GROUP BY serial ORDER BY serial LIMIT ?",
+        &[Param::Text(pattern), Param::Int(limit)],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| SerialHit {
+            serial: r[0].text(),
+            tests: r[1].int().unwrap_or(0),
+            last_tested_at: rfc3339(r[2].int().unwrap_or(0)),
+        })
+        .collect())
+}
+
 /// The units a filter selects, oldest first, with their faults.
 pub fn units(db: &mut Database, filter: &Filter) -> Result<Vec<StoredUnit>, DbError> {
     let (clause, params) = filter.clause();
@@ -709,4 +762,188 @@ pub fn landed_after(db: &mut Database, after_id: i64, limit: i64) -> Result<Vec<
 pub fn last_unit_id(db: &mut Database) -> Result<i64, DbError> {
     let rows = db.query("SELECT MAX(id) FROM unit", &[])?;
     Ok(rows.first().and_then(|r| r.first()).and_then(Value::int).unwrap_or(0))
+}
+
+/// How the line's statistics group units into subgroups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Subgroup {
+    /// The hour a unit was tested in (UTC).
+    Hour,
+    /// The day (UTC).
+    Day,
+    /// The unit's batch.
+    Batch,
+}
+
+impl Subgroup {
+    /// The subgroup's key as SQL over `unit u` (a fixed expression: nothing from the request).
+    fn sql(self) -> &'static str {
+        match self {
+            Subgroup::Hour => "CAST(u.tested_at_ms / 3600000 AS TEXT)",
+            Subgroup::Day => "CAST(u.tested_at_ms / 86400000 AS TEXT)",
+            Subgroup::Batch => "u.batch",
+        }
+    }
+}
+
+/// Which units the line's statistics read.
+#[derive(Debug, Clone)]
+pub struct LineQuery {
+    pub model: Option<String>,
+    pub since_ms: i64,
+    pub until_ms: i64,
+    pub by: Subgroup,
+    /// The quantities whose values are read (`playback_gain_db`, …).
+    pub quantities: Vec<String>,
+    /// At most this many units, the newest: the period starts later when more lie in it.
+    pub max_units: i64,
+}
+
+/// One subgroup's yield.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SubgroupYield {
+    pub key: String,
+    pub start_ms: i64,
+    pub units: i64,
+    pub passed: i64,
+}
+
+/// One quantity's values over the line, for its control chart.
+#[derive(Debug, Clone)]
+pub struct QuantityValues {
+    pub quantity: String,
+    pub unit: String,
+    /// The product's limits: the narrowest window the units were judged against.
+    pub limit_low: Option<f64>,
+    pub limit_high: Option<f64>,
+    pub samples: Vec<crate::lab::spc::Sample>,
+}
+
+/// What the line's statistics read: yield by subgroup, the fault Pareto, each quantity's values.
+#[derive(Debug, Clone)]
+pub struct LineData {
+    pub since_ms: i64,
+    pub until_ms: i64,
+    /// The period was shortened to the newest `max_units` units.
+    pub truncated: bool,
+    pub units: i64,
+    pub passed: i64,
+    pub yields: Vec<SubgroupYield>,
+    pub pareto: Vec<ParetoEntry>,
+    pub quantities: Vec<QuantityValues>,
+}
+
+/// The models in the database, by name.
+pub fn models(db: &mut Database) -> Result<Vec<String>, DbError> {
+    let rows = db.query("SELECT DISTINCT model FROM unit ORDER BY model", &[])?;
+    Ok(rows.iter().filter_map(|r| r.first()).map(Value::text).collect())
+}
+
+/// The line's units in a period (bounded to the newest `max_units`), read for its statistics.
+pub fn line(db: &mut Database, q: &LineQuery) -> Result<LineData, DbError> {
+    let filter = |since: i64| {
+        let mut terms = vec!["u.tested_at_ms >= ?", "u.tested_at_ms < ?"];
+        let mut params = vec![Param::Int(since), Param::Int(q.until_ms)];
+        if let Some(m) = &q.model {
+            terms.push("u.model = ?");
+            params.push(Param::Text(m.clone()));
+        }
+        (format!("WHERE {}", terms.join(" AND ")), params)
+    };
+    // The newest max_units units: the period starts at the oldest of them.
+    let (clause, mut params) = filter(q.since_ms);
+    params.push(Param::Int(q.max_units.max(1) - 1));
+    let nth = db.query(
+        &format!("SELECT u.tested_at_ms FROM unit u {clause} ORDER BY u.tested_at_ms DESC LIMIT 1 OFFSET ?"),
+        &params,
+    )?;
+    let oldest_kept = nth.first().and_then(|r| r.first()).and_then(Value::int);
+    let truncated = oldest_kept.is_some_and(|t| t > q.since_ms);
+    let since_ms = oldest_kept.filter(|_| truncated).unwrap_or(q.since_ms);
+    let (clause, params) = filter(since_ms);
+    let key = q.by.sql();
+
+    let rows = db.query(
+        &format!(
+            "SELECT {key}, MIN(u.tested_at_ms), COUNT(*), COUNT(*) FILTER (WHERE u.verdict = 'pass') \
+             FROM unit u {clause} GROUP BY 1 ORDER BY 2"
+        ),
+        &params,
+    )?;
+    let yields: Vec<SubgroupYield> = rows
+        .iter()
+        .map(|r| SubgroupYield {
+            key: r[0].text(),
+            start_ms: r[1].int().unwrap_or(0),
+            units: r[2].int().unwrap_or(0),
+            passed: r[3].int().unwrap_or(0),
+        })
+        .collect();
+    let units: i64 = yields.iter().map(|y| y.units).sum();
+    let passed: i64 = yields.iter().map(|y| y.passed).sum();
+
+    let rows = db.query(
+        &format!(
+            "SELECT f.code, COUNT(DISTINCT f.unit_id) FROM fault f JOIN unit u ON u.id = f.unit_id {clause} \
+             GROUP BY f.code ORDER BY 2 DESC, 1"
+        ),
+        &params,
+    )?;
+    let failed = (units - passed).max(1) as f64;
+    let mut cumulative = 0.0;
+    let pareto = rows
+        .iter()
+        .map(|r| {
+            let n = r[1].int().unwrap_or(0);
+            let percent = 100.0 * n as f64 / failed;
+            cumulative += percent;
+            ParetoEntry { code: r[0].text(), units: n, percent, cumulative_percent: cumulative }
+        })
+        .collect();
+
+    let mut quantities: BTreeMap<String, QuantityValues> = BTreeMap::new();
+    if !q.quantities.is_empty() {
+        let starts: HashMap<String, i64> = yields.iter().map(|y| (y.key.clone(), y.start_ms)).collect();
+        let mut params = params.clone();
+        let marks = vec!["?"; q.quantities.len()].join(", ");
+        params.extend(q.quantities.iter().map(|n| Param::Text(n.clone())));
+        db.scan(
+            &format!(
+                "SELECT {key}, u.bench, m.quantity, m.value, m.unit, m.limit_low, m.limit_high \
+                 FROM measurement m JOIN unit u ON u.id = m.unit_id {clause} AND m.quantity IN ({marks})"
+            ),
+            &params,
+            &mut |r| {
+                let name = r[2].text();
+                let entry = match quantities.get_mut(name) {
+                    Some(e) => e,
+                    None => quantities.entry(name.to_string()).or_insert_with(|| QuantityValues {
+                        quantity: name.to_string(),
+                        unit: r[4].text().to_string(),
+                        limit_low: None,
+                        limit_high: None,
+                        samples: Vec::new(),
+                    }),
+                };
+                // The narrowest window: a product's limits are what every unit must meet.
+                if let Some(l) = r[5].real() {
+                    entry.limit_low = Some(entry.limit_low.map_or(l, |x: f64| x.max(l)));
+                }
+                if let Some(h) = r[6].real() {
+                    entry.limit_high = Some(entry.limit_high.map_or(h, |x: f64| x.min(h)));
+                }
+                let key = r[0].text();
+                entry.samples.push(crate::lab::spc::Sample {
+                    key: key.to_string(),
+                    start_ms: starts.get(key).copied().unwrap_or(0),
+                    bench: r[1].text().to_string(),
+                    value: r[3].real().unwrap_or(f64::NAN),
+                });
+            },
+        )?;
+    }
+    // In the order asked.
+    let quantities = q.quantities.iter().filter_map(|n| quantities.remove(n)).collect();
+    Ok(LineData { since_ms, until_ms: q.until_ms, truncated, units, passed, yields, pareto, quantities })
 }

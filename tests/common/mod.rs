@@ -192,6 +192,7 @@ pub fn quantise(x: &[f64], format: SampleFormat) -> Vec<f64> {
 pub const FORMATS: [SampleFormat; 3] = [SampleFormat::S16, SampleFormat::S24, SampleFormat::F32];
 
 /// What a PNG shows, for tests that look at pictures.
+#[derive(Debug)]
 pub struct PngLook {
     pub width: u32,
     pub height: u32,
@@ -223,6 +224,7 @@ pub fn look_at_png(path: &std::path::Path) -> PngLook {
 pub mod lab_data;
 pub mod pulse;
 pub mod relay_sim;
+pub mod served;
 
 /// `f` over `items` on both cores, results in the items' order.
 pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
