@@ -3,8 +3,9 @@
 //! second; a unit's history a page at a time with its report served from the reports directory
 //! and nothing outside it (traversal, encoded, through a symbolic link); the line's statistics
 //! with a drifting bench flagged; strings from the database escaped; the token required off
-//! localhost and checked on every request; a database that goes away mid-request answered 503
-//! while the server stays up; and 50 clients on the floor for 30 s while a batch writes.
+//! localhost and checked on every request; a role granted SELECT alone serving every page; a
+//! database that goes away mid-request answered 503 while the server stays up; and 50 clients on
+//! the floor for 30 s while a batch writes.
 
 mod common;
 
@@ -471,4 +472,44 @@ fn fifty_clients_on_the_floor_while_a_batch_writes_see_no_error_and_no_unit_lost
     let (_, json) = get(&s.addr, "/api/floor", &[]);
     let v: serde_json::Value = serde_json::from_str(&json).expect("json");
     assert_eq!(v["benches"][0]["units"].as_i64(), Some(stored), "{json}");
+}
+
+#[test]
+fn a_role_that_may_only_read_serves_every_page() {
+    // PostgreSQL: a lab gives the dashboard a role granted SELECT alone.
+    let Some(t) = lab_data::postgres() else { return };
+    let mut db = Database::open(&t.url).expect("db");
+    for i in 0..4 {
+        store_unit(&mut db, i, "qa-1", i == 2);
+    }
+    drop(db);
+    let role = format!("jb_reader_{}", std::process::id());
+    let mut owner = postgres::Client::connect(&t.url, postgres::NoTls).expect("connects");
+    owner
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN PASSWORD 'reader'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"
+        ))
+        .expect("a read-only role");
+    let at = t.url.find('@').expect("credentials in the URL");
+    let reader_url = format!("postgres://{role}:reader{}", &t.url[at..]);
+    {
+        let mut reader = postgres::Client::connect(&reader_url, postgres::NoTls).expect("the reader connects");
+        let denied = reader.batch_execute("DELETE FROM fault").expect_err("the role may not write");
+        assert_eq!(denied.code(), Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE), "{denied:?}");
+        let s = serve(&reader_url, &[]);
+        for path in ["/", "/api/floor", "/unit?serial=SN-2", "/stats", "/api/stats", "/api/landed?after=0"] {
+            let (status, body) = get(&s.addr, path, &[]);
+            assert_eq!(status, 200, "{path}: {body}");
+        }
+        let (_, page) = get(&s.addr, "/unit?serial=SN-2", &[]);
+        assert!(page.contains("FAIL") && page.contains("Fix: replace it"), "{page}");
+        assert!(!page.contains(":reader@"), "the password is not shown");
+    }
+    // The role goes with its grants (its sessions may take a moment to end).
+    owner.batch_execute(&format!("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}")).expect("revoked");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Err(e) = owner.batch_execute(&format!("DROP ROLE IF EXISTS {role}")) {
+        assert!(Instant::now() < deadline, "the role stays: {e:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -191,6 +191,16 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     let (first, last) = tokio::task::spawn_blocking(move || -> Result<(Database, i64), DbError> {
         let mut db = Database::open_existing(&url)?;
         let last = store::last_unit_id(&mut db)?;
+        if db.backend() == "postgres" {
+            let rows = db.query("SELECT current_user, has_table_privilege('unit', 'INSERT')", &[])?;
+            if let Some(r) = rows.first().filter(|r| r.get(1).and_then(|v| v.int()) == Some(1)) {
+                eprintln!(
+                    "jackbench serve: note: the role {} may write to the results; the server's sessions are \
+                     read-only, and a role granted only SELECT makes sure of it (see the README)",
+                    r.first().map(|v| v.text()).unwrap_or_default()
+                );
+            }
+        }
         Ok((db, last))
     })
     .await
