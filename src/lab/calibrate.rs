@@ -269,15 +269,7 @@ const OUTLIER_K: f64 = 5.0;
 /// statistics, so one rubbing unit among ten does not widen the yardstick it is measured by,
 /// and a limit of k·σ from a handful of units does not refuse a typical one.
 fn find_outlier(units: &[&UnitCurves], o: &CalibrationOptions) -> Result<(), CalibrationError> {
-    let median = |mut v: Vec<f64>| -> f64 {
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        }
-    };
+    let median = |mut v: Vec<f64>| -> f64 { crate::lab::spc::median(&mut v) };
     // (median, allowed distance) of a sample.
     let yardstick = |v: Vec<f64>, floor: f64| -> (f64, f64) {
         let m = median(v.clone());

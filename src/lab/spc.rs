@@ -251,17 +251,19 @@ pub fn chart(quantity: &str, unit: &str, samples: &[Sample], low: Option<f64>, h
 /// still be the process's.
 const OUTLIER_ROBUST_SIGMA: f64 = 6.0;
 
+/// The median of `values` (sorted in place; the mean of the middle two when even; NaN when empty).
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
 /// The window of values kept: the median ± 6 robust σ (everything when the MAD is 0).
 fn robust_window(values: &mut [f64]) -> (f64, f64) {
-    let median = |v: &mut [f64]| {
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        }
-    };
     if values.len() < 3 {
         return (f64::NEG_INFINITY, f64::INFINITY);
     }

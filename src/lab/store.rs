@@ -538,6 +538,34 @@ impl Group {
     }
 }
 
+/// The fault codes of the units `clause` selects, by how many units each was found on, as shares
+/// of the `failed` units.
+fn pareto(db: &mut Database, clause: &str, params: &[Param], failed: i64) -> Result<Vec<ParetoEntry>, DbError> {
+    let rows = db.query(
+        &format!(
+            "SELECT f.code, COUNT(DISTINCT f.unit_id) FROM fault f JOIN unit u ON u.id = f.unit_id {clause} \
+             GROUP BY f.code ORDER BY 2 DESC, 1"
+        ),
+        params,
+    )?;
+    let failed = failed.max(1) as f64;
+    let mut cumulative = 0.0;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let n = r.get(1).and_then(Value::int).unwrap_or(0);
+            let percent = 100.0 * n as f64 / failed;
+            cumulative += percent;
+            ParetoEntry {
+                code: r.first().map(Value::text).unwrap_or_default(),
+                units: n,
+                percent,
+                cumulative_percent: cumulative,
+            }
+        })
+        .collect())
+}
+
 /// Yield, the Pareto of fault codes and the spread of every quantity, per bench.
 pub fn summary(db: &mut Database, filter: &Filter) -> Result<Summary, DbError> {
     let (clause, params) = filter.clause();
@@ -563,29 +591,7 @@ pub fn summary(db: &mut Database, filter: &Filter) -> Result<Summary, DbError> {
     let units: i64 = benches.iter().map(|b| b.units).sum();
     let passed: i64 = benches.iter().map(|b| b.passed).sum();
 
-    let rows = db.query(
-        &format!(
-            "SELECT f.code, COUNT(DISTINCT f.unit_id) FROM fault f JOIN unit u ON u.id = f.unit_id {clause} \
-             GROUP BY f.code ORDER BY 2 DESC, 1"
-        ),
-        &params,
-    )?;
-    let failed = (units - passed).max(1) as f64;
-    let mut cumulative = 0.0;
-    let pareto = rows
-        .iter()
-        .map(|r| {
-            let n = r.get(1).and_then(Value::int).unwrap_or(0);
-            let percent = 100.0 * n as f64 / failed;
-            cumulative += percent;
-            ParetoEntry {
-                code: r.first().map(Value::text).unwrap_or_default(),
-                units: n,
-                percent,
-                cumulative_percent: cumulative,
-            }
-        })
-        .collect();
+    let pareto = pareto(db, &clause, &params, units - passed)?;
 
     // One pass over the measurements: each (quantity, bench)'s values, kept to compute the
     // spread and the histograms exactly. (Grouping in SQL sorts every row; a join scan does not.)
@@ -883,24 +889,7 @@ pub fn line(db: &mut Database, q: &LineQuery) -> Result<LineData, DbError> {
     let units: i64 = yields.iter().map(|y| y.units).sum();
     let passed: i64 = yields.iter().map(|y| y.passed).sum();
 
-    let rows = db.query(
-        &format!(
-            "SELECT f.code, COUNT(DISTINCT f.unit_id) FROM fault f JOIN unit u ON u.id = f.unit_id {clause} \
-             GROUP BY f.code ORDER BY 2 DESC, 1"
-        ),
-        &params,
-    )?;
-    let failed = (units - passed).max(1) as f64;
-    let mut cumulative = 0.0;
-    let pareto = rows
-        .iter()
-        .map(|r| {
-            let n = r[1].int().unwrap_or(0);
-            let percent = 100.0 * n as f64 / failed;
-            cumulative += percent;
-            ParetoEntry { code: r[0].text(), units: n, percent, cumulative_percent: cumulative }
-        })
-        .collect();
+    let pareto = pareto(db, &clause, &params, units - passed)?;
 
     let mut quantities: BTreeMap<String, QuantityValues> = BTreeMap::new();
     if !q.quantities.is_empty() {
