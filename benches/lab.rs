@@ -132,9 +132,11 @@ fn measure(c: &mut Criterion, label: &str, db: &mut Database) {
     let last = 1_780_000_000_000 + 30_000 * (UNITS - 1);
     let view = View { db_name: "bench".into(), shift_hours: 8.0, token: None, reports: None };
     g.bench_function("floor_of_a_shift", |b| {
-        b.iter(|| serve::floor::html(db, &view, last - 8 * 3_600_000).expect("floor"))
+        b.iter(|| serve::floor::html(db, &view, last - 8 * 3_600_000, &Default::default()).expect("floor"))
     });
-    g.bench_function("floor_of_all_100k_units", |b| b.iter(|| serve::floor::html(db, &view, 0).expect("floor")));
+    g.bench_function("floor_of_all_100k_units", |b| {
+        b.iter(|| serve::floor::html(db, &view, 0, &Default::default()).expect("floor"))
+    });
     g.bench_function("unit_history_page", |b| {
         b.iter(|| {
             k = (k + 7_919) % SERIALS;

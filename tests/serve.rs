@@ -313,6 +313,32 @@ fn the_line_statistics_chart_each_quantity_and_flag_the_bench_that_drifts() {
             assert_eq!(get(&s.addr, &format!("/stats?{q}"), &[]).0, code, "{q}");
             assert_eq!(get(&s.addr, &format!("/api/stats?{q}"), &[]).0, code, "{q}");
         }
+        // The floor's card of qa-3 says it drifts, and in what (computed at start, then every minute).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let drifting = loop {
+            let (_, json) = get(&s.addr, "/api/floor", &[]);
+            let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+            let by_bench: Vec<(String, Vec<String>)> = v["benches"]
+                .as_array()
+                .expect("benches")
+                .iter()
+                .map(|b| {
+                    let q = b["drifting"].as_array().into_iter().flatten();
+                    (
+                        b["bench"].as_str().unwrap_or_default().to_string(),
+                        q.filter_map(|d| d["quantity"].as_str()).map(str::to_string).collect(),
+                    )
+                })
+                .collect();
+            if by_bench.iter().any(|(_, q)| !q.is_empty()) || Instant::now() > deadline {
+                break by_bench;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let flagged: Vec<&(String, Vec<String>)> = drifting.iter().filter(|(_, q)| !q.is_empty()).collect();
+        assert_eq!(flagged, [&("qa-3".to_string(), vec!["playback_gain_db".to_string()])], "{}", t.backend);
+        let (_, floor) = get(&s.addr, "/", &[]);
+        assert!(floor.contains("drifting: <a href=\"/stats?model=hs-100\">Sensitivity (playback gain)</a>"), "{floor}");
         // By batch and by day answer too.
         assert_eq!(get(&s.addr, &format!("/api/stats?from={from}&by=batch"), &[]).0, 200);
         assert_eq!(get(&s.addr, "/stats?by=day", &[]).0, 200);
@@ -459,7 +485,7 @@ fn fifty_clients_on_the_floor_while_a_batch_writes_see_no_error_and_no_unit_lost
     let mut db = Database::open_existing(&t.url).expect("db");
     let stored = store::last_unit_id(&mut db).expect("last");
     eprintln!("the batch stored {stored} units meanwhile, each arrived as its event");
-    assert!(stored >= 5, "the batch stored {stored} units in {seconds} s");
+    assert!(stored >= (seconds as i64 / 10).max(1), "the batch stored {stored} units in {seconds} s");
     // Every stored unit arrived as an event, in order, none twice.
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut seen = Vec::new();

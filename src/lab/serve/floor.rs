@@ -2,7 +2,8 @@
 //! unit's verdict, serial, model, operator and time), live where the browser runs JavaScript.
 
 use super::pages;
-use super::{shift_start, Shared, View};
+use super::stats::Drifting;
+use super::{shift_start, Drifts, Shared, View};
 use crate::lab::db::{Database, DbError};
 use crate::lab::store::{self, FloorBench};
 use axum::extract::{Query, State};
@@ -12,8 +13,9 @@ use maud::{html, Markup, PreEscaped};
 use serde::Serialize;
 use std::collections::HashMap;
 
-/// The floor page of the units tested since `since_ms`, as HTML (what `/` serves).
-pub fn html(db: &mut Database, view: &View, since_ms: i64) -> Result<String, DbError> {
+/// The floor page of the units tested since `since_ms`, with the benches that drift, as HTML
+/// (what `/` serves).
+pub fn html(db: &mut Database, view: &View, since_ms: i64, drifts: &Drifts) -> Result<String, DbError> {
     let benches = store::floor(db, since_ms)?;
     let body = html! {
         header {
@@ -22,7 +24,7 @@ pub fn html(db: &mut Database, view: &View, since_ms: i64) -> Result<String, DbE
                 span id="live" { "Reloaded every 10 s." } }
         }
         div id="cards" data-cards=(view.link("/floor/cards", &[])) data-events=(view.link("/events", &[])) {
-            (cards_markup(view, &benches))
+            (cards_markup(view, &benches, drifts))
         }
         script { (PreEscaped(LIVE_JS)) }
     };
@@ -32,17 +34,19 @@ pub fn html(db: &mut Database, view: &View, since_ms: i64) -> Result<String, DbE
 pub(super) async fn page(State(state): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
     let view = state.view(&q);
     let since = shift_start(&state);
-    state.render(move |db| Ok(Html(html(db, &view, since)?).into_response())).await
+    let drifts = state.drifts();
+    state.render(move |db| Ok(Html(html(db, &view, since, &drifts)?).into_response())).await
 }
 
 /// The cards alone (what the live page fetches when a unit lands).
 pub(super) async fn cards(State(state): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
     let view = state.view(&q);
     let since = shift_start(&state);
+    let drifts = state.drifts();
     state
         .render(move |db| {
             let benches = store::floor(db, since)?;
-            Ok(Html(cards_markup(&view, &benches).into_string()).into_response())
+            Ok(Html(cards_markup(&view, &benches, &drifts).into_string()).into_response())
         })
         .await
 }
@@ -51,21 +55,34 @@ pub(super) async fn cards(State(state): State<Shared>, Query(q): Query<HashMap<S
 struct FloorJson {
     format: &'static str,
     shift_since: String,
-    benches: Vec<FloorBench>,
+    benches: Vec<Card>,
+}
+
+/// A bench on the floor, and what it drifts in now.
+#[derive(Serialize)]
+struct Card {
+    #[serde(flatten)]
+    bench: FloorBench,
+    drifting: Vec<Drifting>,
 }
 
 /// `/api/floor`: the floor as JSON (`jackbench-floor/1`).
 pub(super) async fn api(State(state): State<Shared>) -> Response {
     let since = shift_start(&state);
+    let drifts = state.drifts();
     match state.pool.with(move |db| store::floor(db, since)).await {
         Ok(benches) => {
+            let benches = benches
+                .into_iter()
+                .map(|b| Card { drifting: drifts.get(&b.bench).cloned().unwrap_or_default(), bench: b })
+                .collect();
             Json(FloorJson { format: "jackbench-floor/1", shift_since: store::rfc3339(since), benches }).into_response()
         }
         Err(e) => pages::unavailable_json(&e),
     }
 }
 
-fn cards_markup(view: &View, benches: &[FloorBench]) -> Markup {
+fn cards_markup(view: &View, benches: &[FloorBench], drifts: &Drifts) -> Markup {
     html! {
         @if benches.is_empty() {
             p class="empty" { "No unit tested this shift yet." }
@@ -80,6 +97,11 @@ fn cards_markup(view: &View, benches: &[FloorBench]) -> Markup {
                 p class="last" { "last: " a href=(view.link("/unit", &[("serial", &b.last_serial)])) { b { (b.last_serial) } }
                     " " span class="verdict" { (b.last_verdict.to_uppercase()) }
                     " · " (b.last_model) " · " (b.last_operator) " · " (b.last_tested_at) }
+                @for d in drifts.get(&b.bench).map(Vec::as_slice).unwrap_or_default() {
+                    p class="bad drift" title=(d.rule) { "drifting: "
+                        a href=(view.link("/stats", &[("model", &d.model)])) { (d.label) } " (" (d.model) ")"
+                        @if let Some(l) = d.toward_limit { " toward " (l) } }
+                }
             }
         }
     }
@@ -118,7 +140,7 @@ mod tests {
             last_tested_at: String::new(),
         };
         let view = View { db_name: String::new(), shift_hours: 8.0, token: None, reports: None };
-        let html = cards_markup(&view, &[b]).into_string();
+        let html = cards_markup(&view, &[b], &Drifts::new()).into_string();
         assert!(!html.contains("<script>") && !html.contains("<img"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
         // The serial in the link is a query value, encoded.

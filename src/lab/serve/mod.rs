@@ -147,7 +147,12 @@ pub(crate) struct AppState {
     options: ServeOptions,
     landed: tokio::sync::broadcast::Sender<Landed>,
     reports: Option<std::path::PathBuf>,
+    /// The benches that drift now (by bench), as the floor's cards show them.
+    drifting: std::sync::RwLock<Drifts>,
 }
+
+/// What each bench drifts in now.
+pub type Drifts = std::collections::BTreeMap<String, Vec<stats::Drifting>>;
 
 type Shared = Arc<AppState>;
 
@@ -208,8 +213,16 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     let db_name = first.name().to_string();
     let pool = Arc::new(Pool { url: options.db.clone(), idle: Mutex::new(vec![first]) });
     let (landed, _) = tokio::sync::broadcast::channel(256);
-    let state = Arc::new(AppState { pool, db_name, options: options.clone(), landed, reports });
+    let state = Arc::new(AppState {
+        pool,
+        db_name,
+        options: options.clone(),
+        landed,
+        reports,
+        drifting: std::sync::RwLock::new(Drifts::new()),
+    });
     tokio::spawn(poll_landed(Arc::clone(&state), last));
+    tokio::spawn(watch_drift(Arc::clone(&state)));
     let app = router(Arc::clone(&state));
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
@@ -290,6 +303,35 @@ async fn poll_landed(state: Shared, mut last: i64) {
             }
             Err(e) => eprintln!("jackbench serve: {e}"),
         }
+    }
+}
+
+/// How often the floor's drift flags are computed again (the statistics of a week take 0.1–0.3 s
+/// on 100 000 units: too long for every page, short for a background task).
+const DRIFT_EVERY: Duration = Duration::from_secs(60);
+
+/// Computes which benches drift now, at start and every [`DRIFT_EVERY`].
+async fn watch_drift(state: Shared) {
+    let mut tick = tokio::time::interval(DRIFT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let since = shift_start(&state);
+        match state.pool.with(move |db| stats::drifting(db, since)).await {
+            Ok(d) => {
+                if let Ok(mut w) = state.drifting.write() {
+                    *w = d;
+                }
+            }
+            Err(e) => eprintln!("jackbench serve: the drift flags: {e}"),
+        }
+    }
+}
+
+impl AppState {
+    /// The drift flags as last computed.
+    fn drifts(&self) -> Drifts {
+        self.drifting.read().map(|d| d.clone()).unwrap_or_default()
     }
 }
 

@@ -159,6 +159,52 @@ pub fn compute(db: &mut Database, r: &Request) -> Result<Stats, DbError> {
     })
 }
 
+/// A quantity a bench drifts in now, as the floor shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Drifting {
+    pub model: String,
+    pub quantity: String,
+    /// What the page calls the quantity.
+    pub label: String,
+    pub rule: String,
+    pub toward_limit: Option<f64>,
+}
+
+/// The benches that drift now, with what in: the statistics of the last 7 days, by hour, of each
+/// model tested since `shift_ms` (what the floor's cards show, computed in the background).
+pub fn drifting(db: &mut Database, shift_ms: i64) -> Result<BTreeMap<String, Vec<Drifting>>, DbError> {
+    let rows = db.query(
+        "SELECT DISTINCT model FROM unit WHERE tested_at_ms >= ? ORDER BY model",
+        &[crate::lab::db::Param::Int(shift_ms)],
+    )?;
+    let until_ms = now_ms() + 1;
+    let mut out: BTreeMap<String, Vec<Drifting>> = BTreeMap::new();
+    for model in rows.iter().filter_map(|r| r.first()).map(|v| v.text()) {
+        let r = Request {
+            model: Some(model.clone()),
+            since_ms: until_ms - DEFAULT_DAYS * DAY_MS,
+            until_ms,
+            by: Subgroup::Hour,
+            quantity: None,
+        };
+        for c in compute(db, &r)?.charts {
+            for d in c.drifts {
+                out.entry(d.bench.clone()).or_default().push(Drifting {
+                    model: model.clone(),
+                    quantity: c.quantity.clone(),
+                    label: KEY_QUANTITIES
+                        .iter()
+                        .find(|(q, _)| *q == c.quantity)
+                        .map_or(c.quantity.clone(), |(_, l)| l.to_string()),
+                    rule: d.rule,
+                    toward_limit: d.toward_limit,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The model of the newest unit.
 fn newest_model(db: &mut Database) -> Result<Option<String>, DbError> {
     let rows = db.query("SELECT model FROM unit ORDER BY id DESC LIMIT 1", &[])?;
