@@ -5,7 +5,7 @@
 //! with a drifting bench flagged; strings from the database escaped; the token required off
 //! localhost and checked on every request; a role granted SELECT alone serving every page; a
 //! database that goes away mid-request answered 503 while the server stays up; and 50 clients on
-//! the floor for 30 s while a batch writes.
+//! the floor for 30 s while a batch writes, on each back-end.
 
 mod common;
 
@@ -413,7 +413,13 @@ fn a_database_that_goes_away_mid_request_is_answered_503_and_the_server_stays_up
 #[test]
 fn fifty_clients_on_the_floor_while_a_batch_writes_see_no_error_and_no_unit_lost() {
     let seconds: u64 = std::env::var("JACKBENCH_LOAD_S").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
-    let t = lab_data::sqlite();
+    for t in lab_data::all() {
+        load(&t, seconds);
+    }
+}
+
+/// 50 clients on the floor of `t` for `seconds` while a virtual batch writes into it.
+fn load(t: &lab_data::TestDb, seconds: u64) {
     let dir = tempfile::tempdir().expect("tempdir");
     drop(Database::open(&t.url).expect("db"));
     let s = serve(&t.url, &[]);
@@ -477,7 +483,8 @@ fn fifty_clients_on_the_floor_while_a_batch_writes_see_no_error_and_no_unit_lost
     unsafe { libc::kill(batch.id() as i32, libc::SIGINT) };
     let _ = batch.wait();
     eprintln!(
-        "{ok} floor pages in {seconds} s to 50 clients ({:.0} a second), {} errors",
+        "{}: {ok} floor pages in {seconds} s to 50 clients ({:.0} a second), {} errors",
+        t.backend,
         ok as f64 / seconds as f64,
         bad.len()
     );

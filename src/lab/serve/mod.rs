@@ -106,11 +106,19 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// Read-only connections, reused: opened as needed, dropped when a query failed on them.
+/// Read-only connections, reused: opened as needed, dropped when a query failed on them; at most
+/// [`CONNECTIONS`] at work at once (more requests wait their turn rather than open connections
+/// past what a PostgreSQL server allows).
 struct Pool {
     url: String,
+    /// The database's name with its password hidden, for errors.
+    name: String,
     idle: Mutex<Vec<Database>>,
+    permits: tokio::sync::Semaphore,
 }
+
+/// Connections at work at once.
+const CONNECTIONS: usize = 8;
 
 impl Pool {
     /// Runs `f` on a connection, off the async threads.
@@ -118,6 +126,9 @@ impl Pool {
         self: &Arc<Self>,
         f: impl FnOnce(&mut Database) -> Result<T, DbError> + Send + 'static,
     ) -> Result<T, DbError> {
+        let Ok(_permit) = self.permits.acquire().await else {
+            return Err(DbError::Query { db: self.name.clone(), message: "the server is stopping".into() });
+        };
         let pool = Arc::clone(self);
         let joined = tokio::task::spawn_blocking(move || {
             let taken = pool.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
@@ -136,7 +147,7 @@ impl Pool {
         })
         .await;
         joined.unwrap_or_else(|e| {
-            Err(DbError::Query { db: self.url.clone(), message: format!("the query's thread: {e}") })
+            Err(DbError::Query { db: self.name.clone(), message: format!("the query's thread: {e}") })
         })
     }
 }
@@ -211,7 +222,12 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     .await
     .map_err(|e| std::io::Error::other(format!("opening the database: {e}")))??;
     let db_name = first.name().to_string();
-    let pool = Arc::new(Pool { url: options.db.clone(), idle: Mutex::new(vec![first]) });
+    let pool = Arc::new(Pool {
+        url: options.db.clone(),
+        name: db_name.clone(),
+        idle: Mutex::new(vec![first]),
+        permits: tokio::sync::Semaphore::new(CONNECTIONS),
+    });
     let (landed, _) = tokio::sync::broadcast::channel(256);
     let state = Arc::new(AppState {
         pool,

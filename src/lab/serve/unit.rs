@@ -171,7 +171,7 @@ fn pager(view: &View, serial: &str, h: &UnitPage) -> Markup {
                     @let prev = (h.page - 1).min(h.pages).to_string();
                     a href=(view.link("/unit", &[("serial", serial), ("page", &prev)])) { "← newer" }
                 }
-                span { "page " (h.page.min(h.pages.max(h.page))) " of " (h.pages) }
+                span { "page " (h.page) " of " (h.pages) }
                 @if h.page < h.pages {
                     @let next = (h.page + 1).to_string();
                     a href=(view.link("/unit", &[("serial", serial), ("page", &next)])) { "older →" }
