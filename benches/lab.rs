@@ -122,7 +122,8 @@ fn measure(c: &mut Criterion, label: &str, db: &mut Database) {
         })
     });
     g.bench_function("summary_of_100k_units", |b| b.iter(|| store::summary(db, &Filter::default()).expect("summary")));
-    let model = Filter { model: Some("hs-200".into()), since_ms: Some(1_780_000_000_000 + 30_000 * 50_000) };
+    let model =
+        Filter { model: Some("hs-200".into()), since_ms: Some(1_780_000_000_000 + 30_000 * 50_000), until_ms: None };
     g.bench_function("summary_of_a_model_since_a_date", |b| b.iter(|| store::summary(db, &model).expect("summary")));
     g.finish();
 

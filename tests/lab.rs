@@ -62,12 +62,13 @@ fn units_are_read_back_as_stored() {
             assert_eq!((u.bench_s, u.elapsed_s), (want.bench_s, want.elapsed_s), "{}", db.backend);
         }
         // Filters: a model, a time.
-        let hs200 = store::units(&mut d, &Filter { model: Some("hs-200".into()), since_ms: None }).expect("units");
+        let hs200 = store::units(&mut d, &Filter { model: Some("hs-200".into()), ..Filter::default() }).expect("units");
         assert_eq!(hs200.len(), 16, "{}", db.backend);
         let since = unit(20, 3, 4).tested_at_ms;
-        let late = store::units(&mut d, &Filter { since_ms: Some(since), model: None }).expect("units");
+        let late = store::units(&mut d, &Filter { since_ms: Some(since), ..Filter::default() }).expect("units");
         assert_eq!(late.len(), 11, "units 20..29 and the retest");
-        let m = store::measurements(&mut d, &Filter { since_ms: Some(since), model: None }).expect("measurements");
+        let m =
+            store::measurements(&mut d, &Filter { since_ms: Some(since), ..Filter::default() }).expect("measurements");
         assert_eq!(m.len(), 22);
         let thd_of_24 = m.iter().find(|r| r.serial == "SN-24" && r.name == "front.thd_percent").expect("SN-24 THD");
         assert!((thd_of_24.value - 0.9).abs() < 1e-12 && thd_of_24.pass && thd_of_24.limit_high == Some(1.0));
@@ -119,7 +120,7 @@ fn a_summary_follows_from_the_stored_units() {
             assert_eq!(total, 60, "{}: {}", db.backend, h.quantity);
         }
         // A filter narrows everything.
-        let s = store::summary(&mut d, &Filter { model: Some("hs-100".into()), since_ms: None }).expect("summary");
+        let s = store::summary(&mut d, &Filter { model: Some("hs-100".into()), ..Filter::default() }).expect("summary");
         assert_eq!((s.units, s.passed), (30, 24));
     }
 }

@@ -132,7 +132,7 @@ fn since_ms(text: &str) -> Result<i64, Failure> {
 }
 
 fn filter(since: Option<&str>, model: Option<&str>) -> Result<Filter, Failure> {
-    Ok(Filter { since_ms: since.map(since_ms).transpose()?, model: model.map(str::to_string) })
+    Ok(Filter { since_ms: since.map(since_ms).transpose()?, until_ms: None, model: model.map(str::to_string) })
 }
 
 /// `jackbench history SERIAL`.

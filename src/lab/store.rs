@@ -155,10 +155,11 @@ pub struct StoredUnit {
     pub faults: Vec<FaultRecord>,
 }
 
-/// Which units: tested since a time, of a model.
+/// Which units: tested since a time (and before one), of a model.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
     pub model: Option<String>,
 }
 
@@ -170,6 +171,10 @@ impl Filter {
         if let Some(s) = self.since_ms {
             terms.push("u.tested_at_ms >= ?".into());
             params.push(Param::Int(s));
+        }
+        if let Some(u) = self.until_ms {
+            terms.push("u.tested_at_ms < ?".into());
+            params.push(Param::Int(u));
         }
         if let Some(m) = &self.model {
             terms.push("u.model = ?".into());
@@ -848,15 +853,8 @@ pub fn models(db: &mut Database) -> Result<Vec<String>, DbError> {
 
 /// The line's units in a period (bounded to the newest `max_units`), read for its statistics.
 pub fn line(db: &mut Database, q: &LineQuery) -> Result<LineData, DbError> {
-    let filter = |since: i64| {
-        let mut terms = vec!["u.tested_at_ms >= ?", "u.tested_at_ms < ?"];
-        let mut params = vec![Param::Int(since), Param::Int(q.until_ms)];
-        if let Some(m) = &q.model {
-            terms.push("u.model = ?");
-            params.push(Param::Text(m.clone()));
-        }
-        (format!("WHERE {}", terms.join(" AND ")), params)
-    };
+    let filter =
+        |since: i64| Filter { since_ms: Some(since), until_ms: Some(q.until_ms), model: q.model.clone() }.clause();
     // The newest max_units units: the period starts at the oldest of them.
     let (clause, mut params) = filter(q.since_ms);
     params.push(Param::Int(q.max_units.max(1) - 1));
