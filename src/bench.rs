@@ -84,9 +84,26 @@ pub fn run_plan(
     manifest.components = rig.manifest_components();
     manifest.stimuli =
         rig.stimuli.iter().map(|s| StimulusEntry { id: s.id.clone(), signal: s.signal.clone() }).collect();
+    let schedule = rig.schedule();
+    // The whole plan, as captures still to make: a set that a stop or a crash cuts short says
+    // what it lacks.
+    manifest.pending = schedule
+        .iter()
+        .enumerate()
+        .map(|(i, (path, plan))| CaptureEntry {
+            file: capture_file(i, path, plan),
+            direction: plan.direction,
+            stimulus: plan.stimulus.get_ref().clone(),
+            drive: if plan.direction == Direction::Record { None } else { plan.drive },
+            path: path.clone(),
+            latency_s: None,
+            stream_events: Vec::new(),
+            repeats: 0,
+            room_sound: None,
+        })
+        .collect();
     manifest.write(out)?;
 
-    let schedule = rig.schedule();
     let total = schedule.len();
     let mut connected: Option<&PathSpec> = None;
     let mut stopped = None;
@@ -193,16 +210,9 @@ pub fn run_plan(
         for ((made_take, request), (i, plan, stimulus)) in made_takes.into_iter().zip(&requests).zip(&made) {
             let Some((take, room_sound, repeats)) = made_take else { continue };
             total_repeats += repeats as usize;
-            // Every part of the path in the name: driver, port, adapter, headset.
-            let file = format!(
-                "captures/{:02}-{}-{}{}-{}.wav",
-                i + 1,
-                path.ids().join("-"),
-                plan.direction.name(),
-                plan.drive.map_or(String::new(), |d| format!("-{}", d.name())),
-                stimulus.id
-            );
+            let file = capture_file(*i, path, plan);
             write_wav(&out.join(&file), &take.audio)?;
+            manifest.pending.retain(|p| p.file != file);
             manifest.captures.push(CaptureEntry {
                 file,
                 direction: plan.direction,
@@ -215,10 +225,17 @@ pub fn run_plan(
                 room_sound,
             });
         }
+        if stopped.is_some() {
+            manifest.stopped = stopped.clone();
+        }
         manifest.write(out)?;
         if stopped.is_some() {
             break;
         }
+    }
+    if stopped.is_some() && manifest.stopped.is_none() {
+        manifest.stopped = stopped.clone();
+        manifest.write(out)?;
     }
     // Leave the bench in its safe state whatever happened.
     if let Err(e) = station.switch().disconnect_all() {
@@ -231,6 +248,19 @@ pub fn run_plan(
         stopped,
         repeats: total_repeats,
     })
+}
+
+/// A capture's file in its set: its place in the plan and every part of its path (driver, port,
+/// adapter, headset), its direction, drive and stimulus.
+fn capture_file(index: usize, path: &PathSpec, plan: &crate::rig::PlanCapture) -> String {
+    format!(
+        "captures/{:02}-{}-{}{}-{}.wav",
+        index + 1,
+        path.ids().join("-"),
+        plan.direction.name(),
+        plan.drive.map_or(String::new(), |d| format!("-{}", d.name())),
+        plan.stimulus.get_ref()
+    )
 }
 
 /// The room sound over a take, in words, or `None`. With a reference microphone outside the

@@ -365,8 +365,21 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             let mut src = WavSource::open(&file)?;
             let analysis = analysis::analyze(&mut src, &AnalyzeOptions { freq_hz: freq, silence })
                 .with_context(|| format!("{}", file.display()))?;
+            if let Some(bad) = analysis.invalid_samples {
+                let total = analysis.frames * analysis.channels.len() as u64;
+                if bad.non_finite >= total {
+                    return Err(anyhow::anyhow!(
+                        "{}: no sample is a finite number ({}): not a recording",
+                        file.display(),
+                        bad.describe()
+                    )
+                    .into());
+                }
+                let how = if bad.non_finite > 0 { "; samples that are not finite are measured as gaps" } else { "" };
+                eprintln!("jackbench: warning: {}: {}: no converter records that{how}", file.display(), bad.describe());
+            }
             if json {
-                outln!("{}", serde_json::to_string_pretty(&analysis)?);
+                outln!("{}", serde_json::to_string_pretty(&analysis.contract())?);
             } else {
                 print_analysis(&file, &analysis);
             }

@@ -89,6 +89,17 @@ fn check(field: &'static str, value: f64, ok: bool, why: &'static str) -> Result
 }
 
 impl Stimulus {
+    /// The `kind` of the manifest: "sine", "log_sweep", "silence", "multitone", "sequence".
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Stimulus::Sine { .. } => "sine",
+            Stimulus::LogSweep { .. } => "log_sweep",
+            Stimulus::Silence { .. } => "silence",
+            Stimulus::Multitone { .. } => "multitone",
+            Stimulus::Sequence { .. } => "sequence",
+        }
+    }
+
     /// A tone's frequency; `None` for any other stimulus.
     pub fn tone_hz(&self) -> Option<f64> {
         match self {
@@ -215,27 +226,18 @@ impl Stimulus {
 
     /// The value at time `t` on output channel `channel` (0 left, 1 right; `None`: any channel):
     /// a sequence's segments play only on the channels they drive; any other stimulus plays on
-    /// every channel the capture drives.
+    /// every channel the capture drives. (A sequence finds its segment from the start here: for
+    /// many instants, [`Stimulus::player`] finds it in logarithmic time.)
     pub fn value_on(&self, t: f64, channel: Option<usize>) -> f64 {
-        let secs = self.seconds();
-        if !(0.0..secs).contains(&t) {
-            return 0.0;
-        }
-        if let Stimulus::Sequence { segments, gap_s } = self {
-            let mut at = 0.0;
-            for s in segments {
-                let len = s.signal.seconds();
-                if t < at + len {
-                    let on = t >= at && channel.is_none_or(|c| s.plays_on(c));
-                    return if on { s.signal.value_at(t - at) } else { 0.0 };
-                }
-                at += len + gap_s;
-            }
-            return 0.0;
-        }
-        fade_gain(t, secs) * self.raw_at(t)
+        self.player().value_on(t, channel)
     }
 
+    /// The stimulus ready to be evaluated at many instants: a sequence's segment starts are
+    /// found once, and each value then takes a binary search instead of a walk over the segments.
+    pub fn player(&self) -> Player<'_> {
+        let starts: Vec<f64> = self.segments().into_iter().map(|(at, _)| at).collect();
+        Player { stimulus: self, seconds: self.seconds(), starts }
+    }
     fn raw_at(&self, t: f64) -> f64 {
         let a = self.amplitude();
         match self {
@@ -268,7 +270,8 @@ impl Stimulus {
     /// Renders what output channel `channel` plays (see [`Stimulus::value_on`]).
     pub fn render_on(&self, rate_hz: u32, channel: Option<usize>) -> Vec<f64> {
         let rate = f64::from(rate_hz);
-        (0..self.len_at(rate_hz)).map(|n| self.value_on(n as f64 / rate, channel)).collect()
+        let player = self.player();
+        (0..self.len_at(rate_hz)).map(|n| player.value_on(n as f64 / rate, channel)).collect()
     }
 
     /// Instantaneous frequency in Hz at time `t` (for sweeps), `None` for silence and multitones.
@@ -280,6 +283,36 @@ impl Stimulus {
                 Some(start_hz * (t / l).exp())
             }
             _ => None,
+        }
+    }
+}
+
+/// A [`Stimulus`] with its segments' starts found (see [`Stimulus::player`]).
+pub struct Player<'a> {
+    stimulus: &'a Stimulus,
+    seconds: f64,
+    /// A sequence's segment starts, seconds, ascending; empty for any other stimulus.
+    starts: Vec<f64>,
+}
+
+impl Player<'_> {
+    /// The value at time `t` on output channel `channel` (see [`Stimulus::value_on`]).
+    pub fn value_on(&self, t: f64, channel: Option<usize>) -> f64 {
+        if !(0.0..self.seconds).contains(&t) {
+            return 0.0;
+        }
+        let Stimulus::Sequence { segments, .. } = self.stimulus else {
+            return fade_gain(t, self.seconds) * self.stimulus.raw_at(t);
+        };
+        // The last segment starting at or before t; t may lie in the gap after it.
+        let k = self.starts.partition_point(|&at| at <= t);
+        let Some(k) = k.checked_sub(1) else { return 0.0 };
+        let (at, s) = (self.starts[k], &segments[k]);
+        let on = t < at + s.signal.seconds() && channel.is_none_or(|c| s.plays_on(c));
+        if on {
+            s.signal.value_at(t - at)
+        } else {
+            0.0
         }
     }
 }

@@ -100,7 +100,6 @@ fn unusable_sets_exit_2_naming_file_and_field() {
         (manifest.replacen("headset = \"dut\" }", "headset = \"nobody\" }", 1), "path.headset"),
         (manifest.replacen("stimulus = \"sweep\"", "stimulus = \"chirp\"", 1), ".stimulus"),
         (manifest.replacen("kind = \"sine\"", "kind = \"square\"", 1), "capture-set.toml"),
-        (manifest.replacen("captures/p3-record-sweep.wav", "captures/missing.wav", 1), "missing.wav"),
     ];
     for (text, says) in cases {
         let out = run(&text);
@@ -113,16 +112,18 @@ fn unusable_sets_exit_2_naming_file_and_field() {
     let out = run(&header);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no captures"));
-    // A corrupt WAV is named too.
-    std::fs::write(copy.join("capture-set.toml"), &manifest).expect("write");
+    // A capture that is missing or corrupt is not measured: the set is incomplete (exit 1), the
+    // capture named with why, and the rest measured.
+    let missing = manifest.replacen("captures/p3-record-sweep.wav", "captures/missing.wav", 1);
+    let out = run(&missing);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("INCOMPLETE") && text.contains("missing.wav") && text.contains("No such file"), "{text}");
     std::fs::write(copy.join("captures/p0-record-quiet.wav"), b"RIFF garbage").expect("write");
     let out = run(&manifest);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("p0-record-quiet.wav"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("INCOMPLETE") && text.contains("p0-record-quiet.wav: not a usable WAV"), "{text}");
 }
 
 /// What the contract leaves open must not change a diagnosis: the sample rate (44.1, 48 or

@@ -173,15 +173,23 @@ impl ResidualTrack {
         self.blocks.extend(whole.map(|b| narrow(block_stats(b))));
     }
 
-    /// Disturbed runs as block ranges `[first, end)`, with their median mean square; `quiet` is
-    /// the residual's mean square the capture's quiet parts imply, when known.
-    /// Blocks where `excluded` is true (a gap's or click's own ring through the notch) are never
-    /// hot.
-    fn disturbed(&self, quiet: Option<f64>, excluded: &[bool]) -> Vec<(usize, usize, f64)> {
+    /// Disturbed runs as block ranges `[first, end)`, with their median mean square and whether
+    /// they are room sound (long and noise-like, coming and going) or a short burst (under
+    /// [`DISTURB_MIN_S`]: crackle); `quiet` is the residual's mean square the capture's quiet
+    /// parts imply, when known. Blocks where `excluded` is true (a gap's or click's own ring
+    /// through the notch) are never hot.
+    fn disturbed(&self, quiet: Option<f64>, excluded: &[bool]) -> Vec<(usize, usize, f64, Hot)> {
         if self.blocks.len() < 8 || self.len == 0 {
             return Vec::new();
         }
         let typical = median(self.blocks.iter().map(|b| f64::from(b.0)).collect());
+        // A burst stands out of the loud end of the track too: the residual of a low tone or of
+        // strong hum swings with their waveform from block to block, periodically.
+        let loud_end = {
+            let mut v: Vec<f64> = self.blocks.iter().map(|b| f64::from(b.0)).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() * 9 / 10]
+        };
         let floor = quiet.filter(|q| *q > 0.0).map_or(typical, |q| q.min(typical));
         let hot_level = floor * 10f64.powf(DISTURB_OVER_DB / 10.0);
         let (min_blocks, hole) =
@@ -206,8 +214,13 @@ impl ResidualTrack {
                     .filter(|&i| hot(i))
                     .map(|i| (f64::from(self.blocks[i].0), f64::from(self.blocks[i].1)))
                     .collect();
-                if hot.len() < min_blocks {
+                if hot.is_empty() {
                     return None;
+                }
+                if hot.len() < min_blocks {
+                    let peak = hot.iter().map(|x| x.0).fold(0.0, f64::max);
+                    let stands_out = peak > loud_end * 10f64.powf(DISTURB_OVER_DB / 10.0);
+                    return stands_out.then(|| (a, b, median(hot.iter().map(|x| x.0).collect()), Hot::Burst));
                 }
                 let crest2 = median(hot.iter().map(|x| x.1 / x.0).collect());
                 // Room sound swells and fades; what stays level over the tone (its harmonics, the
@@ -219,10 +232,19 @@ impl ResidualTrack {
                 // … unless it clearly starts or ends inside the tone.
                 let partial = ((b - a) as f64) < 0.9 * self.blocks.len() as f64;
                 (crest2 < DISTURB_CREST2 && (varies || partial))
-                    .then(|| (a, b, median(hot.iter().map(|x| x.0).collect())))
+                    .then(|| (a, b, median(hot.iter().map(|x| x.0).collect()), Hot::Room))
             })
             .collect()
     }
+}
+
+/// What a run of hot blocks of the residual is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Hot {
+    /// Room sound: long, noise-like, coming and going.
+    Room,
+    /// A burst shorter than room sound lasts: crackle, an artefact of the path.
+    Burst,
 }
 
 fn narrow((ms, peak2): (f64, f64)) -> (f32, f32) {
@@ -921,12 +943,24 @@ impl DropoutScanner {
         for &(at, _) in &steps {
             exclude(at.saturating_sub(settle + len), at + settle);
         }
-        let disturbed: Vec<(u64, u64, f64)> = self
+
+        let hot: Vec<(u64, u64, f64, Hot)> = self
             .residual
             .disturbed(quiet, &excluded)
             .into_iter()
-            .map(|(a, b, ms)| (self.start + a as u64 * len, self.start + b as u64 * len, ms))
-            .filter(|&(_, _, ms)| ms >= a2 / 2.0 * 10f64.powf(ROOM_SOUND_FLOOR_DB / 10.0))
+            .map(|(a, b, ms, kind)| (self.start + a as u64 * len, self.start + b as u64 * len, ms, kind))
+            .filter(|&(_, _, ms, _)| ms >= a2 / 2.0 * 10f64.powf(ROOM_SOUND_FLOOR_DB / 10.0))
+            .collect();
+        let disturbed: Vec<(u64, u64, f64)> =
+            hot.iter().filter(|h| h.3 == Hot::Room).map(|&(s, e, ms, _)| (s, e, ms)).collect();
+        // Bursts too short for room sound that no gap or click already accounts for: crackle
+        // (not where the notch still settles on the region's first samples).
+        let bursts: Vec<(u64, u64)> = hot
+            .iter()
+            .filter(|h| h.3 == Hot::Burst)
+            .map(|&(s, e, _, _)| (s, e))
+            .filter(|&(s, _)| s >= self.start + settle + len)
+            .filter(|&(s, e)| !self.gaps.iter().any(|&(gs, ge)| gs < e + guard && ge + guard > s))
             .collect();
         let tone_power = a2 / 2.0;
         self.gaps.retain(|&(s, e)| {
@@ -935,9 +969,11 @@ impl DropoutScanner {
             })
         });
         self.clicks.retain(|&c| !disturbed.iter().any(|&(ds, de, _)| c + guard >= ds && c <= de + guard));
+        self.clicks.retain(|&c| !bursts.iter().any(|&(bs, be)| c + guard >= bs && c <= be + guard));
         let mut events: Vec<Dropout> = self
             .gaps
             .iter()
+            .chain(&bursts)
             .map(|&(s, e)| Dropout { at_s: s as f64 / rate, ms: (e - s) as f64 / rate * 1000.0 })
             .collect();
         let mut last_click: Option<u64> = None;

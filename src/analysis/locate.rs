@@ -5,14 +5,17 @@
 //! tone would hide its onset), gathered while streaming as each block's mean and variance
 //! (single precision, 8 bytes a block and channel, 16 with the tone band: an hour of stereo is
 //! under 25 MB).
-//! Blocks within 20 dB of the loud end of the envelope (its 90th percentile) are loud; the longest
-//! run of loud blocks is the tone's core. Neighbouring loud runs less than 0.3 s away join it (the
-//! quiet between them was a dropout, not the tone's end) when they carry the tone: with a tone
-//! band (below) a run joins when its rms share in the tone's band is at least 0.8 of the core's,
-//! so a burst of noise, a slam or a click after a tone that ended early stays outside it; without
-//! one, when its median level is within 6 dB of the core's. Blocks at either end of the span whose
-//! band share is under half the core's, or whose band level is 6 dB under the core's with a share
-//! under 0.9 of its (two or more: room sound running into the tone), are trimmed off. The
+//! Blocks within 20 dB of the loud end of the envelope (its 90th percentile; where that stands
+//! under 10 dB over the quiet, the level its loudest 20 ms reach: a short tone in a long capture)
+//! are loud; the longest run of loud blocks is the tone's core. Neighbouring loud runs less than
+//! 0.3 s away join it (the quiet between them was a dropout, not the tone's end) when they carry
+//! the tone at its level: their median level within 6 dB of the core's either way, and with a
+//! tone band (below) their rms share in the tone's band at least 0.8 of the core's, so a burst of
+//! noise, a slam or a click after a tone that ended early stays outside it, and so does sound at
+//! the tone's frequency far louder or quieter than it (a buffer played again, overloaded). Blocks
+//! at either end of the span whose band share is under half the core's, or whose band level is
+//! 6 dB under the core's with a share under 0.9 of its (two or more: room sound running into the
+//! tone), are trimmed off. The
 //! steady part is that span less 12 ms at each end: the 5 ms fade plus the block the onset fell
 //! in, with margin. When the envelope's quiet and loud ends are within 10 dB there is no onset to
 //! find (a soak recording, or no tone at all): the whole capture less 12 ms at each end is used and
@@ -37,6 +40,11 @@
 
 /// Block length of the envelope, in seconds.
 pub const BLOCK_S: f64 = 0.005;
+/// The shortest stretch whose level counts as the loud end of the envelope, seconds.
+const LOUD_MIN_S: f64 = 0.02;
+/// The longest lead before a stimulus (spec §2), and the shortest tail after it, seconds.
+pub const LEAD_S: f64 = 0.5;
+const TAIL_S: f64 = 0.2;
 /// A [`ToneBand`] gathered at a frequency this far from the tone's, in bins of a block
 /// (`Δf·BLOCK_S`), is the tone's band (a Hann window's response falls by `(πΔfT)²/6` there).
 pub const BAND_SAME: f64 = 0.002;
@@ -378,11 +386,31 @@ impl EnvelopeBuilder {
         let mut sorted = env.to_vec();
         sorted.sort_by(|a, b| a.total_cmp(b));
         let pick = |q: f64| f64::from(sorted[((sorted.len() - 1) as f64 * q).round() as usize]);
-        let (quiet, loud) = (pick(0.05), pick(0.90));
+        // The quiet: the envelope's 5th percentile, or the quiet of the capture's lead or tail
+        // (spec §2: up to 0.5 s before the stimulus, at least 0.2 s after it), which in an
+        // hour-long capture is far under a 20th of its blocks.
+        let edge_quiet = |blocks: &[f32]| {
+            let mut v = blocks.to_vec();
+            v.sort_by(|a, b| a.total_cmp(b));
+            v.get(v.len() / 10).map_or(f64::INFINITY, |q| f64::from(*q))
+        };
+        let (head, tail) = {
+            let quarter = env.len() / 4;
+            let head = ((LEAD_S / BLOCK_S) as usize).min(quarter);
+            let tail = ((TAIL_S / BLOCK_S) as usize).min(quarter);
+            (&env[..head], &env[env.len() - tail..])
+        };
+        let quiet = pick(0.05).min(edge_quiet(head)).min(edge_quiet(tail));
+        // The loud end: the 90th percentile, where the tone fills more than a tenth of the
+        // capture; where that shows no contrast, the level that the loudest 20 ms reach (a click
+        // of a block or two does not): a short tone in a long capture, such as a 0.1 s tone
+        // after 0.5 s of lead and before 1 s of tail.
+        let enough = |loud: f64| loud > 0.0 && loud >= quiet * 10f64.powf(10.0 / 20.0);
+        let least_loud = ((LOUD_MIN_S / BLOCK_S).round() as usize).clamp(1, sorted.len());
+        let loud = Some(pick(0.90))
+            .filter(|l| enough(*l))
+            .or_else(|| Some(f64::from(sorted[sorted.len() - least_loud])).filter(|l| enough(*l)))?;
         let contrast = if quiet > 0.0 { loud / quiet } else { f64::INFINITY };
-        if loud <= 0.0 || loud < quiet * 10f64.powf(10.0 / 20.0) {
-            return None;
-        }
         let threshold = loud * 0.1;
         // Maximal runs of loud blocks.
         let mut runs: Vec<(usize, usize)> = Vec::new();
@@ -418,9 +446,15 @@ impl EnvelopeBuilder {
         let core_level = level(runs[core]);
         // The tone resumes after a dropout in its band (room sound has a share of it, and a tone
         // nearly all); without a band, at its level.
+        // Either way it resumes at its level: sound at the tone's frequency much louder or
+        // quieter after it ended (a buffer played again, an echo of it) is none of the tone.
+        let at_level = |r: (usize, usize)| {
+            let l = level(r);
+            l >= core_level * JOIN_WITHIN && l * JOIN_WITHIN <= core_level
+        };
         let joins = |r: (usize, usize)| match band {
-            Some(_) => purity(r) >= JOIN_PURITY * core_purity,
-            None => level(r) >= core_level * JOIN_WITHIN,
+            Some(_) => purity(r) >= JOIN_PURITY * core_purity && at_level(r),
+            None => at_level(r),
         };
         let bridge = (BRIDGE_S / BLOCK_S).round() as usize;
         let (mut lo, mut hi) = (core, core);

@@ -100,6 +100,86 @@ pub trait SampleSource {
     fn quantum(&self) -> f64;
     /// Reads up to `frames` frames from frame `start` into one buffer per channel (cleared first).
     fn read(&mut self, start: u64, frames: usize, out: &mut [Vec<f32>]) -> Result<(), SourceError>;
+    /// What the samples read so far hold that no converter records, where the source counts it
+    /// (a float WAV file); `None` where it cannot hold any.
+    fn sample_faults(&self) -> Option<SampleFaults> {
+        None
+    }
+}
+
+/// What a recording's samples hold that no converter records (float files only): values that are
+/// not numbers or infinite, and magnitudes beyond full scale (±1.0). The analysis reads a value
+/// that is not finite as 0 (a gap) and keeps one beyond full scale as it is; these counts say
+/// that it did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct SampleFaults {
+    /// Samples that are NaN or ±infinity.
+    pub non_finite: u64,
+    /// Finite samples of magnitude above 1.0.
+    pub beyond_full_scale: u64,
+    /// The largest finite magnitude, full scale = 1.0.
+    pub peak: f64,
+    /// The first frame holding either, seconds from the start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_at_s: Option<f64>,
+    /// Every sample was counted (the whole file was read in order at least once).
+    #[serde(skip)]
+    pub complete: bool,
+}
+
+impl SampleFaults {
+    /// Whether any sample is not what a converter records.
+    pub fn any(&self) -> bool {
+        self.non_finite > 0 || self.beyond_full_scale > 0
+    }
+
+    /// Counts the samples of `channels` (interleaving does not matter), frames from `first_frame`.
+    pub fn scan(&mut self, channels: &[Vec<f32>], first_frame: u64, rate_hz: u32) {
+        for c in channels {
+            for (n, v) in c.iter().enumerate() {
+                self.count(*v, first_frame + n as u64, rate_hz);
+            }
+        }
+    }
+
+    /// Counts one sample, frame `frame` of a recording at `rate_hz`.
+    pub fn count(&mut self, v: f32, frame: u64, rate_hz: u32) {
+        let a = f64::from(v.abs());
+        let bad = if !v.is_finite() {
+            self.non_finite += 1;
+            true
+        } else {
+            self.peak = self.peak.max(a);
+            if a > 1.0 {
+                self.beyond_full_scale += 1;
+                true
+            } else {
+                false
+            }
+        };
+        if bad {
+            let at = frame as f64 / f64::from(rate_hz.max(1));
+            self.first_at_s = Some(self.first_at_s.map_or(at, |f| f.min(at)));
+        }
+    }
+
+    /// In words: "12 samples are not finite (NaN or infinite) and 3 beyond full scale (peak
+    /// +745.6 dBFS), the first at 0.512 s".
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.non_finite > 0 {
+            parts.push(format!("{} sample(s) are not finite (NaN or infinite)", self.non_finite));
+        }
+        if self.beyond_full_scale > 0 {
+            let what = if parts.is_empty() { "sample(s) are " } else { "" };
+            parts.push(format!("{} {what}beyond full scale (peak {:+.1} dBFS)", self.beyond_full_scale, db(self.peak)));
+        }
+        let mut s = parts.join(" and ");
+        if let Some(at) = self.first_at_s {
+            s.push_str(&format!(", the first at {at:.3} s"));
+        }
+        s
+    }
 }
 
 /// A source that could not deliver samples; the message names the file or device.
@@ -148,6 +228,10 @@ pub struct Analysis {
     /// Two-channel files only: how the channels compare (see [`stereo`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stereo: Option<StereoAnalysis>,
+    /// Samples that are not finite (read as 0, a gap) or beyond full scale (kept as they are),
+    /// when the recording holds any: no converter records them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invalid_samples: Option<SampleFaults>,
 }
 
 /// How the two channels of a recording compare, over the same 1 s of the steady part.
@@ -163,6 +247,21 @@ pub struct StereoAnalysis {
     pub crosstalk_db: Option<f64>,
 }
 
+impl Analysis {
+    /// Spec §5's object as `analyze --json` prints it: each channel's `dropouts` lists every
+    /// event inside the tone, the bursts of sound over it (`disturbances`) among them. An
+    /// acoustic path's diagnosis weighs those as room sound; in a file alone, or through an
+    /// electrical loopback, they are artefacts like any other.
+    pub fn contract(&self) -> Analysis {
+        let mut a = self.clone();
+        for c in &mut a.channels {
+            c.dropouts.extend(c.disturbances.iter().map(|d| Dropout { at_s: d.at_s, ms: d.ms }));
+            c.dropouts.sort_by(|x, y| x.at_s.total_cmp(&y.at_s));
+        }
+        a
+    }
+}
+
 /// The measurements of one channel (spec §5 and a few more).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChannelAnalysis {
@@ -170,8 +269,12 @@ pub struct ChannelAnalysis {
     pub frequency_hz: Option<f64>,
     /// Fundamental's peak amplitude, dBFS.
     pub level_dbfs: Option<f64>,
-    /// `100·√(ΣAₖ²)/A₁`, k = 2… up to 20 kHz or Nyquist.
+    /// `100·√(ΣAₖ²)/A₁`, k = 2… up to 20 kHz or Nyquist, with the noise in the harmonics'
+    /// bins taken out; 0 when they do not stand clear of it.
     pub thd_percent: Option<f64>,
+    /// When the harmonics do not stand clear of the noise: the THD that noise could hide, %
+    /// (the THD is below the noise, under this). `null` when THD is measured.
+    pub thd_floor_percent: Option<f64>,
     /// Everything but the fundamental relative to everything, 20 Hz–20 kHz, dB.
     pub thd_n_db: Option<f64>,
     /// rms of the rest (DC, tone, harmonics, hum removed), 20 Hz–20 kHz, dBFS.
@@ -427,6 +530,7 @@ fn analyze_with(
                 frequency_hz: tone.filter(|_| !silent).map(|f| f.freq_hz),
                 level_dbfs: tone.filter(|_| !silent).map(|f| db(f.amplitude)),
                 thd_percent: m.thd_percent(),
+                thd_floor_percent: m.thd_floor_percent(),
                 thd_n_db: m.thd_n_db(),
                 noise_floor_dbfs: rms_dbfs(m.noise_rms),
                 hum_dbfs: m.hum.as_ref().map(|h| rms_dbfs(h.rms)),
@@ -458,6 +562,7 @@ fn analyze_with(
         duration_s: frames as f64 / rate_f,
         channels,
         stereo,
+        invalid_samples: src.sample_faults().filter(SampleFaults::any),
     })
 }
 

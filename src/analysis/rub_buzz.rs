@@ -35,10 +35,13 @@
 //!    - `crest_db = 20·log10(peak r / rms r)`: the residual's crest factor, dB. Noise alone gives
 //!      10–12 dB over a band's stretch; rubbing impulses 20 dB and more, whatever the noise.
 //!    - `noise_db = 20·log10(rms n / rms x)`, `n` the capture's quiet parts (up to 0.2 s before
-//!      the sweep, and from 30 ms after it) through the same high-pass at the band's centre: the noise the band
-//!      would show on its own, so `peak_db − noise_db` reads a rub against the noise of its own
-//!      band, whatever the noise's colour (a path that lost its top octaves has little noise
-//!      above the cut-off, and little residual).
+//!      the sweep, and from 30 ms after it) through the same high-pass at the band's centre: the
+//!      noise the band would show on its own, so `peak_db − noise_db` reads a rub against the
+//!      noise of its own band, whatever the noise's colour (a path that lost its top octaves has
+//!      little noise above the cut-off, and little residual). A capture with no quiet part (a
+//!      tight plan records the sweep alone) gives it from the band's residual: 1.4826 times its
+//!      median magnitude, which is the rms for Gaussian noise and which impulses recurring at a
+//!      few phases of each period leave nearly where it was. Never zero for want of quiet.
 //!    - `locked`: how much of the residual is locked to the excitation's phase, 0..1: its
 //!      coherence with the stimulus, which tells a defect from room sound over the sweep (a
 //!      slam or speech raises the peaks as much, at no particular phase). Each half-period of
@@ -155,6 +158,9 @@ pub fn tracking_high_pass(y: &[f64], rate_hz: f64, cutoff: impl Fn(usize) -> f64
 /// Samples between updates of a tracking filter's cut-off.
 const CUTOFF_STEP: usize = 16;
 
+/// Gaussian noise's rms over its median magnitude.
+const MAD_TO_RMS: f64 = 1.482_6;
+
 /// The longest stretch of each quiet part (the one nearest the sweep) the band noise is read on.
 const QUIET_MAX_S: f64 = 0.2;
 
@@ -244,6 +250,7 @@ pub fn rub_buzz(
         let half_span = ((0.5 * period * rate_hz) as usize).max(1);
         let mut phase_energy: Vec<Vec<f64>> = Vec::new();
         let (mut peaks, mut sum_r2, mut sum_x, mut sum_x2, mut count) = (Vec::new(), 0.0, 0.0, 0.0, 0usize);
+        let mut magnitudes: Vec<f64> = Vec::new();
         let mut t = t_lo;
         while t + period <= t_hi + 1e-9 {
             let (a, b) = (at(t), at(t + period));
@@ -264,6 +271,7 @@ pub fn rub_buzz(
                 }
                 phase_energy.push(energy);
                 peaks.push(residual[a..b].iter().fold(0f64, |m, v| m.max(v.abs())));
+                magnitudes.extend(residual[a..b].iter().map(|v| v.abs()));
                 sum_r2 += residual[a..b].iter().map(|v| v * v).sum::<f64>();
                 sum_x += y[a..b].iter().sum::<f64>();
                 sum_x2 += y[a..b].iter().map(|v| v * v).sum::<f64>();
@@ -280,7 +288,17 @@ pub fn rub_buzz(
         let peak = peaks.get(1).copied().unwrap_or(peaks[0]);
         let rms_r = (sum_r2 / count as f64).sqrt();
         let rms_x = var_x.sqrt();
-        let noise = band_noise(&quiet, rate_hz, opts.order * centre);
+        // The band's noise from the quiet parts; a tight plan records none (the sweep from the
+        // capture's first sample to its last): then from the residual itself, whose median
+        // magnitude impulses at a few phases of each period barely move (for Gaussian noise
+        // its rms is 1.4826 times the median magnitude).
+        let noise = match band_noise(&quiet, rate_hz, opts.order * centre) {
+            n if n > 0.0 => n,
+            _ => {
+                let mid = magnitudes.len() / 2;
+                MAD_TO_RMS * *magnitudes.select_nth_unstable_by(mid, f64::total_cmp).1
+            }
+        };
         let locked = {
             // Each bin's lower quartile over the periods.
             let mut medians: Vec<f64> = (0..bins)
@@ -513,6 +531,62 @@ mod tests {
                 }
                 let many = pts.iter().filter(|p| p.locked >= 0.2).count();
                 assert!(many <= 1, "case {k} at {start}: {many} bands locked");
+            }
+        }
+    }
+
+    /// A tight plan's capture holds the sweep alone: no quiet before or after it. The band's
+    /// noise then comes from its residual: within 2 dB of the noise through the band (the same
+    /// as with quiet parts), and a rub stands as far over it as it does with quiet around it.
+    #[test]
+    fn without_quiet_parts_the_noise_is_read_from_the_residual_and_a_rub_still_stands_out() {
+        for (k, c) in CASES.iter().enumerate() {
+            let a = 10f64.powf(c.level_dbfs / 20.0);
+            let noise = a * 10f64.powf(-70.0 / 20.0);
+            let rub = |_: f64, ph: f64, f: f64| {
+                let since = (ph - PI / 2.0).rem_euclid(2.0 * PI) / (2.0 * PI * f);
+                if (100.0..400.0).contains(&f) && since < 0.001 {
+                    0.01 * a * (-since / 0.0002).exp() * (2.0 * PI * 0.1 * c.rate * since).sin()
+                } else {
+                    0.0
+                }
+            };
+            let (with_quiet, s) = capture(c, noise, 60 + k as u64, rub);
+            // The same capture cut to the sweep: from its first sample to its last.
+            let Stimulus::LogSweep { seconds, .. } = s else { unreachable!() };
+            let from = (c.delay * c.rate).round() as usize;
+            let to = (((c.delay + seconds) * c.rate).round() as usize).min(with_quiet.len());
+            let tight = &with_quiet[from..to];
+            let quiet_pts = measure(c, &with_quiet, &s);
+            let tight_pts = rub_buzz(tight, &s, c.rate, 0.0, &[], &RubBuzzOptions::default());
+            assert!(tight_pts.len() >= 4, "case {k}: {} bands", tight_pts.len());
+            let a_rms = a / 2f64.sqrt();
+            for p in &tight_pts {
+                assert!(p.noise_db > -200.0, "case {k} {} Hz: no noise read ({})", p.freq_hz, p.noise_db);
+                let Some(q) = quiet_pts.iter().find(|q| (q.freq_hz / p.freq_hz - 1.0).abs() < 1e-9) else { continue };
+                // The band's edges against the rub's 100–400 Hz: inside, outside, or across.
+                let (lo, hi) = (p.freq_hz * 2f64.powf(-1.0 / 6.0), p.freq_hz * 2f64.powf(1.0 / 6.0));
+                let (inside, outside) = (lo >= 100.0 && hi <= 400.0, hi <= 100.0 || lo >= 400.0);
+                if outside {
+                    // Noise alone: the residual's estimate against the quiet parts', ±2 dB.
+                    let passed = (1.0 - 10.0 * p.freq_hz / (c.rate / 2.0)).max(0.0);
+                    let want = db(noise * passed.sqrt() / a_rms);
+                    assert!(
+                        (p.noise_db - want).abs() < 2.0,
+                        "case {k} {} Hz: noise {} vs {want}",
+                        p.freq_hz,
+                        p.noise_db
+                    );
+                } else if inside {
+                    // The rub over the noise: within 3 dB of what the quiet parts give.
+                    let (over_tight, over_quiet) = (p.peak_db - p.noise_db, q.peak_db - q.noise_db);
+                    assert!(over_tight > 13.5, "case {k} {} Hz: rub {over_tight} dB over noise", p.freq_hz);
+                    assert!(
+                        (over_tight - over_quiet).abs() < 3.0,
+                        "case {k} {} Hz: {over_tight} vs {over_quiet}",
+                        p.freq_hz
+                    );
+                }
             }
         }
     }

@@ -85,6 +85,9 @@ pub struct SegmentMeasurement {
     pub fundamental: Option<Fundamental>,
     pub dc: f64,
     pub harmonics: Vec<Harmonic>,
+    /// The harmonics' power all told, with the noise in their lobes taken out (see
+    /// [`SegmentMeasurement::thd_percent`]).
+    pub harmonic_power: HarmonicPower,
     /// rms of the noise in the band (DC, tone, harmonics and hum removed).
     pub noise_rms: f64,
     pub hum: Option<Hum>,
@@ -94,12 +97,58 @@ pub struct SegmentMeasurement {
     pub flat_top: bool,
 }
 
+/// The harmonics' lobes all told, as the squared peak amplitude `ΣAₖ²` they hold beyond the
+/// noise expected in them (`total`, signed: noise alone sums to zero on average), the standard
+/// deviation noise alone gives that sum (`noise_sd`), and how many of its own standard
+/// deviations the clearest single harmonic stands over its noise (`clearest`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct HarmonicPower {
+    pub total: f64,
+    pub noise_sd: f64,
+    pub clearest: f64,
+}
+
+/// A single harmonic shows distortion on its own from this many standard deviations of its
+/// lobe's noise: the lobe's sum has a long tail (a few correlated bins), which puts 5 σ near one
+/// false line in a hundred; 8 σ near one in 10⁵.
+pub const HARMONIC_ALONE_SIGMAS: f64 = 8.0;
+
+impl HarmonicPower {
+    /// Whether the harmonics stand clear of the noise in their lobes: all told by
+    /// [`HARMONIC_SIGMAS`] standard deviations of noise alone, or one of them by
+    /// [`HARMONIC_ALONE_SIGMAS`] of its own.
+    pub fn measured(&self) -> bool {
+        self.total > HARMONIC_SIGMAS * self.noise_sd || self.clearest > HARMONIC_ALONE_SIGMAS
+    }
+
+    /// The most `ΣAₖ²` that could hide in the noise: the threshold of [`Self::measured`].
+    pub fn hidden(&self) -> f64 {
+        HARMONIC_SIGMAS * self.noise_sd
+    }
+}
+
 impl SegmentMeasurement {
-    /// THD in percent: `100·√(ΣAₖ²)/A₁`, `None` without a tone.
+    /// THD in percent: `100·√(ΣAₖ²)/A₁` over the harmonics that stand over the noise in their
+    /// own lobes, each less that noise; `None` without a tone. Where the harmonics do not stand
+    /// clear of the noise all told ([`HarmonicPower::measured`]), a lobe that noise alone lifted
+    /// over its threshold is no distortion: the THD is 0, below the noise, and
+    /// [`SegmentMeasurement::thd_floor_percent`] says how much could hide there.
     pub fn thd_percent(&self) -> Option<f64> {
         let f = self.fundamental.filter(|f| f.present)?;
+        if !self.harmonic_power.measured() {
+            return Some(0.0);
+        }
         let h2: f64 = self.harmonics.iter().map(|h| h.amplitude * h.amplitude).sum();
         Some(100.0 * h2.sqrt() / f.amplitude)
+    }
+
+    /// The THD that the noise in the harmonics' bins could hide, %, when the harmonics do not
+    /// stand clear of it (`None` when they do, or without a tone): the THD is below the noise,
+    /// under this.
+    pub fn thd_floor_percent(&self) -> Option<f64> {
+        let f = self.fundamental.filter(|f| f.present)?;
+        let h = self.harmonic_power;
+        (!h.measured()).then(|| 100.0 * h.hidden().sqrt() / f.amplitude)
     }
 
     /// THD+N in dB: everything but the fundamental relative to everything, in the band.
@@ -160,6 +209,7 @@ pub fn measure_segment_masked(
             fundamental: None,
             dc: mean,
             harmonics: Vec::new(),
+            harmonic_power: HarmonicPower::default(),
             noise_rms: 0.0,
             hum: None,
             window: WindowKind::Hann,
@@ -309,6 +359,28 @@ pub fn measure_segment_masked(
             Harmonic { order, freq_hz: c * bin_hz, amplitude: (2.0 * mean_square(e, &window)).sqrt() }
         })
         .collect();
+    // The harmonics' power all told, each lobe less the noise expected in it (signed: noise alone
+    // sums to zero on average, where lobes kept only above a threshold would each add their
+    // luck), against the spread that noise alone gives that sum.
+    let (mut total, mut spread2, mut clearest) = (0.0, 0.0, 0.0f64);
+    for &(_, c) in &harmonic_centres {
+        let (lo, hi) = lobe_range(c, lobe, last_bin);
+        let width = (hi - lo + 1) as f64;
+        let psd = noise.mean_around(c, lobe);
+        let e = power[lo..=hi].iter().sum::<f64>() - psd * width;
+        let sd = psd * (width * window.enbw_bins()).sqrt();
+        total += e;
+        spread2 += sd * sd;
+        if sd > 0.0 {
+            clearest = clearest.max(e / sd);
+        } else if e > 0.0 {
+            clearest = f64::INFINITY;
+        }
+    }
+    // As the squared peak amplitude of one sine holding that power.
+    let to_amplitude2 = |p: f64| 2.0 * mean_square(p, &window);
+    let harmonic_power =
+        HarmonicPower { total: to_amplitude2(total), noise_sd: to_amplitude2(spread2.sqrt()), clearest };
 
     // Noise over the whole band from the mean of its non-tonal bins, always through the 7-term
     // window: a narrower one resolves lines but leaks them into the noise.
@@ -343,6 +415,7 @@ pub fn measure_segment_masked(
         }),
         dc: fit.c,
         harmonics,
+        harmonic_power,
         noise_rms: noise_ms.sqrt(),
         hum: best,
         window: kind,

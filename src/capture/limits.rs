@@ -161,6 +161,58 @@ pub struct GoldenLimits {
 }
 
 impl GoldenLimits {
+    /// Checks the curves: ascending positive frequencies, finite values, each mask point's low
+    /// bound at most its high one; the balance window ordered.
+    pub fn validate(&self) -> Result<(), LimitsError> {
+        let err = |field: String, message: String| Err(LimitsError { field, message });
+        let ascending = |field: &str, hz: &mut dyn Iterator<Item = f64>| -> Result<(), LimitsError> {
+            let mut last = 0.0;
+            for (i, f) in hz.enumerate() {
+                if !(f.is_finite() && f > last) {
+                    return err(format!("{field}[{i}]"), format!("{f} Hz: frequencies must be positive and ascending"));
+                }
+                last = f;
+            }
+            Ok(())
+        };
+        let masks = [
+            ("left_response_db", &self.left_response_db),
+            ("right_response_db", &self.right_response_db),
+            ("mic_response_db", &self.mic_response_db),
+            ("left_band_db", &self.left_band_db),
+            ("right_band_db", &self.right_band_db),
+            ("mic_band_db", &self.mic_band_db),
+        ];
+        for (field, curve) in masks {
+            ascending(field, &mut curve.iter().map(|p| p[0]))?;
+            for (i, [f, lo, hi]) in curve.iter().enumerate() {
+                if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+                    return err(format!("{field}[{i}]"), format!("at {f} Hz, [{lo}, {hi}] dB is not a window"));
+                }
+            }
+        }
+        let limits = [
+            ("left_rub_buzz_db", &self.left_rub_buzz_db),
+            ("right_rub_buzz_db", &self.right_rub_buzz_db),
+            ("left_thd_db", &self.left_thd_db),
+            ("right_thd_db", &self.right_thd_db),
+        ];
+        for (field, curve) in limits {
+            ascending(field, &mut curve.iter().map(|p| p[0]))?;
+            for (i, [f, v]) in curve.iter().enumerate() {
+                if !v.is_finite() {
+                    return err(format!("{field}[{i}]"), format!("at {f} Hz, {v} dB is not a number"));
+                }
+            }
+        }
+        if let Some([lo, hi]) = self.balance_db {
+            if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+                return err("balance_db".into(), format!("[{lo}, {hi}] is not a window"));
+            }
+        }
+        Ok(())
+    }
+
     /// An ear's response mask (0 left, 1 right).
     pub fn response(&self, ear: usize) -> &[[f64; 3]] {
         if ear == 0 {
@@ -198,7 +250,64 @@ impl GoldenLimits {
     }
 }
 
+/// A limit that is not one: the field (`thd_max_percent`, `golden.left_response_db[3]`) and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct LimitsError {
+    pub field: String,
+    pub message: String,
+}
+
 impl Limits {
+    /// Checks every number where it is read (a rig file, a capture set's manifest, a model's
+    /// limits file): thresholds finite and positive, windows finite with their first bound lower,
+    /// and curves over ascending positive frequencies with finite values, each mask point's low
+    /// bound at most its high one. A NaN would switch a test off, a negative threshold fail every
+    /// unit, a reversed window pass any.
+    pub fn validate(&self) -> Result<(), LimitsError> {
+        let err = |field: &str, message: String| Err(LimitsError { field: field.to_string(), message });
+        let positive = [
+            ("thd_max_percent", self.thd_max_percent),
+            ("imbalance_max_db", self.imbalance_max_db),
+            ("level_drop_max_db", self.level_drop_max_db),
+            ("noise_rise_max_db", self.noise_rise_max_db),
+            ("hum_over_floor_db", self.hum_over_floor_db),
+            ("rate_error_max_percent", self.rate_error_max_percent),
+            ("cancellation_min_db", self.cancellation_min_db),
+            ("response_max_db", self.response_max_db),
+            ("rub_buzz_max_db", self.rub_buzz_max_db),
+        ];
+        for (field, v) in positive {
+            if !(v.is_finite() && v > 0.0) {
+                return err(field, format!("{v} must be a positive number"));
+            }
+        }
+        let windows = [
+            ("response_band_hz", Some(self.response_band_hz)),
+            ("playback_gain_db", self.playback_gain_db),
+            ("record_gain_db", self.record_gain_db),
+            ("loopback_gain_db", self.loopback_gain_db),
+            ("record_noise_dbfs", self.record_noise_dbfs),
+        ];
+        for (field, w) in windows {
+            let Some([lo, hi]) = w else { continue };
+            if !(lo.is_finite() && hi.is_finite()) {
+                return err(field, format!("[{lo}, {hi}]: both bounds must be numbers"));
+            }
+            if lo >= hi {
+                return err(field, format!("[{lo}, {hi}] is not a window: the first bound must be lower"));
+            }
+        }
+        let [lo_hz, _] = self.response_band_hz;
+        if lo_hz <= 0.0 {
+            return err("response_band_hz", format!("{lo_hz} Hz: the band must start above 0 Hz"));
+        }
+        if let Some(g) = &self.golden {
+            g.validate().map_err(|e| LimitsError { field: format!("golden.{}", e.field), message: e.message })?;
+        }
+        Ok(())
+    }
+
     /// The gain window for captures of `direction`, if the limits give one.
     pub fn gain_window(&self, direction: crate::capture::Direction) -> Option<[f64; 2]> {
         match direction {

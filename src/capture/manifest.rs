@@ -48,6 +48,7 @@ impl std::fmt::Display for ComponentKind {
 
 /// One `[[component]]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Component {
     pub id: String,
     pub kind: ComponentKind,
@@ -71,6 +72,32 @@ pub struct StimulusEntry {
     pub id: String,
     #[serde(flatten)]
     pub signal: Stimulus,
+}
+
+impl StimulusEntry {
+    /// The first key of `source` (this entry's table as written) that parsing did not read, as
+    /// a path (`segment[2].freq`): a key that does not come back when the entry is written again
+    /// was ignored (serde cannot refuse unknown keys of a flattened, tagged enum itself).
+    pub fn unread_key(&self, source: &toml::Value) -> Option<String> {
+        let written = toml::Value::try_from(self).ok()?;
+        unread(source, &written, String::new())
+    }
+}
+
+fn unread(source: &toml::Value, written: &toml::Value, at: String) -> Option<String> {
+    match (source, written) {
+        (toml::Value::Table(a), toml::Value::Table(b)) => a.iter().find_map(|(k, v)| {
+            let here = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
+            match b.get(k) {
+                None => Some(here),
+                Some(w) => unread(v, w, here),
+            }
+        }),
+        (toml::Value::Array(a), toml::Value::Array(b)) => {
+            a.iter().zip(b).enumerate().find_map(|(i, (v, w))| unread(v, w, format!("{at}[{i}]")))
+        }
+        _ => None,
+    }
 }
 
 /// Which way the signal goes.
@@ -116,6 +143,7 @@ impl Drive {
 
 /// The components a capture's signal passes through.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PathSpec {
     pub driver: String,
     pub port: String,
@@ -139,6 +167,7 @@ impl std::fmt::Display for PathSpec {
 
 /// One `[[capture]]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CaptureEntry {
     /// The WAV file, relative to the set's directory.
     pub file: String,
@@ -169,8 +198,10 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-/// The whole manifest. Unknown fields are kept out of the way (spec: extend without breaking).
+/// The whole manifest. A key jackbench does not know is an error naming it (a mistyped optional
+/// key would otherwise be ignored without a word); extensions are added here, by name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub format: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -192,11 +223,21 @@ pub struct Manifest {
     /// Extension: plugs measured electrically (`jackbench plug`, a relay board with a meter).
     #[serde(rename = "plug", default, skip_serializing_if = "Vec::is_empty")]
     pub plugs: Vec<PlugEntry>,
+    /// Extension: the captures of the plan not made (yet). A run writes its whole plan here
+    /// before the first take and moves each capture to `capture` as it is made, so a set that a
+    /// stop, a crash or a full disk cut short says what it lacks (the diagnosis lists them as
+    /// missing: spec §4, v1.2).
+    #[serde(rename = "pending", default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<CaptureEntry>,
+    /// Extension: why the run stopped before the end of its plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
 /// One `[[plug]]` (extension): a headset's plug, each pair of its contacts read by the meter:
 /// `ohms = { T-R1 = 63.6, T-R2 = 31.9, …, R2-S = "open" }` (ohms, `"open"` or `"short"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PlugEntry {
     pub component: String,
     pub ohms: std::collections::BTreeMap<String, PlugValue>,
@@ -268,6 +309,8 @@ pub enum ManifestError {
     Invalid { path: PathBuf, field: String, message: String },
     #[error("{}: cannot write: {source}", path.display())]
     Write { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    File(#[from] super::file::FileKindError),
 }
 
 /// A manifest that passed every check, with the directory its files are relative to.
@@ -294,6 +337,8 @@ impl Manifest {
             stimuli: Vec::new(),
             captures: Vec::new(),
             plugs: Vec::new(),
+            pending: Vec::new(),
+            stopped: None,
         }
     }
 
@@ -305,9 +350,24 @@ impl Manifest {
         self.stimuli.iter().find(|s| s.id == id)
     }
 
-    /// Parses manifest text; `path` is only used in errors.
+    /// Parses manifest text; `path` is only used in errors. A key jackbench does not read is an
+    /// error naming it.
     pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
-        toml::from_str(text).map_err(|e| ManifestError::Syntax { path: path.to_path_buf(), message: e.to_string() })
+        let syntax = |e: toml::de::Error| ManifestError::Syntax { path: path.to_path_buf(), message: e.to_string() };
+        let m: Manifest = toml::from_str(text).map_err(syntax)?;
+        let raw: toml::Table = toml::from_str(text).map_err(syntax)?;
+        if let Some(toml::Value::Array(written)) = raw.get("stimulus") {
+            for (i, (entry, source)) in m.stimuli.iter().zip(written).enumerate() {
+                if let Some(key) = entry.unread_key(source) {
+                    return Err(ManifestError::Invalid {
+                        path: path.to_path_buf(),
+                        field: format!("stimulus[{i}].{key}"),
+                        message: format!("unknown key in stimulus \"{}\": nothing reads it", entry.id),
+                    });
+                }
+            }
+        }
+        Ok(m)
     }
 
     /// Checks the manifest against the contract (files are not opened here).
@@ -316,6 +376,9 @@ impl Manifest {
             |field: String, message: String| ManifestError::Invalid { path: path.to_path_buf(), field, message };
         if self.format != CAPTURE_SET_FORMAT {
             return Err(invalid("format".into(), format!("\"{}\" is not \"{CAPTURE_SET_FORMAT}\"", self.format)));
+        }
+        if let Some(l) = &self.limits {
+            l.validate().map_err(|e| invalid(format!("limits.{}", e.field), e.message))?;
         }
         let mut kinds: HashMap<&str, ComponentKind> = HashMap::new();
         for (i, c) in self.components.iter().enumerate() {
@@ -339,8 +402,9 @@ impl Manifest {
                 .validate(crate::capture::wav::MAX_RATE_HZ)
                 .map_err(|e| invalid(format!("stimulus[{i}]"), e.to_string()))?;
         }
-        for (i, c) in self.captures.iter().enumerate() {
-            let at = |field: &str| format!("capture[{i}].{field} (file \"{}\")", c.file);
+        let planned = self.captures.iter().enumerate().map(|(i, c)| ("capture", i, c));
+        for (table, i, c) in planned.chain(self.pending.iter().enumerate().map(|(i, c)| ("pending", i, c))) {
+            let at = |field: &str| format!("{table}[{i}].{field} (file \"{}\")", c.file);
             if c.file.is_empty() || Path::new(&c.file).is_absolute() || c.file.split(['/', '\\']).any(|p| p == "..") {
                 return Err(invalid(at("file"), "must be a relative path inside the set".into()));
             }
@@ -421,9 +485,17 @@ impl Manifest {
 }
 
 impl CaptureSet {
-    /// Reads and checks `dir/capture-set.toml`, and that every capture's file exists.
+    /// Reads and checks `dir/capture-set.toml` (a regular file of at most
+    /// [`super::file::MAX_TEXT_BYTES`]). The captures' files are opened when they are measured.
     pub fn load(dir: &Path) -> Result<CaptureSet, ManifestError> {
+        use super::file::{regular_file, FileKindError, MAX_TEXT_BYTES};
         let path = dir.join(MANIFEST_FILE);
+        // A FIFO or a device is refused before it is opened: reading one would wait forever or
+        // never end.
+        match regular_file(&path, MAX_TEXT_BYTES, "manifest") {
+            Ok(_) | Err(FileKindError::Missing(_)) => {}
+            Err(e) => return Err(ManifestError::File(e)),
+        }
         let text = std::fs::read_to_string(&path).map_err(|source| {
             if source.kind() != std::io::ErrorKind::NotFound || !dir.is_dir() {
                 return ManifestError::Read { path: path.clone(), source };
@@ -447,15 +519,8 @@ impl CaptureSet {
         })?;
         let manifest = Manifest::parse(&text, &path)?;
         manifest.validate(&path)?;
-        for (i, c) in manifest.captures.iter().enumerate() {
-            if !dir.join(&c.file).is_file() {
-                return Err(ManifestError::Invalid {
-                    path: path.clone(),
-                    field: format!("capture[{i}].file"),
-                    message: format!("\"{}\" does not exist in {}", c.file, dir.display()),
-                });
-            }
-        }
+        // A capture's file that is missing or is no WAV is not the manifest's fault: the
+        // diagnosis lists it as missing, with why, and measures the others.
         Ok(CaptureSet { dir: dir.to_path_buf(), manifest })
     }
 

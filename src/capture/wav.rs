@@ -6,7 +6,7 @@
 //! nearest integer and saturates; files are written to a temporary name and renamed, so a crash
 //! never leaves a half-written capture under the real name.
 
-use crate::analysis::{SampleSource, SourceError};
+use crate::analysis::{SampleFaults, SampleSource, SourceError};
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Seek};
 use std::path::{Path, PathBuf};
@@ -74,6 +74,8 @@ pub enum WavError {
     Read { path: PathBuf, frame: u64, reason: String },
     #[error("{}: cannot write: {reason}", path.display())]
     Write { path: PathBuf, reason: String },
+    #[error(transparent)]
+    File(#[from] super::file::FileKindError),
 }
 
 /// A whole recording in memory, one `Vec` per channel.
@@ -140,11 +142,21 @@ pub struct WavSource {
     position: u64,
     /// The raw bytes of the last read.
     bytes: Vec<u8>,
+    /// Frames counted into `faults` so far (the file read in order from its start).
+    scanned: u64,
+    faults: SampleFaults,
 }
 
 impl WavSource {
     /// Opens and validates `path`.
     pub fn open(path: &Path) -> Result<WavSource, WavError> {
+        use super::file::{regular_file, FileKindError, MAX_WAV_BYTES};
+        // A FIFO, a device or a directory is refused before it is opened (opening a FIFO waits
+        // for a writer; a device never ends); a missing file is the open's own error.
+        match regular_file(path, MAX_WAV_BYTES, "WAV file") {
+            Ok(_) | Err(FileKindError::Missing(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
         let file = File::open(path).map_err(|source| WavError::Open { path: path.to_path_buf(), source })?;
         let not_wav = |reason: String| WavError::NotWav { path: path.to_path_buf(), reason };
         let reader =
@@ -195,6 +207,8 @@ impl WavSource {
             data_start,
             position: u64::MAX,
             bytes: Vec::new(),
+            scanned: 0,
+            faults: SampleFaults::default(),
         };
         source.seek(0)?;
         Ok(source)
@@ -209,14 +223,33 @@ impl WavSource {
     }
 
     /// Reads the whole file into memory.
-    pub fn read_all(mut self) -> Result<Audio, WavError> {
-        let frames = usize::try_from(self.frames).map_err(|_| WavError::Unsupported {
+    pub fn read_all(self) -> Result<Audio, WavError> {
+        self.read_checked().map(|(audio, _)| audio)
+    }
+
+    /// Reads the whole file into memory, with what its samples hold that no converter records.
+    pub fn read_checked(self) -> Result<(Audio, SampleFaults), WavError> {
+        let frames = self.frames;
+        self.read_prefix(frames)
+    }
+
+    /// Reads the first `frames` frames (or all the file has) into memory, with what their samples
+    /// hold that no converter records.
+    pub fn read_prefix(mut self, frames: u64) -> Result<(Audio, SampleFaults), WavError> {
+        let frames = usize::try_from(frames.min(self.frames)).map_err(|_| WavError::Unsupported {
             path: self.path.clone(),
             reason: "too long to hold in memory".into(),
         })?;
         let mut channels = vec![Vec::with_capacity(frames); self.channels];
         self.read_frames(0, frames, &mut channels)?;
-        Ok(Audio { rate_hz: self.rate_hz, format: self.format, channels })
+        Ok((Audio { rate_hz: self.rate_hz, format: self.format, channels }, self.faults))
+    }
+
+    /// The samples that are not finite or beyond full scale, counted as the file was read;
+    /// `complete` once every frame was read in order from the start (the analysis's first pass
+    /// does).
+    pub fn sample_faults(&self) -> SampleFaults {
+        self.faults
     }
 
     fn seek(&mut self, frame: u64) -> Result<(), WavError> {
@@ -266,7 +299,8 @@ impl WavSource {
             (SampleFormat::S24, _) => {
                 deinterleave::<4>(bytes, out, |[a, b, c, _]| (i32::from_le_bytes([0, a, b, c]) >> 8) as f32 * scale)
             }
-            // A NaN or infinity is not audio; hold it at zero rather than poison sums.
+            // A NaN or infinity is not audio; hold it at zero rather than poison sums (counted
+            // below, the first time the samples are read).
             (SampleFormat::F32, _) => deinterleave::<4>(bytes, out, |b| {
                 let v = f32::from_le_bytes(b);
                 if v.is_finite() {
@@ -275,6 +309,20 @@ impl WavSource {
                     0.0
                 }
             }),
+        }
+        if start == self.scanned && whole > 0 {
+            if self.format == SampleFormat::F32 {
+                for (n, b) in bytes.chunks_exact(4).enumerate() {
+                    let v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                    if !v.is_finite() || v.abs() > 1.0 {
+                        self.faults.count(v, start + (n / self.channels) as u64, self.rate_hz);
+                    } else {
+                        self.faults.peak = self.faults.peak.max(f64::from(v.abs()));
+                    }
+                }
+            }
+            self.scanned += whole as u64;
+            self.faults.complete = self.scanned >= self.frames;
         }
         if whole < frames {
             return Err(WavError::Truncated { path: self.path.clone(), declared: self.frames, read: self.position });
@@ -329,6 +377,53 @@ impl SampleSource for WavSource {
     }
     fn read(&mut self, start: u64, frames: usize, out: &mut [Vec<f32>]) -> Result<(), SourceError> {
         self.read_frames(start, frames, out).map_err(|e| SourceError(e.to_string()))
+    }
+    fn sample_faults(&self) -> Option<SampleFaults> {
+        Some(self.faults)
+    }
+}
+
+/// The first `channels` channels of another source (a record capture's second channel, which the
+/// contract says repeats the first, is not measured).
+pub struct FirstChannels<'a> {
+    inner: &'a mut dyn SampleSource,
+    channels: usize,
+    all: Vec<Vec<f32>>,
+}
+
+impl<'a> FirstChannels<'a> {
+    pub fn new(inner: &'a mut dyn SampleSource, channels: usize) -> FirstChannels<'a> {
+        let all = vec![Vec::new(); inner.channels()];
+        let channels = channels.clamp(1, all.len().max(1));
+        FirstChannels { inner, channels, all }
+    }
+}
+
+impl SampleSource for FirstChannels<'_> {
+    fn sample_rate(&self) -> u32 {
+        self.inner.sample_rate()
+    }
+    fn channels(&self) -> usize {
+        self.channels.min(self.inner.channels())
+    }
+    fn frames(&self) -> u64 {
+        self.inner.frames()
+    }
+    fn quantum(&self) -> f64 {
+        self.inner.quantum()
+    }
+    fn read(&mut self, start: u64, frames: usize, out: &mut [Vec<f32>]) -> Result<(), SourceError> {
+        if self.channels >= self.all.len() {
+            return self.inner.read(start, frames, out);
+        }
+        self.inner.read(start, frames, &mut self.all)?;
+        for (o, c) in out.iter_mut().zip(&mut self.all) {
+            std::mem::swap(o, c);
+        }
+        Ok(())
+    }
+    fn sample_faults(&self) -> Option<SampleFaults> {
+        self.inner.sample_faults()
     }
 }
 

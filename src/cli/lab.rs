@@ -539,11 +539,13 @@ pub fn run_batch(args: &BatchArgs) -> Result<u8, Failure> {
 
 /// A unit's verdict, big enough to read from the bench.
 fn print_unit(r: &batch::UnitResult, color: bool) {
-    let pass = r.record.verdict == jackbench::diagnosis::Verdict::Pass;
-    let word = if pass { "PASS" } else { "FAIL" };
-    let (on, off) = match (color, pass) {
-        (true, true) => ("\x1b[1;37;42m", "\x1b[0m"),
-        (true, false) => ("\x1b[1;37;41m", "\x1b[0m"),
+    use jackbench::diagnosis::Verdict;
+    let word = r.record.verdict.shout();
+    let (on, off) = match (color, r.record.verdict) {
+        (true, Verdict::Pass) => ("\x1b[1;37;42m", "\x1b[0m"),
+        (true, Verdict::Fail) => ("\x1b[1;37;41m", "\x1b[0m"),
+        // Amber: neither passed nor failed, to be tested again.
+        (true, Verdict::Incomplete) => ("\x1b[1;30;43m", "\x1b[0m"),
         _ => ("", ""),
     };
     outln!("\n  {on}   {word}   {off}  {}", r.record.serial);

@@ -5,11 +5,7 @@ use jackbench::analysis::{Analysis, ChannelAnalysis};
 use jackbench::diagnosis::{Diagnosis, Verdict};
 
 pub(crate) fn print_diagnosis(dir: &std::path::Path, d: &Diagnosis, limits: &jackbench::capture::Limits) {
-    let verdict = match d.verdict {
-        Verdict::Pass => "PASS",
-        Verdict::Fail => "FAIL",
-    };
-    outln!("{}: {verdict} ({})", dir.display(), d.measured_summary());
+    outln!("{}: {} ({})", dir.display(), d.verdict.shout(), d.measured_summary());
     for (i, f) in d.faults.iter().enumerate() {
         outln!();
         outln!("{}. {}", i + 1, f.title);
@@ -24,11 +20,22 @@ pub(crate) fn print_diagnosis(dir: &std::path::Path, d: &Diagnosis, limits: &jac
         outln!("   evidence: {}", s.evidence);
         outln!("   next:     {}", s.next_step());
     }
+    if !d.missing.is_empty() {
+        outln!();
+        if d.verdict == Verdict::Incomplete {
+            outln!("not measured (the unit cannot pass until these are):");
+        } else {
+            outln!("not measured:");
+        }
+        for m in &d.missing {
+            outln!("   ? {}: {}", m.place(), m.why);
+        }
+    }
     // The captures (a sequence's segments each) whose own values are out, with what is out.
     let out: Vec<(String, Vec<String>)> = d
         .captures
         .iter()
-        .map(|c| (c.measurements.place(), jackbench::report::out_marks(d, &c.measurements, limits)))
+        .map(|c| (c.measurements.place(), jackbench::report::out_marks(c, limits)))
         .filter(|(_, marks)| !marks.is_empty())
         .collect();
     if !out.is_empty() {
@@ -50,10 +57,13 @@ type Row = (&'static str, fn(&ChannelAnalysis) -> String);
 pub(crate) fn print_analysis(file: &std::path::Path, a: &Analysis) {
     outln!("{}: {} Hz, {} channel(s), {:.3} s", file.display(), a.sample_rate, a.channels.len(), a.duration_s);
     let names = ["left", "right"];
-    let rows: [Row; 14] = [
+    let rows: [Row; 15] = [
         ("frequency", |c| opt(c.frequency_hz, 4, "Hz")),
         ("level", |c| opt(c.level_dbfs, 3, "dBFS")),
-        ("THD", |c| opt(c.thd_percent, 4, "%")),
+        ("THD", |c| match c.thd_floor_percent {
+            Some(floor) => format!("below the noise, < {floor:.3} %"),
+            None => opt(c.thd_percent, 4, "%"),
+        }),
         ("THD+N", |c| opt(c.thd_n_db, 2, "dB")),
         ("noise floor", |c| format!("{:.2} dBFS", c.noise_floor_dbfs)),
         ("hum", |c| match (c.hum_dbfs, c.hum_mains_hz) {
@@ -64,6 +74,7 @@ pub(crate) fn print_analysis(file: &std::path::Path, a: &Analysis) {
         ("dropouts", |c| list(&c.dropouts, |d| format!("{:.4} s ({:.1} ms)", d.at_s, d.ms))),
         ("level steps", |c| list(&c.level_steps, |s| format!("{:.3} s ({:+.1} dB)", s.at_s, s.db))),
         ("outside tone", |c| list(&c.outside_events, |e| format!("{:.3} s ({:.0} ms)", e.at_s, e.ms))),
+        ("sound over it", |c| list(&c.disturbances, |e| format!("{:.3} s ({:.0} ms)", e.at_s, e.ms))),
         ("clipped", |c| yes_no(c.clipped)),
         ("digital silence", |c| yes_no(c.digital_silence)),
         ("tone found", |c| yes_no(c.tone_present)),

@@ -77,6 +77,58 @@ pub(super) fn sentence(
     s
 }
 
+/// The evidence for a symptom that no one part explains: what came back on the captures that show
+/// it, and for each suspect part a capture of the same test through it that was normal.
+pub(super) fn unexplained(
+    labels: &Labels,
+    measured: &[Measured],
+    components: &[String],
+    shown: &[Obs],
+    all: &[Obs],
+) -> String {
+    let Some(first) = shown.first() else { return String::new() };
+    let m = &measured[first.capture];
+    let mut notes: Vec<&str> = shown.iter().map(|o| o.note.as_str()).filter(|n| !n.is_empty()).collect();
+    notes.sort();
+    notes.dedup();
+    notes.truncate(3);
+    let mut s = format!(
+        "{} through {}: {} ({} capture(s), e.g. {}).",
+        capitalised(&played(m)),
+        path(labels, m),
+        notes.join("; "),
+        shown.len(),
+        m.place()
+    );
+    // For each part, a normal capture through it: of the same test where there is one, on
+    // another path than the ones that showed the symptom.
+    let shown_paths: Vec<&crate::capture::PathSpec> = shown.iter().map(|o| &measured[o.capture].path).collect();
+    let same_test = |p: &Measured| p.direction == m.direction && p.stimulus == m.stimulus && p.drive == m.drive;
+    let normal: Vec<String> = components
+        .iter()
+        .filter_map(|c| {
+            let through: Vec<&Measured> = all
+                .iter()
+                .filter(|o| !o.shown)
+                .map(|o| &measured[o.capture])
+                .filter(|p| p.path.ids().contains(&c.as_str()) && !shown_paths.contains(&&p.path))
+                .collect();
+            let p = through
+                .iter()
+                .find(|p| same_test(p))
+                .or_else(|| through.iter().find(|p| p.direction == m.direction))
+                .or_else(|| through.first())?;
+            Some(format!("{} was normal through {} ({})", label(labels, c), path(labels, p), p.place()))
+        })
+        .collect();
+    if normal.is_empty() {
+        s += " No part of the path is known to be faulty.";
+    } else {
+        s += &format!(" Yet {}: no one part explains it.", normal.join("; "));
+    }
+    s
+}
+
 /// The fix for `code`, fitted to what was measured where the general text would mislead: a tone
 /// 0.7 % off is a faulty clock, not a 44.1 vs 48 kHz setting (8.8 %).
 pub(super) fn remedy(code: FaultCode, measured: &[Measured], covered: &[&Obs]) -> String {

@@ -111,6 +111,14 @@ impl Symptom {
         }
     }
 
+    /// Whether the symptom is sound added to the stimulus (noise, hum, distortion products, rub &
+    /// buzz): what room sound or a one-off knock can lay over a single capture. A symptom of
+    /// something lacking (the stimulus gone, low, cancelled, swapped, inverted, off pitch, a band
+    /// lost) no added sound can fake.
+    pub fn adds_sound(self) -> bool {
+        matches!(self, Symptom::Noise | Symptom::Hum | Symptom::Distortion | Symptom::RubBuzz)
+    }
+
     pub fn from_name(name: &str) -> Option<Symptom> {
         Symptom::ALL.into_iter().find(|s| s.name() == name)
     }

@@ -13,8 +13,9 @@ use crate::analysis::align::align;
 use crate::analysis::rub_buzz::{rub_buzz, RubBuzzOptions, RubBuzzPoint};
 use crate::analysis::spectrum::Spectrum;
 use crate::analysis::sweep::{sweep_response, DistortionPoint, ResponsePoint, SweepOptions};
+use crate::analysis::SampleSource;
 use crate::analysis::{analyze, AnalyzeOptions, Dropout, LevelStep, SoundEvent, StereoAnalysis, DB_FLOOR};
-use crate::capture::{read_wav, CaptureEntry, CaptureSet, Direction, Drive, PathSpec, WavError};
+use crate::capture::{CaptureEntry, CaptureSet, Direction, Drive, FirstChannels, PathSpec, WavError, WavSource};
 use crate::stimulus::Stimulus;
 use serde::Serialize;
 
@@ -78,6 +79,32 @@ pub struct EarMeasure {
 }
 
 impl EarMeasure {
+    /// A channel on which nothing was measured yet: no stimulus, no events, silence's floor.
+    pub fn nothing() -> EarMeasure {
+        EarMeasure {
+            present: false,
+            level_dbfs: None,
+            gain_db: None,
+            freq_ratio: None,
+            thd_percent: None,
+            noise_floor_dbfs: DB_FLOOR,
+            hum_dbfs: None,
+            hum_mains_hz: None,
+            digital_silence: false,
+            dropouts: Vec::new(),
+            zero_fill: Vec::new(),
+            level_steps: Vec::new(),
+            outside_events: Vec::new(),
+            disturbances: Vec::new(),
+            clipped: false,
+            inverted: None,
+            correlation: None,
+            response: Vec::new(),
+            thd: Vec::new(),
+            rub_buzz: Vec::new(),
+        }
+    }
+
     /// Sweep: the loudest band whose residual stands far over its noise without being locked to
     /// the sweep, on this ear alone (see [`Measured::sweep_room_sound`], which asks the other
     /// ear). Sound far under the signal moves no measurement (a digital loop's rounding stands
@@ -210,7 +237,8 @@ fn drives(direction: Direction, drive: Option<Drive>, ear: usize) -> bool {
     }
 }
 
-/// Why a capture could not be measured.
+/// Why a capture could not be measured. Each names the capture's file; the diagnosis lists such
+/// captures as `missing` (spec §4, v1.2) and measures the rest.
 #[derive(Debug, thiserror::Error)]
 pub enum MeasureError {
     #[error(transparent)]
@@ -219,9 +247,36 @@ pub enum MeasureError {
     Unusable { file: String, message: String },
 }
 
+impl MeasureError {
+    /// Why, without the file's path in front (the caller names the capture).
+    pub fn reason(&self, path: &std::path::Path) -> String {
+        let text = self.to_string();
+        let prefix = format!("{}: ", path.display());
+        text.strip_prefix(&prefix).map(str::to_string).unwrap_or(text)
+    }
+}
+
+/// A capture that could not be measured, and why (a WAV that is not one, a capture shorter than
+/// its stimulus, samples no converter records).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unmeasured {
+    /// The capture's file as the manifest names it.
+    pub file: String,
+    pub why: String,
+}
+
+/// What [`measure_set`] made of a set: the measurements (a sequence's segments each), and the
+/// captures it could not measure.
+#[derive(Debug, Clone, Default)]
+pub struct SetMeasurements {
+    pub measured: Vec<Measured>,
+    pub unmeasured: Vec<Unmeasured>,
+}
+
 /// Measures every capture of `set`, on up to `threads` threads, in manifest order (a sequence's
-/// segments in their order, one measurement each).
-pub fn measure_set(set: &CaptureSet, threads: usize) -> Result<Vec<Measured>, MeasureError> {
+/// segments in their order, one measurement each). A capture that cannot be measured is said in
+/// `unmeasured`; it stops nothing.
+pub fn measure_set(set: &CaptureSet, threads: usize) -> SetMeasurements {
     let captures = &set.manifest.captures;
     let threads = threads.clamp(1, captures.len().max(1));
     let mut results: Vec<Option<Result<Vec<Measured>, MeasureError>>> = (0..captures.len()).map(|_| None).collect();
@@ -239,28 +294,68 @@ pub fn measure_set(set: &CaptureSet, threads: usize) -> Result<Vec<Measured>, Me
             });
         }
     });
-    let mut out = Vec::with_capacity(captures.len());
-    for r in results {
-        out.extend(
-            r.unwrap_or_else(|| Err(MeasureError::Unusable { file: String::new(), message: "not measured".into() }))?,
-        );
+    let mut out = SetMeasurements::default();
+    for (r, entry) in results.into_iter().zip(captures) {
+        match r {
+            Some(Ok(m)) => out.measured.extend(m),
+            Some(Err(e)) => {
+                out.unmeasured.push(Unmeasured { file: entry.file.clone(), why: e.reason(&set.wav_path(entry)) })
+            }
+            None => out.unmeasured.push(Unmeasured { file: entry.file.clone(), why: "not measured".into() }),
+        }
     }
-    Ok(out)
+    out
 }
 
-/// Measures one capture: one measurement, or one per segment of a sequence.
+/// What of a capture's tail past its stimulus a broadband stimulus or a sequence is measured with,
+/// seconds (at least; as much again as the stimulus lasts, for long ones): its quiet and what a
+/// late start pushed there. Tones and silences are streamed from the file whole.
+const MEASURED_TAIL_S: f64 = 1.5;
+
+/// Measures one capture: one measurement, or one per segment of a sequence. Tones and silences
+/// are streamed from the file (an hour-long capture is measured in bounded memory); sweeps,
+/// multitones and sequences are read as far as they can reach (the longest lead, the stimulus and
+/// a tail). A capture shorter than its stimulus, or with samples that are not finite or beyond
+/// full scale, is no measurement (an error naming why).
 pub fn measure_capture(
     set: &CaptureSet,
     entry: &CaptureEntry,
     spectrum: &mut Spectrum,
 ) -> Result<Vec<Measured>, MeasureError> {
     let path = set.wav_path(entry);
-    let audio = read_wav(&path)?;
     let signal = set
         .manifest
         .stimulus(&entry.stimulus)
         .map(|s| s.signal.clone())
         .ok_or_else(|| MeasureError::Unusable { file: entry.file.clone(), message: "unknown stimulus".into() })?;
+    let mut src = WavSource::open(&path)?;
+    let rate = f64::from(src.sample_rate());
+    let unusable = |message: String| MeasureError::Unusable { file: path.display().to_string(), message };
+    let have_s = src.frames() as f64 / rate;
+    let needed_s = signal.seconds();
+    if have_s < needed_s {
+        return Err(unusable(format!(
+            "too short: {have_s:.3} s of audio for a stimulus of {needed_s:.3} s (\"{}\")",
+            entry.stimulus
+        )));
+    }
+    let samples = |faults: crate::capture::SampleFaults| -> Result<(), MeasureError> {
+        if faults.any() {
+            return Err(unusable(format!("{}: no converter records that", faults.describe())));
+        }
+        Ok(())
+    };
+    if matches!(signal, Stimulus::Sine { .. } | Stimulus::Silence { .. }) {
+        if let Err(e) = signal.validate(src.sample_rate()) {
+            return Err(unusable(format!("stimulus \"{}\" cannot be played at {rate} Hz: {e}", entry.stimulus)));
+        }
+        let m = measure_tone(&mut src, entry, signal)?;
+        samples(src.sample_faults())?;
+        return Ok(vec![m]);
+    }
+    let reach_s = crate::analysis::locate::LEAD_S + needed_s + MEASURED_TAIL_S.max(needed_s);
+    let (audio, faults) = src.read_prefix((reach_s * rate).ceil() as u64)?;
+    samples(faults)?;
     measure_take(audio, entry, signal, spectrum)
 }
 
@@ -413,6 +508,15 @@ pub fn measure_audio(
     signal: Stimulus,
     spectrum: &mut Spectrum,
 ) -> Result<Measured, MeasureError> {
+    if matches!(signal, Stimulus::Sine { .. } | Stimulus::Silence { .. }) {
+        if let Err(e) = signal.validate(audio.rate_hz) {
+            return Err(MeasureError::Unusable {
+                file: entry.file.clone(),
+                message: format!("stimulus \"{}\" cannot be played at {} Hz: {e}", entry.stimulus, audio.rate_hz),
+            });
+        }
+        return measure_tone(&mut audio.source(), entry, signal);
+    }
     let rate = f64::from(audio.rate_hz);
     let channels = if entry.direction == Direction::Playback { audio.channels.len().min(2) } else { 1 };
     let kept = crate::capture::Audio {
@@ -426,82 +530,18 @@ pub fn measure_audio(
             message: format!("stimulus \"{}\" cannot be played at {} Hz: {e}", entry.stimulus, kept.rate_hz),
         });
     }
-    let unusable =
-        |e: crate::analysis::AnalysisError| MeasureError::Unusable { file: entry.file.clone(), message: e.to_string() };
-    let (tone_freq, silence) = match &signal {
-        Stimulus::Sine { freq_hz, .. } => (Some(*freq_hz), false),
-        Stimulus::Silence { .. } => (None, true),
-        _ => (None, false),
-    };
     let stim_level = signal.level_dbfs();
-    let tone_or_silence = tone_freq.is_some() || silence;
-    // Tones and silences go through the tone analysis; sweeps and multitones are measured by
-    // alignment below, so they only need their noise (the quietest block) and zero test here.
-    let (mut ears, stereo): (Vec<EarMeasure>, _) = if tone_or_silence {
-        let a = analyze(&mut kept.source(), &AnalyzeOptions { freq_hz: tone_freq, silence }).map_err(unusable)?;
-        let ears = a
-            .channels
-            .iter()
-            .enumerate()
-            .map(|(e, c)| {
-                let present = tone_freq.is_some() && c.tone_present;
-                EarMeasure {
-                    present,
-                    level_dbfs: c.level_dbfs.filter(|_| present),
-                    gain_db: c.level_dbfs.filter(|_| present).map(|l| l - stim_level),
-                    freq_ratio: c.frequency_hz.filter(|_| present).zip(tone_freq).map(|(f, f0)| f / f0),
-                    // Crosstalk on the ear a one-sided tone does not drive has a level, but no
-                    // distortion of its own: its harmonics sit in that ear's noise.
-                    thd_percent: c.thd_percent.filter(|_| present && drives(entry.direction, entry.drive, e)),
-                    noise_floor_dbfs: c.noise_floor_dbfs,
-                    hum_dbfs: c.hum_dbfs,
-                    hum_mains_hz: c.hum_mains_hz,
-                    digital_silence: c.digital_silence,
-                    zero_fill: Vec::new(),
-                    dropouts: c.dropouts.clone(),
-                    level_steps: c.level_steps.clone(),
-                    outside_events: c.outside_events.clone(),
-                    disturbances: c.disturbances.clone(),
-                    clipped: c.clipped,
-                    inverted: None,
-                    correlation: None,
-                    response: Vec::new(),
-                    thd: Vec::new(),
-                    rub_buzz: Vec::new(),
-                }
-            })
-            .collect();
-        (ears, if tone_freq.is_some() { a.stereo } else { None })
-    } else {
-        let ears = kept
-            .channels
-            .iter()
-            .map(|x| EarMeasure {
-                present: false,
-                level_dbfs: None,
-                gain_db: None,
-                freq_ratio: None,
-                thd_percent: None,
-                noise_floor_dbfs: crate::analysis::rms_dbfs(quiet_rms(x, rate)),
-                hum_dbfs: None,
-                hum_mains_hz: None,
-                digital_silence: x.iter().all(|v| *v == 0.0),
-                zero_fill: Vec::new(),
-                dropouts: Vec::new(),
-                level_steps: Vec::new(),
-                outside_events: Vec::new(),
-                disturbances: Vec::new(),
-                clipped: false,
-                inverted: None,
-                correlation: None,
-                response: Vec::new(),
-                thd: Vec::new(),
-                rub_buzz: Vec::new(),
-            })
-            .collect();
-        (ears, None)
-    };
-
+    // Sweeps and multitones are measured by alignment: their noise (the quietest block) and zero
+    // test come from the samples.
+    let mut ears: Vec<EarMeasure> = kept
+        .channels
+        .iter()
+        .map(|x| EarMeasure {
+            noise_floor_dbfs: crate::analysis::rms_dbfs(quiet_rms(x, rate)),
+            digital_silence: x.iter().all(|v| *v == 0.0),
+            ..EarMeasure::nothing()
+        })
+        .collect();
     if matches!(signal, Stimulus::LogSweep { .. } | Stimulus::Multitone { .. }) {
         let reference = signal.render(kept.rate_hz);
         for (ear, x) in ears.iter_mut().zip(&kept.channels) {
@@ -547,7 +587,12 @@ pub fn measure_audio(
             ear.level_dbfs = Some(gain_db + stim_level);
         }
     }
-    // Digital silence holds for the whole capture only when every kept channel is zero.
+    for (e, x) in ears.iter_mut().zip(&kept.channels) {
+        if e.digital_silence {
+            e.noise_floor_dbfs = DB_FLOOR;
+        }
+        e.zero_fill = zero_filled(&mut |from, to| x[from.min(x.len())..to.min(x.len())].to_vec(), &e.dropouts, rate);
+    }
     Ok(Measured {
         file: entry.file.clone(),
         direction: entry.direction,
@@ -557,17 +602,84 @@ pub fn measure_audio(
         path: entry.path.clone(),
         sample_rate: kept.rate_hz,
         ears,
-        stereo,
+        stereo: None,
         segment: None,
     })
-    .map(|mut m| {
-        for (e, x) in m.ears.iter_mut().zip(&kept.channels) {
-            if e.digital_silence {
-                e.noise_floor_dbfs = DB_FLOOR;
+}
+
+/// Measures a capture of a tone or a silence, streamed from `src` (its first two channels for
+/// playback, its first for record and loopback): the tone analysis at the stimulus frequency
+/// (spec §5), per channel.
+fn measure_tone(src: &mut dyn SampleSource, entry: &CaptureEntry, signal: Stimulus) -> Result<Measured, MeasureError> {
+    let rate = f64::from(src.sample_rate());
+    let channels = if entry.direction == Direction::Playback { 2 } else { 1 };
+    let mut src = FirstChannels::new(src, channels);
+    let unusable =
+        |e: crate::analysis::AnalysisError| MeasureError::Unusable { file: entry.file.clone(), message: e.to_string() };
+    let (tone_freq, silence) = match &signal {
+        Stimulus::Sine { freq_hz, .. } => (Some(*freq_hz), false),
+        _ => (None, true),
+    };
+    let stim_level = signal.level_dbfs();
+    let a = analyze(&mut src, &AnalyzeOptions { freq_hz: tone_freq, silence }).map_err(unusable)?;
+    let mut ears: Vec<EarMeasure> = a
+        .channels
+        .iter()
+        .enumerate()
+        .map(|(e, c)| {
+            let present = tone_freq.is_some() && c.tone_present;
+            EarMeasure {
+                present,
+                level_dbfs: c.level_dbfs.filter(|_| present),
+                gain_db: c.level_dbfs.filter(|_| present).map(|l| l - stim_level),
+                freq_ratio: c.frequency_hz.filter(|_| present).zip(tone_freq).map(|(f, f0)| f / f0),
+                // Crosstalk on the ear a one-sided tone does not drive has a level, but no
+                // distortion of its own: its harmonics sit in that ear's noise.
+                thd_percent: c.thd_percent.filter(|_| present && drives(entry.direction, entry.drive, e)),
+                noise_floor_dbfs: if c.digital_silence { DB_FLOOR } else { c.noise_floor_dbfs },
+                hum_dbfs: c.hum_dbfs,
+                hum_mains_hz: c.hum_mains_hz,
+                digital_silence: c.digital_silence,
+                dropouts: c.dropouts.clone(),
+                level_steps: c.level_steps.clone(),
+                outside_events: c.outside_events.clone(),
+                disturbances: c.disturbances.clone(),
+                clipped: c.clipped,
+                ..EarMeasure::nothing()
             }
-            e.zero_fill = zero_filled(x, &e.dropouts, rate);
+        })
+        .collect();
+    // An electrical loopback hears no room: sound over its tone is the path's own, crackle, and
+    // counts among its gaps and clicks.
+    if entry.direction == Direction::Loopback {
+        for e in &mut ears {
+            let bursts = std::mem::take(&mut e.disturbances);
+            e.dropouts.extend(bursts.iter().map(|d| Dropout { at_s: d.at_s, ms: d.ms }));
+            e.dropouts.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
         }
-        m
+    }
+    let mut buf = vec![Vec::new(); src.channels()];
+    for (c, e) in ears.iter_mut().enumerate() {
+        let mut read = |from: usize, to: usize| -> Vec<f32> {
+            let n = to.saturating_sub(from);
+            match src.read(from as u64, n, &mut buf) {
+                Ok(()) => buf.get(c).cloned().unwrap_or_default(),
+                Err(_) => Vec::new(),
+            }
+        };
+        e.zero_fill = zero_filled(&mut read, &e.dropouts, rate);
+    }
+    Ok(Measured {
+        file: entry.file.clone(),
+        direction: entry.direction,
+        stimulus: entry.stimulus.clone(),
+        signal,
+        drive: entry.drive,
+        path: entry.path.clone(),
+        sample_rate: src.sample_rate(),
+        ears,
+        stereo: if tone_freq.is_some() { a.stereo } else { None },
+        segment: None,
     })
 }
 
@@ -575,15 +687,20 @@ fn count_true<S: serde::Serializer>(flags: &[bool], s: S) -> Result<S::Ok, S::Er
     s.serialize_u64(flags.iter().filter(|f| **f).count() as u64)
 }
 
-/// For each gap: whether its samples are exact digital zeros over most of its length.
-fn zero_filled(x: &[f32], dropouts: &[Dropout], rate_hz: f64) -> Vec<bool> {
+/// For each gap: whether its samples are exact digital zeros over most of its length. `read`
+/// gives the samples of frames `[from, to)` (fewer at the capture's end).
+fn zero_filled(read: &mut dyn FnMut(usize, usize) -> Vec<f32>, dropouts: &[Dropout], rate_hz: f64) -> Vec<bool> {
     dropouts
         .iter()
         .map(|d| {
-            let s = ((d.at_s * rate_hz) as usize).min(x.len());
-            let e = (((d.at_s + d.ms / 1000.0) * rate_hz) as usize).min(x.len());
-            let zeros = x[s..e].iter().filter(|v| **v == 0.0).count();
-            d.ms > 0.0 && e > s && zeros * 2 > e - s
+            let s = (d.at_s * rate_hz) as usize;
+            let e = ((d.at_s + d.ms / 1000.0) * rate_hz) as usize;
+            if d.ms <= 0.0 || e <= s {
+                return false;
+            }
+            let x = read(s, e);
+            let zeros = x.iter().filter(|v| **v == 0.0).count();
+            !x.is_empty() && zeros * 2 > x.len()
         })
         .collect()
 }

@@ -17,10 +17,11 @@
 //!    shared by the shown captures and absent from the clean ones. Symptoms are taken in order of
 //!    dominance, and a fault found explains its captures for the symptoms after it (a pinout
 //!    mismatch silences the microphone: that is not a second fault `input_dead`). Gaps are read
-//!    one by one for their origin (`observe/gaps.rs`): lost samples (both ears at once, or exact
-//!    zeros) are the driver's `dropouts`, localised first; analog breaks (one line) are a
-//!    contact's `intermittent`. Reference parts are presumed good
-//!    (`presume_references_good`).
+//!    one by one for their origin (`observe/gaps.rs`): exact zeros are lost samples, the driver's
+//!    `dropouts`, localised first; a break on one line is a contact's `intermittent`; one on both
+//!    ears at once with the noise going on is either (a driver's zero-filled buffer played out,
+//!    or a worn sleeve both ears share), and substitution decides: a contact's gaps stay on its
+//!    paths. Reference parts are presumed good (`presume_references_good`).
 //! 4. **Split** equivalents by signature: level lost in a driver *and* its jack is the driver's
 //!    `low_gain` when the noise floor fell with the level (digital gain), the jack's `low_level`
 //!    when it did not; gaps of unknown origin through a driver and a contact stay suspects. What
@@ -28,6 +29,7 @@
 //! 5. **Rank** by confidence: the share of the component's testable captures that show the
 //!    symptom, times how far past its threshold the measurement went.
 
+mod account;
 pub mod electrical;
 mod evidence;
 pub mod fault;
@@ -37,6 +39,7 @@ pub mod measure;
 mod observe;
 
 pub use crate::capture::Limits;
+pub use account::Missing;
 pub use evidence::hz as hz_text;
 pub use fault::{FaultCode, Symptom};
 pub use limit_tests::{limit_tests, LimitTest};
@@ -74,26 +77,44 @@ pub struct Suspect {
     /// The suspicion in words: "Bench reference jack or Customer's adapter: no sound in either ear".
     pub title: String,
     pub evidence: String,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub presumed_good: bool,
+    /// Why they are suspects rather than a fault.
+    pub why: SuspectWhy,
+}
+
+/// Why components are suspects rather than one of them a fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuspectWhy {
+    /// They appear on exactly the same paths: the set cannot tell them apart.
+    Inseparable,
+    /// Reference parts that alone would explain the symptom, which the faults found explain as
+    /// well.
+    PresumedGood,
+    /// The symptom showed where each of these parts measured clean on some other path: no one
+    /// part explains it (how they meet, or a one-off).
+    Unexplained,
 }
 
 impl Suspect {
     /// Why they are suspects, for a reader.
     pub fn why(&self) -> &'static str {
-        if self.presumed_good {
-            "reference parts, presumed good: the faults above explain it as well"
-        } else {
-            "the set cannot tell them apart"
+        match self.why {
+            SuspectWhy::PresumedGood => "reference parts, presumed good: the faults above explain it as well",
+            SuspectWhy::Inseparable => "the set cannot tell them apart",
+            SuspectWhy::Unexplained => "no one part explains it: each measured clean on another path",
         }
     }
 
     /// What a technician does next.
     pub fn next_step(&self) -> &'static str {
-        if self.presumed_good {
-            "replace the parts found faulty and run again; if the symptom stays, check these reference parts"
-        } else {
-            "swap one of them for a known-good part and run again"
+        match self.why {
+            SuspectWhy::PresumedGood => {
+                "replace the parts found faulty and run again; if the symptom stays, check these reference parts"
+            }
+            SuspectWhy::Inseparable => "swap one of them for a known-good part and run again",
+            SuspectWhy::Unexplained => {
+                "reseat every plug of these paths and run again; if it stays, swap these parts for known-good ones one at a time"
+            }
         }
     }
 }
@@ -103,6 +124,10 @@ impl Suspect {
 pub struct CaptureReport {
     pub file: String,
     pub measurements: Measured,
+    /// The channels played to (or spoken to) that carried none of the stimulus (0 left or the
+    /// microphone, 1 right): no signal, or only the residue a dead line leaves.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub silent: Vec<usize>,
 }
 
 /// Spec §4's object.
@@ -112,14 +137,40 @@ pub struct Diagnosis {
     pub verdict: Verdict,
     pub faults: Vec<Fault>,
     pub suspects: Vec<Suspect>,
+    /// (v1.2) The planned captures that were not measured, or were but showed nothing that any
+    /// fault explains, and the parts under test no usable capture went through; each with why.
+    pub missing: Vec<Missing>,
     pub captures: Vec<CaptureReport>,
 }
 
+/// Spec §4: `pass` only for a unit measured and good; `incomplete` when what was planned was not
+/// all measured and nothing found fails the unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
     Fail,
+    Incomplete,
+}
+
+impl Verdict {
+    /// The verdict as the JSON and the results database spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Incomplete => "incomplete",
+        }
+    }
+
+    /// The verdict as a person reads it: PASS, FAIL, INCOMPLETE.
+    pub fn shout(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Incomplete => "INCOMPLETE",
+        }
+    }
 }
 
 impl Diagnosis {
@@ -137,20 +188,19 @@ impl Diagnosis {
 /// Why a set could not be diagnosed.
 #[derive(Debug, thiserror::Error)]
 pub enum DiagnoseError {
-    #[error(transparent)]
-    Measure(#[from] measure::MeasureError),
     #[error("{}: the manifest lists no captures: nothing to diagnose", .0.display())]
     Empty(std::path::PathBuf),
 }
 
-/// Diagnoses a capture set.
+/// Diagnoses a capture set. A capture that cannot be measured is no error: the diagnosis lists
+/// it as missing (and is `incomplete` unless a fault is found).
 pub fn diagnose(set: &CaptureSet, limits: &Limits) -> Result<Diagnosis, DiagnoseError> {
-    if set.manifest.captures.is_empty() {
+    if set.manifest.captures.is_empty() && set.manifest.pending.is_empty() {
         return Err(DiagnoseError::Empty(set.dir.join(crate::capture::manifest::MANIFEST_FILE)));
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let measured = measure::measure_set(set, threads)?;
-    Ok(diagnose_measured(set, measured, limits))
+    let m = measure::measure_set(set, threads);
+    Ok(diagnose_measured(set, m.measured, m.unmeasured, limits))
 }
 
 /// One symptom's observation on one capture.
@@ -166,8 +216,13 @@ struct Obs {
     note: String,
 }
 
-/// The diagnosis of already measured captures.
-pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Limits) -> Diagnosis {
+/// The diagnosis of already measured captures (`unmeasured`: the captures that could not be).
+pub fn diagnose_measured(
+    set: &CaptureSet,
+    measured: Vec<Measured>,
+    unmeasured: Vec<measure::Unmeasured>,
+    limits: &Limits,
+) -> Diagnosis {
     let kinds: Kinds = set.manifest.components.iter().map(|c| (c.id.as_str(), (c.kind, c.reference))).collect();
     let labels: evidence::Labels =
         set.manifest.components.iter().map(|c| (c.id.as_str(), c.label.as_deref().unwrap_or(c.id.as_str()))).collect();
@@ -179,17 +234,23 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
     let mut explained: BTreeSet<(usize, Symptom)> = BTreeSet::new();
     // The plugs measured electrically: their faults first, as measurements, not inferences.
     let plugs = electrical::verdicts(set);
+    let index = observe::Index::new(&measured);
     faults.extend(electrical::faults(&plugs, &measured, &labels, &mut explained));
 
+    // Shown observations of deterministic symptoms that no part explained, by step; and each
+    // step's clean observations (the evidence of what was normal).
+    let mut unexplained: Vec<(&Step, Obs)> = Vec::new();
+    let mut clean_seen: Vec<Vec<Obs>> = vec![Vec::new(); STEPS.len()];
     for step in STEPS {
         // What the earlier steps explained, as this step sees it.
         let before = explained.clone();
-        let ctx = Context { m: &measured, limits, explained: &before, models: &models };
+        let ctx = Context::new(&measured, limits, &before, &models, &index);
         let obs: Vec<Obs> =
             (step.observe)(&ctx).into_iter().filter(|o| !explained.contains(&(o.capture, step.symptom))).collect();
         if !obs.iter().any(|o| o.shown) {
             continue;
         }
+        clean_seen[step_index(step)] = obs.iter().filter(|o| !o.shown).cloned().collect();
         let sided: Vec<Vec<String>> = obs
             .iter()
             .map(|o| {
@@ -218,7 +279,10 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
             step.sides.contains(&side) && kinds.get(id).is_some_and(|(k, _)| step.blames(*k))
         };
         let (explanations, presumed_good) = presume_references_good(&tests, &allowed, step, &kinds);
+        // The shown observations a fault or a suspect holds; the others are unexplained.
+        let mut accounted = vec![false; obs.len()];
         for ex in &presumed_good {
+            ex.covers.iter().for_each(|&i| accounted[i] = true);
             let covered: Vec<&Obs> = ex.covers.iter().map(|&i| &obs[i]).collect();
             let comps = unsided(&ex.components);
             let evidence = evidence::sentence(
@@ -235,7 +299,7 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
                     symptom: step.symptom,
                     title,
                     evidence,
-                    presumed_good: true,
+                    why: SuspectWhy::PresumedGood,
                 });
             }
         }
@@ -271,6 +335,7 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
                 let (component, symptom) = resolved.remove(0);
                 let Some(kind) = kinds.get(component.as_str()).map(|k| k.0) else { continue };
                 let Some(code) = FaultCode::new(kind, symptom) else { continue };
+                ex.covers.iter().for_each(|&i| accounted[i] = true);
                 let strength = covered.iter().map(|o| o.strength).sum::<f64>() / covered.len().max(1) as f64;
                 let share = ex.hits as f64 / (ex.hits + ex.misses).max(1) as f64;
                 let confidence = (0.5 + 0.45 * share * (strength / 2.0).min(1.0)).clamp(0.0, 0.99);
@@ -296,6 +361,7 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
                     remedy: evidence::remedy(code, &measured, &covered),
                 });
             } else if !resolved.is_empty() {
+                ex.covers.iter().for_each(|&i| accounted[i] = true);
                 for o in &covered {
                     explained.insert((o.capture, step.symptom));
                 }
@@ -303,20 +369,88 @@ pub fn diagnose_measured(set: &CaptureSet, measured: Vec<Measured>, limits: &Lim
                 let comps: Vec<String> = resolved.into_iter().map(|(c, _)| c).collect();
                 if !suspects.iter().any(|s| s.components == comps && s.symptom == symptom) {
                     let title = evidence::title(&labels, &comps, symptom.describe());
-                    suspects.push(Suspect { components: comps, symptom, title, evidence, presumed_good: false });
+                    suspects.push(Suspect {
+                        components: comps,
+                        symptom,
+                        title,
+                        evidence,
+                        why: SuspectWhy::Inseparable,
+                    });
                 }
             }
         }
+        // A deterministic symptom of something lacking, shown where no part explains it: kept
+        // for after the last step, when a fault found later may explain it still. Meanwhile the
+        // capture is no normal peer for this symptom and what it makes meaningless. (Added sound
+        // on a capture whose parts measured clean elsewhere is what room sound or a knock does:
+        // like a single gap, it is no evidence against a part.)
+        if step.tolerance == 0.0 && !step.symptom.adds_sound() {
+            for o in obs.iter().zip(&accounted).filter(|(o, a)| o.shown && !**a).map(|(o, _)| o) {
+                explained.insert((o.capture, step.symptom));
+                explained.extend(step.explains.iter().map(|s| (o.capture, *s)));
+                unexplained.push((step, o.clone()));
+            }
+        }
+    }
+    // What is still unexplained when every step has run: every part of those paths measured
+    // clean on some other path (a plug not home, a jack that does not sense this headset, a
+    // one-off). Not dropped: a suspect, with what it showed.
+    for step in STEPS {
+        let left: Vec<&Obs> = unexplained
+            .iter()
+            .filter(|(s, o)| std::ptr::eq(*s, step) && !account::held(&measured[o.capture], step, &faults))
+            .map(|(_, o)| o)
+            .collect();
+        for group in account::group_unexplained(&measured, &kinds, &left) {
+            if suspects.iter().any(|s| s.components == group.components && s.symptom == step.symptom) {
+                continue;
+            }
+            let all = unexplained.iter().filter(|(s, _)| std::ptr::eq(*s, step)).map(|(_, o)| o.clone());
+            let clean: Vec<Obs> = clean_seen[step_index(step)].iter().cloned().chain(all).collect();
+            suspects.push(Suspect {
+                title: evidence::title(&labels, &group.components, step.symptom.describe()),
+                evidence: evidence::unexplained(&labels, &measured, &group.components, &group.observations, &clean),
+                components: group.components,
+                symptom: step.symptom,
+                why: SuspectWhy::Unexplained,
+            });
+        }
     }
     faults.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
-    let verdict = if faults.is_empty() && suspects.is_empty() { Verdict::Pass } else { Verdict::Fail };
+    let ctx = Context::new(&measured, limits, &explained, &models, &index);
+    let mut missing = account::unmeasured(set, unmeasured);
+    missing.extend(account::silent(&ctx, &faults, &suspects));
+    missing.extend(account::untested_parts(set, &ctx, &missing));
+    let silent: Vec<Vec<usize>> = (0..measured.len())
+        .map(|i| {
+            let m = &measured[i];
+            (0..m.ears.len()).filter(|&e| m.has_signal() && m.driven(e) && !observe::carries(&ctx, i, e)).collect()
+        })
+        .collect();
+    let verdict = if !(faults.is_empty() && suspects.is_empty()) {
+        Verdict::Fail
+    } else if !missing.is_empty() {
+        Verdict::Incomplete
+    } else {
+        Verdict::Pass
+    };
     Diagnosis {
         format: DIAGNOSIS_FORMAT,
         verdict,
         faults,
         suspects,
-        captures: measured.into_iter().map(|m| CaptureReport { file: m.file.clone(), measurements: m }).collect(),
+        missing,
+        captures: measured
+            .into_iter()
+            .zip(silent)
+            .map(|(m, silent)| CaptureReport { file: m.file.clone(), measurements: m, silent })
+            .collect(),
     }
+}
+
+/// A step's place in [`STEPS`].
+fn step_index(step: &Step) -> usize {
+    STEPS.iter().position(|s| std::ptr::eq(s, step)).unwrap_or(0)
 }
 
 /// Localises a step's symptom with the reference parts presumed good. An explanation that blames
@@ -442,9 +576,25 @@ struct Context<'a> {
     explained: &'a BTreeSet<(usize, Symptom)>,
     /// Component id → product model, where the manifest names one.
     models: &'a BTreeMap<&'a str, &'a str>,
+    /// The set's classes and levels, found once for every step.
+    index: &'a observe::Index,
+    /// Each capture's level deficit and whether it kept its level, found once per step (they
+    /// depend on what the earlier steps explained).
+    deficits: std::cell::OnceCell<Vec<Option<f64>>>,
+    kept: std::cell::OnceCell<Vec<bool>>,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
+    fn new(
+        m: &'a [Measured],
+        limits: &'a Limits,
+        explained: &'a BTreeSet<(usize, Symptom)>,
+        models: &'a BTreeMap<&'a str, &'a str>,
+        index: &'a observe::Index,
+    ) -> Context<'a> {
+        Context { m, limits, explained, models, index, deficits: Default::default(), kept: Default::default() }
+    }
+
     /// Whether capture `j` may stand as a normal peer for `symptom`.
     fn peer(&self, j: usize, symptom: Symptom) -> bool {
         !self.explained.contains(&(j, symptom))

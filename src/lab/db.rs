@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// The migrations: (version, name, SQLite's SQL, PostgreSQL's SQL).
-const MIGRATIONS: [(i64, &str, &str, &str); 5] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 6] = [
     (
         1,
         "results",
@@ -44,6 +44,12 @@ const MIGRATIONS: [(i64, &str, &str, &str); 5] = [
         "unit_time",
         include_str!("../../migrations/sqlite/0005_unit_time.sql"),
         include_str!("../../migrations/postgres/0005_unit_time.sql"),
+    ),
+    (
+        6,
+        "incomplete",
+        include_str!("../../migrations/sqlite/0006_incomplete.sql"),
+        include_str!("../../migrations/postgres/0006_incomplete.sql"),
     ),
 ];
 
@@ -358,12 +364,20 @@ impl Database {
                 c.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_err(e.to_string()))?;
                 c.pragma_update(None, "journal_mode", "WAL").map_err(|e| open_err(format!("WAL mode: {e}")))?;
                 c.pragma_update(None, "synchronous", "NORMAL").map_err(|e| open_err(e.to_string()))?;
-                c.pragma_update(None, "foreign_keys", "ON").map_err(|e| open_err(e.to_string()))?;
+                // Off while the migrations run (the bundled SQLite starts with them on).
+                c.pragma_update(None, "foreign_keys", "OFF").map_err(|e| open_err(e.to_string()))?;
                 Conn::Sqlite(c)
             }
         };
-        let mut db = Database { conn, name };
+        let mut db = Database { conn, name: name.clone() };
+        // SQLite's foreign keys are off while its migrations run (a table made again to change a
+        // constraint is dropped under its references: SQLite's own procedure), and checked by
+        // each migration before it commits.
         db.migrate()?;
+        if let Conn::Sqlite(c) = &db.conn {
+            c.pragma_update(None, "foreign_keys", "ON")
+                .map_err(|e| DbError::Open { db: name, message: e.to_string() })?;
+        }
         Ok(db)
     }
 
@@ -560,9 +574,17 @@ impl Database {
                     return Ok(true);
                 }
                 match tx {
-                    Tx::Sqlite(t, db) => t
-                        .execute_batch(sqlite_sql)
-                        .map_err(|e| DbError::Query { db: db.to_string(), message: format!("migration {version}: {e}") })?,
+                    Tx::Sqlite(t, db) => {
+                        let failed =
+                            |e: String| DbError::Query { db: db.to_string(), message: format!("migration {version}: {e}") };
+                        t.execute_batch(sqlite_sql).map_err(|e| failed(e.to_string()))?;
+                        let orphans: i64 = t
+                            .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
+                            .map_err(|e| failed(e.to_string()))?;
+                        if orphans > 0 {
+                            return Err(failed(format!("{orphans} row(s) would lose the unit they belong to")));
+                        }
+                    }
                     Tx::Postgres(t, db) => t
                         .batch_execute(pg_sql)
                         .map_err(|e| DbError::Query { db: db.to_string(), message: format!("migration {version}: {e}") })?,
@@ -604,12 +626,12 @@ mod tests {
         let path = dir.path().join("lab/results.sqlite");
         let url = path.to_string_lossy().into_owned();
         let mut db = Database::open(&url).unwrap();
-        assert_eq!((db.backend(), db.schema_version().unwrap()), ("sqlite", 5));
+        assert_eq!((db.backend(), db.schema_version().unwrap()), ("sqlite", 6));
         drop(db);
         let mut db = Database::open(&format!("sqlite:{url}")).unwrap();
-        assert_eq!(db.schema_version().unwrap(), 5);
+        assert_eq!(db.schema_version().unwrap(), 6);
         let rows = db.query("SELECT COUNT(*) FROM schema_migration", &[]).unwrap();
-        assert_eq!(rows[0][0], Value::Int(5));
+        assert_eq!(rows[0][0], Value::Int(6));
         // A database from a newer jackbench is refused, not damaged.
         db.transaction(|tx| {
             tx.execute("INSERT INTO schema_migration VALUES (99, 'future', 0)", &[])?;
@@ -619,5 +641,65 @@ mod tests {
         drop(db);
         let e = Database::open(&url).err().unwrap().to_string();
         assert!(e.contains("version 99") && e.contains(&url), "{e}");
+    }
+
+    /// A database of version 5 (before `incomplete`) keeps every unit, fault and measurement
+    /// through the table's rebuild, takes the new verdict, and still enforces its foreign keys.
+    #[test]
+    fn a_version_5_database_keeps_its_rows_and_takes_incomplete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE schema_migration (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)",
+            )
+            .unwrap();
+            for (version, name, sql, _) in &MIGRATIONS[..5] {
+                c.execute_batch(sql).unwrap();
+                c.execute("INSERT INTO schema_migration VALUES (?1, ?2, 0)", rusqlite::params![version, name]).unwrap();
+            }
+            c.execute_batch(
+                "INSERT INTO unit (serial, model, rig, bench, operator, batch, tested_at_ms, jackbench_version, verdict, capture_set, repeats, bench_s) \
+                 VALUES ('SN-1', 'hs-100', 'qa-bench', 'b', 'kim', 'B1', 5, '0.1.0', 'fail', 'reports/B1/SN-1', 2, 2.96);
+                 INSERT INTO fault VALUES (1, 1, 'dut', 'headset.channel_dead', 0.9, 'e', 'r');
+                 INSERT INTO measurement VALUES (1, 'front-jack.playback_gain_db', 'playback_gain_db', -6.0, 'dB', -12.0, 0.0, 1);",
+            )
+            .unwrap();
+        }
+        let url = path.to_string_lossy().into_owned();
+        let mut db = Database::open(&url).unwrap();
+        assert_eq!(db.schema_version().unwrap(), 6);
+        let rows = db
+            .query("SELECT u.serial, u.repeats, u.bench_s, f.code, m.value FROM unit u JOIN fault f ON f.unit_id = u.id JOIN measurement m ON m.unit_id = u.id", &[])
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![vec![
+                Value::Text("SN-1".into()),
+                Value::Int(2),
+                Value::Real(2.96),
+                Value::Text("headset.channel_dead".into()),
+                Value::Real(-6.0)
+            ]]
+        );
+        db.transaction(|tx| {
+            tx.execute(
+                "INSERT INTO unit (serial, model, rig, bench, operator, batch, tested_at_ms, jackbench_version, verdict, capture_set) \
+                 VALUES ('SN-2', 'hs-100', 'qa-bench', 'b', 'kim', 'B1', 6, '0.1.0', 'incomplete', 'x')",
+                &[],
+            )
+        })
+        .unwrap();
+        let bad = db.transaction(|tx| tx.execute("INSERT INTO fault VALUES (99, 1, 'dut', 'x', NULL, 'e', 'r')", &[]));
+        assert!(bad.is_err(), "a fault of no unit is refused: foreign keys are on");
+        let wrong = db.transaction(|tx| {
+            tx.execute(
+                "INSERT INTO unit (serial, model, rig, bench, operator, batch, tested_at_ms, jackbench_version, verdict, capture_set) \
+                 VALUES ('SN-3', 'm', 'r', 'b', 'o', 'B', 7, 'v', 'maybe', 'x')",
+                &[],
+            )
+        });
+        assert!(wrong.is_err(), "a verdict outside pass/fail/incomplete is refused");
     }
 }

@@ -143,36 +143,16 @@ impl ProductModel {
         if !valid_name(&typed.model) {
             return Err(invalid("model", format!("\"{}\" must be [A-Za-z0-9_.-]+", typed.model)));
         }
-        let l = &typed.limits;
-        let windows = [
-            ("playback_gain_db", l.playback_gain_db),
-            ("record_gain_db", l.record_gain_db),
-            ("loopback_gain_db", l.loopback_gain_db),
-            ("record_noise_dbfs", l.record_noise_dbfs),
-            ("response_band_hz", Some(l.response_band_hz)),
-        ];
-        for (key, w) in windows {
-            if let Some([lo, hi]) = w {
-                if lo.partial_cmp(&hi) != Some(std::cmp::Ordering::Less) {
-                    return Err(invalid(key, format!("[{lo}, {hi}] is not a window: the first bound must be lower")));
-                }
+        typed.limits.validate().map_err(|e| {
+            // The line of the key itself: `left_response_db` of `golden.left_response_db[3]`.
+            let key = e.field.split('[').next().and_then(|k| k.rsplit('.').next()).unwrap_or(&e.field);
+            ModelError::Invalid {
+                path: path.to_path_buf(),
+                line: line_of(text, key),
+                field: e.field,
+                message: e.message,
             }
-        }
-        let positive = [
-            ("thd_max_percent", l.thd_max_percent),
-            ("imbalance_max_db", l.imbalance_max_db),
-            ("level_drop_max_db", l.level_drop_max_db),
-            ("noise_rise_max_db", l.noise_rise_max_db),
-            ("response_max_db", l.response_max_db),
-            ("rub_buzz_max_db", l.rub_buzz_max_db),
-            ("rate_error_max_percent", l.rate_error_max_percent),
-            ("cancellation_min_db", l.cancellation_min_db),
-        ];
-        for (key, v) in positive {
-            if !(v > 0.0 && v.is_finite()) {
-                return Err(invalid(key, format!("{v} must be a positive number")));
-            }
-        }
+        })?;
         let overrides = match raw.remove("limits") {
             Some(toml::Value::Table(t)) => t,
             _ => toml::Table::new(),

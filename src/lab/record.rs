@@ -98,7 +98,8 @@ pub struct UnitRecord {
     pub measurements: Vec<MeasurementRecord>,
 }
 
-/// The faults of a diagnosis as rows: faults by rank, then suspect groups.
+/// The faults of a diagnosis as rows: faults by rank, then suspect groups, then what is missing
+/// (`code` = `missing`, `component` the capture or the part).
 pub fn fault_records(d: &Diagnosis) -> Vec<FaultRecord> {
     let mut out: Vec<FaultRecord> = d
         .faults
@@ -119,6 +120,14 @@ pub fn fault_records(d: &Diagnosis) -> Vec<FaultRecord> {
         confidence: None,
         evidence: format!("{} ({})", s.evidence, s.why()),
         remedy: s.next_step().into(),
+    }));
+    out.extend(d.missing.iter().map(|m| FaultRecord {
+        rank: 0,
+        component: m.place(),
+        code: "missing".into(),
+        confidence: None,
+        evidence: m.why.clone(),
+        remedy: "test the unit again: what is missing was not measured".into(),
     }));
     for (i, f) in out.iter_mut().enumerate() {
         f.rank = i as i64 + 1;

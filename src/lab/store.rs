@@ -4,19 +4,11 @@
 
 use super::db::{Database, DbError, Param, Tx, Value};
 use super::record::{FaultRecord, MeasurementRecord, UnitRecord};
-use crate::diagnosis::Verdict;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Rows per multi-row INSERT.
 const ROWS_PER_INSERT: usize = 200;
-
-fn verdict_text(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Pass => "pass",
-        Verdict::Fail => "fail",
-    }
-}
 
 /// `INSERT … VALUES (…), (…)` for `rows` rows of `columns` placeholders.
 fn values_sql(head: &str, columns: usize, rows: usize) -> String {
@@ -39,7 +31,7 @@ fn insert_in(tx: &mut Tx<'_>, u: &UnitRecord) -> Result<i64, DbError> {
             Param::Text(u.batch.clone()),
             Param::Int(u.tested_at_ms),
             Param::Text(u.jackbench_version.clone()),
-            Param::Text(verdict_text(u.verdict).into()),
+            Param::Text(u.verdict.name().into()),
             Param::Text(u.capture_set.clone()),
             Param::Int(u.repeats),
             Param::Text(u.limits_file.clone()),

@@ -8,7 +8,7 @@ use crate::analysis::spectrum::Spectrum;
 use crate::analysis::window::WindowKind;
 use crate::capture::Limits;
 use crate::capture::{read_wav, CaptureSet, ComponentKind, Direction, Drive, PathSpec};
-use crate::diagnosis::{Diagnosis, Measured, Verdict, DEAD_DB};
+use crate::diagnosis::{CaptureReport, Diagnosis, Measured, Verdict};
 use base64::Engine;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use std::path::{Path, PathBuf};
@@ -101,32 +101,21 @@ fn failing(d: &Diagnosis, file: &str) -> bool {
     d.faults.iter().any(|f| f.captures.iter().any(|c| c == file))
 }
 
-/// Whether an ear that was played to (or a microphone that was spoken to) gave nothing back:
-/// no signal, or only the residue a dead line leaves, [`DEAD_DB`] or more under the best of the
-/// same test (the diagnosis's own rule for a channel that carries nothing).
-fn silent_where_played(d: &Diagnosis, m: &Measured, ear: usize) -> bool {
-    if !(m.has_signal() && m.driven(ear)) {
-        return false;
-    }
-    let Some(e) = m.ears.get(ear) else { return false };
-    let best = d
-        .captures
-        .iter()
-        .map(|c| &c.measurements)
-        .filter(|p| p.direction == m.direction && p.stimulus == m.stimulus)
-        .flat_map(|p| p.ears.iter().enumerate().filter(|(i, _)| p.driven(*i)).filter_map(|(_, x)| x.gain_db))
-        .fold(f64::NEG_INFINITY, f64::max);
-    !e.present || e.gain_db.is_some_and(|g| g < best - DEAD_DB)
+/// Whether an ear that was played to (or a microphone that was spoken to) gave nothing back
+/// (the diagnosis's judgement: [`crate::diagnosis::CaptureReport::silent`]).
+fn silent_where_played(c: &CaptureReport, ear: usize) -> bool {
+    c.silent.contains(&ear)
 }
 
 /// Whether a cell of the capture's row is marked ✗ (see [`out_marks`]).
-fn out_of_limits(d: &Diagnosis, m: &Measured, limits: &Limits) -> bool {
-    !out_marks(d, m, limits).is_empty()
+fn out_of_limits(c: &CaptureReport, limits: &Limits) -> bool {
+    !out_marks(c, limits).is_empty()
 }
 
 /// What of a capture is out, in words, one entry per ear and value: nothing back where a signal
 /// was played, THD over its limit, gaps. The report marks these cells ✗; the terminal lists them.
-pub fn out_marks(d: &Diagnosis, m: &Measured, limits: &Limits) -> Vec<String> {
+pub fn out_marks(c: &CaptureReport, limits: &Limits) -> Vec<String> {
+    let m = &c.measurements;
     let mut out = Vec::new();
     for (i, e) in m.ears.iter().enumerate() {
         let ear = match (m.direction, i) {
@@ -134,7 +123,7 @@ pub fn out_marks(d: &Diagnosis, m: &Measured, limits: &Limits) -> Vec<String> {
             (Direction::Playback, _) => "right ear",
             _ => "microphone",
         };
-        if silent_where_played(d, m, i) {
+        if silent_where_played(c, i) {
             out.push(format!("{ear}: nothing came back"));
         }
         if let Some(v) = e.thd_percent.filter(|v| m.driven(i) && *v > limits.thd_max_percent) {
@@ -431,8 +420,7 @@ fn draw_plots(
     // Per capture: spectrum of tones, envelope of every capture. The plots are independent:
     // drawn on as many threads as there are cores, each over a run of neighbouring captures (so a
     // sequence's file is read once per run), in the captures' order.
-    let todo: Vec<usize> =
-        (0..d.captures.len()).filter(|&i| all || inline_plots(d, &d.captures[i].measurements, limits)).collect();
+    let todo: Vec<usize> = (0..d.captures.len()).filter(|&i| all || inline_plots(d, &d.captures[i], limits)).collect();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4).min(todo.len().max(1));
     let per = todo.len().div_ceil(workers).max(1);
     let runs: Vec<Result<Vec<Figure>, ReportError>> = std::thread::scope(|scope| {
@@ -448,9 +436,10 @@ fn draw_plots(
 
 /// Whether a capture's own plots go inline in the page: it failed, a value of its own is out, or
 /// it shows level steps or sounds outside its tone.
-fn inline_plots(d: &Diagnosis, m: &Measured, limits: &Limits) -> bool {
+fn inline_plots(d: &Diagnosis, c: &CaptureReport, limits: &Limits) -> bool {
+    let m = &c.measurements;
     failing(d, &m.file)
-        || out_of_limits(d, m, limits)
+        || out_of_limits(c, limits)
         || m.ears.iter().any(|e| !e.level_steps.is_empty() || !e.outside_events.is_empty())
 }
 
@@ -469,7 +458,7 @@ fn capture_plots(
     for &i in which {
         let c = &d.captures[i];
         let m = &c.measurements;
-        let inline = inline_plots(d, m, limits);
+        let inline = inline_plots(d, c, limits);
         // A sequence's segments share their file: it is read once, and each plot shows the
         // window its segment was measured on.
         if read.as_ref().is_none_or(|(f, _)| f != &c.file) {
@@ -573,14 +562,18 @@ fn spectrum_points(x: &[f32], rate_hz: u32, spectrum: &mut Spectrum) -> Vec<(f64
 
 fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) -> Result<Markup, ReportError> {
     let m = &set.manifest;
-    let pass = d.verdict == Verdict::Pass;
-    let headline = if pass {
-        "PASS: every path measured within its limits".to_string()
-    } else {
-        let mut parts: Vec<String> =
-            d.faults.iter().map(|f| format!("{} [{} on {}]", f.title, f.code, f.component)).collect();
-        parts.extend(d.suspects.iter().map(|s| format!("one of {} [{}]", s.title, s.symptom)));
-        format!("FAIL: {}", parts.join("; "))
+    let headline = match d.verdict {
+        Verdict::Pass => "PASS: every path measured within its limits".to_string(),
+        Verdict::Incomplete => format!(
+            "INCOMPLETE: {} planned measurement(s) or part(s) not measured; the unit cannot pass until they are",
+            d.missing.len()
+        ),
+        Verdict::Fail => {
+            let mut parts: Vec<String> =
+                d.faults.iter().map(|f| format!("{} [{} on {}]", f.title, f.code, f.component)).collect();
+            parts.extend(d.suspects.iter().map(|s| format!("one of {} [{}]", s.title, s.symptom)));
+            format!("FAIL: {}", parts.join("; "))
+        }
     };
     let mut images = Vec::new();
     let linked: Vec<(String, &String)> = figures
@@ -615,9 +608,23 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
                 style { (PreEscaped(CSS)) }
             }
             body {
-                header class=(if pass { "verdict pass" } else { "verdict fail" }) {
+                header class=(format!("verdict {}", d.verdict.name())) {
                     h1 { (headline) }
                     p { (d.faults.len()) " fault(s), " (d.suspects.len()) " suspect group(s), " (d.measured_summary()) "." }
+                }
+                @if !d.missing.is_empty() {
+                    section {
+                        h2 { "Not measured" }
+                        p class="note" { "What the plan has that gave no measurement: a capture missing, unreadable or too short, samples no converter records, \
+                            a channel that carried none of its stimulus with no fault to explain it, or a part under test that no usable capture went through. \
+                            A unit is not passed on what was not measured." }
+                        table class="missing" {
+                            tr { th { "capture or part" } th { "why" } }
+                            @for x in &d.missing {
+                                tr { td { code { (x.place()) } } td { (x.why) } }
+                            }
+                        }
+                    }
                 }
                 @if !d.faults.is_empty() || !d.suspects.is_empty() {
                     section {
@@ -722,14 +729,14 @@ fn page(set: &CaptureSet, d: &Diagnosis, limits: &Limits, figures: &[Figure]) ->
                             tr { th { "" } th { "capture" } th { "direction" } th { "stimulus" } th { "drive" } th { "level (dBFS)" } th { "frequency (Hz)" } th { "THD (%)" } th { "noise (dBFS)" } th { "hum (dBFS)" } th { "gaps" } th { "level steps" } th { "outside tone" } th { "latency (ms)" } }
                             @for c in d.captures.iter().filter(|c| c.measurements.path == p) {
                                 @let mm = &c.measurements;
-                                @let bad = failing(d, &c.file) || out_of_limits(d, mm, limits);
+                                @let bad = failing(d, &c.file) || out_of_limits(c, limits);
                                 tr class=(if bad { "bad" } else { "ok" }) {
                                     td { (if bad { "✗" } else { "✓" }) }
                                     td { (c.file) }
                                     td { (mm.direction.name()) }
                                     td { (mm.stimulus) }
                                     td { (mm.drive.map_or("", |d| d.name())) }
-                                    td { (per_ear_at(mm, |i, e| match (e.level_dbfs, silent_where_played(d, mm, i)) {
+                                    td { (per_ear_at(mm, |i, e| match (e.level_dbfs, silent_where_played(c, i)) {
                                         (Some(v), true) => Some(format!("{v:.1} ✗")),
                                         (None, true) => Some("none ✗".into()),
                                         (v, false) => v.map(|v| format!("{v:.1}")),
@@ -851,7 +858,7 @@ fn per_ear(m: &Measured, f: impl Fn(&crate::diagnosis::EarMeasure) -> Option<Str
 pub(crate) const CSS: &str = r#"
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1100px; padding: 1em; color: #222; }
 .verdict { padding: 1em 1.5em; border-radius: 8px; color: white; }
-.verdict.pass { background: #2e7d32; } .verdict.fail { background: #c62828; }
+.verdict.pass { background: #2e7d32; } .verdict.fail { background: #c62828; } .verdict.incomplete { background: #e65100; }
 .verdict h1 { margin: 0 0 .3em 0; font-size: 1.6em; }
 .card { border: 1px solid #ccc; border-left: 6px solid #c62828; border-radius: 6px; padding: .5em 1em; margin: .8em 0; }
 .card.suspect { border-left-color: #ef6c00; }

@@ -445,9 +445,23 @@ impl RigFile {
 
     /// Parses rig-file text; `path` is used in errors.
     pub fn parse(text: &str, path: &Path) -> Result<RigFile, RigFileError> {
-        let mut rig: RigFile = toml::from_str(text)
-            .map_err(|e| RigFileError::Syntax { path: path.to_path_buf(), message: e.to_string() })?;
+        let syntax = |e: toml::de::Error| RigFileError::Syntax { path: path.to_path_buf(), message: e.to_string() };
+        let mut rig: RigFile = toml::from_str(text).map_err(syntax)?;
         rig.source = path.to_path_buf();
+        let raw: toml::Table = toml::from_str(text).map_err(syntax)?;
+        if let Some(toml::Value::Array(written)) = raw.get("stimulus") {
+            let doc = Doc { text, path };
+            for (i, (entry, source)) in rig.stimuli.iter().zip(written).enumerate() {
+                if let Some(key) = entry.unread_key(source) {
+                    let name = key.rsplit(['.', ']']).next().unwrap_or(&key).to_string();
+                    return Err(doc.invalid(
+                        doc.key(&name),
+                        format!("stimulus[{i}].{key}"),
+                        "unknown key: nothing reads it".to_string(),
+                    ));
+                }
+            }
+        }
         rig.check(text)?;
         Ok(rig)
     }
@@ -475,6 +489,10 @@ impl RigFile {
                 format!("{} s is outside 0..=1 s", self.round_trip_s),
             ));
         }
+        self.limits.validate().map_err(|e| {
+            let key = e.field.split('[').next().and_then(|k| k.rsplit('.').next()).unwrap_or(&e.field);
+            doc.invalid(doc.key(key), format!("limits.{}", e.field), e.message)
+        })?;
         if !(self.guard.reference_over_db > 0.0 && self.guard.reference_over_db.is_finite()) {
             return Err(doc.invalid(
                 doc.key("reference_over_db"),
@@ -731,8 +749,12 @@ impl RigFile {
 
     /// The components as a capture set's manifest lists them.
     pub fn manifest_components(&self) -> Vec<Component> {
+        // Spec §2: every component that appears in a path (and only those: a part in the
+        // manifest is a part under test, which the diagnosis asks to see measured).
+        let paths: Vec<PathSpec> = self.plan.paths.iter().map(|p| p.spec()).collect();
         self.components
             .iter()
+            .filter(|c| paths.iter().any(|p| p.ids().contains(&c.id.get_ref().as_str())))
             .map(|c| Component {
                 id: c.id.get_ref().clone(),
                 kind: c.kind,

@@ -2,26 +2,6 @@
 
 use super::*;
 
-/// The strongest driven-ear level among playback captures of the same stimulus: what a path
-/// that works delivers.
-pub(in crate::diagnosis) fn typical_playback_level(ctx: &Context, stimulus: &str) -> Option<f64> {
-    ctx.m
-        .iter()
-        .filter(|m| m.direction == Direction::Playback && m.stimulus == stimulus)
-        .flat_map(|m| m.ears.iter().enumerate().filter(|(e, _)| m.driven(*e)).filter_map(|(_, x)| x.level_dbfs))
-        .fold(None, |acc: Option<f64>, l| Some(acc.map_or(l, |a| a.max(l))))
-}
-
-/// The same path's playback capture of the same stimulus with a single drive.
-pub(in crate::diagnosis) fn single_drive_level(ctx: &Context, m: &Measured) -> Option<f64> {
-    ctx.m
-        .iter()
-        .filter(|o| o.direction == Direction::Playback && o.path == m.path && o.stimulus == m.stimulus)
-        .filter(|o| matches!(o.drive, Some(Drive::Left) | Some(Drive::Right)))
-        .flat_map(|o| o.ears.iter().filter_map(|e| e.level_dbfs))
-        .fold(None, |acc: Option<f64>, l| Some(acc.map_or(l, |a| a.max(l))))
-}
-
 pub(in crate::diagnosis) fn observe_pinout(ctx: &Context) -> Vec<Obs> {
     let cancel = ctx.limits.cancellation_min_db * DETECT;
     let mut out = Vec::new();
@@ -39,7 +19,7 @@ pub(in crate::diagnosis) fn observe_pinout(ctx: &Context) -> Vec<Obs> {
                 }
             }
             (Direction::Playback, Some(Drive::Both)) => {
-                let Some(single) = single_drive_level(ctx, m) else { continue };
+                let Some(single) = ctx.index.single_drive(m) else { continue };
                 let both = m
                     .ears
                     .iter()
@@ -66,7 +46,7 @@ pub(in crate::diagnosis) fn observe_channel_swap(ctx: &Context) -> Vec<Obs> {
         if !(m.has_signal() && m.direction == Direction::Playback && single && m.ears.len() == 2) {
             continue;
         }
-        let Some(typical) = typical_playback_level(ctx, &m.stimulus) else { continue };
+        let Some(typical) = ctx.index.typical_playback(&m.stimulus) else { continue };
         let (own, other) =
             if m.drive == Some(Drive::Left) { (&m.ears[0], &m.ears[1]) } else { (&m.ears[1], &m.ears[0]) };
         let own_l = own.level_dbfs.unwrap_or(f64::NEG_INFINITY);

@@ -1,19 +1,26 @@
 //! Observations of gaps and discontinuities (and, as evidence beside them, level steps and sounds
 //! outside the tone).
 //!
-//! Each gap is read for where it came from. Samples the driver lost are lost on every channel at
-//! once, and on the record side they are exact zeros; a worn contact breaks one line, and the
-//! analog noise after it goes on. Where a capture cannot tell (one ear driven through the
-//! analog chain), the gap is of unknown origin: a driver's dropouts found elsewhere explain it,
-//! or else it counts for the parts it passed.
+//! Each gap is read for where it came from. Exact digital zeros are samples a driver lost
+//! (zero-filled). A gap on both ears at the same instant with the analog noise going on is
+//! either: a driver's zero-filled buffer played out through the analog chain, or a contact the
+//! two ears share (a worn sleeve, their common return) breaking both at once; which one,
+//! substitution tells (the gaps stay on the paths through the worn part, while a driver's come on
+//! every path it plays), and a gap on one ear of two, or in a recorded signal with noise in it,
+//! is an analog break. Where a capture cannot tell (one ear driven through the analog chain), the
+//! gap is of unknown origin: a driver's dropouts found elsewhere explain it, or else it counts for
+//! the parts it passed.
 
 use super::*;
 
 /// A capture's gaps and clicks by origin.
 #[derive(Debug, Default, Clone, Copy)]
 pub(in crate::diagnosis) struct GapOrigins {
-    /// On both ears at the same instant, or zero-filled: samples lost.
+    /// Zero-filled: samples lost.
     pub digital: usize,
+    /// On both ears at the same instant, with noise in it: a driver's lost samples played out,
+    /// or a contact both ears share.
+    pub common: usize,
     /// On one ear of two, or a recorded gap with noise in it: an analog break.
     pub analog: usize,
     /// One driven ear through the analog chain: either.
@@ -61,7 +68,20 @@ pub(in crate::diagnosis) fn gap_origins(m: &Measured) -> GapOrigins {
         let near = |a: &(f64, f64), other: &[(f64, f64)]| {
             other.iter().any(|b| a.0 < b.1 + TOGETHER_S && b.0 < a.1 + TOGETHER_S)
         };
-        o.digital = l.iter().filter(|a| near(a, &r)).count();
+        // Zero-filled on either ear: the samples themselves were lost.
+        let zeros = |x: &EarMeasure, (s, e): (f64, f64)| {
+            x.dropouts
+                .iter()
+                .zip(&x.zero_fill)
+                .any(|(d, z)| *z && d.at_s < e + TOGETHER_S && d.at_s + d.ms / 1e3 > s - TOGETHER_S)
+        };
+        for a in l.iter().filter(|a| near(a, &r)) {
+            if zeros(ears[0], *a) || zeros(ears[1], *a) {
+                o.digital += 1;
+            } else {
+                o.common += 1;
+            }
+        }
         o.analog = l.iter().filter(|a| !near(a, &r)).count() + r.iter().filter(|b| !near(b, &l)).count();
         return o;
     }
@@ -87,7 +107,7 @@ pub(in crate::diagnosis) fn observe_digital_gaps(ctx: &Context) -> Vec<Obs> {
 /// Gaps that show an analog break, and those of unknown origin that no driver's dropouts explain.
 pub(in crate::diagnosis) fn observe_analog_gaps(ctx: &Context) -> Vec<Obs> {
     observe_gap_events(ctx, |i, g| {
-        g.analog + if ctx.explained.contains(&(i, Symptom::Dropouts)) { 0 } else { g.unknown }
+        g.analog + if ctx.explained.contains(&(i, Symptom::Dropouts)) { 0 } else { g.unknown + g.common }
     })
 }
 
@@ -107,7 +127,10 @@ fn observe_gap_events(ctx: &Context, count: impl Fn(usize, &GapOrigins) -> usize
         let mut note = format!("it came back with {all} gap(s) or click(s), the longest {longest:.1} ms");
         let mut origin = Vec::new();
         if origins.digital > 0 {
-            origin.push(format!("{} on both ears at once or zero-filled", origins.digital));
+            origin.push(format!("{} zero-filled", origins.digital));
+        }
+        if origins.common > 0 {
+            origin.push(format!("{} on both ears at once", origins.common));
         }
         if origins.analog > 0 {
             origin.push(format!("{} on one line only", origins.analog));

@@ -62,35 +62,62 @@ pub(in crate::diagnosis) fn observe_channel_dead(ctx: &Context) -> Vec<Obs> {
 
 /// How far a capture's driven ears are below the best peer of its class, dB (the smaller of
 /// the ears: one quiet ear is an imbalance, not a level loss). `None` when not comparable.
+/// Found for every capture at once, per class, and kept for the step.
 pub(in crate::diagnosis) fn level_deficit(ctx: &Context, capture: usize) -> Option<f64> {
+    ctx.deficits.get_or_init(|| level_deficits(ctx))[capture]
+}
+
+fn level_deficits(ctx: &Context) -> Vec<Option<f64>> {
+    let mut out = vec![None; ctx.m.len()];
+    for class in ctx.index.classes() {
+        let Some(&first) = class.first() else { continue };
+        let window = ctx.limits.gain_window(ctx.m[first].direction);
+        let peers: Vec<usize> = class.iter().copied().filter(|&j| ctx.peer(j, Symptom::LowLevel)).collect();
+        // The best gain per ear among the peers.
+        let ears = peers.iter().map(|&j| ctx.m[j].ears.len()).max().unwrap_or(0);
+        let best: Vec<f64> = (0..ears)
+            .map(|e| {
+                peers
+                    .iter()
+                    .filter_map(|&j| ctx.m[j].ears.get(e).and_then(|x| x.gain_db))
+                    .fold(f64::NEG_INFINITY, f64::max)
+            })
+            .collect();
+        // Up to two of the peers' paths: enough to know whether a capture has a peer elsewhere.
+        let mut paths: Vec<&crate::capture::PathSpec> = Vec::new();
+        for &j in &peers {
+            if !paths.contains(&&ctx.m[j].path) {
+                paths.push(&ctx.m[j].path);
+                if paths.len() == 2 {
+                    break;
+                }
+            }
+        }
+        for &i in class {
+            let m = &ctx.m[i];
+            if !m.has_signal() {
+                continue;
+            }
+            // Without a peer on another path, only the limits' absolute window can judge.
+            let has_peer = paths.iter().any(|p| **p != m.path);
+            if !has_peer && window.is_none() {
+                continue;
+            }
+            out[i] = deficit(ctx, i, &best, window);
+        }
+    }
+    out
+}
+
+fn deficit(ctx: &Context, capture: usize, best: &[f64], window: Option<[f64; 2]>) -> Option<f64> {
     let m = &ctx.m[capture];
-    if !m.has_signal() {
-        return None;
-    }
-    let key = class_key(m);
-    let window = ctx.limits.gain_window(m.direction);
-    // Without a peer on another path, only the limits' absolute window can judge.
-    let has_peer = ctx
-        .m
-        .iter()
-        .enumerate()
-        .any(|(j, p)| class_key(p) == key && p.path != m.path && ctx.peer(j, Symptom::LowLevel));
-    if !has_peer && window.is_none() {
-        return None;
-    }
     let mut deficits = Vec::new();
     for (e, ear) in m.ears.iter().enumerate().filter(|(e, _)| m.driven(*e)) {
         if !carries(ctx, capture, e) {
             return None;
         }
         let level = ear.gain_db?;
-        let best = ctx
-            .m
-            .iter()
-            .enumerate()
-            .filter(|(j, p)| class_key(p) == key && (*j == capture || ctx.peer(*j, Symptom::LowLevel)))
-            .filter_map(|(_, p)| p.ears.get(e).and_then(|x| x.gain_db))
-            .fold(f64::NEG_INFINITY, f64::max);
+        let best = best.get(e).copied().unwrap_or(f64::NEG_INFINITY).max(level);
         // The window's middle is what a working path delivers: a rig's window reaches the fault's
         // definition to either side of it, a model's calibrated one its golden units' spread.
         let expected = match window {
@@ -102,7 +129,34 @@ pub(in crate::diagnosis) fn level_deficit(ctx: &Context, capture: usize) -> Opti
     deficits.into_iter().fold(None, |a: Option<f64>, d| Some(a.map_or(d, |a| a.min(d))))
 }
 
-/// How far a record-side capture's noise floor is below the same class's highest peer floor
+/// Whether capture `j` kept its level: it is not low against its peers (a lowered digital gain
+/// lowers the noise floor too, so such a capture is no reference for noise). A silence has no
+/// level of its own: a sequence's silence kept it when the other segments of its capture did.
+pub(in crate::diagnosis) fn kept_level(ctx: &Context, j: usize) -> bool {
+    ctx.kept.get_or_init(|| {
+        let limit = ctx.limits.level_drop_max_db * DETECT;
+        let kept = |k: usize| level_deficit(ctx, k).is_none_or(|d| d < limit);
+        // Per file: whether every measurement with a signal kept its level.
+        let mut file_kept: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
+        for (k, q) in ctx.m.iter().enumerate().filter(|(_, q)| q.has_signal()) {
+            let e = file_kept.entry(q.file.as_str()).or_insert(true);
+            *e = *e && kept(k);
+        }
+        ctx.m
+            .iter()
+            .enumerate()
+            .map(|(k, p)| {
+                if p.has_signal() {
+                    kept(k)
+                } else {
+                    p.segment.is_none() || file_kept.get(p.file.as_str()).copied().unwrap_or(true)
+                }
+            })
+            .collect()
+    })[j]
+}
+
+/// How far a record-side capture's noise floor is below the same class's median peer floor
 /// among captures that kept their level, dB.
 pub(in crate::diagnosis) fn noise_drop(ctx: &Context, capture: usize) -> Option<f64> {
     let m = &ctx.m[capture];
@@ -110,14 +164,11 @@ pub(in crate::diagnosis) fn noise_drop(ctx: &Context, capture: usize) -> Option<
         p.ears.first().filter(|e| !e.disturbed()).map(|e| e.noise_floor_dbfs).filter(|f| *f > crate::analysis::DB_FLOOR)
     };
     let mine = floor(m)?;
-    let key = class_key(m);
     let peers: Vec<f64> = ctx
-        .m
-        .iter()
-        .enumerate()
-        .filter(|(j, p)| class_key(p) == key && *j != capture)
-        .filter(|(j, _)| level_deficit(ctx, *j).is_some_and(|d| d < ctx.limits.level_drop_max_db * DETECT))
-        .filter_map(|(_, p)| floor(p))
+        .index
+        .peers(capture)
+        .filter(|&j| level_deficit(ctx, j).is_some_and(|d| d < ctx.limits.level_drop_max_db * DETECT))
+        .filter_map(|j| floor(&ctx.m[j]))
         .collect();
     if peers.is_empty() {
         // No peer kept its level: the limits' nominal noise floor, if given.

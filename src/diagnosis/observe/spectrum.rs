@@ -85,14 +85,11 @@ pub(in crate::diagnosis) fn observe_rub_buzz(ctx: &Context) -> Vec<Obs> {
         if level_deficit(ctx, i).is_some_and(|d| d >= ctx.limits.level_drop_max_db * DETECT) {
             continue;
         }
-        let key = class_key(m);
         let peers: Vec<&Measured> = ctx
-            .m
-            .iter()
-            .enumerate()
-            .filter(|(j, p)| {
-                *j != i && class_key(p) == key && p.path.headset != m.path.headset && ctx.peer(*j, Symptom::RubBuzz)
-            })
+            .index
+            .peers(i)
+            .map(|j| (j, &ctx.m[j]))
+            .filter(|(j, p)| p.path.headset != m.path.headset && ctx.peer(*j, Symptom::RubBuzz))
             .map(|(_, p)| p)
             .collect();
         // (excess, band from, band to, ear)
@@ -208,7 +205,6 @@ pub(in crate::diagnosis) fn observe_response(ctx: &Context) -> Vec<Obs> {
     };
     let mut out = Vec::new();
     for (i, m) in ctx.m.iter().enumerate() {
-        let key = class_key(m);
         let ears: Vec<(usize, &EarMeasure)> =
             m.ears.iter().enumerate().filter(|(e, x)| m.driven(*e) && x.present && !x.response.is_empty()).collect();
         // (frequency, shortfall, what it was measured against: "fell N dB under …")
@@ -226,11 +222,11 @@ pub(in crate::diagnosis) fn observe_response(ctx: &Context) -> Vec<Obs> {
             let mut only_other_models = true;
             // Each peer's shape less what its voicing may differ by.
             let peers: Vec<Vec<(f64, f64)>> = ctx
-                .m
-                .iter()
-                .enumerate()
-                .filter(|(j, p)| *j != i && class_key(p) == key && ctx.peer(*j, Symptom::Response))
-                .filter_map(|(_, p)| {
+                .index
+                .peers(i)
+                .filter(|&j| ctx.peer(j, Symptom::Response))
+                .map(|j| &ctx.m[j])
+                .filter_map(|p| {
                     let spare = if ctx.same_voicing(m, p) { 0.0 } else { CROSS_MODEL_DB };
                     p.ears.get(e).map(|x| (x, spare))
                 })
@@ -346,48 +342,59 @@ pub(in crate::diagnosis) fn observe_hum(ctx: &Context) -> Vec<Obs> {
 
 pub(in crate::diagnosis) fn observe_noise(ctx: &Context) -> Vec<Obs> {
     let limit = ctx.limits.noise_rise_max_db * NOISE_DETECT;
-    let mut out = Vec::new();
-    for (i, m) in ctx.m.iter().enumerate() {
-        if !matches!(m.signal, crate::stimulus::Stimulus::Silence { .. } | crate::stimulus::Stimulus::Sine { .. }) {
-            continue;
-        }
-        let key = class_key(m);
-        // Room sound over a capture raises its floor, not the path's.
-        let floor = |p: &Measured| {
-            p.ears
-                .iter()
-                .filter(|e| !e.disturbed())
-                .map(|e| e.noise_floor_dbfs)
-                .filter(|f| *f > crate::analysis::DB_FLOOR)
-                .fold(f64::NEG_INFINITY, f64::max)
-        };
-        let mine = floor(m);
-        if !mine.is_finite() {
-            continue;
-        }
-        // The quietest peer that kept its level (a lowered digital gain lowers the floor too).
-        let quietest = ctx
-            .m
+    let testable = |m: &Measured| {
+        matches!(m.signal, crate::stimulus::Stimulus::Silence { .. } | crate::stimulus::Stimulus::Sine { .. })
+    };
+    // Room sound over a capture raises its floor, not the path's.
+    let floor = |p: &Measured| {
+        p.ears
             .iter()
-            .enumerate()
-            .filter(|(j, p)| *j != i && class_key(p) == key && ctx.peer(*j, Symptom::Noise))
-            .filter(|(j, p)| {
-                !p.has_signal() || level_deficit(ctx, *j).is_none_or(|d| d < ctx.limits.level_drop_max_db * DETECT)
-            })
-            .map(|(_, p)| floor(p))
-            .filter(|f| f.is_finite())
-            .fold(f64::INFINITY, f64::min);
-        if !quietest.is_finite() {
+            .filter(|e| !e.disturbed())
+            .map(|e| e.noise_floor_dbfs)
+            .filter(|f| *f > crate::analysis::DB_FLOOR)
+            .fold(f64::NEG_INFINITY, f64::max)
+    };
+    let mut out = Vec::new();
+    for class in ctx.index.classes() {
+        if !class.first().is_some_and(|&i| testable(&ctx.m[i])) {
             continue;
         }
-        let rise = mine - quietest;
-        out.push(obs(
-            i,
-            rise >= limit,
-            rise / limit,
-            format!("its noise floor stood {rise:.0} dB above the quietest other path"),
-        ));
+        // The two quietest peers that kept their level (a lowered digital gain lowers the floor
+        // too): the quietest other than the capture itself is one of them.
+        let mut quietest: [(f64, usize); 2] = [(f64::INFINITY, usize::MAX); 2];
+        for &j in class {
+            if !(ctx.peer(j, Symptom::Noise) && kept_level(ctx, j)) {
+                continue;
+            }
+            let f = floor(&ctx.m[j]);
+            if !f.is_finite() {
+                continue;
+            }
+            if f < quietest[0].0 {
+                quietest = [(f, j), quietest[0]];
+            } else if f < quietest[1].0 {
+                quietest[1] = (f, j);
+            }
+        }
+        for &i in class {
+            let mine = floor(&ctx.m[i]);
+            if !mine.is_finite() {
+                continue;
+            }
+            let other = if quietest[0].1 == i { quietest[1].0 } else { quietest[0].0 };
+            if !other.is_finite() {
+                continue;
+            }
+            let rise = mine - other;
+            out.push(obs(
+                i,
+                rise >= limit,
+                rise / limit,
+                format!("its noise floor stood {rise:.0} dB above the quietest other path"),
+            ));
+        }
     }
+    out.sort_by_key(|o| o.capture);
     out
 }
 

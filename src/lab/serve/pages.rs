@@ -88,7 +88,7 @@ h1{font-size:1.4rem;margin:0}h2{font-size:1.15rem}.note{color:#555}\
 #cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(16rem,1fr));gap:1rem;margin:1rem 1.5rem}\
 .card{background:#fff;border-radius:.5rem;padding:1rem;border-left:.5rem solid #2e7d32;box-shadow:0 1px 3px #0002}\
 .card.fail{border-left-color:#c62828}.card h2{margin:0;font-size:1.1rem}.card .big{font-size:2rem;margin:.3rem 0}\
-.fail .verdict,.verdict.fail{color:#c62828;font-weight:bold}.pass .verdict,.verdict.pass{color:#2e7d32;font-weight:bold}\
+.fail .verdict,.verdict.fail{color:#c62828;font-weight:bold}.verdict.incomplete{color:#e65100;font-weight:bold}.pass .verdict,.verdict.pass{color:#2e7d32;font-weight:bold}\
 .card.flash{animation:flash 1s ease-in-out 3}@keyframes flash{50%{background:#ffcdd2}}\
 .error{background:#fff3f3;border:1px solid #c62828;padding:1rem;border-radius:.5rem}\
 table{border-collapse:collapse;background:#fff;margin:.5rem 0}td,th{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}\

@@ -778,19 +778,21 @@ fn add_noise(x: &mut [f64], rms: f64, rng: &mut ChaCha8Rng) {
     }
 }
 
-/// Random gaps (1–50 ms, log-uniform) with a click at each edge: a worn contact. Returns the
-/// gaps' (start, length) in samples.
-fn worn_contact(x: &mut [f64], rate: f64, per_second: f64, rng: &mut ChaCha8Rng) {
-    let secs = x.len() as f64 / rate;
-    let count = poisson(per_second * secs, rng).max(1);
+/// Random gaps (1–50 ms, log-uniform) with a click at each edge: a worn contact, the same breaks
+/// on every one of `lines` that pass through it (one line, or both ears through a sleeve).
+fn worn_contact(lines: &mut [&mut [f64]], rate: f64, per_second: f64, rng: &mut ChaCha8Rng) {
+    let Some(n) = lines.first().map(|x| x.len()) else { return };
+    let count = poisson(per_second * n as f64 / rate, rng).max(1);
     for _ in 0..count {
         let len = (rate * 0.001 * 50f64.powf(rng.random::<f64>())) as usize;
-        let start = rng.random_range(0..x.len().saturating_sub(len).max(1));
-        let click = x[start..].iter().take(64).fold(0f64, |m, v| m.max(v.abs()));
-        let end = (start + len).min(x.len());
-        x[start..end].iter_mut().for_each(|v| *v = 0.0);
-        if let Some(v) = x.get_mut(start) {
-            *v += 0.5 * click;
+        let start = rng.random_range(0..n.saturating_sub(len).max(1));
+        for x in lines.iter_mut() {
+            let click = x[start..].iter().take(64).fold(0f64, |m, v| m.max(v.abs()));
+            let end = (start + len).min(x.len());
+            x[start..end].iter_mut().for_each(|v| *v = 0.0);
+            if let Some(v) = x.get_mut(start) {
+                *v += 0.5 * click;
+            }
         }
     }
 }
@@ -863,13 +865,14 @@ fn simulate(
     // The stimulus as the driver's clock plays it against the bench's (or the bench's against the
     // driver's when it records): frequencies scale by `clock`.
     let at = |i: usize| (i as f64 / rate - lead) * clock;
-    let s: Vec<f64> = (0..n).map(|i| req.stimulus.value_at(at(i))).collect();
+    let player = req.stimulus.player();
+    let s: Vec<f64> = (0..n).map(|i| player.value_on(at(i), None)).collect();
     // What each output channel plays: a sequence's segments only on the channels they drive.
     let sequence = matches!(req.stimulus, crate::stimulus::Stimulus::Sequence { .. });
     // Other stimuli play the same on every channel: borrowed, not copied.
     let on = |c: usize| -> std::borrow::Cow<[f64]> {
         if sequence {
-            std::borrow::Cow::Owned((0..n).map(|i| req.stimulus.value_on(at(i), Some(c))).collect())
+            std::borrow::Cow::Owned((0..n).map(|i| player.value_on(at(i), Some(c))).collect())
         } else {
             std::borrow::Cow::Borrowed(&s)
         }
@@ -1072,9 +1075,14 @@ fn output_stage(ch: &mut [Vec<f64>], p: &Part, rate: f64, a: f64, rng: &mut ChaC
         }
     }
     if let Some(per_s) = p.fault(Symptom::Intermittent) {
-        // A worn contact hits one line at a time.
-        let side = rng.random_range(0..ch.len());
-        worn_contact(&mut ch[side], rate, per_s, rng);
+        // A worn contact hits one line at a time: an ear's, or the sleeve both ears return
+        // through, which breaks them at the same instants.
+        let line = rng.random_range(0..=ch.len());
+        let mut lines: Vec<&mut [f64]> = match ch.get_mut(line) {
+            Some(one) => vec![one.as_mut_slice()],
+            None => ch.iter_mut().map(Vec::as_mut_slice).collect(),
+        };
+        worn_contact(&mut lines, rate, per_s, rng);
     }
 }
 
@@ -1108,7 +1116,7 @@ fn input_stage(x: &mut [f64], p: &Part, rate: f64, a: f64, rng: &mut ChaCha8Rng)
         distort(x, thd, a);
     }
     if let Some(per_s) = p.fault(Symptom::Intermittent) {
-        worn_contact(x, rate, per_s, rng);
+        worn_contact(&mut [x], rate, per_s, rng);
     }
 }
 
