@@ -372,3 +372,98 @@ fn sequences_of_many_segments_are_measured_segment_by_segment() {
         }
     }
 }
+
+/// A loopback set of one path: a 1 kHz tone at `level_dbfs` after `delay_s`, rounded to `bits`
+/// bits with Gaussian noise of `noise_dbfs` rms (or none), and a silence recorded as exact zeros.
+fn digital_loop_set(dir: &Path, rate: u32, level_dbfs: f64, delay_s: f64, bits: i32, noise_dbfs: Option<f64>) {
+    use rand::SeedableRng;
+    use rand_distr::Distribution;
+    std::fs::create_dir_all(dir.join("captures")).expect("mkdir");
+    std::fs::write(
+        dir.join("capture-set.toml"),
+        r#"format = "jackbench-capture-set/1"
+[[component]]
+id = "pc"
+kind = "driver"
+[[component]]
+id = "jack"
+kind = "port"
+[[component]]
+id = "direct"
+kind = "adapter"
+reference = true
+[[component]]
+id = "plug"
+kind = "loopback"
+reference = true
+[[stimulus]]
+id = "tone"
+kind = "sine"
+freq_hz = 1000.0
+level_dbfs = LEVEL
+seconds = 0.5
+[[stimulus]]
+id = "quiet"
+kind = "silence"
+seconds = 0.3
+[[capture]]
+file = "captures/tone.wav"
+direction = "loopback"
+stimulus = "tone"
+drive = "left"
+path = { driver = "pc", port = "jack", adapter = "direct", headset = "plug" }
+[[capture]]
+file = "captures/quiet.wav"
+direction = "loopback"
+stimulus = "quiet"
+drive = "left"
+path = { driver = "pc", port = "jack", adapter = "direct", headset = "plug" }
+"#
+        .replace("LEVEL", &format!("{level_dbfs:.1}")),
+    )
+    .expect("manifest");
+    let q = 2f64.powi(1 - bits);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(bits as u64);
+    let noise =
+        rand_distr::Normal::new(0.0, noise_dbfs.map_or(0.0, |n| 10f64.powf(n / 20.0) / 2f64.sqrt())).expect("normal");
+    let a = 10f64.powf(level_dbfs / 20.0);
+    let len = ((delay_s + 0.5 + 0.2) * rate as f64) as usize;
+    let tone: Vec<f64> = (0..len)
+        .map(|i| {
+            let t = i as f64 / rate as f64 - delay_s;
+            let v = if (0.0..0.5).contains(&t) { a * (2.0 * std::f64::consts::PI * 1000.0 * t).sin() } else { 0.0 };
+            ((v + noise.sample(&mut rng)) / q).round() * q
+        })
+        .collect();
+    write_wav(&dir.join("captures/tone.wav"), &Audio::from_f64(rate, SampleFormat::S24, &[tone])).expect("write");
+    let quiet = vec![0.0; (0.5 * rate as f64) as usize];
+    write_wav(&dir.join("captures/quiet.wav"), &Audio::from_f64(rate, SampleFormat::S24, &[quiet])).expect("write");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 16, ..Default::default() })]
+
+    /// A recorder that returns its tone with no noise at all (a digital loop: a sound server's
+    /// 16-bit sink, a codec that rounds and adds nothing) records silence as exact zeros: no mute,
+    /// and the set passes. A recorder with noise of its own (−80 dBFS) that gives exact zeros for
+    /// silence was muted or blocked: never a pass, a fault or suspect on its path.
+    #[test]
+    fn silence_as_zeros_is_a_mute_only_on_a_recorder_with_noise_of_its_own(
+        rate in proptest::sample::select(vec![44_100u32, 48_000, 96_000]),
+        level in -40.0f64..-3.0,
+        delay in 0.0f64..0.1,
+        bits in proptest::sample::select(vec![16, 20, 24]),
+    ) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        digital_loop_set(dir.path(), rate, level, delay, bits, None);
+        let d = diagnose(&CaptureSet::load(dir.path()).expect("set"), &Default::default()).expect("diagnosis");
+        proptest::prop_assert_eq!(d.verdict, Verdict::Pass, "{:?} {:?} {:?}", d.faults, d.suspects, d.missing);
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        digital_loop_set(dir.path(), rate, level, delay, bits, Some(-80.0));
+        let set = CaptureSet::load(dir.path()).expect("set");
+        let d = diagnose(&set, &Default::default()).expect("diagnosis");
+        proptest::prop_assert!(d.verdict != Verdict::Pass);
+        proptest::prop_assert!(accounted(&d, &set, "captures/quiet.wav"), "{:?} {:?} {:?}", d.faults, d.suspects, d.missing);
+    }
+}

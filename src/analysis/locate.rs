@@ -87,6 +87,8 @@ pub struct EnvelopeBuilder {
     pub min: f32,
     pub nonzero: u64,
     pub frames: u64,
+    /// The grid the samples lie on (a path's rounding, [`super::sample_step`]).
+    pub grid: super::SampleGrid,
 }
 
 /// The envelope of one frequency's band: per block, `|Σ x[k]·w[k]·e^{−iωk}|` with `w` a Hann
@@ -263,6 +265,7 @@ impl EnvelopeBuilder {
             min: f32::INFINITY,
             nonzero: 0,
             frames: 0,
+            grid: super::SampleGrid::default(),
         }
     }
 
@@ -285,6 +288,7 @@ impl EnvelopeBuilder {
     }
 
     pub fn push(&mut self, samples: &[f32]) {
+        self.grid.push_all(samples);
         // Block by block, so the inner loops are plain reductions the compiler vectorises.
         let mut rest = samples;
         while !rest.is_empty() {

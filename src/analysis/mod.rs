@@ -295,6 +295,9 @@ pub struct ChannelAnalysis {
     pub disturbances: Vec<SoundEvent>,
     pub clipped: bool,
     pub digital_silence: bool,
+    /// The grid the samples lie on ([`sample_step`]; 0: none): what the path rounds to.
+    #[serde(skip)]
+    pub sample_step: f64,
     /// Whether a tone stood clearly above the noise.
     pub tone_present: bool,
     /// The steady part measured, seconds from the start.
@@ -330,6 +333,63 @@ pub fn db(v: f64) -> f64 {
 /// An rms value in dBFS, where a full-scale sine's rms (1/√2) is 0 dBFS.
 pub fn rms_dbfs(rms: f64) -> f64 {
     db(rms * std::f64::consts::SQRT_2)
+}
+
+/// The step of the grid `x`'s samples lie on: the largest power of two 2⁻ᵏ (k ≤ 32) of which
+/// every sample is a whole multiple, or 0 when they lie on none (computed in floating point, or
+/// all zero). A path that rounds to 16 bits somewhere gives 2⁻¹⁵ whatever the file's format (a
+/// sound server's 16-bit sink recorded into 24-bit samples): the rounding it adds under any
+/// signal, `step/√12` rms, is noise that its silences, exact zeros, do not show.
+pub fn sample_step(x: &[f64]) -> f64 {
+    let mut grid = SampleGrid::default();
+    x.iter().for_each(|v| grid.push(*v));
+    grid.step()
+}
+
+/// [`sample_step`], gathered as the samples stream past.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SampleGrid {
+    /// The OR of every sample's magnitude in units of 2⁻³².
+    bits: u64,
+    /// A sample lay on no grid of 2⁻³² or coarser.
+    off: bool,
+}
+
+impl SampleGrid {
+    const FINEST: i32 = 32;
+
+    pub fn push(&mut self, v: f64) {
+        if self.off || v == 0.0 {
+            return;
+        }
+        let s = (v * 2f64.powi(Self::FINEST)).abs();
+        if s.fract() == 0.0 && s < 2f64.powi(63) {
+            // Whole and under 2⁶³: exact as an integer.
+            self.bits |= s as u64;
+        } else {
+            self.off = true;
+        }
+    }
+
+    pub fn push_all(&mut self, x: &[f32]) {
+        if !self.off {
+            x.iter().for_each(|v| self.push(f64::from(*v)));
+        }
+    }
+
+    /// The grid's step, or 0 when there is none.
+    pub fn step(&self) -> f64 {
+        if self.off || self.bits == 0 {
+            0.0
+        } else {
+            2f64.powi(self.bits.trailing_zeros() as i32 - Self::FINEST)
+        }
+    }
+}
+
+/// The rms of the rounding to a grid of `step` that any signal carries (uniform over a step).
+pub fn rounding_rms(step: f64) -> f64 {
+    step / 12f64.sqrt()
 }
 
 /// Measures a recording of a single sine, channel by channel.
@@ -542,6 +602,7 @@ fn analyze_with(
                 disturbances: scan.disturbances,
                 clipped: (scan.clipped || m.flat_top) && present,
                 digital_silence: silent,
+                sample_step: env[c].grid.step(),
                 tone_present: present && !silent,
                 steady_start_s: regions[c].start as f64 / rate_f,
                 steady_end_s: regions[c].end as f64 / rate_f,
@@ -867,6 +928,28 @@ mod tests {
     use rand_distr::{Distribution, Normal};
 
     const RATE: u32 = 48_000;
+
+    /// The grid of rounded samples is found at every depth from 8 to 32 bits, for any signal
+    /// that reaches its finest step, and samples computed in floating point lie on none.
+    #[test]
+    fn the_sample_grid_is_the_rounding_of_the_samples() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let normal = Normal::new(0.0, 0.2).expect("normal");
+        let x: Vec<f64> = (0..4096).map(|_| normal.sample(&mut rng)).collect();
+        assert_eq!(sample_step(&x), 0.0);
+        assert_eq!(sample_step(&[0.0; 16]), 0.0);
+        for bits in 8..=32 {
+            let q = 2f64.powi(1 - bits);
+            let rounded: Vec<f64> = x.iter().map(|v| (v / q).round() * q).collect();
+            assert_eq!(sample_step(&rounded), q, "{bits} bits");
+            // 16-bit samples written as 24-bit ones, as a sound server's sink gives them.
+            if bits <= 24 {
+                let widened: Vec<f64> = rounded.iter().map(|v| (v * 2f64.powi(23)).round() / 2f64.powi(23)).collect();
+                assert_eq!(sample_step(&widened), q, "{bits} bits in 24");
+            }
+        }
+        assert!((rounding_rms(2f64.powi(-15)) - 2f64.powi(-15) / 12f64.sqrt()).abs() < 1e-18);
+    }
 
     /// `seconds` of a channel: `tone(t)` gives the tone's (amplitude, frequency) at `t`, plus
     /// noise at −90 dBFS and a DC offset.

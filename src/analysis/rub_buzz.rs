@@ -41,7 +41,10 @@
 //!      little noise above the cut-off, and little residual). A capture with no quiet part (a
 //!      tight plan records the sweep alone) gives it from the band's residual: 1.4826 times its
 //!      median magnitude, which is the rms for Gaussian noise and which impulses recurring at a
-//!      few phases of each period leave nearly where it was. Never zero for want of quiet.
+//!      few phases of each period leave nearly where it was. Never zero for want of quiet, and
+//!      never under the rounding the samples carry (`step/√12` for samples on a grid of `step`,
+//!      [`super::sample_step`], its share above the cut-off): a digital path that rounds to 16
+//!      bits adds that under the sweep and records its quiet parts as exact zeros.
 //!    - `locked`: how much of the residual is locked to the excitation's phase, 0..1: its
 //!      coherence with the stimulus, which tells a defect from room sound over the sweep (a
 //!      slam or speech raises the peaks as much, at no particular phase). Each half-period of
@@ -203,6 +206,7 @@ pub fn rub_buzz(
     // Its phase, radians (any constant offset: only its recurrence matters).
     let phase = |t: f64| 2.0 * std::f64::consts::PI * start_hz * l * (((t - delay_s) / l).exp() - 1.0);
     let residual = tracking_high_pass(y, rate_hz, |n| opts.order * excitation(n as f64 / rate_hz));
+    let rounding = super::rounding_rms(super::sample_step(y));
     // The quiet parts: before the sweep (10 ms of margin) and after it (30 ms for its decay).
     let at_most = (QUIET_MAX_S * rate_hz) as usize;
     let before = &y[..(((delay_s - 0.01) * rate_hz).max(0.0) as usize).min(y.len())];
@@ -292,13 +296,16 @@ pub fn rub_buzz(
         // capture's first sample to its last): then from the residual itself, whose median
         // magnitude impulses at a few phases of each period barely move (for Gaussian noise
         // its rms is 1.4826 times the median magnitude).
+        // Never under the rounding the samples carry under the signal (a digital path's quiet
+        // parts are exact zeros): its share above the cut-off.
         let noise = match band_noise(&quiet, rate_hz, opts.order * centre) {
             n if n > 0.0 => n,
             _ => {
                 let mid = magnitudes.len() / 2;
                 MAD_TO_RMS * *magnitudes.select_nth_unstable_by(mid, f64::total_cmp).1
             }
-        };
+        }
+        .max(rounding * (1.0 - opts.order * centre / (rate_hz / 2.0)).max(0.0).sqrt());
         let locked = {
             // Each bin's lower quartile over the periods.
             let mut medians: Vec<f64> = (0..bins)
@@ -531,6 +538,43 @@ mod tests {
                 }
                 let many = pts.iter().filter(|p| p.locked >= 0.2).count();
                 assert!(many <= 1, "case {k} at {start}: {many} bands locked");
+            }
+        }
+    }
+
+    /// A digital path that rounds to `bits` bits, with no noise of its own: its quiet parts are
+    /// exact zeros and the rounding lies under the sweep. Each band's noise is then that rounding's
+    /// share above the cut-off (±2 dB, as read from the residual when the quiet parts give none),
+    /// and its peaks stand over it as noise's do (5–13.5 dB: rounding's peaks are bounded), never
+    /// the 200 dB over zero that once read as room sound.
+    #[test]
+    fn a_rounded_sweep_with_silent_quiet_parts_reads_the_rounding_as_its_noise() {
+        for (k, c) in CASES.iter().enumerate() {
+            for bits in [16, 20, 24] {
+                let q = 2f64.powi(1 - bits);
+                let (y, s) = capture(c, 0.0, 80 + k as u64, |_, _, _| 0.0);
+                // No DC: its rounding would be a constant, not noise.
+                let y: Vec<f64> = y.iter().map(|v| ((v - c.dc) / q).round() * q).collect();
+                assert_eq!(crate::analysis::sample_step(&y), q, "case {k}, {bits} bits");
+                let pts = measure(c, &y, &s);
+                assert!(pts.len() >= 4, "case {k}: {} bands", pts.len());
+                let a_rms = s.amplitude() / 2f64.sqrt();
+                for p in &pts {
+                    let passed = (1.0 - 10.0 * p.freq_hz / (c.rate / 2.0)).max(0.0);
+                    let want = db(q / 12f64.sqrt() * passed.sqrt() / a_rms);
+                    assert!(
+                        (p.noise_db - want).abs() < 2.0,
+                        "case {k}, {bits} bits, {} Hz: noise {} vs {want}",
+                        p.freq_hz,
+                        p.noise_db
+                    );
+                    let over = p.peak_db - p.noise_db;
+                    assert!(
+                        (5.0..13.5).contains(&over),
+                        "case {k}, {bits} bits, {} Hz: peak over noise {over}",
+                        p.freq_hz
+                    );
+                }
             }
         }
     }

@@ -3,16 +3,46 @@
 
 use super::*;
 
+/// Exact zeros where a stimulus was played, or where silence was and the recorder has noise of
+/// its own. A recorder that returns every stimulus with no noise at all (a digital loop: a
+/// sound server's sink, a codec that rounds but adds nothing) records silence as zeros: that is
+/// no mute.
 pub(in crate::diagnosis) fn observe_digital_silence(ctx: &Context) -> Vec<Obs> {
+    let noiseless = noiseless_recorders(ctx);
     ctx.m
         .iter()
         .enumerate()
         .filter(|(_, m)| is_input_side(m))
         .map(|(i, m)| {
             let zero = m.ears.iter().all(|e| e.digital_silence);
-            obs(i, zero, 2.0, "the recording was exact digital zeros".to_string())
+            let shown = zero && (m.has_signal() || !noiseless.contains(m.path.driver.as_str()));
+            obs(i, shown, 2.0, "the recording was exact digital zeros".to_string())
         })
         .collect()
+}
+
+/// A noise floor under what any converter's rounding leaves (a 32-bit one's is −192 dBFS): none.
+const NOISELESS_DBFS: f64 = -190.0;
+
+/// How far over its samples' rounding a noise floor may stand and be that rounding alone, dB.
+const ROUNDING_ONLY_DB: f64 = 3.0;
+
+/// The drivers that recorded each stimulus they returned with no noise but their rounding: at
+/// least one, and every one with its noise floor under [`NOISELESS_DBFS`] or within
+/// [`ROUNDING_ONLY_DB`] of the rounding its samples carry.
+fn noiseless_recorders<'a>(ctx: &Context<'a>) -> std::collections::BTreeSet<&'a str> {
+    let mut all_quiet: std::collections::BTreeMap<&str, bool> = std::collections::BTreeMap::new();
+    for m in ctx.m.iter().filter(|m| is_input_side(m) && m.has_signal()) {
+        if m.ears.iter().all(|e| e.digital_silence) {
+            continue;
+        }
+        if let Some(e) = m.ears.first() {
+            let q = all_quiet.entry(m.path.driver.as_str()).or_insert(true);
+            let floor = e.noise_floor_dbfs;
+            *q = *q && (floor < NOISELESS_DBFS || floor <= e.rounding_dbfs + ROUNDING_ONLY_DB);
+        }
+    }
+    all_quiet.into_iter().filter(|(_, q)| *q).map(|(d, _)| d).collect()
 }
 
 pub(in crate::diagnosis) fn observe_output_dead(ctx: &Context) -> Vec<Obs> {
