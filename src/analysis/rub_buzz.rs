@@ -72,11 +72,15 @@ pub struct RubBuzzOptions {
     pub order: f64,
     /// Bands per octave of excitation.
     pub bands_per_octave: u32,
+    /// The rounding the capture's samples carry, rms (found on them before any DC was taken off,
+    /// which moves them off their grid; [`super::sample_step`]). The grid `y` itself lies on
+    /// counts too.
+    pub rounding_rms: f64,
 }
 
 impl Default for RubBuzzOptions {
     fn default() -> Self {
-        RubBuzzOptions { order: 10.0, bands_per_octave: 3 }
+        RubBuzzOptions { order: 10.0, bands_per_octave: 3, rounding_rms: 0.0 }
     }
 }
 
@@ -206,7 +210,7 @@ pub fn rub_buzz(
     // Its phase, radians (any constant offset: only its recurrence matters).
     let phase = |t: f64| 2.0 * std::f64::consts::PI * start_hz * l * (((t - delay_s) / l).exp() - 1.0);
     let residual = tracking_high_pass(y, rate_hz, |n| opts.order * excitation(n as f64 / rate_hz));
-    let rounding = super::rounding_rms(super::sample_step(y));
+    let rounding = opts.rounding_rms.max(super::rounding_rms(super::sample_step(y)));
     // The quiet parts: before the sweep (10 ms of margin) and after it (30 ms for its decay).
     let at_most = (QUIET_MAX_S * rate_hz) as usize;
     let before = &y[..(((delay_s - 0.01) * rate_hz).max(0.0) as usize).min(y.len())];

@@ -598,7 +598,10 @@ pub fn measure_audio(
                     let noise = quiet_rms(x, rate);
                     ear.dropouts =
                         crate::analysis::sweep::sweep_gaps(&y, &signal, al.delay_samples, rate, &r.response, noise);
-                    ear.rub_buzz = rub_buzz(&y, &signal, rate, r.delay_s, &ear.dropouts, &RubBuzzOptions::default());
+                    // The rounding the samples carry, as found before the DC came off.
+                    let rounding_rms = 10f64.powf(ear.rounding_dbfs / 20.0) / std::f64::consts::SQRT_2;
+                    let opts = RubBuzzOptions { rounding_rms, ..Default::default() };
+                    ear.rub_buzz = rub_buzz(&y, &signal, rate, r.delay_s, &ear.dropouts, &opts);
                     ear.response = r.response;
                     ear.thd = r.thd;
                 }
