@@ -5,7 +5,8 @@
 //! 2. `open`: they can be opened (not denied by permissions or a privacy setting);
 //! 3. `busy`: no other program holds them;
 //! 4. `signal`: the recording is not digital silence (muted input, privacy block, wrong
-//!    endpoint) and not far too low (input gain);
+//!    endpoint) and not far too low (input gain), and its stream did not glitch on every take
+//!    (a pass that glitched is made again, [`crate::rig::live::RETAKES`] times at most);
 //! 5. `format`: the rate and format the devices really run at are the ones asked for;
 //! 6. `loopback`: with a loopback plug in the jack, a 1 kHz tone makes the round trip at the
 //!    expected gain and frequency and a stable level; the latency is measured.
@@ -301,6 +302,21 @@ pub fn examine(opts: &DoctorOptions) -> DoctorReport {
             Status::Warn,
             format!("the recording is far too low: {:.1} dBFS rms", db(rms)),
             Some("raise the input gain (capture volume) and check the microphone is the one recorded"),
+        );
+    } else if take.glitched {
+        report.push(
+            "signal",
+            Status::Warn,
+            format!(
+                "the input delivers sound ({:.1} dBFS rms), but the stream glitched on each of {} takes: {}",
+                db(rms),
+                1 + crate::rig::live::RETAKES,
+                take.events.join("; ")
+            ),
+            Some(
+                "buffer underruns or overruns: close CPU-heavy programs, raise the sound server's buffer or latency, \
+                 disable power saving for the audio or USB device, and update the audio driver",
+            ),
         );
     } else {
         report.push("signal", Status::Ok, format!("the input delivers sound ({:.1} dBFS rms)", db(rms)), None);

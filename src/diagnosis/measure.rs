@@ -25,15 +25,6 @@ use serde::Serialize;
 /// sweep's octaves (a port that lost its bass below 800 Hz) still carries it, at about 0.3.
 pub const SWEEP_PRESENT_CORRELATION: f64 = 0.1;
 
-/// The rounding to a grid of `step` in dBFS, or `DB_FLOOR` for none.
-fn rounding_dbfs(step: f64) -> f64 {
-    if step > 0.0 {
-        crate::analysis::rms_dbfs(crate::analysis::rounding_rms(step))
-    } else {
-        DB_FLOOR
-    }
-}
-
 /// What one channel of a capture shows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EarMeasure {
@@ -52,11 +43,11 @@ pub struct EarMeasure {
     /// 50 or 60 when hum was found.
     pub hum_mains_hz: Option<f64>,
     pub digital_silence: bool,
-    /// The rms of the rounding the samples carry under any signal, dBFS
-    /// ([`crate::analysis::sample_step`]; `DB_FLOOR` when they lie on no grid): the least noise a
-    /// stimulus comes back with on this path, though its silences be exact zeros.
+    /// The rms of the rounding the samples carry under any signal, full scale = 1.0
+    /// ([`crate::analysis::sample_step`]; 0 when they lie on no grid): the least noise a stimulus
+    /// comes back with on this path, though its silences be exact zeros.
     #[serde(skip)]
-    pub rounding_dbfs: f64,
+    pub rounding_rms: f64,
     /// Gaps (`ms` > 0) and discontinuities (`ms` = 0).
     pub dropouts: Vec<Dropout>,
     /// For each of `dropouts`: whether its samples are exact zeros (digital zero-fill, not an
@@ -105,7 +96,7 @@ impl EarMeasure {
             hum_dbfs: None,
             hum_mains_hz: None,
             digital_silence: false,
-            rounding_dbfs: DB_FLOOR,
+            rounding_rms: 0.0,
             dropouts: Vec::new(),
             zero_fill: Vec::new(),
             level_steps: Vec::new(),
@@ -554,10 +545,10 @@ pub fn measure_audio(
         .map(|x| EarMeasure {
             noise_floor_dbfs: crate::analysis::rms_dbfs(quiet_rms(x, rate)),
             digital_silence: x.iter().all(|v| *v == 0.0),
-            rounding_dbfs: {
+            rounding_rms: {
                 let mut grid = crate::analysis::SampleGrid::default();
                 grid.push_all(x);
-                rounding_dbfs(grid.step())
+                crate::analysis::rounding_rms(grid.step())
             },
             ..EarMeasure::nothing()
         })
@@ -599,8 +590,7 @@ pub fn measure_audio(
                     ear.dropouts =
                         crate::analysis::sweep::sweep_gaps(&y, &signal, al.delay_samples, rate, &r.response, noise);
                     // The rounding the samples carry, as found before the DC came off.
-                    let rounding_rms = 10f64.powf(ear.rounding_dbfs / 20.0) / std::f64::consts::SQRT_2;
-                    let opts = RubBuzzOptions { rounding_rms, ..Default::default() };
+                    let opts = RubBuzzOptions { rounding_rms: ear.rounding_rms, ..Default::default() };
                     ear.rub_buzz = rub_buzz(&y, &signal, rate, r.delay_s, &ear.dropouts, &opts);
                     ear.response = r.response;
                     ear.thd = r.thd;
@@ -663,7 +653,7 @@ fn measure_tone(src: &mut dyn SampleSource, entry: &CaptureEntry, signal: Stimul
                 hum_dbfs: c.hum_dbfs,
                 hum_mains_hz: c.hum_mains_hz,
                 digital_silence: c.digital_silence,
-                rounding_dbfs: rounding_dbfs(c.sample_step),
+                rounding_rms: crate::analysis::rounding_rms(c.sample_step),
                 dropouts: c.dropouts.clone(),
                 level_steps: c.level_steps.clone(),
                 outside_events: c.outside_events.clone(),

@@ -35,6 +35,10 @@ pub const MAX_LATENCY_S: f64 = 0.5;
 pub const LATENCY_MARGIN_S: f64 = 0.1;
 /// Below this normalised correlation the stimulus is not considered found in the recording.
 const FOUND_CORRELATION: f64 = 0.3;
+/// A pass whose stream glitched ([`DuplexTake::glitches`]) is made again up to this many times:
+/// a loaded machine's hiccup is not the path's, while a driver that drops out does it again, and
+/// the last take keeps what it did (with every earlier take's events).
+pub const RETAKES: usize = 2;
 
 /// A sound device as a rig file names it: the audio host (ALSA, JACK, …; the platform's default
 /// when absent) and the device (`default` for the host's default device).
@@ -88,6 +92,10 @@ pub struct DuplexTake {
     pub start_frame: usize,
     /// Stream problems seen (underruns, overruns, errors the device reported), in words.
     pub events: Vec<String>,
+    /// How many of those were glitches of the stream itself (the output running dry under the
+    /// stimulus, input frames lost, xruns the host reported): each may have cut the recording or
+    /// moved it against the frames counted.
+    pub glitches: u64,
 }
 
 /// Plays on one device while recording another.
@@ -236,13 +244,27 @@ impl<D: Duplex> LiveEndpoint<D> {
                 record_after_s: r.tail_s + wait_s,
             })
             .collect();
-        let recorded = match plans.as_slice() {
-            [one] => vec![self.duplex.play_record(one)?],
-            _ => self.duplex.play_record_together(&plans)?,
+        // What the takes made again had seen, per capture.
+        let mut earlier: Vec<Vec<String>> = vec![Vec::new(); plans.len()];
+        let mut attempt = 0;
+        let recorded = loop {
+            let recorded = match plans.as_slice() {
+                [one] => vec![self.duplex.play_record(one)?],
+                _ => self.duplex.play_record_together(&plans)?,
+            };
+            if attempt == RETAKES || recorded.iter().all(|t| t.glitches == 0) {
+                break recorded;
+            }
+            attempt += 1;
+            for (notes, take) in earlier.iter_mut().zip(&recorded) {
+                let seen = if take.glitches > 0 { take.events.join("; ") } else { "another stream glitched".into() };
+                notes.push(format!("taken again ({attempt} of at most {RETAKES}): {seen}"));
+            }
         };
         drop(plans);
         let mut takes = Vec::with_capacity(requests.len());
-        for ((p, request), take) in prepared.into_iter().zip(requests).zip(recorded) {
+        for (((p, request), mut take), notes) in prepared.into_iter().zip(requests).zip(recorded).zip(earlier) {
+            take.events.splice(0..0, notes);
             match self.cut(p, request, take) {
                 Some(t) => takes.push(t),
                 None => return Ok(None),
@@ -276,11 +298,15 @@ impl<D: Duplex> LiveEndpoint<D> {
             }),
         };
         let key = (p.output, p.input);
-        let latency_s = found.map(|a| (from as f64 + a.delay_samples - take.start_frame as f64) / rate_f);
+        // Where the stimulus came back, against the frame it was handed over at: the pair's
+        // latency, unless the stream glitched (frames lost or the output late move the one
+        // against the other), when it only places this capture.
+        let delay_s = found.map(|a| (from as f64 + a.delay_samples - take.start_frame as f64) / rate_f);
+        let latency_s = delay_s.filter(|_| take.glitches == 0);
         if let Some(l) = latency_s {
             self.latency.insert(key.clone(), l);
         }
-        let assumed = latency_s.or_else(|| self.latency.get(&key).copied()).unwrap_or(0.0);
+        let assumed = delay_s.or_else(|| self.latency.get(&key).copied()).unwrap_or(0.0);
         let onset = (take.start_frame as f64 + assumed * rate_f).round().max(0.0) as usize;
         let (start, end) = (onset.saturating_sub(lead), onset + p.x.len() + tail);
         let recorded = take.channels.first().map_or(0, Vec::len);
@@ -292,6 +318,7 @@ impl<D: Duplex> LiveEndpoint<D> {
             audio: Audio { rate_hz: rate, format: request.format, channels },
             latency_s,
             events,
+            glitched: take.glitches > 0,
             reference: None,
         })
     }
@@ -374,6 +401,8 @@ mod tests {
         /// Whether it runs pairs at once, and the passes it made together (pairs per call).
         together: bool,
         together_calls: Vec<usize>,
+        /// The first passes, this many, lose 0.1 s of input frames (an overrun the host reports).
+        glitchy: usize,
     }
 
     impl Duplex for Wire {
@@ -410,8 +439,18 @@ mod tests {
                         })
                         .collect()
                 })
-                .collect();
-            Ok(DuplexTake { channels, start_frame: self.preroll, events: vec![] })
+                .collect::<Vec<Vec<f32>>>();
+            if self.passes <= self.glitchy {
+                // The input drops 4 800 frames after the first one: what came later comes earlier
+                // than the frames counted say.
+                let channels = channels.into_iter().map(|mut c| {
+                    c.drain(1..4_801.min(c.len()));
+                    c
+                });
+                let events = vec!["default: input overrun: 4800 frames lost".to_string()];
+                return Ok(DuplexTake { channels: channels.collect(), start_frame: self.preroll, events, glitches: 1 });
+            }
+            Ok(DuplexTake { channels, start_frame: self.preroll, events: vec![], glitches: 0 })
         }
 
         fn play_record_together(&mut self, plans: &[DuplexPlan]) -> Result<Vec<DuplexTake>, RigError> {
@@ -454,6 +493,7 @@ mod tests {
             later_delay: None,
             together: false,
             together_calls: Vec::new(),
+            glitchy: 0,
         }
     }
 
@@ -554,6 +594,43 @@ mod tests {
         assert!((latency - 10_080.0 / 48_000.0).abs() < 0.5 / 48_000.0, "latency {latency}");
         assert_eq!(take.audio.frames(), 4_800 + 24_000 + 9_600);
         assert!(take.events.iter().any(|e| e.contains("captured twice")), "{:?}", take.events);
+    }
+
+    #[test]
+    fn a_pass_whose_stream_glitched_is_made_again_and_its_latency_is_not_learned() {
+        // The first pass loses input frames: made again, once, and the second is clean.
+        let mut w = wire(480);
+        w.glitchy = 1;
+        let mut ep = endpoint(w);
+        let take = ep.capture(&request(Direction::Loopback, Some(Drive::Left), SWEEP)).unwrap();
+        assert_eq!(ep.duplex().passes, 2);
+        let latency = take.latency_s.unwrap();
+        assert!((latency - 480.0 / 48_000.0).abs() < 0.5 / 48_000.0, "latency {latency}");
+        assert!(!take.glitched);
+        assert!(
+            take.events.iter().any(|e| e.contains("taken again (1 of at most 2): default: input overrun")),
+            "{:?}",
+            take.events
+        );
+        // A stream that glitches every time: the last take is kept, whole, with every take's
+        // events, and no latency (the one it shows is 0.1 s early, 4 800 frames lost).
+        let mut w = wire(480);
+        w.glitchy = usize::MAX;
+        let mut ep = endpoint(w);
+        let take = ep.capture(&request(Direction::Loopback, Some(Drive::Left), SWEEP)).unwrap();
+        assert_eq!(ep.duplex().passes, 1 + RETAKES);
+        assert_eq!(take.latency_s, None);
+        assert!(take.glitched);
+        assert_eq!(take.events.iter().filter(|e| e.contains("overrun")).count(), 1 + RETAKES, "{:?}", take.events);
+        assert_eq!(take.audio.frames(), 4_800 + 24_000 + 9_600);
+        // The sweep fills the cut from the lead on: −12 dBFS through a gain of 0.5, rms 0.0888.
+        let sweep = &take.audio.channels[0][4_800..4_800 + 24_000];
+        let rms = (sweep.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / 24_000.0).sqrt();
+        let want = 0.5 * 10f64.powf(-12.0 / 20.0) / 2f64.sqrt();
+        assert!((rms / want - 1.0).abs() < 0.02, "the sweep's rms in the cut {rms}, not {want}");
+        // The glitch told no latency: a silence after it is cut as the pair has never been
+        // measured, not 0.1 s early.
+        assert!(ep.latency.is_empty(), "{:?}", ep.latency);
     }
 
     #[test]

@@ -62,6 +62,9 @@ pub struct Take {
     pub latency_s: Option<f64>,
     /// Stream problems seen while capturing (underruns, overruns, device errors), in words.
     pub events: Vec<String>,
+    /// The stream glitched in the take kept (frames lost, the output late, an xrun), though it
+    /// was made again: its recording may be cut, and its latency is not known.
+    pub glitched: bool,
     /// What the reference microphone outside the fixture heard while the capture was made (the
     /// rig's `[audio] reference_mic`), one channel; `None` without one.
     pub reference: Option<Audio>,

@@ -1008,7 +1008,12 @@ impl<'p> Run<'p> {
         if xruns > 0 {
             self.events.push(format!("{} / {}: the device reported {xruns} xrun(s)", plan.output, plan.input));
         }
-        DuplexTake { channels: self.channels, start_frame, events: self.events }
+        DuplexTake {
+            channels: self.channels,
+            start_frame,
+            events: self.events,
+            glitches: underruns + lost.min(1) + xruns,
+        }
     }
 }
 

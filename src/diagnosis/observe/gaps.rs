@@ -99,9 +99,11 @@ pub(in crate::diagnosis) fn gap_origins(m: &Measured) -> GapOrigins {
     o
 }
 
-/// Gaps that show samples were lost: the driver's dropouts.
+/// Gaps that show lost samples: zero-filled ones, and those on both ears at once (a driver's
+/// lost buffer played out looks so; where a shared contact made them, no driver explains them
+/// all, and the analog step takes them).
 pub(in crate::diagnosis) fn observe_digital_gaps(ctx: &Context) -> Vec<Obs> {
-    observe_gap_events(ctx, |_, g| g.digital)
+    observe_gap_events(ctx, |_, g| g.digital + g.common)
 }
 
 /// Gaps that show an analog break, and those of unknown origin that no driver's dropouts explain.

@@ -39,7 +39,8 @@ fn noiseless_recorders<'a>(ctx: &Context<'a>) -> std::collections::BTreeSet<&'a 
         if let Some(e) = m.ears.first() {
             let q = all_quiet.entry(m.path.driver.as_str()).or_insert(true);
             let floor = e.noise_floor_dbfs;
-            *q = *q && (floor < NOISELESS_DBFS || floor <= e.rounding_dbfs + ROUNDING_ONLY_DB);
+            let rounding = crate::analysis::rms_dbfs(e.rounding_rms);
+            *q = *q && (floor < NOISELESS_DBFS || floor <= rounding + ROUNDING_ONLY_DB);
         }
     }
     all_quiet.into_iter().filter(|(_, q)| *q).map(|(d, _)| d).collect()

@@ -649,7 +649,7 @@ impl AudioEndpoint for VirtualBench {
             self.bursts.push((self.captures_made, b));
         }
         let audio = Audio::from_f64(req.rate_hz, req.format, &channels);
-        Ok(Take { audio, latency_s: None, events: Vec::new(), reference })
+        Ok(Take { audio, latency_s: None, events: Vec::new(), glitched: false, reference })
     }
 }
 
