@@ -472,14 +472,14 @@ mod held_out {
         }
 
         /// A short capture (0.2 to 0.4 s of tone) with blocks lost as zeros (one to three, 3 to
-        /// 8 ms each): its frequency within 0.05 % (or 0.05 Hz) and its level within 1 dB,
-        /// measured on its clean stretches, and each gap found.
-        /// (A level to 1 dB, where it was 3 dB: when the gaps leave no stretch of many periods the
-        /// fit spans them; shorter tones with longer gaps read up to 1.8 dB low still.)
+        /// 20 ms each): its frequency within 0.05 % (or 0.05 Hz) and its level within 0.5 dB,
+        /// measured on its clean stretches, and each gap found. (It read 3 dB low: when the gaps
+        /// leave no stretch of many periods the fit spans them, and gives them no weight however
+        /// much of the tone they take.)
         #[test]
         fn a_short_capture_with_lost_blocks_is_measured_on_its_clean_stretches(
             rate in rates(), format in formats(), freq in 300.0f64..6_000.0, level in -40.0f64..-3.0,
-            tone_s in 0.2f64..0.4, gaps in proptest::collection::vec((0.15f64..0.85, 3.0f64..8.0), 1..=3),
+            tone_s in 0.2f64..0.4, gaps in proptest::collection::vec((0.15f64..0.85, 3.0f64..20.0), 1..=3),
             dc in -0.05f64..0.05, seed in 0u64..1_000_000,
         ) {
             prop_assume!(freq < f64::from(rate) / 4.0);
@@ -500,7 +500,7 @@ mod held_out {
             let tol = (5e-4 * freq).max(0.05);
             prop_assert!((f - freq).abs() <= tol, "frequency {f} Hz for {freq} Hz (±{tol})");
             let l = c.level_dbfs.expect("a level");
-            prop_assert!((l - level).abs() <= 1.0, "level {l} dBFS for {level}");
+            prop_assert!((l - level).abs() <= 0.5, "level {l} dBFS for {level}");
             for (a, ms) in &s.gaps {
                 prop_assert!(
                     c.dropouts.iter().any(|d| d.at_s < a + ms / 1000.0 + 0.005 && d.at_s + d.ms / 1000.0 > a - 0.005),

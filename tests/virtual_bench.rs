@@ -237,6 +237,75 @@ fn two_faults_on_shared_paths() {
     assert!(t.wrong.is_empty() && t.extra.is_empty(), "{:.1} % right: {:?} {:?}", 100.0 * share, t.wrong, t.extra);
 }
 
+/// A worn sleeve (issue 33): the contact both ears return through breaks them at the same
+/// instants, with the analog noise going on, as a driver's lost buffer played out would. Through
+/// a driver whose own recordings are whole it is the worn part's `intermittent` (or that part
+/// among the suspects), and no driver is blamed for dropouts; beside a driver that does drop
+/// samples, both are named.
+#[test]
+fn a_worn_sleeve_is_the_parts_contact_not_the_drivers_dropouts() {
+    use jackbench::rig::virtual_bench::worn_line;
+    let rigs = virtual_rigs();
+    let mut cases = Vec::new();
+    for (r, rig) in rigs.iter().enumerate() {
+        for c in rig.components.iter().filter(|c| Symptom::Intermittent.kinds().contains(&c.kind)) {
+            let id = c.id.get_ref();
+            // The first two seeds on which this part's worn contact is its sleeve.
+            let seeds = (4000u64..).filter(|s| worn_line(*s, id) == 2).take(2);
+            for (k, seed) in seeds.enumerate() {
+                let severity = [0.5, 1.0][k];
+                cases.push((
+                    r,
+                    InjectedFault { component: id.clone(), symptom: Symptom::Intermittent, severity },
+                    seed,
+                ));
+            }
+        }
+    }
+    let tally = Mutex::new(Tally::default());
+    par_each(&cases, |(r, fault, seed)| {
+        let rig = &rigs[*r];
+        let d = run(rig, std::slice::from_ref(fault), *seed);
+        record(&tally, rig, &d, std::slice::from_ref(fault), &format!("{} seed {seed} sleeve", rig.name));
+    });
+    let t = tally.into_inner().expect("tally");
+    let share = report("worn sleeves", &t);
+    assert!(t.cases >= 20, "{} cases", t.cases);
+    assert!(t.extra.is_empty(), "{} extra faults: {:?}", t.extra.len(), t.extra);
+    assert!(share >= 0.95, "{:.1} % right: {:?}", 100.0 * share, t.wrong);
+    // Beside a driver that drops samples, on every rig: both found, nothing else blamed.
+    let mut pairs = Vec::new();
+    for (r, rig) in rigs.iter().enumerate() {
+        let Some(driver) = rig.components.iter().find(|c| c.kind == ComponentKind::Driver) else { continue };
+        let contacts: Vec<&str> = rig
+            .components
+            .iter()
+            .filter(|c| matches!(c.kind, ComponentKind::Adapter | ComponentKind::Port))
+            .map(|c| c.id.get_ref().as_str())
+            .collect();
+        let Some((seed, part)) =
+            (91u64..).find_map(|s| contacts.iter().find(|id| worn_line(s, id) == 2).map(|id| (s, *id)))
+        else {
+            continue;
+        };
+        let faults = [
+            InjectedFault { component: driver.id.get_ref().clone(), symptom: Symptom::Dropouts, severity: 0.5 },
+            InjectedFault { component: part.to_string(), symptom: Symptom::Intermittent, severity: 0.5 },
+        ];
+        pairs.push((r, faults, seed));
+    }
+    assert!(pairs.len() >= 3, "{} rigs with a driver and a contact", pairs.len());
+    let tally = Mutex::new(Tally::default());
+    par_each(&pairs, |(r, faults, seed)| {
+        let rig = &rigs[*r];
+        let d = run(rig, faults, *seed);
+        record(&tally, rig, &d, faults, &format!("{} seed {seed} dropouts + sleeve", rig.name));
+    });
+    let t = tally.into_inner().expect("tally");
+    let share = report("worn sleeves beside dropouts", &t);
+    assert!(t.wrong.is_empty() && t.extra.is_empty(), "{:.1} % right: {:?} {:?}", 100.0 * share, t.wrong, t.extra);
+}
+
 /// Reference parts are presumed good (issue #12): two faulty customer parts on the two paths
 /// through a bench jack or the golden headset are both found, and the reference part that
 /// alone would explain both is at most a suspect, never a fault.

@@ -558,7 +558,10 @@ fn analyze_with(
             match clean.filter(|r| r.len() as f64 >= 0.1 * rate_f) {
                 Some(clean) => segments[c] = measure_span(src, clean, c, rate_f, freq, spectrum, &mut buf)?.0,
                 // No long clean stretch (a short capture with several gaps): the whole steady
-                // part, the gaps left out when they are at most a quarter of it.
+                // part with the gaps left out. The tone's own fit (frequency, level) holds however
+                // much is left out; its harmonics and noise only while the gaps are at most a
+                // quarter of it (masking more modulates the harmonics into the noise), else they
+                // are read over the whole part, gaps and all.
                 None => {
                     let span = regions[c].centred(tone::segment_len_for(tone.map(|f| f.freq_hz), rate_f) as u64);
                     let seg = read_segment(src, span, c, &mut buf)?;
@@ -568,9 +571,14 @@ fn analyze_with(
                         let (lo, hi) = (s.max(span.start) - span.start, e.min(span.end).saturating_sub(span.start));
                         keep.iter_mut().take(hi as usize).skip(lo as usize).for_each(|k| *k = false);
                     }
-                    // Masking modulates the harmonics into the noise: only a small share.
-                    if keep.iter().filter(|k| !**k).count() * 4 <= keep.len() {
-                        segments[c] = tone::measure_segment_masked(&seg, rate_f, freq, spectrum, Some(&keep));
+                    let left_out = keep.iter().filter(|k| !**k).count();
+                    if left_out < keep.len() {
+                        let masked = tone::measure_segment_masked(&seg, rate_f, freq, spectrum, Some(&keep));
+                        if left_out * 4 <= keep.len() {
+                            segments[c] = masked;
+                        } else if masked.fundamental.is_some_and(|f| f.present) {
+                            segments[c].fundamental = masked.fundamental;
+                        }
                     }
                 }
             }

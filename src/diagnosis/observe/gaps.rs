@@ -4,9 +4,11 @@
 //! Each gap is read for where it came from. Exact digital zeros are samples a driver lost
 //! (zero-filled). A gap on both ears at the same instant with the analog noise going on is
 //! either: a driver's zero-filled buffer played out through the analog chain, or a contact the
-//! two ears share (a worn sleeve, their common return) breaking both at once; which one,
-//! substitution tells (the gaps stay on the paths through the worn part, while a driver's come on
-//! every path it plays), and a gap on one ear of two, or in a recorded signal with noise in it,
+//! two ears share (a worn sleeve, their common return) breaking both at once. A driver that
+//! loses samples loses them on its recordings too, as exact zeros: through a driver whose
+//! recordings show such, both-ears gaps are its dropouts; through one whose recordings are whole,
+//! they are a contact's, and substitution tells which (the gaps stay on the paths through the worn
+//! part). A gap on one ear of two, or in a recorded signal with noise in it,
 //! is an analog break. Where a capture cannot tell (one ear driven through the analog chain), the
 //! gap is of unknown origin: a driver's dropouts found elsewhere explain it, or else it counts for
 //! the parts it passed.
@@ -99,11 +101,21 @@ pub(in crate::diagnosis) fn gap_origins(m: &Measured) -> GapOrigins {
     o
 }
 
-/// Gaps that show lost samples: zero-filled ones, and those on both ears at once (a driver's
-/// lost buffer played out looks so; where a shared contact made them, no driver explains them
-/// all, and the analog step takes them).
+/// The drivers that lost samples outright somewhere in the set: a zero-filled gap on one of
+/// their captures (their recordings, or both ears' exact zeros).
+fn drivers_losing_samples<'a>(ctx: &Context<'a>) -> std::collections::BTreeSet<&'a str> {
+    ctx.m.iter().filter(|m| gap_origins(m).digital > 0).map(|m| m.path.driver.as_str()).collect()
+}
+
+/// Gaps that show lost samples: zero-filled ones, and those on both ears at once through a driver
+/// that lost samples outright elsewhere (its lost buffers, played out through the analog chain,
+/// look so). Through a driver whose own recordings are whole, a gap on both ears at once is a
+/// contact both ears share (a worn sleeve), and the analog step takes it.
 pub(in crate::diagnosis) fn observe_digital_gaps(ctx: &Context) -> Vec<Obs> {
-    observe_gap_events(ctx, |_, g| g.digital + g.common)
+    let losing = drivers_losing_samples(ctx);
+    observe_gap_events(ctx, |i, g| {
+        g.digital + if losing.contains(ctx.m[i].path.driver.as_str()) { g.common } else { 0 }
+    })
 }
 
 /// Gaps that show an analog break, and those of unknown origin that no driver's dropouts explain.

@@ -218,6 +218,8 @@ struct Part {
     crosstalk_db: f64,
     /// Which ear a one-sided fault hits (0 left, 1 right).
     side: usize,
+    /// The line a worn contact breaks on the output side ([`worn_line`]).
+    contact: usize,
     mains_hz: f64,
     /// A driver's clock against the bench's, ppm (0 for other parts, and for a driver on the
     /// bench's clock).
@@ -257,6 +259,7 @@ impl Part {
             noise_db,
             crosstalk_db: -52.0 + xt,
             side,
+            contact: worn_line(seed, id),
             mains_hz,
             clock_ppm: if kind == ComponentKind::Driver { own_clock_ppm(seed, id) } else { 0.0 },
             electrical: plug::Electrical::new(model.unwrap_or(id), seed ^ fnv(id)),
@@ -778,6 +781,14 @@ fn add_noise(x: &mut [f64], rms: f64, rng: &mut ChaCha8Rng) {
     }
 }
 
+/// The line a part's worn contact breaks on the output side: 0 the left ear's (the tip), 1 the
+/// right's (ring 1), 2 the sleeve both ears return through, each as likely. It is fixed for the
+/// part, as a contact is worn where it is, and drawn from the seed apart from the part's other
+/// draws.
+pub fn worn_line(seed: u64, id: &str) -> usize {
+    ChaCha8Rng::seed_from_u64(seed ^ fnv(id) ^ fnv("worn contact")).random_range(0..3)
+}
+
 /// Random gaps (1–50 ms, log-uniform) with a click at each edge: a worn contact, the same breaks
 /// on every one of `lines` that pass through it (one line, or both ears through a sleeve).
 fn worn_contact(lines: &mut [&mut [f64]], rate: f64, per_second: f64, rng: &mut ChaCha8Rng) {
@@ -1075,10 +1086,9 @@ fn output_stage(ch: &mut [Vec<f64>], p: &Part, rate: f64, a: f64, rng: &mut ChaC
         }
     }
     if let Some(per_s) = p.fault(Symptom::Intermittent) {
-        // A worn contact hits one line at a time: an ear's, or the sleeve both ears return
-        // through, which breaks them at the same instants.
-        let line = rng.random_range(0..=ch.len());
-        let mut lines: Vec<&mut [f64]> = match ch.get_mut(line) {
+        // A worn contact breaks its line: an ear's, or the sleeve both ears return through,
+        // which breaks them at the same instants.
+        let mut lines: Vec<&mut [f64]> = match ch.get_mut(p.contact) {
             Some(one) => vec![one.as_mut_slice()],
             None => ch.iter_mut().map(Vec::as_mut_slice).collect(),
         };
