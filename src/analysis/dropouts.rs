@@ -47,7 +47,9 @@
 //! click or a level step of the tone's own are left out. A
 //! disturbance is a run of blocks (holes of up to 10 ms bridged) at least 20 ms long whose
 //! mean square stands 10 dB over the floor (the median block's, or what the capture's quiet
-//! before and after the tone gives, whichever is lower: a slam's tail can fill the whole tone),
+//! before and after the tone gives, whichever is lower: a slam's tail can fill the whole tone;
+//! the quiet's never under the rounding the samples carry, which a noiseless recorder's quiet
+//! parts lack, as exact zeros),
 //! that is **noise-like** (in its median block the peak² is under 40 times the mean square:
 //! Gaussian noise gives 11 to 16 over 240 samples; a lone click 100 and more; the clicks of a
 //! worn contact stay that sparse) and that comes and goes: it starts or ends inside the tone
@@ -100,6 +102,10 @@ pub struct ScanSetup {
     pub dc: f64,
     /// The capture's rms where it should be quiet (before and after the tone), when known.
     pub quiet_rms: Option<f64>,
+    /// The rms of the rounding the samples carry (on a grid of `step`, `step/√12`; 0 for none,
+    /// [`super::sample_step`]): the least a tone's residual holds, though the quiet parts of a
+    /// noiseless recorder be exact zeros.
+    pub rounding_rms: f64,
 }
 
 /// An abrupt, lasting change of the tone's level at `at_s` seconds: `db` signed, + louder after.
@@ -924,8 +930,11 @@ impl DropoutScanner {
         // Room sound: its spikes are no discontinuities, and where it comes near the tone, its
         // dips are no gaps.
         let len = self.residual.len as u64;
-        // The notch passes the quiet's broadband noise whole.
-        let quiet = self.setup.quiet_rms.map(|q| q * q);
+        // The notch passes the quiet's broadband noise whole. A noiseless recorder rounds its
+        // quiet parts to exact zeros, while the tone carries the rounding: the floor is never
+        // under it (else the whole tone is hot, and a burst in it is the path's own level).
+        let rounding = self.setup.rounding_rms * self.setup.rounding_rms;
+        let quiet = self.setup.quiet_rms.map(|q| (q * q).max(rounding));
         // The notch rings after every step of the tone's own (a gap's edges, a click, a level
         // step) for its settling time: those blocks are the path's, not the room's.
         let settle = self.notch.as_ref().map_or(0, |n| n.1);

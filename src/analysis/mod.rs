@@ -509,6 +509,7 @@ fn analyze_with(
                     min: f64::from(env[c].min),
                     dc: m.dc,
                     quiet_rms: located[c].quiet_rms,
+                    rounding_rms: rounding_rms(env[c].grid.step()),
                 },
                 regions[c].start,
             )

@@ -225,6 +225,7 @@ impl Watch {
             min: -1e9,
             dc: r.dc,
             quiet_rms: Some(r.noise_rms),
+            rounding_rms: 0.0,
         };
         let mut scanner = DropoutScanner::new(setup, from);
         let pre = scanner.preroll().min(self.preroll);
