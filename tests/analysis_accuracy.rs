@@ -446,6 +446,14 @@ mod held_out {
         proptest::sample::select(vec![SampleFormat::S16, SampleFormat::S24, SampleFormat::F32])
     }
 
+    /// A tone 70 dB over its noise (as a good path carries it), its noise drawn from `seed`.
+    fn tone_over_noise(rate: u32, format: SampleFormat, freq: f64, level: f64, seed: u64) -> Synth {
+        let mut s = Synth::tone(rate, format, freq, level);
+        s.noise_sigma = 10f64.powf((level - 70.0) / 20.0);
+        s.seed = seed;
+        s
+    }
+
     proptest! {
         // A fixed seed: CI runs the same 40 cases each time (the regressions file keeps any that failed).
         #![proptest_config(ProptestConfig { cases: 40, rng_seed: proptest::test_runner::RngSeed::Fixed(33), ..ProptestConfig::default() })]
@@ -483,10 +491,8 @@ mod held_out {
             dc in -0.05f64..0.05, seed in 0u64..1_000_000,
         ) {
             prop_assume!(freq < f64::from(rate) / 4.0);
-            let mut s = Synth::tone(rate, format, freq, level);
-            s.noise_sigma = 10f64.powf((level - 70.0) / 20.0);
+            let mut s = tone_over_noise(rate, format, freq, level, seed);
             s.dc = dc;
-            s.seed = seed;
             s.lead_s = 0.05;
             s.tail_s = 0.05;
             s.tone_s = tone_s;
@@ -521,9 +527,7 @@ mod held_out {
             seed in 0u64..1_000_000,
         ) {
             prop_assume!(freq < f64::from(rate) / 4.0);
-            let mut s = Synth::tone(rate, format, freq, level);
-            s.noise_sigma = 10f64.powf((level - 70.0) / 20.0);
-            s.seed = seed;
+            let mut s = tone_over_noise(rate, format, freq, level, seed);
             let at = s.lead_s + share * s.tone_s;
             // Over the noise the capture holds, its format's rounding included.
             let q = format.quantum();
@@ -553,9 +557,7 @@ mod held_out {
             seed in 0u64..1_000_000,
         ) {
             prop_assume!(freq < f64::from(rate) / 4.0);
-            let mut s = Synth::tone(rate, format, freq, level);
-            s.noise_sigma = 10f64.powf((level - 70.0) / 20.0);
-            s.seed = seed;
+            let mut s = tone_over_noise(rate, format, freq, level, seed);
             let end = s.lead_s + s.tone_s;
             let at = end + after_ms / 1000.0;
             s.tail_s = s.tail_s.max(after_ms / 1000.0 + ms / 1000.0 + 0.05);
