@@ -21,7 +21,8 @@
 //!    `dropouts`, localised first; a break on one line is a contact's `intermittent`; one on both
 //!    ears at once with the noise going on is either (a driver's zero-filled buffer played out,
 //!    or a worn sleeve both ears share): a driver's when its own recordings lost samples outright
-//!    too, else a contact's, and substitution decides which: a contact's gaps stay on its paths. Reference parts are presumed good (`presume_references_good`).
+//!    too, else a contact's, and substitution decides which: a contact's gaps stay on its paths.
+//!    Reference parts are presumed good (`presume_references_good`).
 //! 4. **Split** equivalents by signature: level lost in a driver *and* its jack is the driver's
 //!    `low_gain` when the noise floor fell with the level (digital gain), the jack's `low_level`
 //!    when it did not; gaps of unknown origin through a driver and a contact stay suspects. What
