@@ -244,14 +244,14 @@ fn two_faults_on_shared_paths() {
 /// samples, both are named.
 #[test]
 fn a_worn_sleeve_is_the_parts_contact_not_the_drivers_dropouts() {
-    use jackbench::rig::virtual_bench::worn_line;
+    use jackbench::rig::virtual_bench::{worn_line, SLEEVE};
     let rigs = virtual_rigs();
     let mut cases = Vec::new();
     for (r, rig) in rigs.iter().enumerate() {
         for c in rig.components.iter().filter(|c| Symptom::Intermittent.kinds().contains(&c.kind)) {
             let id = c.id.get_ref();
             // The first two seeds on which this part's worn contact is its sleeve.
-            let seeds = (4000u64..).filter(|s| worn_line(*s, id) == 2).take(2);
+            let seeds = (4000u64..).filter(|s| worn_line(*s, id) == SLEEVE).take(2);
             for (k, seed) in seeds.enumerate() {
                 let severity = [0.5, 1.0][k];
                 cases.push((
@@ -284,7 +284,7 @@ fn a_worn_sleeve_is_the_parts_contact_not_the_drivers_dropouts() {
             .map(|c| c.id.get_ref().as_str())
             .collect();
         let Some((seed, part)) =
-            (91u64..).find_map(|s| contacts.iter().find(|id| worn_line(s, id) == 2).map(|id| (s, *id)))
+            (91u64..).find_map(|s| contacts.iter().find(|id| worn_line(s, id) == SLEEVE).map(|id| (s, *id)))
         else {
             continue;
         };

@@ -781,8 +781,11 @@ fn add_noise(x: &mut [f64], rms: f64, rng: &mut ChaCha8Rng) {
     }
 }
 
+/// [`worn_line`]'s sleeve: the contact both ears return through.
+pub const SLEEVE: usize = 2;
+
 /// The line a part's worn contact breaks on the output side: 0 the left ear's (the tip), 1 the
-/// right's (ring 1), 2 the sleeve both ears return through, each as likely. It is fixed for the
+/// right's (ring 1), [`SLEEVE`] the one both ears return through, each as likely. It is fixed for the
 /// part, as a contact is worn where it is, and drawn from the seed apart from the part's other
 /// draws.
 pub fn worn_line(seed: u64, id: &str) -> usize {
